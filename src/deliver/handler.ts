@@ -1,0 +1,268 @@
+// Deliver: SeekInfo in, blocks and one status out (Fabric's common/deliver/deliver.go, spec §2).
+// No gRPC types here: the server adapter passes raw request bytes and a block sender.
+import { createHash } from 'node:crypto';
+import { common, orderer, asBuffer, toNumber } from '../protos/index.js';
+import { badRequest, errorMessage, forbidden, notFound, OrdererError, unavailable } from '../errors.js';
+import { statusOf } from '../status.js';
+import { decodeEnvelope } from '../protoutil/envelope.js';
+import { envelopeAsSignedData, type CertificateExpiryCache } from '../msgprocessor/filters.js';
+import { ChannelReaders } from '../policies/types.js';
+import type { ReceivedEnvelope } from '../consensus/types.js';
+import type { ChannelConfigBundle } from '../channelconfig/types.js';
+import type { BlockReader } from '../ledger/types.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logging.js';
+
+/** What Deliver needs of a channel. */
+export interface DeliverChain {
+  readonly reader: BlockReader;
+  bundle(): ChannelConfigBundle;
+  /** An error while the chain cannot serve STRICT requests. */
+  errored(): Error | undefined;
+}
+
+export interface DeliverChains {
+  getDeliverChain(channelId: string): DeliverChain | undefined;
+}
+
+export interface DeliverOptions {
+  /** General.Authentication.TimeWindow in ms. */
+  timeWindowMs: number;
+  /** With mutual TLS, channel headers must carry the client certificate's hash. */
+  mutualTls: boolean;
+  noExpirationChecks: boolean;
+}
+
+export interface DeliverRequestContext {
+  /** DER of the client's TLS certificate, when there is one. */
+  clientCertDer?: Buffer;
+  signal: AbortSignal;
+  sendBlock(blockBytes: Buffer): Promise<void>;
+}
+
+export interface DeliverObserver {
+  requestReceived?(channel: string): void;
+  requestCompleted?(channel: string, status: number): void;
+  blockSent?(channel: string): void;
+}
+
+const MAX_UINT64 = Number.MAX_SAFE_INTEGER;
+
+export class DeliverHandler {
+  constructor(
+    private readonly options: DeliverOptions,
+    private readonly deps: {
+      chains: DeliverChains;
+      clock: Clock;
+      logger: Logger;
+      expiry: CertificateExpiryCache;
+      observer?: DeliverObserver;
+    },
+  ) {}
+
+  /** Serves one SeekInfo envelope; returns the status that ends it. */
+  async handle(raw: Buffer, ctx: DeliverRequestContext): Promise<number> {
+    let channel = '';
+    try {
+      const env = this.parse(raw, ctx);
+      channel = env.channelHeader.channelId;
+      this.deps.observer?.requestReceived?.(channel);
+      await this.deliverBlocks(env, ctx);
+      this.deps.observer?.requestCompleted?.(channel, common.Status.SUCCESS);
+      return common.Status.SUCCESS;
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const status = statusOf(err, common.Status.INTERNAL_SERVER_ERROR);
+      this.deps.logger.debug({ channel, status, err: errorMessage(err) }, 'deliver request ended with an error');
+      this.deps.observer?.requestCompleted?.(channel, status);
+      return status;
+    }
+  }
+
+  private parse(raw: Buffer, ctx: DeliverRequestContext): ReceivedEnvelope {
+    const env = decodeEnvelope(raw);
+    const timestamp = env.channelHeader.timestamp;
+    if (!timestamp) throw badRequest('channel header in envelope must contain timestamp');
+    const envTime = toNumber(timestamp.seconds) * 1000 + Math.floor((timestamp.nanos ?? 0) / 1e6);
+    const now = this.deps.clock.now();
+    if (Math.abs(now - envTime) > this.options.timeWindowMs) {
+      throw badRequest(
+        `envelope timestamp ${new Date(envTime).toISOString()} is more than ${this.options.timeWindowMs / 1000}s apart from current server time ${new Date(now).toISOString()}: synchronize the client's clock (General.Authentication.TimeWindow)`,
+      );
+    }
+    if (this.options.mutualTls) {
+      const claimed = asBuffer(env.channelHeader.tlsCertHash);
+      if (claimed.length === 0) throw badRequest("client didn't include its TLS cert hash in the channel header");
+      if (!ctx.clientCertDer) throw badRequest('client did not present a TLS certificate');
+      const actual = createHash('sha256').update(ctx.clientCertDer).digest();
+      if (!actual.equals(claimed)) {
+        throw badRequest(
+          `claimed TLS cert hash is ${claimed.toString('hex')} but actual TLS cert hash is ${actual.toString('hex')}: compute tls_cert_hash from the certificate this connection uses`,
+        );
+      }
+    }
+    return env;
+  }
+
+  private async deliverBlocks(env: ReceivedEnvelope, ctx: DeliverRequestContext): Promise<void> {
+    const channelId = env.channelHeader.channelId;
+    const chain = this.deps.chains.getDeliverChain(channelId);
+    if (!chain) throw notFound(`channel ${channelId} not found on this orderer`);
+
+    let seekInfo: orderer.SeekInfo;
+    try {
+      seekInfo = orderer.SeekInfo.decode(env.data);
+    } catch (err) {
+      throw badRequest(`received a badly formatted SeekInfo: ${errorMessage(err)}`);
+    }
+    const strict = seekInfo.errorResponse !== orderer.SeekInfo.SeekErrorResponse.BEST_EFFORT;
+    const checkErrored = () => {
+      const error = strict ? chain.errored() : undefined;
+      if (error) throw unavailable(`channel ${channelId} cannot serve blocks right now: ${error.message}; retry later or ask with BEST_EFFORT`);
+    };
+    checkErrored();
+
+    const access = new SessionAccessControl(env, chain, this.deps.clock, this.deps.expiry, this.options.noExpirationChecks);
+    await access.evaluate();
+
+    const start = seekInfo.start;
+    const stop = seekInfo.stop;
+    if (!start?.Type || !stop?.Type) throw badRequest('seek info is missing its start or stop position');
+
+    const reader = chain.reader;
+    let number: number;
+    switch (start.Type) {
+      case 'oldest':
+        number = 0;
+        break;
+      case 'newest':
+        number = Math.max(reader.height() - 1, 0);
+        break;
+      case 'specified':
+        number = toNumber(start.specified?.number);
+        if (number > reader.height()) {
+          throw notFound(`requested block ${number} is beyond the next block ${reader.height()} of channel ${channelId}`);
+        }
+        break;
+      case 'nextCommit':
+        number = reader.height();
+        break;
+      default:
+        throw badRequest('unknown seek start position');
+    }
+
+    let stopNumber: number;
+    switch (stop.Type) {
+      case 'oldest':
+        stopNumber = number;
+        break;
+      case 'newest':
+        // Start and stop both Newest means exactly one block, even if another is committed meanwhile.
+        stopNumber = start.Type === 'newest' ? number : reader.height() - 1;
+        break;
+      case 'specified':
+        stopNumber = toNumber(stop.specified?.number);
+        if (stopNumber < number) {
+          throw badRequest(`stop block ${stopNumber} is before start block ${number}: the range is empty`);
+        }
+        break;
+      case 'nextCommit':
+        stopNumber = MAX_UINT64;
+        break;
+      default:
+        throw badRequest('unknown seek stop position');
+    }
+
+    const failIfNotReady = seekInfo.behavior === orderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY;
+    for (;;) {
+      if (failIfNotReady && number > reader.height() - 1) {
+        throw notFound(`block ${number} of channel ${channelId} does not exist yet (FAIL_IF_NOT_READY)`);
+      }
+      if (number >= reader.height()) await this.waitForBlock(reader, number, ctx.signal, strict ? chain : undefined);
+      const block = await reader.getBlock(number);
+      if (!block) throw notFound(`block ${number} of channel ${channelId} is not available`);
+      checkErrored();
+      await access.evaluate();
+      await ctx.sendBlock(block.bytes);
+      this.deps.observer?.blockSent?.(channelId);
+      if (number === stopNumber) return;
+      number++;
+    }
+  }
+
+  private async waitForBlock(reader: BlockReader, number: number, signal: AbortSignal, strictChain?: DeliverChain) {
+    if (!strictChain) return reader.waitForBlock(number, signal);
+    // A STRICT request waiting at the tip must end with SERVICE_UNAVAILABLE when the chain errs.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const poll = setInterval(() => {
+      if (strictChain.errored()) controller.abort(new OrdererError('unavailable', 'chain errored'));
+    }, 250);
+    try {
+      await reader.waitForBlock(number, controller.signal);
+    } catch (err) {
+      const error = strictChain.errored();
+      if (error && !signal.aborted) throw unavailable(`channel cannot serve blocks right now: ${error.message}`);
+      throw err;
+    } finally {
+      clearInterval(poll);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/**
+ * Fabric's SessionAccessControl: the creator's certificate expiry is checked before every block, the
+ * Readers policy again whenever the channel config sequence has moved since the last check.
+ */
+class SessionAccessControl {
+  private evaluatedSequence = -1;
+  private readonly expiresAt: number | undefined;
+
+  constructor(
+    private readonly env: ReceivedEnvelope,
+    private readonly chain: DeliverChain,
+    private readonly clock: Clock,
+    expiry: CertificateExpiryCache,
+    noExpirationChecks: boolean,
+  ) {
+    this.expiresAt = noExpirationChecks ? undefined : expiry.expiresAt(asBuffer(env.signatureHeader.creator));
+  }
+
+  async evaluate(): Promise<void> {
+    if (this.expiresAt !== undefined && this.clock.now() >= this.expiresAt) {
+      throw forbidden(`deliver client identity expired at ${new Date(this.expiresAt).toISOString()}: enroll a new certificate`);
+    }
+    const bundle = this.chain.bundle();
+    if (bundle.sequence === this.evaluatedSequence) return;
+    const policy = bundle.policyManager.getPolicy(ChannelReaders);
+    if (!policy) throw forbidden(`policy ${ChannelReaders} is not defined on channel ${bundle.channelId}`);
+    try {
+      await policy.evaluateSignedData(envelopeAsSignedData(this.env));
+    } catch (err) {
+      throw forbidden(`access denied by policy ${ChannelReaders} of channel ${bundle.channelId}: ${errorMessage(err)}`);
+    }
+    this.evaluatedSequence = bundle.sequence;
+  }
+}
+
+/** DeliverResponse{block} built around stored block bytes without decoding or re-encoding them. */
+export function deliverBlockResponse(blockBytes: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x12]), varint(blockBytes.length), blockBytes]);
+}
+
+export function deliverStatusResponse(status: number): Buffer {
+  return Buffer.concat([Buffer.from([0x08]), varint(status)]);
+}
+
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  let v = value;
+  while (v > 0x7f) {
+    bytes.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
+}

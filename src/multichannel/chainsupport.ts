@@ -1,0 +1,188 @@
+// One channel's resources: its ledger, current config bundle, message processor, block writer and
+// chain (Fabric's multichannel/chainsupport.go). It is the ConsenterSupport handed to consenters.
+import { common } from '../protos/index.js';
+import { badRequest, unavailable } from '../errors.js';
+import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
+import { BlockWriter } from './blockwriter.js';
+import {
+  StandardChannelProcessor,
+  SystemChannelProcessor,
+  type CertificateExpiryCache,
+  type MessageProcessor,
+} from '../msgprocessor/index.js';
+import type { Chain, Consenter, ConsenterSupport, ReceivedEnvelope, BlockCutterLike } from '../consensus/types.js';
+import type { ChannelConfigBundle, OrdererConfig } from '../channelconfig/types.js';
+import type { BlockStore } from '../ledger/types.js';
+import type { SigningIdentity } from '../msp/types.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logging.js';
+
+/** What a channel needs from the channel-config layer (bundles, update validation, creation). */
+export interface ChannelResources {
+  /** Builds and validates a bundle; throws bad-request naming what is wrong with the config. */
+  createBundle(channelId: string, config: common.IConfig): ChannelConfigBundle;
+  /** Validates a CONFIG_UPDATE against the current bundle; returns the resulting ConfigEnvelope. */
+  proposeConfigUpdate(current: ChannelConfigBundle, update: ReceivedEnvelope): Promise<common.IConfigEnvelope>;
+  /** System channel: the ConfigEnvelope of a new channel from a creation CONFIG_UPDATE. */
+  newChannelConfig(systemBundle: ChannelConfigBundle, update: ReceivedEnvelope): Promise<common.IConfigEnvelope>;
+}
+
+export interface ChainSupportOptions {
+  channelId: string;
+  isSystemChannel: boolean;
+  noExpirationChecks: boolean;
+}
+
+export interface ChainSupportDeps {
+  store: BlockStore;
+  signer: SigningIdentity;
+  clock: Clock;
+  logger: Logger;
+  bundle: ChannelConfigBundle;
+  lastBlock: common.IBlock;
+  lastConfigBlockNumber: number;
+  resources: ChannelResources;
+  expiry: CertificateExpiryCache;
+  createBlockCutter: (batchSize: () => OrdererConfig['batchSize']) => BlockCutterLike;
+  /** System channel: creates the channel carried by an ORDERER_TRANSACTION's inner CONFIG envelope. */
+  createChannel?: (configEnvelope: ReceivedEnvelope) => Promise<void>;
+  /** System channel: validates a channel creation before it is ordered (limits, resulting config). */
+  validateChannelCreation?: (ordererTransaction: ReceivedEnvelope) => Promise<void>;
+  onBlockCommitted?: (channelId: string, block: common.IBlock, bytes: Buffer) => void;
+  onConfigApplied?: (bundle: ChannelConfigBundle) => void;
+}
+
+export class ChainSupport implements ConsenterSupport {
+  readonly channelId: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly signer: SigningIdentity;
+  readonly blockCutter: BlockCutterLike;
+  readonly processor: MessageProcessor;
+  readonly store: BlockStore;
+  readonly isSystemChannel: boolean;
+  private currentBundle: ChannelConfigBundle;
+  private readonly writer: BlockWriter;
+  private chainInstance: Chain | undefined;
+
+  constructor(
+    options: ChainSupportOptions,
+    private readonly deps: ChainSupportDeps,
+  ) {
+    this.channelId = options.channelId;
+    this.isSystemChannel = options.isSystemChannel;
+    this.clock = deps.clock;
+    this.logger = deps.logger;
+    this.signer = deps.signer;
+    this.store = deps.store;
+    this.currentBundle = deps.bundle;
+    this.blockCutter = deps.createBlockCutter(() => this.sharedConfig().batchSize);
+    this.writer = new BlockWriter(
+      { lastBlock: deps.lastBlock, lastConfigBlockNumber: deps.lastConfigBlockNumber },
+      {
+        store: deps.store,
+        signer: deps.signer,
+        logger: deps.logger,
+        onCommitted: (block, bytes) => deps.onBlockCommitted?.(this.channelId, block, bytes),
+      },
+    );
+    const processorDeps = {
+      bundle: () => this.currentBundle,
+      signer: deps.signer,
+      clock: deps.clock,
+      expiry: deps.expiry,
+      proposeConfigUpdate: (update: ReceivedEnvelope) => deps.resources.proposeConfigUpdate(this.currentBundle, update),
+    };
+    const processorOptions = { noExpirationChecks: options.noExpirationChecks };
+    this.processor = options.isSystemChannel
+      ? new SystemChannelProcessor(processorOptions, {
+          ...processorDeps,
+          newChannelConfig: (update) => deps.resources.newChannelConfig(this.currentBundle, update),
+          validateChannelCreation: deps.validateChannelCreation ?? (async () => {}),
+        })
+      : new StandardChannelProcessor(processorOptions, processorDeps);
+  }
+
+  /** Creates the chain with the consenter named by the channel config; call start() after. */
+  attachConsenter(consenter: Consenter, metadata: Buffer | undefined): Chain {
+    this.chainInstance = consenter.handleChain(this, metadata);
+    return this.chainInstance;
+  }
+
+  get chain(): Chain {
+    if (!this.chainInstance) throw unavailable(`channel ${this.channelId} has no running consenter`);
+    return this.chainInstance;
+  }
+
+  bundle(): ChannelConfigBundle {
+    return this.currentBundle;
+  }
+
+  sharedConfig(): OrdererConfig {
+    const orderer = this.currentBundle.orderer;
+    if (!orderer) throw badRequest(`channel ${this.channelId} has no Orderer config group`);
+    return orderer;
+  }
+
+  sequence(): number {
+    return this.currentBundle.sequence;
+  }
+
+  height(): number {
+    return this.deps.store.height();
+  }
+
+  processNormalMsg(env: ReceivedEnvelope): Promise<number> {
+    return this.processor.processNormalMsg(env);
+  }
+
+  processConfigMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
+    return this.processor.processConfigMsg(env);
+  }
+
+  createNextBlock(messages: readonly ReceivedEnvelope[]): common.Block {
+    return this.writer.createNextBlock(messages);
+  }
+
+  writeBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {
+    return this.writer.writeBlock(block, consenterMetadata);
+  }
+
+  async writeConfigBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {
+    const data = block.data?.data ?? [];
+    if (data.length !== 1) throw badRequest(`a config block must hold exactly one envelope, got ${data.length}`);
+    const env = decodeEnvelope(Buffer.from(data[0]!.buffer, data[0]!.byteOffset, data[0]!.byteLength));
+    switch (env.channelHeader.type) {
+      case HeaderType.ORDERER_TRANSACTION: {
+        if (!this.deps.createChannel) throw badRequest(`channel ${this.channelId} is not a system channel`);
+        await this.deps.createChannel(decodeEnvelope(env.data));
+        // As in Fabric, only CONFIG blocks become the channel's last config; a channel creation
+        // recorded on the system channel does not.
+        return this.writer.writeBlock(block, consenterMetadata);
+      }
+      case HeaderType.CONFIG: {
+        const configEnvelope = common.ConfigEnvelope.decode(env.data);
+        const bundle = this.deps.resources.createBundle(this.channelId, configEnvelope.config ?? {});
+        this.currentBundle = bundle;
+        this.deps.onConfigApplied?.(bundle);
+        this.logger.info(
+          { block: Number(block.header!.number), sequence: bundle.sequence },
+          'applied new channel configuration',
+        );
+        break;
+      }
+      default:
+        throw badRequest(`config block holds an envelope of type ${env.channelHeader.type}, not CONFIG or ORDERER_TRANSACTION`);
+    }
+    return this.writer.writeConfigBlock(block, consenterMetadata);
+  }
+
+  lastConfigBlockNumber(): number {
+    return this.writer.lastConfigNumber;
+  }
+
+  /** Resolves when every block handed to the writer is durable. */
+  flushed(): Promise<void> {
+    return this.writer.flushed();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './blockwriter.js';
+export * from './chainsupport.js';
+export * from './registrar.js';

@@ -1,0 +1,2 @@
+export * from './block.js';
+export * from './envelope.js';

@@ -1,0 +1,201 @@
+// gRPC adapter for orderer.AtomicBroadcast: raw bytes in, raw bytes out, so envelopes are decoded
+// exactly once (by the broadcast/deliver handlers) and blocks are sent as stored.
+import * as grpc from '@grpc/grpc-js';
+import { orderer } from '../protos/index.js';
+import { errorMessage } from '../errors.js';
+import { BroadcastSession, type BroadcastHandler } from '../broadcast/index.js';
+import { deliverBlockResponse, deliverStatusResponse, type DeliverHandler } from '../deliver/index.js';
+import type { Logger } from '../logging.js';
+
+const rawBytes = {
+  requestSerialize: (value: Buffer) => value,
+  requestDeserialize: (value: Buffer) => value,
+  responseSerialize: (value: Buffer) => value,
+  responseDeserialize: (value: Buffer) => value,
+};
+
+export const atomicBroadcastService: grpc.ServiceDefinition = {
+  Broadcast: {
+    path: '/orderer.AtomicBroadcast/Broadcast',
+    requestStream: true,
+    responseStream: true,
+    ...rawBytes,
+  },
+  Deliver: {
+    path: '/orderer.AtomicBroadcast/Deliver',
+    requestStream: true,
+    responseStream: true,
+    ...rawBytes,
+  },
+};
+
+export interface TlsMaterial {
+  certificatePem: Buffer;
+  privateKeyPem: Buffer;
+  /** CAs whose client certificates are accepted (mutual TLS). */
+  clientRootCasPem: Buffer[];
+  clientAuthRequired: boolean;
+}
+
+export interface GrpcServerOptions {
+  listenAddress: string;
+  listenPort: number;
+  tls?: TlsMaterial;
+  maxRecvMsgSize: number;
+  maxSendMsgSize: number;
+  keepalive: { serverMinIntervalMs: number; serverIntervalMs: number; serverTimeoutMs: number };
+}
+
+export interface GrpcServerDeps {
+  broadcast: BroadcastHandler;
+  deliver: DeliverHandler;
+  logger: Logger;
+}
+
+export class AtomicBroadcastServer {
+  private readonly server: grpc.Server;
+  private readonly activeCalls = new Set<grpc.ServerDuplexStream<Buffer, Buffer>>();
+  private readonly shutdown = new AbortController();
+  private boundPort = 0;
+
+  constructor(
+    private readonly options: GrpcServerOptions,
+    private readonly deps: GrpcServerDeps,
+  ) {
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': options.maxRecvMsgSize,
+      'grpc.max_send_message_length': options.maxSendMsgSize,
+      'grpc.keepalive_time_ms': options.keepalive.serverIntervalMs,
+      'grpc.keepalive_timeout_ms': options.keepalive.serverTimeoutMs,
+      'grpc.http2.min_ping_interval_without_data_ms': options.keepalive.serverMinIntervalMs,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    this.server.addService(atomicBroadcastService, {
+      Broadcast: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.broadcast(call),
+      Deliver: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => void this.deliver(call),
+    });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get address(): string {
+    return `${this.options.listenAddress}:${this.boundPort}`;
+  }
+
+  async start(): Promise<void> {
+    const credentials = this.options.tls
+      ? grpc.ServerCredentials.createSsl(
+          this.options.tls.clientRootCasPem.length ? Buffer.concat(this.options.tls.clientRootCasPem) : null,
+          [{ private_key: this.options.tls.privateKeyPem, cert_chain: this.options.tls.certificatePem }],
+          this.options.tls.clientAuthRequired,
+        )
+      : grpc.ServerCredentials.createInsecure();
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${this.options.listenAddress}:${this.options.listenPort}`, credentials, (err, port) =>
+        err ? reject(new Error(`cannot listen on ${this.options.listenAddress}:${this.options.listenPort}: ${err.message}`)) : resolve(port),
+      );
+    });
+    this.deps.logger.info({ address: this.address, tls: !!this.options.tls }, 'AtomicBroadcast server listening');
+  }
+
+  /** Stops accepting calls, ends open streams, and waits (bounded) for them to finish. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.shutdown.abort(new Error('orderer shutting down'));
+    for (const call of this.activeCalls) call.end();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private track(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    this.activeCalls.add(call);
+    const untrack = () => this.activeCalls.delete(call);
+    call.on('close', untrack);
+    call.on('finish', untrack);
+    call.on('error', untrack);
+  }
+
+  private broadcast(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    this.track(call);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      call.end();
+    };
+    const session = new BroadcastSession(this.deps.broadcast, {
+      send: (response) => {
+        if (!ended) call.write(Buffer.from(orderer.BroadcastResponse.encode(response).finish()));
+      },
+      end: () => end(),
+      pause: () => call.pause(),
+      resume: () => call.resume(),
+    });
+    call.on('data', (raw: Buffer) => session.push(raw));
+    call.on('end', () => void session.drained().then(end));
+    call.on('error', (err) => {
+      this.deps.logger.debug({ err: errorMessage(err) }, 'broadcast stream error');
+      session.close();
+    });
+    call.on('cancelled', () => session.close());
+  }
+
+  private async deliver(call: grpc.ServerDuplexStream<Buffer, Buffer>): Promise<void> {
+    this.track(call);
+    const abort = new AbortController();
+    const onShutdown = () => abort.abort(this.shutdown.signal.reason);
+    this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    call.on('cancelled', () => abort.abort(new Error('client cancelled')));
+    call.on('error', () => abort.abort(new Error('stream error')));
+    const clientCertDer = peerCertificate(call);
+    try {
+      for await (const raw of call as AsyncIterable<Buffer>) {
+        const status = await this.deps.deliver.handle(raw, {
+          signal: abort.signal,
+          ...(clientCertDer ? { clientCertDer } : {}),
+          sendBlock: (blockBytes) => write(call, deliverBlockResponse(blockBytes), abort.signal),
+        });
+        await write(call, deliverStatusResponse(status), abort.signal);
+        if (status !== 200) break;
+      }
+    } catch (err) {
+      if (!abort.signal.aborted) this.deps.logger.debug({ err: errorMessage(err) }, 'deliver stream ended with error');
+    } finally {
+      this.shutdown.signal.removeEventListener('abort', onShutdown);
+      if (!call.writableEnded) call.end();
+    }
+  }
+}
+
+function peerCertificate(call: grpc.ServerDuplexStream<Buffer, Buffer>): Buffer | undefined {
+  const auth = call.getAuthContext?.();
+  const raw = auth?.sslPeerCertificate?.raw;
+  return raw && raw.length ? raw : undefined;
+}
+
+/** Writes with backpressure: waits for 'drain' when the stream's buffer is full. */
+function write(call: grpc.ServerDuplexStream<Buffer, Buffer>, data: Buffer, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  if (call.write(data)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      call.off('drain', onDrain);
+      reject(signal.reason);
+    };
+    const onDrain = () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    call.once('drain', onDrain);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,28 @@
+// The one place where typed errors become wire statuses (Fabric's ClassifyError and friends).
+import { common } from './protos/index.js';
+import { errorKind, type ErrorKind } from './errors.js';
+
+export const Status = common.Status;
+
+const statusByKind: Record<ErrorKind, number> = {
+  'bad-request': common.Status.BAD_REQUEST,
+  forbidden: common.Status.FORBIDDEN,
+  'not-found': common.Status.NOT_FOUND,
+  unavailable: common.Status.SERVICE_UNAVAILABLE,
+  'too-large': common.Status.REQUEST_ENTITY_TOO_LARGE,
+  internal: common.Status.INTERNAL_SERVER_ERROR,
+};
+
+/**
+ * The wire status for an error. Broadcast never answers 500 or 413 in Fabric v2.5: callers pass
+ * the status that unexpected errors get on their path (BAD_REQUEST while validating,
+ * SERVICE_UNAVAILABLE while enqueueing).
+ */
+export function statusOf(err: unknown, unexpected: number = common.Status.INTERNAL_SERVER_ERROR): number {
+  const kind = errorKind(err);
+  return kind === 'internal' ? unexpected : statusByKind[kind];
+}
+
+export function statusName(status: number): string {
+  return common.Status[status] ?? String(status);
+}
