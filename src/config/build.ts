@@ -1,0 +1,736 @@
+// The decision core of configuration loading: a parsed orderer.yaml document plus the environment
+// in, a typed LocalConfig (or one ConfigError naming every problem) out. The only I/O is the
+// injected readFile, used for Kafka PEM values given as {File: path}, which Fabric reads at load.
+
+import nodePath from 'node:path';
+import { DEFAULTS } from './defaults.js';
+import { ConfigError, describeSource, type ConfigProblem, type ConfigSource } from './errors.js';
+import {
+  KEY_HINTS,
+  ORDERER_YAML_SCHEMA,
+  joinKey,
+  listLeaves,
+  type LeafEntry,
+  type LeafNode,
+  type LeafType,
+  type RelativeTo,
+  type SectionNode,
+} from './schema.js';
+import type { BootstrapMethod, LocalConfig, MetricsProvider, TlsConfig } from './types.js';
+import {
+  editDistance,
+  parseBool,
+  parseByteSize,
+  parseGoDuration,
+  parseInteger,
+  parseStringList,
+  scalarToString,
+  splitPemCertificates,
+} from './values.js';
+
+export interface BuildLocalConfigOptions {
+  /** The parsed YAML document, or undefined when running without a config file. */
+  document: unknown;
+  /** Absolute path of the file the document was read from. */
+  configFile: string | undefined;
+  env: NodeJS.ProcessEnv;
+  /** Absolute working directory: the base for paths Fabric does not translate. */
+  cwd: string;
+  readFile: (path: string) => string;
+  /**
+   * When false, ORDERER_* variables that match no key are reported as warnings instead of errors
+   * (for shells that export variables meant for other tools, e.g. fabric-samples' ORDERER_CA).
+   */
+  strictEnv?: boolean;
+}
+
+export interface BuiltLocalConfig {
+  config: LocalConfig;
+  configDir: string;
+  warnings: string[];
+}
+
+interface RawValue {
+  value: unknown;
+  source: ConfigSource;
+}
+
+interface TypedValue {
+  value: unknown;
+  source: ConfigSource;
+}
+
+const REDACTED = '<redacted>';
+
+// Kubernetes injects <SERVICE>_SERVICE_HOST, <SERVICE>_PORT_7050_TCP_ADDR, ... for every Service in
+// the namespace; a Service named "orderer" therefore produces ORDERER_* variables that are not
+// configuration. Fabric ignores them, and so do we.
+const KUBERNETES_SERVICE_LINK =
+  /^ORDERER_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
+
+export function buildLocalConfig(options: BuildLocalConfigOptions): BuiltLocalConfig {
+  const configDir = options.configFile ? nodePath.dirname(options.configFile) : options.cwd;
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  const leaves = listLeaves();
+  const leafByPath = new Map(leaves.map((entry) => [entry.path, entry]));
+  const raw = new Map<string, RawValue>();
+
+  if (options.document !== undefined && options.configFile !== undefined) {
+    const fileSource: ConfigSource = { kind: 'file', file: options.configFile };
+    collectDocument(options.document, fileSource, leaves, raw, problems, warnings);
+  }
+  collectEnvironment(options.env, leaves, raw, problems, warnings, options.strictEnv ?? true);
+
+  const typed = new Map<string, TypedValue>();
+  for (const [keyPath, rawValue] of raw) {
+    const entry = leafByPath.get(keyPath);
+    if (!entry) continue;
+    const converted = convertLeaf(entry, rawValue, options, problems);
+    if (converted !== undefined) typed.set(keyPath, { value: converted, source: rawValue.source });
+  }
+
+  const config = assemble(typed, configDir, options.cwd, problems, warnings);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, configDir, warnings };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collecting raw values from the document and the environment
+
+function collectDocument(
+  document: unknown,
+  source: ConfigSource,
+  leaves: LeafEntry[],
+  raw: Map<string, RawValue>,
+  problems: ConfigProblem[],
+  warnings: string[],
+): void {
+  if (document === null || document === undefined) return;
+  if (!isPlainObject(document)) {
+    problems.push({
+      key: '(document root)',
+      expected: 'a YAML mapping with sections such as General, FileLedger, Operations',
+      source,
+    });
+    return;
+  }
+  const walk = (node: SectionNode, value: Record<string, unknown>, parent: string, tolerant: boolean) => {
+    const seen = new Map<string, string>();
+    for (const [key, child] of Object.entries(value)) {
+      const keyPath = joinKey(parent, key);
+      const schemaChild = node.children.find(
+        (candidate) => candidate.name.toLowerCase() === key.toLowerCase(),
+      );
+      if (!schemaChild) {
+        if (tolerant) {
+          warnings.push(`${keyPath} (${describe(source)}) is not a known key; it is ignored`);
+          continue;
+        }
+        problems.push({ key: keyPath, expected: unknownKeyAdvice(keyPath, leaves), source });
+        continue;
+      }
+      const canonical = joinKey(parent, schemaChild.name);
+      const earlier = seen.get(schemaChild.name);
+      if (earlier !== undefined) {
+        problems.push({
+          key: keyPath,
+          expected: `the same key as ${earlier} (keys are case-insensitive); give it only once`,
+          source,
+        });
+        continue;
+      }
+      seen.set(schemaChild.name, keyPath);
+      if (schemaChild.kind === 'section') {
+        if (child === null || child === undefined) continue;
+        if (!isPlainObject(child)) {
+          problems.push({
+            key: canonical,
+            value: preview(child),
+            expected: 'a mapping of keys (a section)',
+            source,
+          });
+          continue;
+        }
+        walk(schemaChild, child, canonical, tolerant || schemaChild.tolerateUnknownKeys === true);
+      } else {
+        raw.set(canonical, { value: child, source });
+      }
+    }
+  };
+  walk(ORDERER_YAML_SCHEMA, document, '', false);
+}
+
+function collectEnvironment(
+  env: NodeJS.ProcessEnv,
+  leaves: LeafEntry[],
+  raw: Map<string, RawValue>,
+  problems: ConfigProblem[],
+  warnings: string[],
+  strictEnv: boolean,
+): void {
+  const leafByVariable = new Map(leaves.map((entry) => [entry.envVariable, entry]));
+  const names = Object.keys(env)
+    .filter((name) => name.startsWith('ORDERER_'))
+    .sort();
+  for (const variable of names) {
+    const value = env[variable];
+    // Fabric only overrides when the variable is non-empty.
+    if (value === undefined || value === '') continue;
+    const source: ConfigSource = { kind: 'env', variable };
+    const entry = leafByVariable.get(variable);
+    if (entry) {
+      raw.set(entry.path, { value, source });
+      continue;
+    }
+    // Fabric lets a missing value be read from a file named by <KEY>_FILE; that matters for the
+    // Kafka TLS material, which is PEM text rather than a path.
+    if (variable.endsWith('_FILE')) {
+      const base = leafByVariable.get(variable.slice(0, -'_FILE'.length));
+      if (base && (base.node.type.type === 'pem' || base.node.type.type === 'pemList')) {
+        // The inline variable, when also set, wins (sorted, it was seen first).
+        if (raw.get(base.path)?.source.kind !== 'env') raw.set(base.path, { value: { File: value }, source });
+        continue;
+      }
+    }
+    if (variable.startsWith('ORDERER_GENERAL_BCCSP_')) {
+      warnings.push(`${variable} is not a known General.BCCSP key; it is ignored`);
+      continue;
+    }
+    if (KUBERNETES_SERVICE_LINK.test(variable)) continue;
+    const problem: ConfigProblem = {
+      key: variable,
+      expected: unknownVariableAdvice(variable, leaves),
+      source,
+    };
+    if (strictEnv) problems.push(problem);
+    else warnings.push(`${variable} matches no orderer.yaml key; it is ignored`);
+  }
+}
+
+function unknownKeyAdvice(keyPath: string, leaves: LeafEntry[]): string {
+  const hint = KEY_HINTS[keyPath.toLowerCase()];
+  if (hint) return `not a Fabric v2.5 orderer.yaml key: ${hint}`;
+  const suggestion = closest(
+    keyPath.toLowerCase(),
+    allKeyPaths(leaves).map((candidate) => [candidate.toLowerCase(), candidate]),
+  );
+  return `not a Fabric v2.5 orderer.yaml key${suggestion ? `; did you mean ${suggestion}?` : '; remove it'}`;
+}
+
+function unknownVariableAdvice(variable: string, leaves: LeafEntry[]): string {
+  const keyPath = variable.slice('ORDERER_'.length).toLowerCase().replaceAll('_', '.');
+  const hint = KEY_HINTS[keyPath];
+  if (hint) return `names no Fabric v2.5 orderer.yaml key: ${hint}`;
+  const suggestion = closest(
+    variable,
+    leaves.map((entry) => [entry.envVariable, entry.envVariable]),
+  );
+  return (
+    'names no orderer.yaml key (ORDERER_<SECTION>_<KEY>, e.g. ORDERER_GENERAL_LISTENPORT)' +
+    (suggestion ? `; did you mean ${suggestion}?` : '; unset it for the orderer process')
+  );
+}
+
+function allKeyPaths(leaves: LeafEntry[]): string[] {
+  const result = new Set<string>();
+  for (const entry of leaves) {
+    const parts = entry.path.split('.');
+    for (let length = 1; length <= parts.length; length++) result.add(parts.slice(0, length).join('.'));
+  }
+  return [...result];
+}
+
+function closest(target: string, candidates: Array<[compared: string, shown: string]>): string | undefined {
+  let best: { shown: string; distance: number } | undefined;
+  for (const [compared, shown] of candidates) {
+    const distance = editDistance(target, compared);
+    if (!best || distance < best.distance) best = { shown, distance };
+  }
+  if (!best) return undefined;
+  const lastSegment = target.split(/[._]/).pop() ?? target;
+  return best.distance <= Math.max(2, Math.floor(lastSegment.length / 3)) ? best.shown : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Converting one raw value to its type
+
+function convertLeaf(
+  entry: LeafEntry,
+  raw: RawValue,
+  options: BuildLocalConfigOptions,
+  problems: ConfigProblem[],
+): unknown {
+  const fromFile = raw.source.kind === 'file';
+  const fail = (expected: string): undefined => {
+    problems.push({ key: entry.path, value: shown(entry.node, raw.value), expected, source: raw.source });
+    return undefined;
+  };
+  const type = entry.node.type;
+  const value = raw.value;
+
+  switch (type.type) {
+    case 'string':
+    case 'path': {
+      const text = scalarToString(value);
+      return text ?? fail(expectedText(type));
+    }
+    case 'stringList':
+    case 'pathList':
+      return parseStringList(value) ?? fail(expectedText(type));
+    case 'bool': {
+      if (value === null) return false;
+      return parseBool(value, fromFile) ?? fail(expectedText(type));
+    }
+    case 'int': {
+      if (value === null || value === '') return 0;
+      const parsed = parseInteger(value);
+      if (parsed === undefined || parsed < type.min || parsed > type.max) return fail(expectedText(type));
+      return parsed;
+    }
+    case 'port': {
+      if (value === null || value === '') return 0;
+      const parsed = parseInteger(value);
+      if (parsed === undefined || parsed < 0 || parsed > 65535) return fail(expectedText(type));
+      return parsed;
+    }
+    case 'duration': {
+      if (value === null || value === '' || value === 0) return 0;
+      if (typeof value !== 'string') return fail(expectedText(type));
+      const parsed = parseGoDuration(value.trim());
+      if (parsed === undefined) return fail(expectedText(type));
+      if (parsed < 0 && !type.allowNegative) return fail('a duration that is not negative');
+      return parsed;
+    }
+    case 'byteSize': {
+      if (value === null || value === '') return 0;
+      const parsed = parseByteSize(value);
+      if (parsed === undefined || parsed < 0 || parsed > type.max) return fail(expectedText(type));
+      return parsed;
+    }
+    case 'enum': {
+      const text = scalarToString(value);
+      if (text === undefined || (text !== '' && !type.values.includes(text))) return fail(expectedText(type));
+      return text;
+    }
+    case 'kafkaVersion': {
+      const text = scalarToString(value);
+      if (text === undefined || (text !== '' && !/^(0\.\d+\.\d+\.\d+|[1-9]\d*\.\d+\.\d+)$/.test(text))) {
+        return fail(expectedText(type));
+      }
+      return text;
+    }
+    case 'pem':
+    case 'pemList': {
+      if (isPlainObject(value)) {
+        const fileName = fileReference(value);
+        if (fileName === undefined) return fail(expectedText(type));
+        let content: string;
+        try {
+          content = options.readFile(nodePath.resolve(options.cwd, fileName));
+        } catch (err) {
+          return fail(`a readable file (${err instanceof Error ? err.message : String(err)})`);
+        }
+        return type.type === 'pem' ? content : splitPemCertificates(content);
+      }
+      if (type.type === 'pem') return scalarToString(value) ?? fail(expectedText(type));
+      return parseStringList(value) ?? fail(expectedText(type));
+    }
+  }
+}
+
+function fileReference(value: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || (keys[0] !== 'File' && keys[0] !== 'file')) return undefined;
+  const fileName = value[keys[0]];
+  return typeof fileName === 'string' && fileName !== '' ? fileName : undefined;
+}
+
+function expectedText(type: LeafType): string {
+  switch (type.type) {
+    case 'string':
+      return 'a string';
+    case 'path':
+      return 'a file path';
+    case 'stringList':
+    case 'pathList':
+      return 'a list of strings (a YAML sequence, or "[a, b]" in an environment variable)';
+    case 'bool':
+      return 'true or false';
+    case 'int':
+      return `an integer from ${type.min} to ${type.max}`;
+    case 'port':
+      return 'a TCP port from 1 to 65535 (0 or empty means unset)';
+    case 'duration':
+      return 'a Go duration such as 300ms, 5s, 1m30s or 168h (a bare number other than 0 is not accepted)';
+    case 'byteSize':
+      return `a size in bytes up to ${type.max}: a number, or a number with K, M or G (binary units) such as 512 KB or 1 MB`;
+    case 'enum':
+      return `one of: ${type.values.join(', ')}`;
+    case 'kafkaVersion':
+      return 'a Kafka protocol version such as 0.10.2.0 or 2.0.0';
+    case 'pem':
+      return 'PEM text, or a mapping {File: <path to a PEM file>}';
+    case 'pemList':
+      return 'a list of PEM certificates, or a mapping {File: <path to a PEM file>}';
+  }
+}
+
+function shown(node: LeafNode, value: unknown): string {
+  return node.secret ? REDACTED : preview(value);
+}
+
+function preview(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function describe(source: ConfigSource): string {
+  return describeSource(source);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assembling the typed configuration: defaults, cross-field rules, path translation
+
+function assemble(
+  typed: Map<string, TypedValue>,
+  configDir: string,
+  cwd: string,
+  problems: ConfigProblem[],
+  warnings: string[],
+): LocalConfig {
+  const sourceOf = (key: string): ConfigSource => typed.get(key)?.source ?? { kind: 'default' };
+  const given = (key: string) => typed.has(key);
+  const str = (key: string): string => (typed.get(key)?.value as string | undefined) ?? '';
+  const num = (key: string): number => (typed.get(key)?.value as number | undefined) ?? 0;
+  const flag = (key: string): boolean => (typed.get(key)?.value as boolean | undefined) ?? false;
+  const list = (key: string): string[] => (typed.get(key)?.value as string[] | undefined) ?? [];
+  // Fabric treats a zero value as "unset" and substitutes the default.
+  const orDefault = <T extends string | number>(value: T, fallback: T): T =>
+    value === '' || value === 0 ? fallback : value;
+  const baseFor = (relativeTo: RelativeTo) => (relativeTo === 'configDir' ? configDir : cwd);
+  const translate = (value: string, relativeTo: RelativeTo) =>
+    value === '' ? '' : nodePath.resolve(baseFor(relativeTo), value);
+  const translateAll = (values: string[], relativeTo: RelativeTo) =>
+    values.map((value) => translate(value, relativeTo));
+  const problem = (key: string, expected: string, value?: string) =>
+    problems.push({ key, expected, source: sourceOf(key), ...(value === undefined ? {} : { value }) });
+  // A value required by another setting: point at that setting's source when this one is absent.
+  const missing = (key: string, expected: string, requiredBy: string) =>
+    problems.push({ key, expected, source: typed.get(key)?.source ?? sourceOf(requiredBy) });
+
+  const tls = (section: string, relativeTo: RelativeTo): TlsConfig => ({
+    enabled: flag(`${section}.Enabled`),
+    privateKey: translate(str(`${section}.PrivateKey`), relativeTo),
+    certificate: translate(str(`${section}.Certificate`), relativeTo),
+    rootCAs: translateAll(list(`${section}.RootCAs`), relativeTo),
+    clientAuthRequired: flag(`${section}.ClientAuthRequired`),
+    clientRootCAs: translateAll(list(`${section}.ClientRootCAs`), relativeTo),
+    tlsHandshakeTimeShiftMs: num(`${section}.TLSHandshakeTimeShift`),
+  });
+
+  // Bootstrap: GenesisMethod / GenesisFile are the pre-2.0 names Fabric still honours.
+  let bootstrapMethod = str('General.BootstrapMethod');
+  let bootstrapMethodKey = 'General.BootstrapMethod';
+  if (bootstrapMethod === '' && str('General.GenesisMethod') !== '') {
+    bootstrapMethod = str('General.GenesisMethod');
+    bootstrapMethodKey = 'General.GenesisMethod';
+    warnings.push('General.GenesisMethod is deprecated; use General.BootstrapMethod');
+  }
+  bootstrapMethod = orDefault(bootstrapMethod, DEFAULTS.general.bootstrapMethod);
+  if (bootstrapMethod !== 'file' && bootstrapMethod !== 'none') {
+    problem(bootstrapMethodKey, 'one of: file, none', bootstrapMethod);
+  }
+  let bootstrapFile = str('General.BootstrapFile');
+  if (bootstrapFile === '' && str('General.GenesisFile') !== '') {
+    bootstrapFile = str('General.GenesisFile');
+    warnings.push('General.GenesisFile is deprecated; use General.BootstrapFile');
+  }
+  bootstrapFile = orDefault(bootstrapFile, DEFAULTS.general.bootstrapFile);
+
+  const generalTls = tls('General.TLS', 'configDir');
+  for (const section of ['General.TLS', 'Operations.TLS', 'Admin.TLS']) {
+    if (!flag(`${section}.Enabled`)) continue;
+    for (const field of ['Certificate', 'PrivateKey']) {
+      if (str(`${section}.${field}`) === '') {
+        missing(`${section}.${field}`, `a file path: ${section}.Enabled is true`, `${section}.Enabled`);
+      }
+    }
+  }
+  if (flag('Admin.TLS.Enabled') && !flag('Admin.TLS.ClientAuthRequired')) {
+    problems.push({
+      key: 'Admin.TLS.ClientAuthRequired',
+      value: 'false',
+      expected:
+        'true: the admin endpoint requires mutual TLS when Admin.TLS.Enabled is true (Fabric refuses to start otherwise)',
+      source: typed.get('Admin.TLS.ClientAuthRequired')?.source ?? sourceOf('Admin.TLS.Enabled'),
+    });
+  }
+
+  // Cluster: a separate listener exists only when its port is set; then its address and TLS pair are required.
+  const clusterListenerKeys = ['ListenAddress', 'ServerCertificate', 'ServerPrivateKey'];
+  if (num('General.Cluster.ListenPort') !== 0) {
+    for (const field of clusterListenerKeys) {
+      if (str(`General.Cluster.${field}`) === '') {
+        missing(
+          `General.Cluster.${field}`,
+          'a value: General.Cluster.ListenPort is set, so the cluster listener needs it',
+          'General.Cluster.ListenPort',
+        );
+      }
+    }
+  } else {
+    const stray = clusterListenerKeys.filter((field) => str(`General.Cluster.${field}`) !== '');
+    if (stray.length > 0) {
+      warnings.push(
+        `General.Cluster.${stray.join(', General.Cluster.')} ignored: General.Cluster.ListenPort is unset, so the general listener is used`,
+      );
+    }
+  }
+
+  // BCCSP: only the software provider exists here; its hash/security tuning does not apply.
+  const bccspDefault = str('General.BCCSP.Default');
+  if (bccspDefault !== '' && bccspDefault.toUpperCase() !== 'SW') {
+    problem(
+      'General.BCCSP.Default',
+      'SW: this orderer keeps keys in the local MSP keystore; PKCS11 (HSM) is not supported',
+      bccspDefault,
+    );
+  }
+  const swHash = str('General.BCCSP.SW.Hash');
+  const swSecurity = num('General.BCCSP.SW.Security');
+  if ((swHash !== '' && swHash.toUpperCase() !== 'SHA2') || (swSecurity !== 0 && swSecurity !== 256)) {
+    warnings.push(
+      `General.BCCSP.SW.Hash/Security (${swHash || 'unset'}/${swSecurity || 'unset'}) are ignored: ` +
+        'this orderer hashes with SHA-256 and uses the ECDSA keys found in the local MSP as they are',
+    );
+  }
+
+  // Kafka: Fabric panics on incomplete TLS or SASL settings.
+  if (flag('Kafka.TLS.Enabled')) {
+    if (str('Kafka.TLS.Certificate') === '')
+      missing('Kafka.TLS.Certificate', 'PEM text: Kafka.TLS.Enabled is true', 'Kafka.TLS.Enabled');
+    if (str('Kafka.TLS.PrivateKey') === '')
+      missing('Kafka.TLS.PrivateKey', 'PEM text: Kafka.TLS.Enabled is true', 'Kafka.TLS.Enabled');
+    if (list('Kafka.TLS.RootCAs').length === 0) {
+      missing(
+        'Kafka.TLS.RootCAs',
+        'at least one PEM certificate: Kafka.TLS.Enabled is true',
+        'Kafka.TLS.Enabled',
+      );
+    }
+  }
+  if (flag('Kafka.SASLPlain.Enabled')) {
+    if (str('Kafka.SASLPlain.User') === '')
+      missing('Kafka.SASLPlain.User', 'a user: Kafka.SASLPlain.Enabled is true', 'Kafka.SASLPlain.Enabled');
+    if (str('Kafka.SASLPlain.Password') === '') {
+      missing(
+        'Kafka.SASLPlain.Password',
+        'a password: Kafka.SASLPlain.Enabled is true',
+        'Kafka.SASLPlain.Enabled',
+      );
+    }
+  }
+
+  const metricsProvider = orDefault(str('Metrics.Provider'), DEFAULTS.metrics.provider) as MetricsProvider;
+  if (metricsProvider === 'statsd' && str('Metrics.Statsd.Address') === '') {
+    missing(
+      'Metrics.Statsd.Address',
+      'host:port of the statsd server: Metrics.Provider is statsd',
+      'Metrics.Provider',
+    );
+  }
+
+  if (flag('General.Profile.Enabled')) {
+    warnings.push('General.Profile.Enabled is ignored: Go pprof profiling does not exist in this orderer');
+  }
+  for (const key of ['Debug.BroadcastTraceDir', 'Debug.DeliverTraceDir']) {
+    if (str(key) !== '') warnings.push(`${key} is ignored: request tracing to files is not implemented`);
+  }
+  if (str('FileLedger.Prefix') !== '') warnings.push('FileLedger.Prefix is ignored, as in Fabric 2.x');
+  if (given('General.ConnectionTimeout'))
+    warnings.push('General.ConnectionTimeout is ignored, as in Fabric 2.x');
+
+  const optionalDuration = (key: string) => (given(key) && num(key) !== 0 ? num(key) : undefined);
+  const cluster = DEFAULTS.general.cluster;
+  const kafka = DEFAULTS.kafka.retry;
+
+  return {
+    general: {
+      listenAddress: orDefault(str('General.ListenAddress'), DEFAULTS.general.listenAddress),
+      listenPort: orDefault(num('General.ListenPort'), DEFAULTS.general.listenPort),
+      tls: generalTls,
+      keepalive: {
+        serverMinIntervalMs: orDefault(
+          num('General.Keepalive.ServerMinInterval'),
+          DEFAULTS.general.keepalive.serverMinIntervalMs,
+        ),
+        serverIntervalMs: orDefault(
+          num('General.Keepalive.ServerInterval'),
+          DEFAULTS.general.keepalive.serverIntervalMs,
+        ),
+        serverTimeoutMs: orDefault(
+          num('General.Keepalive.ServerTimeout'),
+          DEFAULTS.general.keepalive.serverTimeoutMs,
+        ),
+      },
+      maxRecvMsgSize: orDefault(num('General.MaxRecvMsgSize'), DEFAULTS.general.maxRecvMsgSize),
+      maxSendMsgSize: orDefault(num('General.MaxSendMsgSize'), DEFAULTS.general.maxSendMsgSize),
+      cluster: {
+        listenAddress: str('General.Cluster.ListenAddress'),
+        listenPort: num('General.Cluster.ListenPort'),
+        serverCertificate: translate(str('General.Cluster.ServerCertificate'), 'cwd'),
+        serverPrivateKey: translate(str('General.Cluster.ServerPrivateKey'), 'cwd'),
+        clientCertificate: translate(str('General.Cluster.ClientCertificate'), 'configDir'),
+        clientPrivateKey: translate(str('General.Cluster.ClientPrivateKey'), 'configDir'),
+        rootCAs: translateAll(list('General.Cluster.RootCAs'), 'configDir'),
+        dialTimeoutMs: orDefault(num('General.Cluster.DialTimeout'), cluster.dialTimeoutMs),
+        rpcTimeoutMs: orDefault(num('General.Cluster.RPCTimeout'), cluster.rpcTimeoutMs),
+        replicationBufferSize: orDefault(
+          num('General.Cluster.ReplicationBufferSize'),
+          cluster.replicationBufferSize,
+        ),
+        replicationPullTimeoutMs: orDefault(
+          num('General.Cluster.ReplicationPullTimeout'),
+          cluster.replicationPullTimeoutMs,
+        ),
+        replicationRetryTimeoutMs: orDefault(
+          num('General.Cluster.ReplicationRetryTimeout'),
+          cluster.replicationRetryTimeoutMs,
+        ),
+        replicationBackgroundRefreshIntervalMs: orDefault(
+          num('General.Cluster.ReplicationBackgroundRefreshInterval'),
+          cluster.replicationBackgroundRefreshIntervalMs,
+        ),
+        replicationMaxRetries: orDefault(
+          num('General.Cluster.ReplicationMaxRetries'),
+          cluster.replicationMaxRetries,
+        ),
+        sendBufferSize: orDefault(num('General.Cluster.SendBufferSize'), cluster.sendBufferSize),
+        certExpirationWarningThresholdMs: orDefault(
+          num('General.Cluster.CertExpirationWarningThreshold'),
+          cluster.certExpirationWarningThresholdMs,
+        ),
+        tlsHandshakeTimeShiftMs: num('General.Cluster.TLSHandshakeTimeShift'),
+      },
+      connectionTimeoutMs: num('General.ConnectionTimeout'),
+      bootstrapMethod: bootstrapMethod as BootstrapMethod,
+      bootstrapFile: translate(bootstrapFile, 'configDir'),
+      localMSPDir: translate(
+        orDefault(str('General.LocalMSPDir'), DEFAULTS.general.localMSPDir),
+        'configDir',
+      ),
+      localMSPID: orDefault(str('General.LocalMSPID'), DEFAULTS.general.localMSPID),
+      bccsp: { default: 'SW', keyStore: translate(str('General.BCCSP.SW.FileKeyStore.KeyStore'), 'cwd') },
+      authentication: {
+        timeWindowMs: orDefault(
+          num('General.Authentication.TimeWindow'),
+          DEFAULTS.general.authenticationTimeWindowMs,
+        ),
+        noExpirationChecks: flag('General.Authentication.NoExpirationChecks'),
+      },
+      profile: {
+        enabled: flag('General.Profile.Enabled'),
+        address:
+          flag('General.Profile.Enabled') || given('General.Profile.Address')
+            ? orDefault(str('General.Profile.Address'), DEFAULTS.general.profileAddress)
+            : '',
+      },
+    },
+    fileLedger: {
+      location: translate(orDefault(str('FileLedger.Location'), DEFAULTS.fileLedger.location), 'configDir'),
+      prefix: str('FileLedger.Prefix'),
+    },
+    kafka: {
+      retry: {
+        shortIntervalMs: orDefault(num('Kafka.Retry.ShortInterval'), kafka.shortIntervalMs),
+        shortTotalMs: orDefault(num('Kafka.Retry.ShortTotal'), kafka.shortTotalMs),
+        longIntervalMs: orDefault(num('Kafka.Retry.LongInterval'), kafka.longIntervalMs),
+        longTotalMs: orDefault(num('Kafka.Retry.LongTotal'), kafka.longTotalMs),
+        networkTimeouts: {
+          dialTimeoutMs: orDefault(
+            num('Kafka.Retry.NetworkTimeouts.DialTimeout'),
+            kafka.networkTimeouts.dialTimeoutMs,
+          ),
+          readTimeoutMs: orDefault(
+            num('Kafka.Retry.NetworkTimeouts.ReadTimeout'),
+            kafka.networkTimeouts.readTimeoutMs,
+          ),
+          writeTimeoutMs: orDefault(
+            num('Kafka.Retry.NetworkTimeouts.WriteTimeout'),
+            kafka.networkTimeouts.writeTimeoutMs,
+          ),
+        },
+        metadata: {
+          retryBackoffMs: orDefault(num('Kafka.Retry.Metadata.RetryBackoff'), kafka.metadata.retryBackoffMs),
+          retryMax: orDefault(num('Kafka.Retry.Metadata.RetryMax'), kafka.metadata.retryMax),
+        },
+        producer: {
+          retryBackoffMs: orDefault(num('Kafka.Retry.Producer.RetryBackoff'), kafka.producer.retryBackoffMs),
+          retryMax: orDefault(num('Kafka.Retry.Producer.RetryMax'), kafka.producer.retryMax),
+        },
+        consumer: {
+          retryBackoffMs: orDefault(num('Kafka.Retry.Consumer.RetryBackoff'), kafka.consumer.retryBackoffMs),
+        },
+      },
+      topic: {
+        replicationFactor: orDefault(
+          num('Kafka.Topic.ReplicationFactor'),
+          DEFAULTS.kafka.topic.replicationFactor,
+        ),
+      },
+      verbose: flag('Kafka.Verbose'),
+      tls: {
+        enabled: flag('Kafka.TLS.Enabled'),
+        privateKey: str('Kafka.TLS.PrivateKey'),
+        certificate: str('Kafka.TLS.Certificate'),
+        rootCAs: list('Kafka.TLS.RootCAs'),
+        clientAuthRequired: flag('Kafka.TLS.ClientAuthRequired'),
+        clientRootCAs: list('Kafka.TLS.ClientRootCAs'),
+        tlsHandshakeTimeShiftMs: num('Kafka.TLS.TLSHandshakeTimeShift'),
+      },
+      saslPlain: {
+        enabled: flag('Kafka.SASLPlain.Enabled'),
+        user: str('Kafka.SASLPlain.User'),
+        password: str('Kafka.SASLPlain.Password'),
+      },
+      version: orDefault(str('Kafka.Version'), DEFAULTS.kafka.version),
+    },
+    debug: {
+      broadcastTraceDir: translate(str('Debug.BroadcastTraceDir'), 'cwd'),
+      deliverTraceDir: translate(str('Debug.DeliverTraceDir'), 'cwd'),
+    },
+    operations: { listenAddress: str('Operations.ListenAddress'), tls: tls('Operations.TLS', 'cwd') },
+    metrics: {
+      provider: metricsProvider,
+      statsd: {
+        network: orDefault(str('Metrics.Statsd.Network'), DEFAULTS.metrics.statsdNetwork) as 'udp' | 'tcp',
+        address: str('Metrics.Statsd.Address'),
+        writeIntervalMs: num('Metrics.Statsd.WriteInterval'),
+        prefix: str('Metrics.Statsd.Prefix'),
+      },
+    },
+    admin: { listenAddress: str('Admin.ListenAddress'), tls: tls('Admin.TLS', 'cwd') },
+    channelParticipation: {
+      enabled: flag('ChannelParticipation.Enabled'),
+      maxRequestBodySize: orDefault(
+        num('ChannelParticipation.MaxRequestBodySize'),
+        DEFAULTS.channelParticipation.maxRequestBodySize,
+      ),
+    },
+    consensus: {
+      walDir: translate(str('Consensus.WALDir'), 'cwd'),
+      snapDir: translate(str('Consensus.SnapDir'), 'cwd'),
+      evictionSuspicionMs: optionalDuration('Consensus.EvictionSuspicion'),
+      tickIntervalOverrideMs: optionalDuration('Consensus.TickIntervalOverride'),
+    },
+  };
+}
