@@ -198,6 +198,12 @@ function collectEnvironment(
       continue;
     }
     if (KUBERNETES_SERVICE_LINK.test(variable)) continue;
+    if (CLIENT_SIDE_VARIABLES.has(variable) || !CONFIG_SECTION_PREFIX.test(variable)) {
+      // Fabric's samples export client-side variables such as ORDERER_CA for the peer CLI and
+      // osnadmin; they share the prefix but name no orderer.yaml key, so they must not stop start-up.
+      warnings.push(`${variable} matches no orderer.yaml key; it is ignored`);
+      continue;
+    }
     const problem: ConfigProblem = {
       key: variable,
       expected: unknownVariableAdvice(variable, leaves),
@@ -207,6 +213,15 @@ function collectEnvironment(
     else warnings.push(`${variable} matches no orderer.yaml key; it is ignored`);
   }
 }
+
+const CONFIG_SECTION_PREFIX =
+  /^ORDERER_(GENERAL|FILELEDGER|KAFKA|DEBUG|OPERATIONS|METRICS|ADMIN|CHANNELPARTICIPATION|CONSENSUS)_/;
+const CLIENT_SIDE_VARIABLES = new Set([
+  'ORDERER_CA',
+  'ORDERER_ADMIN_TLS_SIGN_CERT',
+  'ORDERER_ADMIN_TLS_PRIVATE_KEY',
+  'ORDERER_TLS_CA',
+]);
 
 function unknownKeyAdvice(keyPath: string, leaves: LeafEntry[]): string {
   const hint = KEY_HINTS[keyPath.toLowerCase()];

@@ -619,12 +619,12 @@ describe('unknown keys', () => {
 
   it('in the environment: error naming the variable', () => {
     const error = expectConfigError(() =>
-      loadSampleLocalConfig({ ORDERER_GENERAL_LISTENPROT: '7050', ORDERER_ADMIN_TLS_SIGN_CERT: '/x' }),
+      loadSampleLocalConfig({ ORDERER_GENERAL_LISTENPROT: '7050', ORDERER_ADMIN_TLS_CERTIFICAT: '/x' }),
     );
     const problem = problemFor(error, 'ORDERER_GENERAL_LISTENPROT');
     assert.match(problem.expected, /did you mean ORDERER_GENERAL_LISTENPORT\?/);
     assert.deepEqual(problem.source, { kind: 'env', variable: 'ORDERER_GENERAL_LISTENPROT' });
-    problemFor(error, 'ORDERER_ADMIN_TLS_SIGN_CERT');
+    problemFor(error, 'ORDERER_ADMIN_TLS_CERTIFICAT');
     assert.match(error.message, /environment variable ORDERER_GENERAL_LISTENPROT/);
   });
 
@@ -643,6 +643,13 @@ describe('unknown keys', () => {
     assert.match(problemFor(error, 'General.Throttling').expected, /Fabric 3\.x/);
     const envError = expectConfigError(() => loadSampleLocalConfig({ ORDERER_GENERAL_LOGLEVEL: 'debug' }));
     assert.match(problemFor(envError, 'ORDERER_GENERAL_LOGLEVEL').expected, /FABRIC_LOGGING_SPEC/);
+  });
+
+  it("client-side variables of Fabric's samples (ORDERER_CA, ORDERER_ADMIN_TLS_SIGN_CERT) only warn", () => {
+    const loaded = loadSampleLocalConfig({ ORDERER_CA: '/x/ca.pem', ORDERER_ADMIN_TLS_SIGN_CERT: '/x', ORDERER_FOO: '1' });
+    for (const variable of ['ORDERER_CA', 'ORDERER_ADMIN_TLS_SIGN_CERT', 'ORDERER_FOO']) {
+      assert.ok(loaded.warnings.some((warning) => warning.includes(variable)), variable);
+    }
   });
 
   it('strictEnv: false turns unknown variables into warnings', () => {
