@@ -1,0 +1,2 @@
+export { BlockCutter, messageSizeBytes } from './blockcutter.js';
+export type { BlockCutterOptions, BlockCutterDependencies } from './blockcutter.js';

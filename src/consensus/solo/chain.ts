@@ -1,0 +1,446 @@
+// The solo chain: Fabric's orderer/consensus/solo/consensus.go main() loop, one message at a time,
+// plus a write-ahead log so that nothing acknowledged is lost when the process dies.
+//
+// Without a WAL (walDir undefined) it behaves as Fabric's solo: order() resolves once the message
+// is queued, and a crash loses the pending batch. With a WAL, order() resolves once the envelope
+// is fsync'd in the log; a restarted chain re-orders every logged envelope that is not in a block.
+import { OrdererError, unavailable, internal, errorMessage } from '../../errors.js';
+import { toNumber } from '../../protos/index.js';
+import { decodeEnvelope as defaultDecodeEnvelope } from '../../protoutil/index.js';
+import type { TimerHandle } from '../../clock.js';
+import type { Chain, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import { decodeWal, planRecovery } from './wal-records.js';
+import type { EnvelopeRecord, MessageKind } from './wal-records.js';
+import { WalWriter, type WalWriterStats } from './wal-writer.js';
+import { FsWalStorage, type WalFile, type WalStorage } from './wal.js';
+
+/** Compact the log once it holds this many bytes (and after every restart). */
+export const DEFAULT_WAL_COMPACT_THRESHOLD_BYTES = 16 * 1024 * 1024;
+
+export interface SoloChainOptions {
+  /** This channel's WAL directory; undefined runs without one (Fabric's behaviour). */
+  walDir?: string | undefined;
+  walCompactThresholdBytes?: number;
+}
+
+export interface SoloChainDependencies {
+  walStorage?: WalStorage;
+  /** Re-decodes logged envelopes on recovery. */
+  decodeEnvelope?: (raw: Buffer) => ReceivedEnvelope;
+  /** Settles once an earlier chain of the same channel has let go of the WAL. */
+  previousChainHalted?: Promise<void>;
+}
+
+interface MessageWork {
+  readonly type: 'message';
+  readonly kind: MessageKind;
+  readonly seq: number;
+  readonly env: ReceivedEnvelope;
+  readonly configSeq: number;
+}
+
+interface TimerWork {
+  readonly type: 'timer';
+  readonly generation: number;
+}
+
+type Work = MessageWork | TimerWork;
+
+type State = 'created' | 'starting' | 'running' | 'halted' | 'failed';
+
+export class SoloChain implements Chain {
+  private readonly support: ConsenterSupport;
+  private readonly walDir: string | undefined;
+  private readonly compactThreshold: number;
+  private readonly walStorage: WalStorage;
+  private readonly decodeEnvelope: (raw: Buffer) => ReceivedEnvelope;
+  private readonly previousChainHalted: Promise<void>;
+
+  private state: State = 'created';
+  private failure: Error | undefined;
+  private wal: WalWriter | undefined;
+  private ready: Promise<void> = Promise.resolve();
+  private haltDone: Promise<void> | undefined;
+
+  private readonly inbox: Work[] = [];
+  /** Messages handed to the block cutter and not yet cut, in order: the cutter is first-in first-out. */
+  private inCutter: MessageWork[] = [];
+  private loopActive = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private timer: TimerHandle | undefined;
+  private timerGeneration = 0;
+  private seqWithoutWal = 1;
+
+  constructor(support: ConsenterSupport, options: SoloChainOptions = {}, deps: SoloChainDependencies = {}) {
+    this.support = support;
+    this.walDir = options.walDir;
+    this.compactThreshold = options.walCompactThresholdBytes ?? DEFAULT_WAL_COMPACT_THRESHOLD_BYTES;
+    this.walStorage = deps.walStorage ?? new FsWalStorage();
+    this.decodeEnvelope = deps.decodeEnvelope ?? defaultDecodeEnvelope;
+    this.previousChainHalted = deps.previousChainHalted ?? Promise.resolve();
+  }
+
+  private get channelId(): string {
+    return this.support.channelId;
+  }
+
+  private get logger() {
+    return this.support.logger;
+  }
+
+  start(): void {
+    if (this.state !== 'created') return;
+    if (this.walDir === undefined) {
+      this.state = 'running';
+      return;
+    }
+    this.state = 'starting';
+    this.ready = this.recover(this.walDir).then(
+      () => {
+        if (this.state !== 'starting') return;
+        this.state = 'running';
+        this.kick();
+      },
+      (err: unknown) => {
+        this.fail(
+          unavailable(
+            `solo chain for channel ${this.channelId} could not recover its write-ahead log in ${this.walDir}: ` +
+              `${errorMessage(err)}; fix the directory (permissions, disk space) and restart the orderer`,
+            { channel: this.channelId },
+            { cause: err },
+          ),
+        );
+      },
+    );
+  }
+
+  async order(env: ReceivedEnvelope, configSeq: number): Promise<void> {
+    await this.submit('normal', env, configSeq);
+  }
+
+  async configure(configEnv: ReceivedEnvelope, configSeq: number): Promise<void> {
+    await this.submit('config', configEnv, configSeq);
+  }
+
+  async waitReady(): Promise<void> {
+    if (this.state === 'starting') await this.ready;
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
+  }
+
+  errored(): Error | undefined {
+    return this.state === 'halted' || this.state === 'failed' ? this.refusal() : undefined;
+  }
+
+  halt(): Promise<void> {
+    if (this.haltDone) return this.haltDone;
+    if (this.state !== 'failed') this.state = 'halted';
+    this.stopTimer();
+    this.haltDone = (async () => {
+      await this.ready;
+      // The message being handled finishes (a block is never left half-written); the rest stays in the WAL.
+      await this.loopDone;
+      await this.wal?.close(this.refusal() ?? this.haltedError());
+    })();
+    return this.haltDone;
+  }
+
+  /** Resolves once every message queued so far has been handled (for tests and orderly shutdown). */
+  async whenIdle(): Promise<void> {
+    await this.ready;
+    while (this.loopActive) await this.loopDone;
+  }
+
+  /** WAL group-commit counters; undefined without a WAL. */
+  walStats(): Readonly<WalWriterStats> | undefined {
+    return this.wal?.stats;
+  }
+
+  private async submit(kind: MessageKind, env: ReceivedEnvelope, configSeq: number): Promise<void> {
+    if (this.state === 'starting') await this.ready;
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
+    if (!this.wal) {
+      this.enqueue({ type: 'message', kind, seq: this.seqWithoutWal++, env, configSeq });
+      return;
+    }
+    try {
+      await this.wal.appendEnvelope(kind, configSeq, env.raw, (seq) =>
+        this.enqueue({ type: 'message', kind, seq, env, configSeq }),
+      );
+    } catch (err) {
+      const refusal = this.refusal();
+      if (refusal) throw refusal;
+      const failure = unavailable(
+        `solo chain for channel ${this.channelId} could not record the ${kind} message in its write-ahead log ` +
+          `${this.wal.location}: ${errorMessage(err)}; the chain has stopped, check the disk and restart the orderer`,
+        { channel: this.channelId },
+        { cause: err },
+      );
+      this.fail(failure);
+      throw failure;
+    }
+  }
+
+  private refusal(): Error | undefined {
+    switch (this.state) {
+      case 'created':
+        return unavailable(
+          `solo chain for channel ${this.channelId} has not been started; the orderer is still bringing the channel up, retry shortly`,
+          { channel: this.channelId },
+        );
+      case 'halted':
+        return this.haltedError();
+      case 'failed':
+        return this.failure;
+      default:
+        return undefined;
+    }
+  }
+
+  private haltedError(): Error {
+    return unavailable(
+      `solo chain for channel ${this.channelId} is halted and accepts no more messages; ` +
+        'the channel is being removed or the orderer is shutting down',
+      { channel: this.channelId },
+    );
+  }
+
+  private fail(err: Error): void {
+    if (this.state === 'failed' || this.state === 'halted') return;
+    this.state = 'failed';
+    // Callers see a refusal (SERVICE_UNAVAILABLE); the cause keeps what went wrong.
+    this.failure =
+      err instanceof OrdererError && err.kind === 'unavailable'
+        ? err
+        : unavailable(`${errorMessage(err)}`, { channel: this.channelId }, { cause: err });
+    this.stopTimer();
+    this.logger.error({ err, channel: this.channelId }, 'solo chain stopped');
+    void this.wal?.close(err).catch(() => {});
+  }
+
+  private enqueue(work: Work): void {
+    if (this.state !== 'running' && this.state !== 'starting') return;
+    this.inbox.push(work);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.loopActive || this.state !== 'running' || this.inbox.length === 0) return;
+    this.loopActive = true;
+    this.loopDone = this.runLoop();
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      while (this.state === 'running' && this.inbox.length > 0) {
+        await this.handle(this.inbox.shift()!);
+        await this.maybeCompact();
+      }
+    } catch (err) {
+      this.fail(
+        err instanceof OrdererError
+          ? err
+          : internal(
+              `solo chain for channel ${this.channelId} failed: ${errorMessage(err)}`,
+              {},
+              { cause: err },
+            ),
+      );
+    } finally {
+      this.loopActive = false;
+    }
+  }
+
+  private async handle(work: Work): Promise<void> {
+    if (work.type === 'timer') return this.handleTimer(work);
+    if (work.kind === 'normal') return this.handleNormal(work);
+    return this.handleConfig(work);
+  }
+
+  private async handleNormal(work: MessageWork): Promise<void> {
+    if (work.configSeq < this.support.sequence()) {
+      try {
+        await this.support.processNormalMsg(work.env);
+      } catch (err) {
+        this.logger.warn(
+          { err, channel: this.channelId },
+          `Discarding bad normal message: ${errorMessage(err)}`,
+        );
+        return;
+      }
+    }
+    this.inCutter.push(work);
+    const { batches, pending } = this.support.blockCutter.ordered(work.env);
+    for (const batch of batches) await this.writeCutBatch(batch);
+    if (this.timer && !pending) this.stopTimer();
+    else if (!this.timer && pending) this.startTimer();
+  }
+
+  private async handleConfig(work: MessageWork): Promise<void> {
+    let config = work.env;
+    if (work.configSeq < this.support.sequence()) {
+      try {
+        ({ config } = await this.support.processConfigMsg(work.env));
+      } catch (err) {
+        this.logger.warn(
+          { err, channel: this.channelId },
+          `Discarding bad config message: ${errorMessage(err)}`,
+        );
+        return;
+      }
+    }
+    const pending = this.support.blockCutter.cut();
+    if (pending.length > 0) await this.writeCutBatch(pending);
+    await this.writeBlock('config', [config], [work]);
+    this.stopTimer();
+  }
+
+  private async handleTimer(work: TimerWork): Promise<void> {
+    if (!this.timer || work.generation !== this.timerGeneration) return; // stopped after it fired
+    this.timer = undefined;
+    const batch = this.support.blockCutter.cut();
+    if (batch.length === 0) {
+      this.logger.warn(
+        { channel: this.channelId },
+        'Batch timer expired with no pending requests, this might indicate a bug',
+      );
+      return;
+    }
+    await this.writeCutBatch(batch);
+  }
+
+  private async writeCutBatch(batch: readonly ReceivedEnvelope[]): Promise<void> {
+    const works = this.inCutter.slice(0, batch.length);
+    if (works.length !== batch.length || works.some((w, i) => w.env !== batch[i])) {
+      throw internal(
+        `solo chain for channel ${this.channelId}: the block cutter returned messages out of arrival order; ` +
+          'the write-ahead log cannot track them, restart the orderer to re-order them from the log',
+      );
+    }
+    this.inCutter = this.inCutter.slice(batch.length);
+    await this.writeBlock('normal', batch, works);
+  }
+
+  /** One block at a time: the next is created only after this one is in the ledger. */
+  private async writeBlock(
+    kind: MessageKind,
+    messages: readonly ReceivedEnvelope[],
+    works: readonly MessageWork[],
+  ): Promise<void> {
+    const block = this.support.createNextBlock(messages);
+    const blockNumber = toNumber(block.header?.number);
+    // The BATCH record is durable before the block exists, so recovery can tell what is in the ledger.
+    if (this.wal) await this.wal.appendBatch(blockNumber, works[0]!.seq, works[works.length - 1]!.seq);
+    try {
+      if (kind === 'config') await this.support.writeConfigBlock(block, undefined);
+      else await this.support.writeBlock(block, undefined);
+    } catch (err) {
+      throw internal(
+        `solo chain for channel ${this.channelId} could not write ${kind} block ${blockNumber}: ${errorMessage(err)}; ` +
+          'the chain has stopped, fix the ledger storage and restart the orderer (acknowledged messages are kept in the write-ahead log)',
+        { channel: this.channelId, blockNumber },
+        { cause: err },
+      );
+    }
+  }
+
+  private startTimer(): void {
+    const generation = ++this.timerGeneration;
+    const timeoutMs = this.support.sharedConfig().batchTimeoutMs;
+    this.timer = this.support.clock.setTimer(timeoutMs, () => this.enqueue({ type: 'timer', generation }));
+  }
+
+  private stopTimer(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerGeneration++;
+  }
+
+  /** Called between messages, when no block sits between its BATCH record and its ledger write. */
+  private async maybeCompact(): Promise<void> {
+    if (!this.wal) return;
+    const size = this.wal.sizeBytes;
+    // Each compaction must at least halve the log, or a large backlog would be rewritten per message.
+    if (size === 0 || size < this.compactThreshold || size < 2 * this.wal.compactedBytes) return;
+    await this.wal.compact(() => this.unsettledRecords());
+  }
+
+  private unsettledRecords(): EnvelopeRecord[] {
+    const queued = this.inbox.filter((w): w is MessageWork => w.type === 'message');
+    return [...this.inCutter, ...queued].map((w) => ({
+      type: 'envelope',
+      seq: w.seq,
+      kind: w.kind,
+      configSeq: w.configSeq,
+      raw: w.env.raw,
+    }));
+  }
+
+  private async recover(walDir: string): Promise<void> {
+    await this.previousChainHalted.catch(() => {});
+    const file = await this.walStorage.open(walDir);
+    try {
+      await this.recoverFrom(file);
+    } catch (err) {
+      await file.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async recoverFrom(file: WalFile): Promise<void> {
+    const decoded = decodeWal(await file.readAll());
+    if (decoded.dropReason === 'torn-tail') {
+      this.logger.warn(
+        { channel: this.channelId, droppedBytes: decoded.droppedBytes },
+        'write-ahead log ends in an incomplete record (the process died while writing it); dropping it',
+      );
+    } else if (decoded.dropReason === 'corrupt-record') {
+      this.logger.error(
+        {
+          channel: this.channelId,
+          droppedBytes: decoded.droppedBytes,
+          offset: decoded.validBytes,
+          wal: file.location,
+        },
+        'write-ahead log has a corrupt record before its end; everything after it is dropped (check the disk)',
+      );
+    }
+    const height = this.support.height();
+    const plan = planRecovery(decoded.records, height);
+    const wal = new WalWriter({ nextSeq: plan.nextSeq, sizeBytes: decoded.validBytes }, { file });
+    // Rewrite the log at once: it drops the torn tail and BATCH records of blocks that never made it.
+    await wal.compact(() => plan.replay);
+    this.wal = wal;
+    for (const record of plan.replay) {
+      let env: ReceivedEnvelope;
+      try {
+        env = this.decodeEnvelope(record.raw);
+      } catch (err) {
+        this.logger.error(
+          { err, channel: this.channelId, seq: record.seq },
+          'dropping undecodable envelope from write-ahead log',
+        );
+        continue;
+      }
+      this.inbox.push({
+        type: 'message',
+        kind: record.kind,
+        seq: record.seq,
+        env,
+        configSeq: record.configSeq,
+      });
+    }
+    if (plan.replay.length > 0 || plan.uncommittedBatches > 0) {
+      this.logger.info(
+        {
+          channel: this.channelId,
+          replayed: plan.replay.length,
+          uncommittedBatches: plan.uncommittedBatches,
+          height,
+        },
+        'recovered acknowledged messages from the write-ahead log; ordering them again',
+      );
+    }
+  }
+}

@@ -1,0 +1,128 @@
+// The thin file adapter under the solo write-ahead log: one append-only file per channel,
+// fsync'd on every append, replaced atomically (write temp, fsync, rename, fsync directory) when
+// compacted. Everything that decides what to write lives in wal-records.ts and wal-writer.ts.
+import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export interface WalFile {
+  /** Where the log lives, for messages. */
+  readonly location: string;
+  /** The whole log as it is on disk (empty when there is none yet). */
+  readAll(): Promise<Buffer>;
+  /** Appends the chunks in order and returns once they are on stable storage (one fsync). */
+  appendDurably(chunks: readonly Buffer[]): Promise<void>;
+  /** Atomically replaces the whole log with content; a crash leaves either the old or the new log. */
+  replaceDurably(content: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface WalStorage {
+  /** Opens (creating the directory if needed) the log kept in dir. */
+  open(dir: string): Promise<WalFile>;
+  /** Deletes the log kept in dir (the channel is gone); no error when there is none. */
+  remove(dir: string): Promise<void>;
+}
+
+const LOG_NAME = 'wal.log';
+const TEMP_NAME = 'wal.log.tmp';
+
+async function writeAllChunks(handle: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const { bytesWritten } = await handle.writev(chunks as Buffer[]);
+  // writev may stop short (signals, quotas); finish the rest in one piece.
+  if (bytesWritten < total)
+    await writeFully(handle, Buffer.concat(chunks as Buffer[]).subarray(bytesWritten));
+}
+
+async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset, null);
+    offset += bytesWritten;
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+class FsWalFile implements WalFile {
+  private handle: FileHandle | undefined;
+  private closed = false;
+
+  constructor(private readonly dir: string) {}
+
+  get location(): string {
+    return join(this.dir, LOG_NAME);
+  }
+
+  async readAll(): Promise<Buffer> {
+    try {
+      return await readFile(this.location);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+      throw err;
+    }
+  }
+
+  async appendDurably(chunks: readonly Buffer[]): Promise<void> {
+    this.assertOpen();
+    if (!this.handle) {
+      this.handle = await open(this.location, 'a');
+      // The file may have just been created: make its directory entry durable too.
+      await fsyncDirectory(this.dir);
+    }
+    await writeAllChunks(this.handle, chunks);
+    await this.handle.datasync();
+  }
+
+  async replaceDurably(content: Buffer): Promise<void> {
+    this.assertOpen();
+    const tempPath = join(this.dir, TEMP_NAME);
+    const temp = await open(tempPath, 'w');
+    try {
+      await writeFully(temp, content);
+      await temp.sync();
+    } finally {
+      await temp.close();
+    }
+    await this.handle?.close();
+    this.handle = undefined;
+    await rename(tempPath, this.location);
+    await fsyncDirectory(this.dir);
+    this.handle = await open(this.location, 'a');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`write-ahead log ${this.location} is closed`);
+  }
+}
+
+/** Logs as real files: <dir>/wal.log. */
+export class FsWalStorage implements WalStorage {
+  async open(dir: string): Promise<WalFile> {
+    await mkdir(dir, { recursive: true });
+    // The directory itself must survive a crash, or the log in it could vanish with it.
+    await fsyncDirectory(dirname(dir));
+    // A temp file is left only by a crash mid-compaction; the log it was replacing is still whole.
+    await rm(join(dir, TEMP_NAME), { force: true });
+    return new FsWalFile(dir);
+  }
+
+  async remove(dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true });
+    await fsyncDirectory(dirname(dir)).catch(() => {});
+  }
+}
