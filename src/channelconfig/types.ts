@@ -31,14 +31,23 @@ export interface OrdererConfig {
   organizations: ReadonlyMap<string, OrdererOrg>;
 }
 
+export interface AnchorPeer {
+  host: string;
+  port: number;
+}
+
 export interface ApplicationOrg {
   name: string;
   mspId: string;
+  /** The org's AnchorPeers value (peers only; the orderer does not use it). */
+  anchorPeers?: readonly AnchorPeer[];
 }
 
 export interface ApplicationConfig {
   capabilities: ReadonlySet<string>;
   organizations: ReadonlyMap<string, ApplicationOrg>;
+  /** The ACLs value: resource name -> policy reference (peers only). */
+  acls?: ReadonlyMap<string, string>;
 }
 
 export interface ConsortiumConfig {

@@ -20,6 +20,15 @@ export interface Policy {
 export interface PolicyManager {
   /** Absolute ('/Channel/Writers') or relative to this manager ('Writers', 'Orderer/BlockValidation'). */
   getPolicy(path: string): Policy | undefined;
+  /**
+   * The manager of a descendant group, by group names relative to this one ([] is this manager),
+   * e.g. ['Application', 'Org1MSP']: how config update validation resolves a relative mod_policy.
+   */
+  manager(path: readonly string[]): PolicyManager | undefined;
+  /** The absolute path of this manager's group: '/Channel', '/Channel/Application', ... */
+  readonly basePath: string;
+  /** Every policy this manager resolves, relative to it ('Writers', 'Application/Org1MSP/Admins', ...). */
+  policyNames(): string[];
 }
 
 /** Well-known policy paths (Fabric policies.ChannelReaders etc.). */

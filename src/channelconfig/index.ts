@@ -1,0 +1,22 @@
+// Channel config: the typed, validated view of a channel's config (the bundle), how to read it
+// out of a config block, and Go durations as the config spells them.
+export * from './types.js';
+export { buildBundle, buildBundleFromConfigBlock, GroupKeys } from './bundle.js';
+export type { BundleDependencies, MspSetupContext } from './bundle.js';
+export {
+  readConfigBlock,
+  configEnvelopeFromBlock,
+  channelIdOfBlock,
+  headerTypeOfBlock,
+  isConfigBlock,
+} from './configblock.js';
+export type { ConfigBlockContents } from './configblock.js';
+export {
+  knownCapabilities,
+  checkCapabilitiesSupported,
+  channelCapabilityFacts,
+  ordererCapabilityFacts,
+  applicationCapabilityFacts,
+} from './capabilities.js';
+export type { CapabilityLevel, MspVersion } from './capabilities.js';
+export { parseDurationNanos, parseDurationMs, formatDurationNanos, formatDurationMs } from './duration.js';
