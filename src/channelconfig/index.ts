@@ -20,3 +20,16 @@ export {
 } from './capabilities.js';
 export type { CapabilityLevel, MspVersion } from './capabilities.js';
 export { parseDurationNanos, parseDurationMs, formatDurationNanos, formatDurationMs } from './duration.js';
+export {
+  proposeConfigUpdate,
+  decodeConfigUpdate,
+  configUpdateSignedData,
+  describeSigner,
+  computeDeltaSet,
+  configSequence,
+} from './update.js';
+export type { ConfigUpdateTarget, DecodedConfigUpdate } from './update.js';
+export { createChannelConfig, newChannelTemplate } from './creation.js';
+export type { ChannelCreationDependencies, ChannelTemplate } from './creation.js';
+export { marshalConfigGroup, marshalConfig, marshalConfigEnvelope } from './configtx-marshal.js';
+export { checkConfigTransition, orgMspId } from './configtx-transition.js';

@@ -4,6 +4,7 @@ import { common } from '../protos/index.js';
 import { asBuffer } from '../protos/index.js';
 import { badRequest, notFound, OrdererError, unavailable } from '../errors.js';
 import { ChannelOrdererWriters, ChannelWriters } from '../policies/types.js';
+import { marshalConfigEnvelope } from '../channelconfig/index.js';
 import { createSignedEnvelope, decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import type { ReceivedEnvelope } from '../consensus/types.js';
 import type { ChannelConfigBundle } from '../channelconfig/types.js';
@@ -106,7 +107,7 @@ export class StandardChannelProcessor implements MessageProcessor {
       HeaderType.CONFIG,
       this.channelId(),
       this.deps.signer,
-      common.ConfigEnvelope.encode(configEnvelope).finish(),
+      marshalConfigEnvelope(configEnvelope),
       this.deps.clock.now(),
     );
     // Re-applied so that an update that grew past AbsoluteMaxBytes once wrapped, or an orderer
@@ -171,7 +172,7 @@ export class SystemChannelProcessor extends StandardChannelProcessor {
       HeaderType.CONFIG,
       channelId,
       this.deps.signer,
-      common.ConfigEnvelope.encode(newChannelConfig).finish(),
+      marshalConfigEnvelope(newChannelConfig),
       now,
     );
     const wrapped = createSignedEnvelope(

@@ -9,6 +9,7 @@ import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import { ChainSupport, type ChannelResources } from './chainsupport.js';
 import { channelGenesisBlock } from './blockwriter.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
+import { configEnvelopeFromBlock } from '../channelconfig/index.js';
 import type { Consenter, ReceivedEnvelope, BlockCutterLike } from '../consensus/types.js';
 import type { ChannelConfigBundle, OrdererConfig } from '../channelconfig/types.js';
 import type { LedgerFactory } from '../ledger/types.js';
@@ -35,17 +36,6 @@ export interface BroadcastTarget {
   channelHeader: common.ChannelHeader;
   isConfig: boolean;
   chain: ChainSupport;
-}
-
-/** The config block a channel's current config comes from, decoded down to its ConfigEnvelope. */
-export function configEnvelopeFromBlock(block: common.IBlock): common.ConfigEnvelope {
-  const data = block.data?.data ?? [];
-  if (data.length === 0) throw badRequest('block has no data: it is not a config block');
-  const env = decodeEnvelope(asBuffer(data[0]));
-  if (env.channelHeader.type !== HeaderType.CONFIG) {
-    throw badRequest(`block ${Number(block.header?.number)} is not a config block (first envelope is of type ${env.channelHeader.type})`);
-  }
-  return common.ConfigEnvelope.decode(env.data);
 }
 
 export class Registrar {

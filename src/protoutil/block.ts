@@ -1,6 +1,7 @@
 // Block layout as Fabric's protoutil/blockutils.go defines it (spec §4).
 import { createHash } from 'node:crypto';
 import { common, asBuffer, toNumber } from '../protos/index.js';
+import { blockDataHash, blockHeaderBytes as ledgerHeaderBytes } from '../ledger/index.js';
 import type { ProtoLong } from '../protos/index.js';
 
 export const BlockMetadataIndex = {
@@ -18,46 +19,21 @@ export interface HeaderFields {
   dataHash?: Uint8Array | null;
 }
 
-function derLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-function derInteger(value: bigint): Buffer {
-  const bytes: number[] = [];
-  for (let v = value; v > 0n; v >>= 8n) bytes.unshift(Number(v & 0xffn));
-  if (bytes.length === 0) bytes.push(0);
-  if (bytes[0]! & 0x80) bytes.unshift(0);
-  return Buffer.concat([Buffer.from([0x02]), derLength(bytes.length), Buffer.from(bytes)]);
-}
-
-function derOctetString(value: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([0x04]), derLength(value.length), value]);
-}
-
-/** DER SEQUENCE { INTEGER number, OCTET STRING previous_hash, OCTET STRING data_hash }. */
+// The DER header encoding and hashes live with the ledger, which checks the hash chain on append
+// and recovery; here they take the header shapes the generated protobuf types use.
 export function blockHeaderBytes(header: HeaderFields): Buffer {
-  const number = typeof header.number === 'bigint' ? header.number : BigInt(toNumber(header.number));
-  const body = Buffer.concat([
-    derInteger(number),
-    derOctetString(header.previousHash ?? Buffer.alloc(0)),
-    derOctetString(header.dataHash ?? Buffer.alloc(0)),
-  ]);
-  return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
+  return ledgerHeaderBytes({
+    number: toNumber(header.number),
+    previousHash: header.previousHash ?? Buffer.alloc(0),
+    dataHash: header.dataHash ?? Buffer.alloc(0),
+  });
 }
 
 export function blockHeaderHash(header: HeaderFields): Buffer {
   return createHash('sha256').update(blockHeaderBytes(header)).digest();
 }
 
-/** SHA-256 over the concatenation of the data entries (BlockDataHashingStructure width 2^32-1). */
-export function blockDataHash(data: readonly Uint8Array[]): Buffer {
-  const hash = createHash('sha256');
-  for (const entry of data) hash.update(entry);
-  return hash.digest();
-}
+export { blockDataHash };
 
 /** A block with five empty metadata slots, as protoutil.NewBlock makes it. */
 export function newBlock(number: number, previousHash: Uint8Array, data: Uint8Array[]): common.Block {

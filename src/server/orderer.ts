@@ -1,0 +1,190 @@
+// The composition root: local config -> identity -> ledger -> channel resources -> consenters ->
+// registrar -> Broadcast/Deliver handlers -> gRPC. Everything is built here and passed down.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { common } from '../protos/index.js';
+import { badRequest, errorMessage } from '../errors.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { Logger } from '../logging.js';
+import type { LocalConfig } from '../config/index.js';
+import { loadLocalMsp, mspFromConfig, ChannelMspManager } from '../msp/index.js';
+import {
+  buildBundle,
+  createChannelConfig,
+  proposeConfigUpdate,
+  type BundleDependencies,
+} from '../channelconfig/index.js';
+import { FileLedgerFactory } from '../ledger/index.js';
+import { BlockCutter } from '../blockcutter/index.js';
+import { SoloConsenter } from '../consensus/solo/index.js';
+import { Registrar, type ChannelResources } from '../multichannel/index.js';
+import { BroadcastHandler } from '../broadcast/index.js';
+import { DeliverHandler, type DeliverChain } from '../deliver/index.js';
+import { CertificateExpiryCache } from '../msgprocessor/index.js';
+import { AtomicBroadcastServer, type TlsMaterial } from './grpc.js';
+import type { Consenter } from '../consensus/types.js';
+import type { SigningIdentity } from '../msp/types.js';
+
+export interface OrdererDeps {
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface RunningOrderer {
+  readonly registrar: Registrar;
+  readonly signer: SigningIdentity;
+  /** host:port the AtomicBroadcast service listens on. */
+  readonly address: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** The channel-config layer as the registrar sees it, built on the MSP and policy implementations. */
+export function channelResources(): ChannelResources {
+  const bundleDeps: BundleDependencies = {
+    createMsp: (mspConfig) => mspFromConfig(mspConfig),
+    createMspManager: (channelId, msps) => new ChannelMspManager({ channelId }, { msps }),
+  };
+  const createBundle = (channelId: string, config: common.IConfig) => buildBundle(channelId, config, bundleDeps);
+  return {
+    createBundle,
+    async proposeConfigUpdate(current, update) {
+      const result = await proposeConfigUpdate(current, update.raw);
+      // The result must itself be a valid channel config (capabilities supported, values sane).
+      createBundle(current.channelId, result.config ?? {});
+      return result;
+    },
+    newChannelConfig(systemBundle, update) {
+      return createChannelConfig(systemBundle.config, update.raw, {
+        policyManagerFor: (channelId, config) => createBundle(channelId, config).policyManager,
+      });
+    },
+  };
+}
+
+function readTls(config: LocalConfig): TlsMaterial | undefined {
+  const tls = config.general.tls;
+  if (!tls.enabled) return undefined;
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw badRequest(`cannot read ${what} ${path} (General.TLS): ${errorMessage(err)}`);
+    }
+  };
+  return {
+    certificatePem: read(tls.certificate, 'TLS certificate'),
+    privateKeyPem: read(tls.privateKey, 'TLS private key'),
+    // Fabric trusts client certificates issued by ClientRootCAs and, as it does, the RootCAs too.
+    clientRootCasPem: [...tls.clientRootCAs, ...tls.rootCAs].map((p) => read(p, 'TLS CA certificate')),
+    clientAuthRequired: tls.clientAuthRequired,
+  };
+}
+
+export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Promise<RunningOrderer> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger;
+  const general = config.general;
+
+  const localMsp = loadLocalMsp({ dir: general.localMSPDir, mspId: general.localMSPID, clock });
+  const signer = localMsp.signer;
+  logger.info({ mspId: signer.mspId, dir: general.localMSPDir }, 'loaded local MSP');
+
+  const ledgerFactory = await FileLedgerFactory.open(
+    { location: config.fileLedger.location },
+    { logger: logger.child({ module: 'ledger' }), clock },
+  );
+
+  const solo = new SoloConsenter({ walDir: join(config.fileLedger.location, 'solo-wal') });
+  const consenters = new Map<string, Consenter>([['solo', solo]]);
+
+  const registrar = new Registrar(
+    { noExpirationChecks: general.authentication.noExpirationChecks },
+    {
+      ledgerFactory,
+      signer,
+      clock,
+      logger: logger.child({ module: 'registrar' }),
+      resources: channelResources(),
+      consenters,
+      createBlockCutter: (batchSize) => new BlockCutter({ batchSize }, { clock }),
+      onBlockCommitted: (channel, block) => {
+        const data = block.data?.data ?? [];
+        logger.info({ channel, block: Number(block.header?.number), txs: data.length }, 'block committed');
+      },
+    },
+  );
+
+  let bootstrapBlock: Buffer | undefined;
+  if (ledgerFactory.channelIds().length === 0 && general.bootstrapMethod === 'file') {
+    if (!general.bootstrapFile) {
+      throw badRequest(
+        'the ledger is empty and General.BootstrapMethod is "file" but General.BootstrapFile is not set: point it at a system channel genesis block, or set BootstrapMethod to "none" and join channels through the channel participation API',
+      );
+    }
+    try {
+      bootstrapBlock = readFileSync(general.bootstrapFile);
+    } catch (err) {
+      throw badRequest(`cannot read General.BootstrapFile ${general.bootstrapFile}: ${errorMessage(err)}`);
+    }
+  }
+  await registrar.initialize(bootstrapBlock);
+
+  const expiry = new CertificateExpiryCache();
+  const broadcast = new BroadcastHandler({ support: registrar, logger: logger.child({ module: 'broadcast' }) });
+  const tls = readTls(config);
+  const deliver = new DeliverHandler(
+    {
+      timeWindowMs: general.authentication.timeWindowMs,
+      mutualTls: !!tls?.clientAuthRequired,
+      noExpirationChecks: general.authentication.noExpirationChecks,
+    },
+    {
+      chains: {
+        getDeliverChain(channelId): DeliverChain | undefined {
+          const chain = registrar.getChain(channelId);
+          if (!chain) return undefined;
+          return {
+            reader: chain.store,
+            bundle: () => chain.bundle(),
+            errored: () => chain.chain.errored(),
+          };
+        },
+      },
+      clock,
+      logger: logger.child({ module: 'deliver' }),
+      expiry,
+    },
+  );
+
+  const server = new AtomicBroadcastServer(
+    {
+      listenAddress: general.listenAddress,
+      listenPort: general.listenPort,
+      ...(tls ? { tls } : {}),
+      maxRecvMsgSize: general.maxRecvMsgSize,
+      maxSendMsgSize: general.maxSendMsgSize,
+      keepalive: general.keepalive,
+    },
+    { broadcast, deliver, logger: logger.child({ module: 'grpc' }) },
+  );
+  await server.start();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    registrar,
+    signer,
+    address: server.address,
+    port: server.port,
+    stop() {
+      stopping ??= (async () => {
+        logger.info('stopping orderer');
+        await server.stop();
+        await registrar.halt();
+        await ledgerFactory.close();
+        logger.info('orderer stopped');
+      })();
+      return stopping;
+    },
+  };
+}
