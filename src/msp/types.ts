@@ -18,7 +18,11 @@ export interface Identity {
   readonly role: NodeRole | undefined;
   /** Throws OrdererError('forbidden') explaining why the identity is not valid for its MSP. Cached. */
   validate(): void;
-  /** ECDSA-SHA256 (or SHA384 for P-384) over message; high-S signatures are rejected. Runs off the main thread. */
+  /**
+   * ECDSA over the MSP's signature hash (SHA-256 for the default SHA2 family, whatever the curve:
+   * Fabric signs SHA-256 digests with P-384 keys too); high-S signatures are rejected. Runs off the
+   * main thread.
+   */
   verify(message: Buffer, signature: Buffer): Promise<boolean>;
   /** Throws an Error whose message says why the identity does not satisfy the principal. */
   satisfiesPrincipal(principal: common.IMSPPrincipal): void;
@@ -50,6 +54,6 @@ export interface SigningIdentity {
   /** Marshalled SerializedIdentity{mspid, id_bytes: PEM certificate}. */
   readonly serialized: Buffer;
   readonly certPem: string;
-  /** ECDSA with SHA-256 (P-256) or SHA-384 (P-384), DER encoded, always low-S. */
+  /** ECDSA over SHA-256 (Fabric's SHA2 hash family, for P-256 and P-384 keys alike), DER encoded, always low-S. */
   sign(message: Buffer): Buffer;
 }

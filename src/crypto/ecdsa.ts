@@ -1,0 +1,191 @@
+// ECDSA as Fabric does it: DER signatures, always low-S when signing, high-S rejected when
+// verifying (bccsp/sw/ecdsa.go). Node's crypto.sign returns a high-S signature about half the
+// time, so every signature is normalized here.
+import { sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { children, derSequence, derUnsignedInteger, readDer, readSignedInteger, Tag } from './asn1.js';
+import type { HashAlgorithm } from './hash.js';
+
+export type CurveName = 'P-256' | 'P-384' | 'P-521';
+
+interface CurveInfo {
+  readonly name: CurveName;
+  readonly order: bigint;
+  readonly halfOrder: bigint;
+  readonly byteLength: number;
+  readonly oid: string;
+  readonly nodeName: string;
+}
+
+function curve(
+  name: CurveName,
+  nodeName: string,
+  oid: string,
+  orderHex: string,
+  byteLength: number,
+): CurveInfo {
+  const order = BigInt('0x' + orderHex);
+  return { name, order, halfOrder: order >> 1n, byteLength, oid, nodeName };
+}
+
+const CURVES: readonly CurveInfo[] = [
+  curve(
+    'P-256',
+    'prime256v1',
+    '1.2.840.10045.3.1.7',
+    'FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551',
+    32,
+  ),
+  curve(
+    'P-384',
+    'secp384r1',
+    '1.3.132.0.34',
+    'FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973',
+    48,
+  ),
+  curve(
+    'P-521',
+    'secp521r1',
+    '1.3.132.0.35',
+    '01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409',
+    66,
+  ),
+];
+
+export function curveByName(name: string): CurveInfo | undefined {
+  return CURVES.find((c) => c.name === name || c.nodeName === name);
+}
+
+export function curveByOid(oid: string): CurveInfo | undefined {
+  return CURVES.find((c) => c.oid === oid);
+}
+
+/** The curve of an EC key, or undefined for non-EC keys and unsupported curves. */
+export function curveOfKey(key: KeyObject): CurveInfo | undefined {
+  if (key.asymmetricKeyType !== 'ec') return undefined;
+  const named = key.asymmetricKeyDetails?.namedCurve;
+  return named ? curveByName(named) : undefined;
+}
+
+export interface EcdsaSignature {
+  readonly r: bigint;
+  readonly s: bigint;
+}
+
+/**
+ * Parses an ECDSA-Sig-Value as Go's encoding/asn1 does for Fabric: strict DER integers, r and s
+ * positive; extra bytes after the structure are ignored (Go ignores them too).
+ */
+export function parseEcdsaSignature(signature: Uint8Array): EcdsaSignature {
+  const buf = Buffer.isBuffer(signature) ? signature : Buffer.from(signature);
+  const seq = readDer(buf, 0);
+  if (seq.tag !== Tag.SEQUENCE) throw new Error('ECDSA signature is not an ASN.1 SEQUENCE');
+  const items = children(seq);
+  if (items.length < 2) throw new Error('ECDSA signature must hold two integers r and s');
+  const r = readSignedInteger(items[0]!, 'signature r');
+  const s = readSignedInteger(items[1]!, 'signature s');
+  if (r <= 0n) throw new Error('invalid ECDSA signature: r must be larger than zero');
+  if (s <= 0n) throw new Error('invalid ECDSA signature: s must be larger than zero');
+  return { r, s };
+}
+
+export function encodeEcdsaSignature(sig: EcdsaSignature): Buffer {
+  return derSequence(derUnsignedInteger(sig.r), derUnsignedInteger(sig.s));
+}
+
+export function isLowS(curveInfo: CurveInfo, s: bigint): boolean {
+  return s <= curveInfo.halfOrder;
+}
+
+/** Returns the low-S form of a DER signature (unchanged bytes when already low-S and canonical). */
+export function toLowS(curveInfo: CurveInfo, signature: Buffer): Buffer {
+  const { r, s } = parseEcdsaSignature(signature);
+  const normalized = encodeEcdsaSignature({ r, s: isLowS(curveInfo, s) ? s : curveInfo.order - s });
+  return normalized.equals(signature) ? signature : normalized;
+}
+
+function requireCurve(key: KeyObject): CurveInfo {
+  const c = curveOfKey(key);
+  if (!c) {
+    throw new Error(
+      `unsupported key type ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ' ' + key.asymmetricKeyDetails.namedCurve : ''}; ECDSA P-256, P-384 or P-521 required`,
+    );
+  }
+  return c;
+}
+
+/** ECDSA over hash(message), DER encoded, always low-S. */
+export function signEcdsa(
+  privateKey: KeyObject,
+  message: Uint8Array,
+  hashAlgorithm: HashAlgorithm = 'sha256',
+): Buffer {
+  const c = requireCurve(privateKey);
+  const p1363 = nodeSign(hashAlgorithm, message, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const r = BigInt('0x' + p1363.subarray(0, c.byteLength).toString('hex'));
+  let s = BigInt('0x' + p1363.subarray(c.byteLength).toString('hex'));
+  if (!isLowS(c, s)) s = c.order - s;
+  return encodeEcdsaSignature({ r, s });
+}
+
+function toP1363(c: CurveInfo, sig: EcdsaSignature): Buffer | undefined {
+  if (sig.r >= c.order || sig.s >= c.order) return undefined;
+  const width = c.byteLength * 2;
+  return Buffer.from(
+    sig.r.toString(16).padStart(width, '0') + sig.s.toString(16).padStart(width, '0'),
+    'hex',
+  );
+}
+
+/**
+ * Why a signature cannot be valid before any curve arithmetic (malformed, high-S, out of range),
+ * or undefined when it is worth verifying. Returns the P1363 form for the verifier.
+ */
+export function precheckEcdsaSignature(
+  publicKey: KeyObject,
+  signature: Uint8Array,
+): { problem: string; p1363?: undefined } | { problem?: undefined; p1363: Buffer } {
+  const c = curveOfKey(publicKey);
+  if (!c) return { problem: `public key is not an ECDSA key on a supported curve` };
+  let parsed: EcdsaSignature;
+  try {
+    parsed = parseEcdsaSignature(signature);
+  } catch (err) {
+    return { problem: `malformed ECDSA signature: ${(err as Error).message}` };
+  }
+  if (!isLowS(c, parsed.s)) {
+    return { problem: 'ECDSA signature has a high S value; Fabric accepts only low-S signatures' };
+  }
+  const p1363 = toP1363(c, parsed);
+  if (!p1363) return { problem: 'ECDSA signature values out of range for the curve' };
+  return { p1363 };
+}
+
+/** Synchronous verify; false for malformed, high-S or wrong signatures. */
+export function verifyEcdsa(
+  publicKey: KeyObject,
+  message: Uint8Array,
+  signature: Uint8Array,
+  hashAlgorithm: HashAlgorithm = 'sha256',
+): boolean {
+  const pre = precheckEcdsaSignature(publicKey, signature);
+  if (!pre.p1363) return false;
+  return nodeVerify(hashAlgorithm, message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, pre.p1363);
+}
+
+/** Same as verifyEcdsa, but the curve arithmetic runs on libuv's threadpool. */
+export function verifyEcdsaAsync(
+  publicKey: KeyObject,
+  message: Uint8Array,
+  signature: Uint8Array,
+  hashAlgorithm: HashAlgorithm = 'sha256',
+): Promise<boolean> {
+  const pre = precheckEcdsaSignature(publicKey, signature);
+  if (!pre.p1363) return Promise.resolve(false);
+  const p1363 = pre.p1363;
+  return new Promise((resolve, reject) => {
+    nodeVerify(hashAlgorithm, message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, p1363, (err, ok) => {
+      if (err) reject(err);
+      else resolve(ok);
+    });
+  });
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { describe, it } from 'node:test';
+import {
+  curveOfKey,
+  encodeEcdsaSignature,
+  generateKeyPair,
+  isLowS,
+  loadPrivateKeyPem,
+  parseEcdsaSignature,
+  parseCertificatePem,
+  sha256,
+  signEcdsa,
+  toLowS,
+  verifyEcdsa,
+  verifyEcdsaAsync,
+} from '../../../src/crypto/index.js';
+import { FIXTURE_IDENTITIES, privateKeyPem, signcertPem } from '../../support/certs.js';
+
+const message = Buffer.from('block header bytes');
+
+function highSVariant(
+  signature: Buffer,
+  curveName: 'P-256' | 'P-384',
+  key = generateKeyPair(curveName).publicKey,
+) {
+  const c = curveOfKey(key)!;
+  const { r, s } = parseEcdsaSignature(signature);
+  return encodeEcdsaSignature({ r, s: c.order - s });
+}
+
+describe('sha256', () => {
+  it('matches the known vector for "abc"', () => {
+    assert.equal(
+      sha256(Buffer.from('abc')).toString('hex'),
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+    assert.deepEqual(sha256(Buffer.from('a'), Buffer.from('bc')), sha256(Buffer.from('abc')));
+  });
+});
+
+describe('ECDSA with the fixture keys (P-256)', () => {
+  const f = FIXTURE_IDENTITIES.org1User1;
+  const privateKey = loadPrivateKeyPem(privateKeyPem(f.dir));
+  const cert = parseCertificatePem(signcertPem(f.dir));
+
+  it('loads the PKCS#8 key and it matches the signcert', () => {
+    assert.equal(curveOfKey(privateKey)?.name, 'P-256');
+    assert.deepEqual(
+      createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
+      cert.publicKey.export({ type: 'spki', format: 'der' }),
+    );
+  });
+
+  it('signs low-S every time and the signature verifies (sync and async)', async () => {
+    const curve = curveOfKey(privateKey)!;
+    for (let i = 0; i < 40; i++) {
+      const msg = Buffer.from(`message ${i}`);
+      const sig = signEcdsa(privateKey, msg);
+      assert.ok(isLowS(curve, parseEcdsaSignature(sig).s), 'signature must be low-S');
+      assert.equal(verifyEcdsa(cert.publicKey, msg, sig), true);
+      assert.equal(await verifyEcdsaAsync(cert.publicKey, msg, sig), true);
+    }
+  });
+
+  it('rejects the high-S twin of a valid signature, although the curve math accepts it', async () => {
+    const sig = signEcdsa(privateKey, message);
+    const high = highSVariant(sig, 'P-256');
+    // node/OpenSSL accepts high-S; Fabric does not
+    assert.equal(nodeVerify('sha256', message, cert.publicKey, high), true);
+    assert.equal(verifyEcdsa(cert.publicKey, message, high), false);
+    assert.equal(await verifyEcdsaAsync(cert.publicKey, message, high), false);
+    assert.deepEqual(toLowS(curveOfKey(privateKey)!, high), sig);
+  });
+
+  it('rejects wrong messages, wrong keys and malformed signatures', async () => {
+    const sig = signEcdsa(privateKey, message);
+    const other = generateKeyPair('P-256');
+    const cases: [string, Buffer, Buffer, typeof cert.publicKey][] = [
+      ['other message', Buffer.from('x'), sig, cert.publicKey],
+      ['other key', message, sig, other.publicKey],
+      ['empty', message, Buffer.alloc(0), cert.publicKey],
+      ['garbage', message, Buffer.from('3006020101020101ff', 'hex'), cert.publicKey],
+      ['zero r', message, encodeEcdsaSignature({ r: 0n, s: 1n }), cert.publicKey],
+      ['truncated', message, sig.subarray(0, sig.length - 2), cert.publicKey],
+    ];
+    for (const [name, msg, s, key] of cases) {
+      assert.equal(verifyEcdsa(key, msg, s), false, name);
+      assert.equal(await verifyEcdsaAsync(key, msg, s), false, name);
+    }
+  });
+});
+
+describe('ECDSA P-384', () => {
+  const keys = generateKeyPair('P-384');
+  for (const hash of ['sha256', 'sha384'] as const) {
+    it(`signs low-S and verifies with ${hash}`, async () => {
+      const sig = signEcdsa(keys.privateKey, message, hash);
+      assert.ok(isLowS(curveOfKey(keys.publicKey)!, parseEcdsaSignature(sig).s));
+      assert.equal(verifyEcdsa(keys.publicKey, message, sig, hash), true);
+      assert.equal(await verifyEcdsaAsync(keys.publicKey, message, sig, hash), true);
+      assert.equal(
+        verifyEcdsa(keys.publicKey, message, highSVariant(sig, 'P-384', keys.publicKey), hash),
+        false,
+      );
+    });
+  }
+});
