@@ -1,2 +1,3 @@
 export * from './block.js';
 export * from './envelope.js';
+export * from './verify.js';
