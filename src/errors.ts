@@ -8,6 +8,7 @@ export type ErrorKind =
   | 'not-found' // channel or block does not exist
   | 'unavailable' // consenter not ready, halted, maintenance, broker down
   | 'too-large'
+  | 'method-not-allowed' // e.g. joining a channel that exists (channel participation 405)
   | 'internal';
 
 export class OrdererError extends Error {

@@ -10,6 +10,8 @@ const statusByKind: Record<ErrorKind, number> = {
   'not-found': common.Status.NOT_FOUND,
   unavailable: common.Status.SERVICE_UNAVAILABLE,
   'too-large': common.Status.REQUEST_ENTITY_TOO_LARGE,
+  // Fabric's common.Status has no 405; on the gRPC services it is a bad request.
+  'method-not-allowed': common.Status.BAD_REQUEST,
   internal: common.Status.INTERNAL_SERVER_ERROR,
 };
 

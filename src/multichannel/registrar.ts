@@ -1,15 +1,14 @@
 // The registrar owns every channel of this orderer (Fabric's multichannel/registrar.go): it
 // bootstraps from a genesis block or from the ledgers on disk, finds the channel a message is for,
 // and creates channels (system channel transactions now, channel participation later).
-import { common } from '../protos/index.js';
-import { asBuffer } from '../protos/index.js';
-import { badRequest, forbidden, internal } from '../errors.js';
+import { common, asBuffer, toNumber } from '../protos/index.js';
+import { badRequest, errorMessage, forbidden, internal, notFound, OrdererError } from '../errors.js';
 import { consenterMetadataOf, lastConfigIndexOf, marshalBlock } from '../protoutil/block.js';
 import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import { ChainSupport, type ChannelResources } from './chainsupport.js';
 import { channelGenesisBlock } from './blockwriter.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
-import { configEnvelopeFromBlock } from '../channelconfig/index.js';
+import { configEnvelopeFromBlock, readConfigBlock } from '../channelconfig/index.js';
 import type { Consenter, ReceivedEnvelope, BlockCutterLike } from '../consensus/types.js';
 import type { ChannelConfigBundle, OrdererConfig } from '../channelconfig/types.js';
 import type { LedgerFactory } from '../ledger/types.js';
@@ -32,6 +31,22 @@ export interface RegistrarDeps {
   onBlockCommitted?: (channelId: string, block: common.IBlock, bytes: Buffer) => void;
 }
 
+/** A consenter that keeps per-channel state outside the ledger (e.g. solo's write-ahead log). */
+export interface ChannelStateOwner {
+  removeChannel(channelId: string): Promise<void>;
+}
+
+export type ConsensusRelation = 'consenter' | 'follower' | 'config-tracker' | 'other';
+export type ChannelStatus = 'active' | 'onboarding' | 'inactive' | 'failed';
+
+/** Fabric's types.ChannelInfo, as the channel participation API reports it. */
+export interface ChannelInfo {
+  name: string;
+  consensusRelation: ConsensusRelation;
+  status: ChannelStatus;
+  height: number;
+}
+
 export interface BroadcastTarget {
   channelHeader: common.ChannelHeader;
   isConfig: boolean;
@@ -42,6 +57,7 @@ export class Registrar {
   private readonly chains = new Map<string, ChainSupport>();
   private systemChannelId: string | undefined;
   private readonly expiry = new CertificateExpiryCache();
+  private readonly joining = new Set<string>();
 
   constructor(
     private readonly options: RegistrarOptions,
@@ -158,6 +174,105 @@ export class Registrar {
     if (this.chains.has(channelId)) throw badRequest(`channel ${channelId} already exists`);
     const configEnvelope = common.ConfigEnvelope.decode(inner.data);
     this.deps.resources.createBundle(channelId, configEnvelope.config ?? {});
+  }
+
+  /**
+   * Channel participation: joins a channel from its genesis (or a later config) block. Refused
+   * while a system channel exists or when the channel is already here. A join that fails half-way
+   * removes what it created, so a retry starts clean.
+   */
+  async joinChannel(blockBytes: Buffer): Promise<ChannelInfo> {
+    if (this.systemChannelId) {
+      throw new OrdererError(
+        'method-not-allowed',
+        `cannot join: the system channel ${this.systemChannelId} exists; remove it first (channel participation and a system channel cannot be used together)`,
+      );
+    }
+    let block: common.Block;
+    try {
+      block = common.Block.decode(blockBytes);
+    } catch (err) {
+      throw badRequest(`config-block is not a valid common.Block: ${errorMessage(err)}`);
+    }
+    let channelId: string;
+    let bundle: ChannelConfigBundle;
+    try {
+      const { channelId: id, configEnvelope } = readConfigBlock(block);
+      channelId = id;
+      bundle = this.deps.resources.createBundle(channelId, configEnvelope.config ?? {});
+    } catch (err) {
+      throw badRequest(`invalid join block: ${errorMessage(err)}`);
+    }
+    if (this.chains.has(channelId) || this.joining.has(channelId)) {
+      throw new OrdererError('method-not-allowed', `cannot join: channel ${channelId} already exists on this orderer`);
+    }
+    if (bundle.consortiums) {
+      throw badRequest(`invalid join block: channel ${channelId} is a system channel (it has a Consortiums group); join application channels only`);
+    }
+    const number = toNumber(block.header?.number);
+    if (number !== 0) {
+      throw badRequest(
+        `joining channel ${channelId} at block ${number} needs replication from other orderers, which this orderer does not do for ${bundle.orderer?.consensusType ?? 'this'} channels yet: join with the genesis block`,
+      );
+    }
+    const consensusType = bundle.orderer?.consensusType ?? '';
+    if (!this.deps.consenters.has(consensusType)) {
+      throw badRequest(
+        `cannot join channel ${channelId}: consensus type '${consensusType}' is not available on this orderer (available: ${[...this.deps.consenters.keys()].join(', ')})`,
+      );
+    }
+    this.joining.add(channelId);
+    try {
+      const store = await this.deps.ledgerFactory.open(channelId);
+      if (store.height() === 0) await store.append({ number: 0, bytes: marshalBlock(block) });
+      const support = await this.openChannel(channelId);
+      support.chain.start();
+      this.deps.logger.info({ channel: channelId, consensusType }, 'joined channel');
+      return this.channelInfo(channelId)!;
+    } catch (err) {
+      this.deps.logger.error({ channel: channelId, err: errorMessage(err) }, 'join failed; removing what it created');
+      await this.dropChannel(channelId).catch(() => {});
+      throw err;
+    } finally {
+      this.joining.delete(channelId);
+    }
+  }
+
+  /** Channel participation: stops a channel and deletes its ledger and consenter state. */
+  async removeChannel(channelId: string): Promise<void> {
+    if (!this.chains.has(channelId)) throw notFound(`channel ${channelId} does not exist on this orderer`);
+    await this.dropChannel(channelId);
+    if (this.systemChannelId === channelId) this.systemChannelId = undefined;
+    this.deps.logger.info({ channel: channelId }, 'removed channel');
+  }
+
+  private async dropChannel(channelId: string): Promise<void> {
+    const support = this.chains.get(channelId);
+    this.chains.delete(channelId);
+    if (support) {
+      await support.chain.halt().catch(() => {});
+      await support.flushed().catch(() => {});
+    }
+    for (const consenter of this.deps.consenters.values()) {
+      const owner = consenter as Partial<ChannelStateOwner>;
+      if (typeof owner.removeChannel === 'function') await owner.removeChannel(channelId);
+    }
+    if (this.deps.ledgerFactory.channelIds().includes(channelId)) await this.deps.ledgerFactory.remove(channelId);
+  }
+
+  channelInfo(channelId: string): ChannelInfo | undefined {
+    const support = this.chains.get(channelId);
+    if (!support) return undefined;
+    const errored = support.chain.errored();
+    const reporter = support.chain as Partial<{ statusReport(): { consensusRelation: ConsensusRelation; status: ChannelStatus } }>;
+    const report = typeof reporter.statusReport === 'function' ? reporter.statusReport() : undefined;
+    return {
+      name: channelId,
+      // Fabric reports solo and Kafka chains, which have no status reporter, as "other"/"active".
+      consensusRelation: report?.consensusRelation ?? 'other',
+      status: report?.status ?? (errored ? 'inactive' : 'active'),
+      height: support.height(),
+    };
   }
 
   getChain(channelId: string): ChainSupport | undefined {

@@ -88,7 +88,9 @@ describe('solo orderer with a system channel, driven by Fabric clients', () => {
     const responses = await Promise.all(
       envelopes.map((bytes) => {
         const env = hlCommon.Envelope.deserializeBinary(bytes);
-        return committer.sendBroadcast({ signature: env.getSignature_asU8(), payload: env.getPayload_asU8() }, 10000);
+        const message = { signature: env.getSignature_asU8(), payload: env.getPayload_asU8() };
+        // fabric-common declares the parameter as bytes but encodes it as a common.Envelope message.
+        return committer.sendBroadcast(message as unknown as Buffer, 10000);
       }),
     );
     committer.disconnect();
