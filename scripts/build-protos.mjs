@@ -25,7 +25,9 @@ try {
   const ab = readFileSync(abPath, 'utf8');
   const oneof = /(SeekSpecified specified = 3;\s*\n)(\s*\}\s*\n\s*\})/;
   if (!oneof.test(ab) || ab.includes('SeekNextCommit')) {
-    throw new Error('ab.proto from fabric-protos changed shape: update the SeekNextCommit patch in scripts/build-protos.mjs');
+    throw new Error(
+      'ab.proto from fabric-protos changed shape: update the SeekNextCommit patch in scripts/build-protos.mjs',
+    );
   }
   writeFileSync(
     abPath,
@@ -34,25 +36,57 @@ try {
   );
 
   const sources = [
-    'common/common.proto', 'common/configtx.proto', 'common/configuration.proto', 'common/ledger.proto',
-    'common/policies.proto', 'common/collection.proto',
-    'msp/identities.proto', 'msp/msp_config.proto', 'msp/msp_principal.proto',
-    'orderer/ab.proto', 'orderer/cluster.proto', 'orderer/configuration.proto', 'orderer/kafka.proto',
-    'orderer/etcdraft/configuration.proto', 'orderer/etcdraft/metadata.proto',
-    'peer/configuration.proto', 'peer/proposal.proto', 'peer/proposal_response.proto', 'peer/transaction.proto',
-    'peer/chaincode.proto', 'peer/chaincode_event.proto', 'peer/policy.proto', 'peer/collection.proto',
+    'common/common.proto',
+    'common/configtx.proto',
+    'common/configuration.proto',
+    'common/ledger.proto',
+    'common/policies.proto',
+    'common/collection.proto',
+    'msp/identities.proto',
+    'msp/msp_config.proto',
+    'msp/msp_principal.proto',
+    'orderer/ab.proto',
+    'orderer/cluster.proto',
+    'orderer/configuration.proto',
+    'orderer/kafka.proto',
+    'orderer/etcdraft/configuration.proto',
+    'orderer/etcdraft/metadata.proto',
+    'peer/configuration.proto',
+    'peer/proposal.proto',
+    'peer/proposal_response.proto',
+    'peer/transaction.proto',
+    'peer/chaincode.proto',
+    'peer/chaincode_event.proto',
+    'peer/policy.proto',
+    'peer/collection.proto',
     'peer/resources.proto',
   ].map((p) => join(scratch, 'protos', p));
 
   mkdirSync(outDir, { recursive: true });
   const bin = (name) => join(root, 'node_modules', '.bin', name);
   const js = join(outDir, 'fabric.js');
-  execFileSync(bin('pbjs'), [
-    '-t', 'static-module', '-w', 'esm', '--dependency', 'protobufjs/minimal.js',
-    '--no-verify', '--no-delimited', '--no-typeurl',
-    '-p', join(scratch, 'protos'), '-p', join(scratch, 'google-protos'),
-    '-o', js, ...sources,
-  ], { stdio: 'inherit' });
+  execFileSync(
+    bin('pbjs'),
+    [
+      '-t',
+      'static-module',
+      '-w',
+      'esm',
+      '--dependency',
+      'protobufjs/minimal.js',
+      '--no-verify',
+      '--no-delimited',
+      '--no-typeurl',
+      '-p',
+      join(scratch, 'protos'),
+      '-p',
+      join(scratch, 'google-protos'),
+      '-o',
+      js,
+      ...sources,
+    ],
+    { stdio: 'inherit' },
+  );
   execFileSync(bin('pbts'), ['-o', join(outDir, 'fabric.d.ts'), js], { stdio: 'inherit' });
   console.log(`protos: generated ${js}`);
 } finally {

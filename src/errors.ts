@@ -15,7 +15,12 @@ export class OrdererError extends Error {
   readonly kind: ErrorKind;
   readonly details: Record<string, unknown>;
 
-  constructor(kind: ErrorKind, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'OrdererError';
     this.kind = kind;

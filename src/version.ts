@@ -16,7 +16,9 @@ export function versionInfo(): VersionInfo {
     const path = fileURLToPath(new URL(candidate, import.meta.url));
     if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as VersionInfo;
   }
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as {
+  const pkg = JSON.parse(
+    readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8'),
+  ) as {
     version: string;
   };
   return { version: pkg.version, commit: 'development' };

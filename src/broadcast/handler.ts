@@ -20,7 +20,13 @@ export interface BroadcastSupport {
 
 export interface BroadcastObserver {
   /** Called once per message with its final status and how long validation and enqueueing took (ms). */
-  processed(info: { channel: string; type: number; status: number; validateMs: number; enqueueMs: number }): void;
+  processed(info: {
+    channel: string;
+    type: number;
+    status: number;
+    validateMs: number;
+    enqueueMs: number;
+  }): void;
 }
 
 type Validated =
@@ -31,7 +37,12 @@ const SUCCESS: BroadcastResponse = { status: common.Status.SUCCESS, info: '' };
 
 export class BroadcastHandler {
   constructor(
-    private readonly deps: { support: BroadcastSupport; logger: Logger; observer?: BroadcastObserver; now?: () => number },
+    private readonly deps: {
+      support: BroadcastSupport;
+      logger: Logger;
+      observer?: BroadcastObserver;
+      now?: () => number;
+    },
   ) {}
 
   private now(): number {
@@ -50,7 +61,13 @@ export class BroadcastHandler {
       const target = this.deps.support.broadcastChannelSupport(env);
       if (target.isConfig) {
         const { config, configSeq } = await target.chain.processor.processConfigUpdateMsg(env);
-        return { ok: true, env: config, target: { ...target, isConfig: true }, configSeq, validateMs: this.now() - started };
+        return {
+          ok: true,
+          env: config,
+          target: { ...target, isConfig: true },
+          configSeq,
+          validateMs: this.now() - started,
+        };
       }
       const configSeq = await target.chain.processor.processNormalMsg(env);
       return { ok: true, env, target, configSeq, validateMs: this.now() - started };
@@ -84,13 +101,28 @@ export class BroadcastHandler {
     } catch (err) {
       // Fabric answers every failure to wait for or enter the consenter with SERVICE_UNAVAILABLE.
       response = { status: common.Status.SERVICE_UNAVAILABLE, info: errorMessage(err) };
-      this.deps.logger.warn({ channel: target.chain.channelId, err: response.info }, 'consenter did not accept message');
+      this.deps.logger.warn(
+        { channel: target.chain.channelId, err: response.info },
+        'consenter did not accept message',
+      );
     }
-    this.observe(target.chain.channelId, target.channelHeader.type, response.status, validated.validateMs, this.now() - started);
+    this.observe(
+      target.chain.channelId,
+      target.channelHeader.type,
+      response.status,
+      validated.validateMs,
+      this.now() - started,
+    );
     return response;
   }
 
-  private observe(channel: string, type: number, status: number, validateMs: number, enqueueMs: number): void {
+  private observe(
+    channel: string,
+    type: number,
+    status: number,
+    validateMs: number,
+    enqueueMs: number,
+  ): void {
     this.deps.observer?.processed({ channel, type, status, validateMs, enqueueMs });
   }
 
@@ -127,20 +159,22 @@ export class BroadcastSession {
     const validated = this.handler.validate(raw);
     this.inFlight++;
     if (this.inFlight === this.maxInFlight) this.io.pause();
-    this.tail = this.tail.then(async () => {
-      const result = await validated;
-      if (this.finished) return;
-      const response = await this.handler.enqueue(result);
-      if (this.finished) return;
-      this.io.send(response);
-      if (response.status !== common.Status.SUCCESS) {
-        this.finished = true;
-        this.io.end();
-      }
-    }).finally(() => {
-      this.inFlight--;
-      if (this.inFlight === this.maxInFlight - 1) this.io.resume();
-    });
+    this.tail = this.tail
+      .then(async () => {
+        const result = await validated;
+        if (this.finished) return;
+        const response = await this.handler.enqueue(result);
+        if (this.finished) return;
+        this.io.send(response);
+        if (response.status !== common.Status.SUCCESS) {
+          this.finished = true;
+          this.io.end();
+        }
+      })
+      .finally(() => {
+        this.inFlight--;
+        if (this.inFlight === this.maxInFlight - 1) this.io.resume();
+      });
   }
 
   /** Resolves when every pushed message has been answered or dropped. */

@@ -73,7 +73,10 @@ export class DeliverHandler {
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       const status = statusOf(err, common.Status.INTERNAL_SERVER_ERROR);
-      this.deps.logger.debug({ channel, status, err: errorMessage(err) }, 'deliver request ended with an error');
+      this.deps.logger.debug(
+        { channel, status, err: errorMessage(err) },
+        'deliver request ended with an error',
+      );
       this.deps.observer?.requestCompleted?.(channel, status);
       return status;
     }
@@ -92,7 +95,8 @@ export class DeliverHandler {
     }
     if (this.options.mutualTls) {
       const claimed = asBuffer(env.channelHeader.tlsCertHash);
-      if (claimed.length === 0) throw badRequest("client didn't include its TLS cert hash in the channel header");
+      if (claimed.length === 0)
+        throw badRequest("client didn't include its TLS cert hash in the channel header");
       if (!ctx.clientCertDer) throw badRequest('client did not present a TLS certificate');
       const actual = createHash('sha256').update(ctx.clientCertDer).digest();
       if (!actual.equals(claimed)) {
@@ -118,11 +122,20 @@ export class DeliverHandler {
     const strict = seekInfo.errorResponse !== orderer.SeekInfo.SeekErrorResponse.BEST_EFFORT;
     const checkErrored = () => {
       const error = strict ? chain.errored() : undefined;
-      if (error) throw unavailable(`channel ${channelId} cannot serve blocks right now: ${error.message}; retry later or ask with BEST_EFFORT`);
+      if (error)
+        throw unavailable(
+          `channel ${channelId} cannot serve blocks right now: ${error.message}; retry later or ask with BEST_EFFORT`,
+        );
     };
     checkErrored();
 
-    const access = new SessionAccessControl(env, chain, this.deps.clock, this.deps.expiry, this.options.noExpirationChecks);
+    const access = new SessionAccessControl(
+      env,
+      chain,
+      this.deps.clock,
+      this.deps.expiry,
+      this.options.noExpirationChecks,
+    );
     await access.evaluate();
 
     const start = seekInfo.start;
@@ -141,7 +154,9 @@ export class DeliverHandler {
       case 'specified':
         number = toNumber(start.specified?.number);
         if (number > reader.height()) {
-          throw notFound(`requested block ${number} is beyond the next block ${reader.height()} of channel ${channelId}`);
+          throw notFound(
+            `requested block ${number} is beyond the next block ${reader.height()} of channel ${channelId}`,
+          );
         }
         break;
       case 'nextCommit':
@@ -178,7 +193,8 @@ export class DeliverHandler {
       if (failIfNotReady && number > reader.height() - 1) {
         throw notFound(`block ${number} of channel ${channelId} does not exist yet (FAIL_IF_NOT_READY)`);
       }
-      if (number >= reader.height()) await this.waitForBlock(reader, number, ctx.signal, strict ? chain : undefined);
+      if (number >= reader.height())
+        await this.waitForBlock(reader, number, ctx.signal, strict ? chain : undefined);
       const block = await reader.getBlock(number);
       if (!block) throw notFound(`block ${number} of channel ${channelId} is not available`);
       checkErrored();
@@ -190,7 +206,12 @@ export class DeliverHandler {
     }
   }
 
-  private async waitForBlock(reader: BlockReader, number: number, signal: AbortSignal, strictChain?: DeliverChain) {
+  private async waitForBlock(
+    reader: BlockReader,
+    number: number,
+    signal: AbortSignal,
+    strictChain?: DeliverChain,
+  ) {
     if (!strictChain) return reader.waitForBlock(number, signal);
     // A STRICT request waiting at the tip must end with SERVICE_UNAVAILABLE when the chain errs.
     const controller = new AbortController();
@@ -203,7 +224,8 @@ export class DeliverHandler {
       await reader.waitForBlock(number, controller.signal);
     } catch (err) {
       const error = strictChain.errored();
-      if (error && !signal.aborted) throw unavailable(`channel cannot serve blocks right now: ${error.message}`);
+      if (error && !signal.aborted)
+        throw unavailable(`channel cannot serve blocks right now: ${error.message}`);
       throw err;
     } finally {
       clearInterval(poll);
@@ -232,7 +254,9 @@ class SessionAccessControl {
 
   async evaluate(): Promise<void> {
     if (this.expiresAt !== undefined && this.clock.now() >= this.expiresAt) {
-      throw forbidden(`deliver client identity expired at ${new Date(this.expiresAt).toISOString()}: enroll a new certificate`);
+      throw forbidden(
+        `deliver client identity expired at ${new Date(this.expiresAt).toISOString()}: enroll a new certificate`,
+      );
     }
     const bundle = this.chain.bundle();
     if (bundle.sequence === this.evaluatedSequence) return;
@@ -241,7 +265,9 @@ class SessionAccessControl {
     try {
       await policy.evaluateSignedData(envelopeAsSignedData(this.env));
     } catch (err) {
-      throw forbidden(`access denied by policy ${ChannelReaders} of channel ${bundle.channelId}: ${errorMessage(err)}`);
+      throw forbidden(
+        `access denied by policy ${ChannelReaders} of channel ${bundle.channelId}: ${errorMessage(err)}`,
+      );
     }
     this.evaluatedSequence = bundle.sequence;
   }

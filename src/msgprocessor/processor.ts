@@ -94,7 +94,9 @@ export class StandardChannelProcessor implements MessageProcessor {
     return configSeq;
   }
 
-  async processConfigUpdateMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
+  async processConfigUpdateMsg(
+    env: ReceivedEnvelope,
+  ): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
     const configSeq = this.deps.bundle().sequence;
     await applyRules(this.filters, env);
     let configEnvelope: common.IConfigEnvelope;
@@ -119,7 +121,9 @@ export class StandardChannelProcessor implements MessageProcessor {
 
   async processConfigMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
     if (env.channelHeader.type !== HeaderType.CONFIG) {
-      throw badRequest(`config message of type ${env.channelHeader.type} cannot be re-validated by a standard channel`);
+      throw badRequest(
+        `config message of type ${env.channelHeader.type} cannot be re-validated by a standard channel`,
+      );
     }
     const configEnvelope = common.ConfigEnvelope.decode(env.data);
     if (!configEnvelope.lastUpdate) throw badRequest('config envelope has no last_update to re-validate');
@@ -149,12 +153,16 @@ export class SystemChannelProcessor extends StandardChannelProcessor {
   override async processNormalMsg(env: ReceivedEnvelope): Promise<number> {
     const channelId = env.channelHeader.channelId;
     if (channelId !== this.channelId()) {
-      throw notFound(`channel ${channelId} does not exist; create it first (peer channel create) or check the channel name`);
+      throw notFound(
+        `channel ${channelId} does not exist; create it first (peer channel create) or check the channel name`,
+      );
     }
     return super.processNormalMsg(env);
   }
 
-  override async processConfigUpdateMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
+  override async processConfigUpdateMsg(
+    env: ReceivedEnvelope,
+  ): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
     const channelId = env.channelHeader.channelId;
     if (channelId === this.channelId()) return super.processConfigUpdateMsg(env);
 
@@ -187,12 +195,15 @@ export class SystemChannelProcessor extends StandardChannelProcessor {
     return { config: wrapped, configSeq: this.deps.bundle().sequence };
   }
 
-  override async processConfigMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
+  override async processConfigMsg(
+    env: ReceivedEnvelope,
+  ): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
     if (env.channelHeader.type !== HeaderType.ORDERER_TRANSACTION) return super.processConfigMsg(env);
     // A channel creation whose system-channel config went stale: re-run it from the original update.
     const inner = decodeEnvelope(env.data);
     const configEnvelope = common.ConfigEnvelope.decode(inner.data);
-    if (!configEnvelope.lastUpdate) throw badRequest('channel creation config has no last_update to re-validate');
+    if (!configEnvelope.lastUpdate)
+      throw badRequest('channel creation config has no last_update to re-validate');
     const lastUpdate = decodeEnvelope(asBuffer(common.Envelope.encode(configEnvelope.lastUpdate).finish()));
     return this.processConfigUpdateMsg(lastUpdate);
   }
@@ -204,7 +215,9 @@ function maintenanceFilter(bundle: () => ChannelConfigBundle): Rule {
     // The structural maintenance rules (state change alone in its update, consensus-type migration)
     // are checked by the config update validator; here only the message type matters.
     if (env.channelHeader.type !== HeaderType.CONFIG) {
-      throw badRequest(`maintenance filter: message of type ${env.channelHeader.type} is not a config envelope`);
+      throw badRequest(
+        `maintenance filter: message of type ${env.channelHeader.type} is not a config envelope`,
+      );
     }
     void bundle;
   };
@@ -212,9 +225,14 @@ function maintenanceFilter(bundle: () => ChannelConfigBundle): Rule {
 
 function prefixError(err: unknown, prefix: string): OrdererError {
   if (err instanceof OrdererError) {
-    return new OrdererError(err.kind === 'forbidden' ? 'bad-request' : err.kind, `${prefix}: ${err.message}`, err.details, {
-      cause: err,
-    });
+    return new OrdererError(
+      err.kind === 'forbidden' ? 'bad-request' : err.kind,
+      `${prefix}: ${err.message}`,
+      err.details,
+      {
+        cause: err,
+      },
+    );
   }
   return badRequest(`${prefix}: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
 }

@@ -62,7 +62,9 @@ export class BlockWriter {
     const expected = Number(this.lastBlock.header!.number) + 1;
     const number = Number(block.header!.number);
     if (number !== expected) {
-      return Promise.reject(internal(`block writer expected block ${expected} but was given block ${number}`));
+      return Promise.reject(
+        internal(`block writer expected block ${expected} but was given block ${number}`),
+      );
     }
     this.lastBlock = block;
     this.addLastConfig(block);
@@ -98,14 +100,18 @@ export class BlockWriter {
 
   private addBlockSignature(block: common.Block, consenterMetadata: Buffer | undefined): void {
     const signatureHeader = newSignatureHeader(this.deps.signer);
-    const innerMetadata = common.Metadata.encode(consenterMetadata?.length ? { value: consenterMetadata } : {}).finish();
+    const innerMetadata = common.Metadata.encode(
+      consenterMetadata?.length ? { value: consenterMetadata } : {},
+    ).finish();
     const value = asBuffer(
       common.OrdererBlockMetadata.encode({
         lastConfig: lastConfig(this.lastConfigBlockNumber),
         ...(innerMetadata.length ? { consenterMetadata: innerMetadata } : {}),
       }).finish(),
     );
-    const signature = this.deps.signer.sign(Buffer.concat([value, signatureHeader, blockHeaderBytes(block.header!)]));
+    const signature = this.deps.signer.sign(
+      Buffer.concat([value, signatureHeader, blockHeaderBytes(block.header!)]),
+    );
     block.metadata!.metadata![BlockMetadataIndex.SIGNATURES] = common.Metadata.encode({
       value,
       signatures: [{ signatureHeader, signature }],

@@ -10,7 +10,13 @@ import {
   type CertificateExpiryCache,
   type MessageProcessor,
 } from '../msgprocessor/index.js';
-import type { Chain, Consenter, ConsenterSupport, ReceivedEnvelope, BlockCutterLike } from '../consensus/types.js';
+import type {
+  Chain,
+  Consenter,
+  ConsenterSupport,
+  ReceivedEnvelope,
+  BlockCutterLike,
+} from '../consensus/types.js';
 import type { ChannelConfigBundle, OrdererConfig } from '../channelconfig/types.js';
 import type { BlockStore } from '../ledger/types.js';
 import type { SigningIdentity } from '../msp/types.js';
@@ -22,9 +28,15 @@ export interface ChannelResources {
   /** Builds and validates a bundle; throws bad-request naming what is wrong with the config. */
   createBundle(channelId: string, config: common.IConfig): ChannelConfigBundle;
   /** Validates a CONFIG_UPDATE against the current bundle; returns the resulting ConfigEnvelope. */
-  proposeConfigUpdate(current: ChannelConfigBundle, update: ReceivedEnvelope): Promise<common.IConfigEnvelope>;
+  proposeConfigUpdate(
+    current: ChannelConfigBundle,
+    update: ReceivedEnvelope,
+  ): Promise<common.IConfigEnvelope>;
   /** System channel: the ConfigEnvelope of a new channel from a creation CONFIG_UPDATE. */
-  newChannelConfig(systemBundle: ChannelConfigBundle, update: ReceivedEnvelope): Promise<common.IConfigEnvelope>;
+  newChannelConfig(
+    systemBundle: ChannelConfigBundle,
+    update: ReceivedEnvelope,
+  ): Promise<common.IConfigEnvelope>;
 }
 
 export interface ChainSupportOptions {
@@ -91,7 +103,8 @@ export class ChainSupport implements ConsenterSupport {
       signer: deps.signer,
       clock: deps.clock,
       expiry: deps.expiry,
-      proposeConfigUpdate: (update: ReceivedEnvelope) => deps.resources.proposeConfigUpdate(this.currentBundle, update),
+      proposeConfigUpdate: (update: ReceivedEnvelope) =>
+        deps.resources.proposeConfigUpdate(this.currentBundle, update),
     };
     const processorOptions = { noExpirationChecks: options.noExpirationChecks };
     this.processor = options.isSystemChannel
@@ -150,7 +163,8 @@ export class ChainSupport implements ConsenterSupport {
 
   async writeConfigBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {
     const data = block.data?.data ?? [];
-    if (data.length !== 1) throw badRequest(`a config block must hold exactly one envelope, got ${data.length}`);
+    if (data.length !== 1)
+      throw badRequest(`a config block must hold exactly one envelope, got ${data.length}`);
     const env = decodeEnvelope(Buffer.from(data[0]!.buffer, data[0]!.byteOffset, data[0]!.byteLength));
     switch (env.channelHeader.type) {
       case HeaderType.ORDERER_TRANSACTION: {
@@ -172,7 +186,9 @@ export class ChainSupport implements ConsenterSupport {
         break;
       }
       default:
-        throw badRequest(`config block holds an envelope of type ${env.channelHeader.type}, not CONFIG or ORDERER_TRANSACTION`);
+        throw badRequest(
+          `config block holds an envelope of type ${env.channelHeader.type}, not CONFIG or ORDERER_TRANSACTION`,
+        );
     }
     return this.writer.writeConfigBlock(block, consenterMetadata);
   }

@@ -90,13 +90,16 @@ export class Registrar {
     if (height === 0) throw internal(`ledger of channel ${channelId} is empty: it has no genesis block`);
     const lastBlock = await this.decodedBlock(channelId, height - 1);
     const lastConfigNumber = lastConfigIndexOf(lastBlock);
-    const configBlock = lastConfigNumber === height - 1 ? lastBlock : await this.decodedBlock(channelId, lastConfigNumber);
+    const configBlock =
+      lastConfigNumber === height - 1 ? lastBlock : await this.decodedBlock(channelId, lastConfigNumber);
     const configEnvelope = configEnvelopeFromBlock(configBlock);
     const bundle = this.deps.resources.createBundle(channelId, configEnvelope.config ?? {});
     const isSystemChannel = bundle.consortiums !== undefined;
     if (isSystemChannel) {
       if (this.systemChannelId && this.systemChannelId !== channelId) {
-        throw internal(`found two system channels: ${this.systemChannelId} and ${channelId}; an orderer has at most one`);
+        throw internal(
+          `found two system channels: ${this.systemChannelId} and ${channelId}; an orderer has at most one`,
+        );
       }
       this.systemChannelId = channelId;
     }
@@ -204,10 +207,15 @@ export class Registrar {
       throw badRequest(`invalid join block: ${errorMessage(err)}`);
     }
     if (this.chains.has(channelId) || this.joining.has(channelId)) {
-      throw new OrdererError('method-not-allowed', `cannot join: channel ${channelId} already exists on this orderer`);
+      throw new OrdererError(
+        'method-not-allowed',
+        `cannot join: channel ${channelId} already exists on this orderer`,
+      );
     }
     if (bundle.consortiums) {
-      throw badRequest(`invalid join block: channel ${channelId} is a system channel (it has a Consortiums group); join application channels only`);
+      throw badRequest(
+        `invalid join block: channel ${channelId} is a system channel (it has a Consortiums group); join application channels only`,
+      );
     }
     const number = toNumber(block.header?.number);
     if (number !== 0) {
@@ -230,7 +238,10 @@ export class Registrar {
       this.deps.logger.info({ channel: channelId, consensusType }, 'joined channel');
       return this.channelInfo(channelId)!;
     } catch (err) {
-      this.deps.logger.error({ channel: channelId, err: errorMessage(err) }, 'join failed; removing what it created');
+      this.deps.logger.error(
+        { channel: channelId, err: errorMessage(err) },
+        'join failed; removing what it created',
+      );
       await this.dropChannel(channelId).catch(() => {});
       throw err;
     } finally {
@@ -257,14 +268,17 @@ export class Registrar {
       const owner = consenter as Partial<ChannelStateOwner>;
       if (typeof owner.removeChannel === 'function') await owner.removeChannel(channelId);
     }
-    if (this.deps.ledgerFactory.channelIds().includes(channelId)) await this.deps.ledgerFactory.remove(channelId);
+    if (this.deps.ledgerFactory.channelIds().includes(channelId))
+      await this.deps.ledgerFactory.remove(channelId);
   }
 
   channelInfo(channelId: string): ChannelInfo | undefined {
     const support = this.chains.get(channelId);
     if (!support) return undefined;
     const errored = support.chain.errored();
-    const reporter = support.chain as Partial<{ statusReport(): { consensusRelation: ConsensusRelation; status: ChannelStatus } }>;
+    const reporter = support.chain as Partial<{
+      statusReport(): { consensusRelation: ConsensusRelation; status: ChannelStatus };
+    }>;
     const report = typeof reporter.statusReport === 'function' ? reporter.statusReport() : undefined;
     return {
       name: channelId,
@@ -314,10 +328,12 @@ export class Registrar {
   }
 
   async halt(): Promise<void> {
-    await Promise.all([...this.chains.values()].map(async (c) => {
-      await c.chain.halt();
-      await c.flushed().catch(() => {});
-    }));
+    await Promise.all(
+      [...this.chains.values()].map(async (c) => {
+        await c.chain.halt();
+        await c.flushed().catch(() => {});
+      }),
+    );
   }
 
   /** Current bundles, for components that follow config changes (deliver, operations). */

@@ -44,7 +44,9 @@ export function newBlock(number: number, previousHash: Uint8Array, data: Uint8Ar
       dataHash: blockDataHash(data),
     }),
     data: common.BlockData.create({ data }),
-    metadata: common.BlockMetadata.create({ metadata: Array.from({ length: METADATA_SLOTS }, () => Buffer.alloc(0)) }),
+    metadata: common.BlockMetadata.create({
+      metadata: Array.from({ length: METADATA_SLOTS }, () => Buffer.alloc(0)),
+    }),
   });
 }
 

@@ -26,17 +26,23 @@ export function decodeEnvelope(raw: Buffer): ReceivedEnvelope {
   try {
     envelope = common.Envelope.decode(raw);
   } catch (err) {
-    throw badRequest(`could not determine channel ID: envelope is not a valid common.Envelope (${(err as Error).message})`);
+    throw badRequest(
+      `could not determine channel ID: envelope is not a valid common.Envelope (${(err as Error).message})`,
+    );
   }
   const payload = asBuffer(envelope.payload);
   if (payload.length === 0) {
-    throw badRequest('could not determine channel ID: envelope has an empty payload; sign and send a common.Payload');
+    throw badRequest(
+      'could not determine channel ID: envelope has an empty payload; sign and send a common.Payload',
+    );
   }
   let decodedPayload: common.Payload;
   try {
     decodedPayload = common.Payload.decode(payload);
   } catch (err) {
-    throw badRequest(`could not determine channel ID: envelope payload is not a valid common.Payload (${(err as Error).message})`);
+    throw badRequest(
+      `could not determine channel ID: envelope payload is not a valid common.Payload (${(err as Error).message})`,
+    );
   }
   const header = decodedPayload.header;
   if (!header) throw badRequest('could not determine channel ID: payload has no header; set payload.header');
@@ -49,7 +55,9 @@ export function decodeEnvelope(raw: Buffer): ReceivedEnvelope {
   try {
     channelHeader = common.ChannelHeader.decode(channelHeaderBytes);
   } catch (err) {
-    throw badRequest(`could not determine channel ID: channel header does not decode (${(err as Error).message})`);
+    throw badRequest(
+      `could not determine channel ID: channel header does not decode (${(err as Error).message})`,
+    );
   }
   try {
     signatureHeader = common.SignatureHeader.decode(asBuffer(header.signatureHeader));

@@ -40,7 +40,9 @@ export async function verifyBlock(block: common.IBlock, options: VerifyBlockOpti
       throw badRequest(`block ${number} does not follow block ${previousNumber}`);
     }
     if (!asBuffer(block.header?.previousHash).equals(blockHeaderHash(options.previous.header ?? {}))) {
-      throw badRequest(`block ${number}: previous hash does not match the header hash of block ${previousNumber}`);
+      throw badRequest(
+        `block ${number}: previous hash does not match the header hash of block ${previousNumber}`,
+      );
     }
   }
   if (options.policyManager) {

@@ -93,11 +93,23 @@ export class AtomicBroadcastServer {
         )
       : grpc.ServerCredentials.createInsecure();
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${this.options.listenAddress}:${this.options.listenPort}`, credentials, (err, port) =>
-        err ? reject(new Error(`cannot listen on ${this.options.listenAddress}:${this.options.listenPort}: ${err.message}`)) : resolve(port),
+      this.server.bindAsync(
+        `${this.options.listenAddress}:${this.options.listenPort}`,
+        credentials,
+        (err, port) =>
+          err
+            ? reject(
+                new Error(
+                  `cannot listen on ${this.options.listenAddress}:${this.options.listenPort}: ${err.message}`,
+                ),
+              )
+            : resolve(port),
       );
     });
-    this.deps.logger.info({ address: this.address, tls: !!this.options.tls }, 'AtomicBroadcast server listening');
+    this.deps.logger.info(
+      { address: this.address, tls: !!this.options.tls },
+      'AtomicBroadcast server listening',
+    );
   }
 
   /** Stops accepting calls, ends open streams, and waits (bounded) for them to finish. */
@@ -168,7 +180,8 @@ export class AtomicBroadcastServer {
         if (status !== 200) break;
       }
     } catch (err) {
-      if (!abort.signal.aborted) this.deps.logger.debug({ err: errorMessage(err) }, 'deliver stream ended with error');
+      if (!abort.signal.aborted)
+        this.deps.logger.debug({ err: errorMessage(err) }, 'deliver stream ended with error');
     } finally {
       this.shutdown.signal.removeEventListener('abort', onShutdown);
       if (!call.writableEnded) call.end();
@@ -183,7 +196,11 @@ function peerCertificate(call: grpc.ServerDuplexStream<Buffer, Buffer>): Buffer 
 }
 
 /** Writes with backpressure: waits for 'drain' when the stream's buffer is full. */
-function write(call: grpc.ServerDuplexStream<Buffer, Buffer>, data: Buffer, signal: AbortSignal): Promise<void> {
+function write(
+  call: grpc.ServerDuplexStream<Buffer, Buffer>,
+  data: Buffer,
+  signal: AbortSignal,
+): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   if (call.write(data)) return Promise.resolve();
   return new Promise((resolve, reject) => {

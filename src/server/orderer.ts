@@ -2,7 +2,7 @@
 // registrar -> Broadcast/Deliver handlers -> gRPC. Everything is built here and passed down.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { common } from '../protos/index.js';
+import type { common } from '../protos/index.js';
 import { badRequest, errorMessage } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logging.js';
@@ -45,7 +45,8 @@ export function channelResources(): ChannelResources {
     createMsp: (mspConfig) => mspFromConfig(mspConfig),
     createMspManager: (channelId, msps) => new ChannelMspManager({ channelId }, { msps }),
   };
-  const createBundle = (channelId: string, config: common.IConfig) => buildBundle(channelId, config, bundleDeps);
+  const createBundle = (channelId: string, config: common.IConfig) =>
+    buildBundle(channelId, config, bundleDeps);
   return {
     createBundle,
     async proposeConfigUpdate(current, update) {
@@ -131,7 +132,10 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
   await registrar.initialize(bootstrapBlock);
 
   const expiry = new CertificateExpiryCache();
-  const broadcast = new BroadcastHandler({ support: registrar, logger: logger.child({ module: 'broadcast' }) });
+  const broadcast = new BroadcastHandler({
+    support: registrar,
+    logger: logger.child({ module: 'broadcast' }),
+  });
   const tls = readTls(config);
   const deliver = new DeliverHandler(
     {

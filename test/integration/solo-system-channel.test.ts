@@ -2,6 +2,7 @@
 // channel genesis block, create mychannel with `peer channel create`'s signed transaction, send
 // transactions with fabric-common's Committer, and read blocks back with Hyperledger's generated
 // Deliver client. Every block must verify as a peer verifies it.
+import type * as FabricCommon from 'fabric-common';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,8 +27,8 @@ import {
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Client } = require('fabric-common') as typeof import('fabric-common');
+
+const { Client } = require('fabric-common') as typeof FabricCommon;
 
 const org1Admin = loadIdentity('org1Admin');
 const org1User = loadIdentity('org1User');
@@ -42,7 +43,11 @@ async function deliverUntil(
   for (let attempt = 0; attempt < 50; attempt++) {
     const result = await deliver(
       client,
-      signedEnvelope(org1User, { type: HeaderType.DELIVER_SEEK_INFO, channelId, data: seekInfo(start, stop) }),
+      signedEnvelope(org1User, {
+        type: HeaderType.DELIVER_SEEK_INFO,
+        channelId,
+        data: seekInfo(start, stop),
+      }),
     );
     if (result.status !== 404) return result;
     await new Promise((r) => setTimeout(r, 100));
@@ -94,7 +99,7 @@ describe('solo orderer with a system channel, driven by Fabric clients', () => {
       }),
     );
     committer.disconnect();
-    for (const r of responses) assert.equal((r as { status: string }).status, "SUCCESS", JSON.stringify(r));
+    for (const r of responses) assert.equal((r as { status: string }).status, 'SUCCESS', JSON.stringify(r));
 
     // Read everything back: the 25 transactions arrive (cut by the 2 s BatchTimeout).
     const received = new Set<string>();
@@ -116,7 +121,10 @@ describe('solo orderer with a system channel, driven by Fabric clients', () => {
     // Every block verifies as a peer verifies it: chain, data hash, BlockValidation signature.
     const all = await deliverUntil(client, 'mychannel', 'oldest', height - 1);
     const decoded = all.blockBytes.map((b) => common.Block.decode(b));
-    const bundle = channelResources().createBundle('mychannel', readConfigBlock(decoded[0]!).configEnvelope.config!);
+    const bundle = channelResources().createBundle(
+      'mychannel',
+      readConfigBlock(decoded[0]!).configEnvelope.config!,
+    );
     for (let i = 1; i < decoded.length; i++) {
       await verifyBlock(decoded[i]!, { previous: decoded[i - 1]!, policyManager: bundle.policyManager });
     }

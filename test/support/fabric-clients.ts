@@ -10,9 +10,13 @@ import * as grpc from '@grpc/grpc-js';
 import { common as hlCommon, msp as hlMsp, orderer as hlOrderer } from '@hyperledger/fabric-protos';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const { AtomicBroadcastClient } = require('@hyperledger/fabric-protos/lib/orderer/ab_grpc_pb.js') as {
-  AtomicBroadcastClient: new (address: string, credentials: grpc.ChannelCredentials, options?: object) => grpc.Client & {
+  AtomicBroadcastClient: new (
+    address: string,
+    credentials: grpc.ChannelCredentials,
+    options?: object,
+  ) => grpc.Client & {
     deliver(): grpc.ClientDuplexStream<hlCommon.Envelope, hlOrderer.DeliverResponse>;
     broadcast(): grpc.ClientDuplexStream<hlCommon.Envelope, hlOrderer.BroadcastResponse>;
   };
@@ -116,7 +120,13 @@ export interface EnvelopeOptions {
   signature?: (good: Buffer) => Buffer;
 }
 
-export const HeaderType = { CONFIG: 1, CONFIG_UPDATE: 2, ENDORSER_TRANSACTION: 3, ORDERER_TRANSACTION: 4, DELIVER_SEEK_INFO: 5 };
+export const HeaderType = {
+  CONFIG: 1,
+  CONFIG_UPDATE: 2,
+  ENDORSER_TRANSACTION: 3,
+  ORDERER_TRANSACTION: 4,
+  DELIVER_SEEK_INFO: 5,
+};
 
 /** A signed common.Envelope built with Hyperledger's protobuf bindings. */
 export function signedEnvelope(signer: ClientIdentity, options: EnvelopeOptions): Buffer {
@@ -170,9 +180,15 @@ export function seekInfo(
   const info = new hlOrderer.SeekInfo();
   if (start !== undefined) info.setStart(position(start));
   if (stop !== undefined) info.setStop(position(stop));
-  info.setBehavior(behavior === 'block' ? hlOrderer.SeekInfo.SeekBehavior.BLOCK_UNTIL_READY : hlOrderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY);
+  info.setBehavior(
+    behavior === 'block'
+      ? hlOrderer.SeekInfo.SeekBehavior.BLOCK_UNTIL_READY
+      : hlOrderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY,
+  );
   info.setErrorResponse(
-    errorResponse === 'strict' ? hlOrderer.SeekInfo.SeekErrorResponse.STRICT : hlOrderer.SeekInfo.SeekErrorResponse.BEST_EFFORT,
+    errorResponse === 'strict'
+      ? hlOrderer.SeekInfo.SeekErrorResponse.STRICT
+      : hlOrderer.SeekInfo.SeekErrorResponse.BEST_EFFORT,
   );
   return Buffer.from(info.serializeBinary());
 }
@@ -184,11 +200,15 @@ export interface TlsClientOptions {
 }
 
 export function grpcCredentials(tls?: TlsClientOptions): grpc.ChannelCredentials {
-  return tls ? grpc.credentials.createSsl(tls.caPem, tls.keyPem ?? null, tls.certPem ?? null) : grpc.credentials.createInsecure();
+  return tls
+    ? grpc.credentials.createSsl(tls.caPem, tls.keyPem ?? null, tls.certPem ?? null)
+    : grpc.credentials.createInsecure();
 }
 
 export function atomicBroadcastClient(address: string, tls?: TlsClientOptions) {
-  return new AtomicBroadcastClient(address, grpcCredentials(tls), { 'grpc.max_receive_message_length': 200 * 1024 * 1024 });
+  return new AtomicBroadcastClient(address, grpcCredentials(tls), {
+    'grpc.max_receive_message_length': 200 * 1024 * 1024,
+  });
 }
 
 export interface DeliverResult {

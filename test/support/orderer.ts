@@ -20,7 +20,10 @@ export interface TestOrderer {
   destroy(): Promise<void>;
 }
 
-export function ordererEnv(ledgerDir: string, overrides: Record<string, string> = {}): Record<string, string> {
+export function ordererEnv(
+  ledgerDir: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
   return {
     FABRIC_CFG_PATH: join(FIXTURES, 'sampleconfig'),
     ORDERER_GENERAL_LISTENADDRESS: '127.0.0.1',

@@ -646,9 +646,16 @@ describe('unknown keys', () => {
   });
 
   it("client-side variables of Fabric's samples (ORDERER_CA, ORDERER_ADMIN_TLS_SIGN_CERT) only warn", () => {
-    const loaded = loadSampleLocalConfig({ ORDERER_CA: '/x/ca.pem', ORDERER_ADMIN_TLS_SIGN_CERT: '/x', ORDERER_FOO: '1' });
+    const loaded = loadSampleLocalConfig({
+      ORDERER_CA: '/x/ca.pem',
+      ORDERER_ADMIN_TLS_SIGN_CERT: '/x',
+      ORDERER_FOO: '1',
+    });
     for (const variable of ['ORDERER_CA', 'ORDERER_ADMIN_TLS_SIGN_CERT', 'ORDERER_FOO']) {
-      assert.ok(loaded.warnings.some((warning) => warning.includes(variable)), variable);
+      assert.ok(
+        loaded.warnings.some((warning) => warning.includes(variable)),
+        variable,
+      );
     }
   });
 
