@@ -1,5 +1,5 @@
 // Runs node's test runner over every *.test.ts below the given folders (Node 20's runner has no
-// glob support). Usage: node scripts/test.mjs [--concurrency N] <folder>...
+// glob support). Usage: node scripts/test.mjs [--concurrency N] <folder|file>...
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ function collect(dir) {
   return found;
 }
 
-const files = folders.flatMap((folder) => collect(folder));
+const files = folders.flatMap((path) => (statSync(path).isDirectory() ? collect(path) : [path]));
 if (files.length === 0) {
   console.error(`no test files under ${folders.join(', ')}`);
   process.exit(1);

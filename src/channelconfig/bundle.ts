@@ -14,7 +14,7 @@ import {
   type MspVersion,
 } from './capabilities.js';
 import { readConfigBlock } from './configblock.js';
-import { parseDurationNanos } from './duration.js';
+import { parseDurationNanos } from '../duration.js';
 import type {
   ApplicationConfig,
   ApplicationOrg,

@@ -19,7 +19,7 @@ export {
   applicationCapabilityFacts,
 } from './capabilities.js';
 export type { CapabilityLevel, MspVersion } from './capabilities.js';
-export { parseDurationNanos, parseDurationMs, formatDurationNanos, formatDurationMs } from './duration.js';
+export { parseDurationNanos, parseDurationMs, formatDurationNanos, formatDurationMs } from '../duration.js';
 export {
   proposeConfigUpdate,
   decodeConfigUpdate,

@@ -1,66 +1,23 @@
 // Scalar conversions that reproduce how Fabric's viperutil (mapstructure with WeaklyTypedInput and
 // its decode hooks) turns YAML values and environment strings into Go types. Each function returns
 // the converted value or `undefined` when the input is not acceptable; the caller reports why.
-
-const NANOS_PER_UNIT: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3, // U+00B5 micro sign
-  μs: 1e3, // U+03BC Greek mu
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-// Go's time.Duration is an int64 of nanoseconds (2^63 - 1, rounded to the nearest double).
-const MAX_DURATION_NANOS = 2 ** 63;
-
-const DURATION_PART = /(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/y;
+import { formatDurationMs, parseDurationMs } from '../duration.js';
 
 /**
  * Parses a Go duration string (time.ParseDuration grammar: "300ms", "1m30s", "1.5h", "-2s", "0")
- * and returns milliseconds (fractional for sub-millisecond values).
+ * and returns milliseconds (fractional for sub-millisecond values), or undefined when invalid.
  */
 export function parseGoDuration(text: string): number | undefined {
-  let rest = text;
-  let sign = 1;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    sign = rest.startsWith('-') ? -1 : 1;
-    rest = rest.slice(1);
+  try {
+    return parseDurationMs(text);
+  } catch {
+    return undefined;
   }
-  if (rest === '0') return 0;
-  if (rest === '') return undefined;
-
-  let nanos = 0;
-  DURATION_PART.lastIndex = 0;
-  while (DURATION_PART.lastIndex < rest.length) {
-    const match = DURATION_PART.exec(rest);
-    if (!match) return undefined;
-    const [, whole = '', fraction = '', unit = ''] = match;
-    if (whole === '' && fraction === '') return undefined;
-    const unitNanos = NANOS_PER_UNIT[unit];
-    if (unitNanos === undefined) return undefined;
-    nanos += Number(whole || '0') * unitNanos;
-    if (fraction !== '') nanos += (Number(fraction) * unitNanos) / 10 ** fraction.length;
-  }
-  if (nanos >= MAX_DURATION_NANOS) return undefined;
-  // Integer nanoseconds divided once keep values such as 1.1s exact (1100 ms).
-  return (sign * Math.round(nanos)) / 1e6;
 }
 
 /** Formats milliseconds the way Go prints a time.Duration, for messages ("1m30s", "250ms"). */
 export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  const sign = ms < 0 ? '-' : '';
-  let rest = Math.abs(ms);
-  if (rest < 1000) return `${sign}${rest}ms`;
-  const hours = Math.floor(rest / 3_600_000);
-  rest -= hours * 3_600_000;
-  const minutes = Math.floor(rest / 60_000);
-  rest -= minutes * 60_000;
-  const seconds = rest / 1000;
-  return `${sign}${hours ? `${hours}h` : ''}${hours || minutes ? `${minutes}m` : ''}${seconds}s`;
+  return formatDurationMs(ms);
 }
 
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);

@@ -31,7 +31,7 @@ import {
 } from './blockfiles.js';
 import { checkNextBlock, type ChainTip } from './chaincheck.js';
 import { HeightWaiter } from './heightwaiter.js';
-import { LruCache } from './lru.js';
+import { LruCache } from '../lru.js';
 import { recoverLedgerFolder } from './recovery.js';
 import type { BlockStore, StoredBlock } from './types.js';
 

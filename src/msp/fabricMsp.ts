@@ -16,7 +16,7 @@ import {
 import type { OrdererError } from '../errors.js';
 import { badRequest, forbidden } from '../errors.js';
 import { asBuffer, common, msp as mspProto } from '../protos/index.js';
-import { bytesKey, LruCache } from './cache.js';
+import { bytesKey, LruCache } from '../lru.js';
 import { X509Identity, type IdentityValidator, type ValidationOutcome } from './identity.js';
 import type { MSP, NodeRole } from './types.js';
 

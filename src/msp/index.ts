@@ -21,4 +21,4 @@ export {
   type LoadLocalMspOptions,
   type LocalMsp,
 } from './localMsp.js';
-export { LruCache } from './cache.js';
+export { LruCache } from '../lru.js';

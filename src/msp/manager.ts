@@ -1,6 +1,6 @@
 import { badRequest, forbidden } from '../errors.js';
 import { msp as mspProto } from '../protos/index.js';
-import { bytesKey, LruCache } from './cache.js';
+import { bytesKey, LruCache } from '../lru.js';
 import { mspFromConfig, type FabricMspOptions } from './fabricMsp.js';
 import type { Identity, MSP, MSPManager } from './types.js';
 

@@ -5,7 +5,7 @@ import {
   formatDurationNanos,
   parseDurationMs,
   parseDurationNanos,
-} from '../../../src/channelconfig/index.js';
+} from '../../src/duration.js';
 
 // Expected values are Go's time.ParseDuration / Duration.String results.
 describe('Go durations', () => {

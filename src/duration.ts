@@ -1,7 +1,7 @@
 // Go's time.ParseDuration and Duration.String, to the letter: Fabric stores BatchTimeout (and
 // orderer.yaml holds many settings) as Go duration strings, and a value Go accepts must be
 // accepted here with the same number of nanoseconds, and vice versa.
-import { badRequest } from '../errors.js';
+import { badRequest } from './errors.js';
 
 const nanosPerUnit: Record<string, bigint> = {
   ns: 1n,

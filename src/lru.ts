@@ -1,4 +1,8 @@
-/** A small least-recently-used map: Deliver followers keep reading the tip, so recent blocks stay hot. */
+/**
+ * A small least-recently-used map (Map keeps insertion order, so re-inserting on a hit makes
+ * eviction LRU). Used for recent blocks (Deliver followers read the tip) and deserialized
+ * identities (creators repeat). A capacity of 0 caches nothing.
+ */
 export class LruCache<K, V> {
   private readonly entries = new Map<K, V>();
 
@@ -30,4 +34,11 @@ export class LruCache<K, V> {
   get size(): number {
     return this.entries.size;
   }
+}
+
+/** Cache key for byte strings such as serialized identities: latin1 maps each byte to one UTF-16 unit. */
+export function bytesKey(bytes: Uint8Array): string {
+  return (
+    Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  ).toString('latin1');
 }
