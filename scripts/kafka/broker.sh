@@ -134,6 +134,10 @@ num.io.threads=2
 num.recovery.threads.per.data.dir=1
 background.threads=2
 log.cleaner.threads=1
+# A broker killed with SIGKILL keeps its registration until its session times out; the restarted broker
+# cannot register before then (default 9 s, plus retry backoff). Tests kill and restart it often.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 
 # As Fabric recommends for brokers backing a Kafka-based ordering service.
 unclean.leader.election.enable=false

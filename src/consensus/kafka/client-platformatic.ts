@@ -118,7 +118,9 @@ export class PlatformaticKafkaClient implements KafkaClient {
     }
     if (options.sasl) {
       if (options.sasl.mechanism !== 'PLAIN') {
-        throw badRequest(`Kafka SASL mechanism '${String(options.sasl.mechanism)}' is not supported; use PLAIN`);
+        throw badRequest(
+          `Kafka SASL mechanism '${String(options.sasl.mechanism)}' is not supported; use PLAIN`,
+        );
       }
       base.sasl = { mechanism: 'PLAIN', username: options.sasl.username, password: options.sasl.password };
     }
@@ -142,7 +144,11 @@ export class PlatformaticKafkaClient implements KafkaClient {
       return {
         clusterId: metadata.id,
         controllerId: metadata.controllerId,
-        brokers: [...metadata.brokers].map(([nodeId, broker]) => ({ nodeId, host: broker.host, port: broker.port })),
+        brokers: [...metadata.brokers].map(([nodeId, broker]) => ({
+          nodeId,
+          host: broker.host,
+          port: broker.port,
+        })),
       };
     } catch (error) {
       throw kafkaFailure(error, { operation: 'connect' });
@@ -154,7 +160,9 @@ export class PlatformaticKafkaClient implements KafkaClient {
     checkTopicAndPartition(topic, 0);
     const partitions = options.partitions ?? 1;
     if (!Number.isInteger(options.replicationFactor) || options.replicationFactor < 1) {
-      throw badRequest(`Kafka replication factor must be a positive integer, got ${options.replicationFactor}`);
+      throw badRequest(
+        `Kafka replication factor must be a positive integer, got ${options.replicationFactor}`,
+      );
     }
     try {
       await this.admin.createTopics({
@@ -163,12 +171,19 @@ export class PlatformaticKafkaClient implements KafkaClient {
         replicas: options.replicationFactor,
         configs: Object.entries(options.configs ?? {}).map(([name, value]) => ({ name, value })),
       });
-      this.logger.info({ topic, partitions, replicationFactor: options.replicationFactor }, 'created Kafka topic');
+      this.logger.info(
+        { topic, partitions, replicationFactor: options.replicationFactor },
+        'created Kafka topic',
+      );
       return 'created';
     } catch (error) {
       const failure = kafkaFailure(error, { operation: 'create topic', topic });
       const kafkaErrors = failure.details['kafkaErrors'];
-      if (Array.isArray(kafkaErrors) && kafkaErrors.length > 0 && kafkaErrors.every((e) => e === 'TOPIC_ALREADY_EXISTS')) {
+      if (
+        Array.isArray(kafkaErrors) &&
+        kafkaErrors.length > 0 &&
+        kafkaErrors.every((e) => e === 'TOPIC_ALREADY_EXISTS')
+      ) {
         return 'exists';
       }
       throw failure;
@@ -199,13 +214,16 @@ export class PlatformaticKafkaClient implements KafkaClient {
     }
     const topicMetadata = metadata.topics.get(topic);
     if (!topicMetadata) {
-      throw unavailable(`Kafka ${operation}: the brokers do not know topic ${topic}: create it or enable auto.create.topics.enable`, {
-        operation,
-        topic,
-        partition,
-        reason: 'unknown-topic',
-        retriable: true,
-      });
+      throw unavailable(
+        `Kafka ${operation}: the brokers do not know topic ${topic}: create it or enable auto.create.topics.enable`,
+        {
+          operation,
+          topic,
+          partition,
+          reason: 'unknown-topic',
+          retriable: true,
+        },
+      );
     }
     const found = topicMetadata.partitions[partition];
     if (!found) {
@@ -229,7 +247,10 @@ export class PlatformaticKafkaClient implements KafkaClient {
     } catch (error) {
       throw kafkaFailure(error, { operation: 'produce', topic, partition });
     }
-    const written = result.offsets?.find((o) => o.topic === topic && o.partition === partition);
+    const written = result.offsets?.find(
+      (o: { topic: string; partition: number; offset: bigint }) =>
+        o.topic === topic && o.partition === partition,
+    );
     if (!written) {
       throw internal(`Kafka produce to topic ${topic} partition ${partition} returned no offset`, {
         topic,
@@ -273,9 +294,15 @@ export class PlatformaticKafkaClient implements KafkaClient {
     return { [Symbol.asyncIterator]: () => this.fetchLoop(topic, partition, options) };
   }
 
-  private async *fetchLoop(topic: string, partition: number, options: ConsumeOptions): AsyncGenerator<KafkaMessage> {
+  private async *fetchLoop(
+    topic: string,
+    partition: number,
+    options: ConsumeOptions,
+  ): AsyncGenerator<KafkaMessage> {
     this.checkOpen('consume');
-    const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.closing.signal])
+      : this.closing.signal;
     const maxWaitMs = options.maxWaitMs ?? defaults.maxWaitMs;
     const maxBytes = options.maxBytes ?? defaults.maxBytes;
     const backoffMs = options.retryBackoffMs ?? defaults.retryBackoffMs;
@@ -286,7 +313,12 @@ export class PlatformaticKafkaClient implements KafkaClient {
     while (!signal.aborted) {
       let response;
       try {
-        const { topicId, partition: found } = await this.lookUpPartition(topic, partition, refreshMetadata, 'consume');
+        const { topicId, partition: found } = await this.lookUpPartition(
+          topic,
+          partition,
+          refreshMetadata,
+          'consume',
+        );
         if (found.leader < 0) {
           throw unavailable(`Kafka consume: topic ${topic} partition ${partition} has no leader`, {
             operation: 'consume',
@@ -302,7 +334,13 @@ export class PlatformaticKafkaClient implements KafkaClient {
             {
               topicId,
               partitions: [
-                { partition, fetchOffset: next, currentLeaderEpoch: -1, lastFetchedEpoch: -1, partitionMaxBytes: maxBytes },
+                {
+                  partition,
+                  fetchOffset: next,
+                  currentLeaderEpoch: -1,
+                  lastFetchedEpoch: -1,
+                  partitionMaxBytes: maxBytes,
+                },
               ],
             },
           ],
@@ -314,11 +352,17 @@ export class PlatformaticKafkaClient implements KafkaClient {
         failures = 0;
       } catch (error) {
         if (signal.aborted) return;
-        const failure = error instanceof OrdererError ? error : kafkaFailure(error, { operation: 'consume', topic, partition });
+        const failure =
+          error instanceof OrdererError
+            ? error
+            : kafkaFailure(error, { operation: 'consume', topic, partition });
         if (!isRetriableKafkaFailure(failure)) throw failure;
         failures += 1;
         refreshMetadata = true;
-        this.logger.warn({ topic, partition, offset: Number(next), attempt: failures, err: failure.message }, 'Kafka fetch failed; retrying');
+        this.logger.warn(
+          { topic, partition, offset: Number(next), attempt: failures, err: failure.message },
+          'Kafka fetch failed; retrying',
+        );
         options.onRetry?.(failure, failures);
         await this.pause(backoffMs, signal);
         continue;
@@ -340,7 +384,9 @@ export class PlatformaticKafkaClient implements KafkaClient {
               // A fetch returns whole batches, so the first one may start before the offset asked for.
               if (offset < next) continue;
               if (signal.aborted) return;
-              const timestamp = logAppendTime ? batch.maxTimestamp : batch.firstTimestamp + record.timestampDelta;
+              const timestamp = logAppendTime
+                ? batch.maxTimestamp
+                : batch.firstTimestamp + record.timestampDelta;
               yield {
                 offset: toOffset(offset, 'offset'),
                 value: record.value ?? Buffer.alloc(0),
@@ -377,15 +423,17 @@ export class PlatformaticKafkaClient implements KafkaClient {
   close(): Promise<void> {
     if (!this.closed) {
       this.closing.abort();
-      this.closed = Promise.allSettled([this.producer.close(true), this.consumer.close(true), this.admin.close()]).then(
-        (results) => {
-          for (const result of results) {
-            if (result.status === 'rejected') {
-              this.logger.warn({ err: String(result.reason) }, 'closing a Kafka client connection failed');
-            }
+      this.closed = Promise.allSettled([
+        this.producer.close(true),
+        this.consumer.close(true),
+        this.admin.close(),
+      ]).then((results) => {
+        for (const result of results) {
+          if (result.status === 'rejected') {
+            this.logger.warn({ err: String(result.reason) }, 'closing a Kafka client connection failed');
           }
-        },
-      );
+        }
+      });
     }
     return this.closed;
   }
