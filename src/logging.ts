@@ -1,5 +1,6 @@
-// Logging through pino. No global logger: the composition root makes one and hands children
-// ({ module, channel }) to each component.
+// Logging through pino. No global logger: the composition root makes one LoggingSystem
+// (FABRIC_LOGGING_SPEC / FABRIC_LOGGING_FORMAT, PUT /logspec) and hands children
+// ({ module, channel }) to each component. See src/logging/system.ts for how loggers are named.
 import { pino } from 'pino';
 
 export type Logger = pino.Logger;
@@ -7,3 +8,10 @@ export type Logger = pino.Logger;
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+export { LoggingSystem, parseLogFormat } from './logging/system.js';
+export type { LogFormat, LoggingOptions, LoggingDependencies } from './logging/system.js';
+export { parseLogSpec, levelFor, pinoLevelOf, isLogLevelName } from './logging/spec.js';
+export type { LogSpec, PinoLevel } from './logging/spec.js';
+export { ConsoleFormatter } from './logging/console.js';
+export type { LogDestination } from './logging/console.js';

@@ -1,4 +1,5 @@
-// The one place where typed errors become wire statuses (Fabric's ClassifyError and friends).
+// The one place where typed errors become wire statuses: common.Status on the gRPC services
+// (Fabric's ClassifyError and friends) and HTTP statuses on the admin and operations servers.
 import { common } from './protos/index.js';
 import { errorKind, type ErrorKind } from './errors.js';
 
@@ -27,4 +28,19 @@ export function statusOf(err: unknown, unexpected: number = common.Status.INTERN
 
 export function statusName(status: number): string {
   return common.Status[status] ?? String(status);
+}
+
+const httpStatusByKind: Record<ErrorKind, number> = {
+  'bad-request': 400,
+  forbidden: 403,
+  'not-found': 404,
+  'method-not-allowed': 405,
+  'too-large': 413,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** The HTTP status for an error on the channel participation and operations APIs. */
+export function httpStatusOf(err: unknown): number {
+  return httpStatusByKind[errorKind(err)];
 }

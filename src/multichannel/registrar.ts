@@ -27,7 +27,7 @@ export interface RegistrarDeps {
   logger: Logger;
   resources: ChannelResources;
   consenters: ReadonlyMap<string, Consenter>;
-  createBlockCutter: (batchSize: () => OrdererConfig['batchSize']) => BlockCutterLike;
+  createBlockCutter: (batchSize: () => OrdererConfig['batchSize'], channelId: string) => BlockCutterLike;
   onBlockCommitted?: (channelId: string, block: common.IBlock, bytes: Buffer) => void;
 }
 
@@ -116,7 +116,7 @@ export class Registrar {
         lastConfigBlockNumber: lastConfigNumber,
         resources: this.deps.resources,
         expiry: this.expiry,
-        createBlockCutter: this.deps.createBlockCutter,
+        createBlockCutter: (batchSize) => this.deps.createBlockCutter(batchSize, channelId),
         ...(isSystemChannel
           ? {
               createChannel: (configEnvelope: ReceivedEnvelope) => this.createChannel(configEnvelope),
@@ -232,7 +232,8 @@ export class Registrar {
     this.joining.add(channelId);
     try {
       const store = await this.deps.ledgerFactory.open(channelId);
-      if (store.height() === 0) await store.append({ number: 0, bytes: marshalBlock(block) });
+      // Stored as received; the ledger refuses a non-canonical encoding, which peers would refuse too.
+      if (store.height() === 0) await store.append({ number: 0, bytes: blockBytes });
       const support = await this.openChannel(channelId);
       support.chain.start();
       this.deps.logger.info({ channel: channelId, consensusType }, 'joined channel');
@@ -252,6 +253,14 @@ export class Registrar {
   /** Channel participation: stops a channel and deletes its ledger and consenter state. */
   async removeChannel(channelId: string): Promise<void> {
     if (!this.chains.has(channelId)) throw notFound(`channel ${channelId} does not exist on this orderer`);
+    if (this.systemChannelId && this.systemChannelId !== channelId) {
+      // Fabric 2.5: with a system channel, its application channels follow it; remove the system
+      // channel first.
+      throw new OrdererError(
+        'method-not-allowed',
+        `cannot remove channel ${channelId} while the system channel ${this.systemChannelId} exists: remove the system channel first`,
+      );
+    }
     await this.dropChannel(channelId);
     if (this.systemChannelId === channelId) this.systemChannelId = undefined;
     this.deps.logger.info({ channel: channelId }, 'removed channel');

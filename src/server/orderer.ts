@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import type { common } from '../protos/index.js';
 import { badRequest, errorMessage } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
-import type { Logger } from '../logging.js';
+import { LoggingSystem, type Logger } from '../logging.js';
+import { createMetricsProvider, OrdererMetrics } from '../metrics/index.js';
+import { OperationsServer, chainHealthCheck, ledgerWritableCheck } from '../operations/index.js';
+import { versionInfo } from '../version.js';
+import { AdminServer, adminServerOptions } from '../participation/index.js';
 import type { LocalConfig } from '../config/index.js';
 import { loadLocalMsp, mspFromConfig, ChannelMspManager } from '../msp/index.js';
 import {
@@ -17,6 +21,7 @@ import {
 import { FileLedgerFactory } from '../ledger/index.js';
 import { BlockCutter } from '../blockcutter/index.js';
 import { SoloConsenter } from '../consensus/solo/index.js';
+import { KafkaConsenter, kafkaConsenterOptions } from '../consensus/kafka/index.js';
 import { Registrar, type ChannelResources } from '../multichannel/index.js';
 import { BroadcastHandler } from '../broadcast/index.js';
 import { DeliverHandler, type DeliverChain } from '../deliver/index.js';
@@ -26,7 +31,10 @@ import type { Consenter } from '../consensus/types.js';
 import type { SigningIdentity } from '../msp/types.js';
 
 export interface OrdererDeps {
-  logger: Logger;
+  /** The logging system (FABRIC_LOGGING_SPEC levels, /logspec). Default: from the environment. */
+  logging?: LoggingSystem;
+  /** Overrides the root logger (tests pass a silent one). Default: logging.logger('orderer'). */
+  logger?: Logger;
   clock?: Clock;
 }
 
@@ -36,6 +44,11 @@ export interface RunningOrderer {
   /** host:port the AtomicBroadcast service listens on. */
   readonly address: string;
   readonly port: number;
+  /** Port of the operations server (health, metrics, logspec, version). */
+  readonly operationsPort: number;
+  /** Port of the admin server (channel participation API), when Admin.ListenAddress is set. */
+  readonly adminPort: number | undefined;
+  readonly metrics: OrdererMetrics;
   stop(): Promise<void>;
 }
 
@@ -84,8 +97,26 @@ function readTls(config: LocalConfig): TlsMaterial | undefined {
 
 export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Promise<RunningOrderer> {
   const clock = deps.clock ?? systemClock;
-  const logger = deps.logger;
+  const logging = deps.logging ?? LoggingSystem.fromEnvironment(process.env);
+  const logger = deps.logger ?? logging.logger('orderer');
   const general = config.general;
+
+  // As Fabric does, the operations server comes up first so that health and metrics are there
+  // while the ledger and channels are being opened.
+  const metricsProvider = createMetricsProvider({ provider: config.metrics.provider }, { logger });
+  const metrics = new OrdererMetrics({ version: versionInfo().version }, { provider: metricsProvider });
+  logging.observeEntries(metrics.loggingObserver());
+  const operations = new OperationsServer(
+    { listenAddress: config.operations.listenAddress, tls: config.operations.tls },
+    {
+      logging,
+      metrics: metricsProvider,
+      version: versionInfo(),
+      logger: logger.child({ module: 'operations' }),
+      clock,
+    },
+  );
+  const operationsPort = await operations.start();
 
   const localMsp = loadLocalMsp({ dir: general.localMSPDir, mspId: general.localMSPID, clock });
   const signer = localMsp.signer;
@@ -93,11 +124,19 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
 
   const ledgerFactory = await FileLedgerFactory.open(
     { location: config.fileLedger.location },
-    { logger: logger.child({ module: 'ledger' }), clock },
+    { logger: logger.child({ module: 'ledger' }), clock, onCommit: metrics.ledgerCommitObserver() },
   );
+  operations.registerHealthCheck(ledgerWritableCheck({ location: config.fileLedger.location }));
 
   const solo = new SoloConsenter({ walDir: join(config.fileLedger.location, 'solo-wal') });
-  const consenters = new Map<string, Consenter>([['solo', solo]]);
+  const kafka = new KafkaConsenter(kafkaConsenterOptions(config.kafka), {
+    clock,
+    logger: logger.child({ module: 'kafka' }),
+  });
+  const consenters = new Map<string, Consenter>([
+    ['solo', solo],
+    ['kafka', kafka],
+  ]);
 
   const registrar = new Registrar(
     { noExpirationChecks: general.authentication.noExpirationChecks },
@@ -108,7 +147,8 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
       logger: logger.child({ module: 'registrar' }),
       resources: channelResources(),
       consenters,
-      createBlockCutter: (batchSize) => new BlockCutter({ batchSize }, { clock }),
+      createBlockCutter: (batchSize, channelId) =>
+        new BlockCutter({ batchSize }, { clock, observeBlockFillDuration: metrics.blockFillObserver(channelId) }),
       onBlockCommitted: (channel, block) => {
         const data = block.data?.data ?? [];
         logger.info({ channel, block: Number(block.header?.number), txs: data.length }, 'block committed');
@@ -130,6 +170,17 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
     }
   }
   await registrar.initialize(bootstrapBlock);
+  for (const channel of registrar.channelIds()) {
+    metrics.ledger.blockchainHeight.set(registrar.getChain(channel)!.height(), { channel });
+  }
+  operations.registerHealthCheck(chainHealthCheck(registrar));
+
+  // Fabric starts the admin server even when channel participation is disabled: it answers 503.
+  const admin = new AdminServer(adminServerOptions(config), {
+    registrar,
+    logger: logger.child({ module: 'admin' }),
+  });
+  const adminPort = config.admin.listenAddress ? await admin.start() : undefined;
 
   const expiry = new CertificateExpiryCache();
   const broadcast = new BroadcastHandler({
@@ -158,6 +209,7 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
       clock,
       logger: logger.child({ module: 'deliver' }),
       expiry,
+      observer: metrics.deliverObserver(),
     },
   );
 
@@ -180,13 +232,19 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
     signer,
     address: server.address,
     port: server.port,
+    operationsPort,
+    adminPort,
+    metrics,
     stop() {
       stopping ??= (async () => {
         logger.info('stopping orderer');
         await server.stop();
+        if (adminPort !== undefined) await admin.stop();
         await registrar.halt();
         await ledgerFactory.close();
         logger.info('orderer stopped');
+        await operations.stop();
+        await logging.flush();
       })();
       return stopping;
     },

@@ -1,6 +1,7 @@
 // Starts a real orderer in-process for integration tests: Fabric's sample orderer.yaml plus
 // ORDERER_* overrides, exactly as an operator would run it, on an ephemeral port and a temp ledger.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLocalConfig } from '../../src/config/index.js';
@@ -20,14 +21,34 @@ export interface TestOrderer {
   destroy(): Promise<void>;
 }
 
+/**
+ * A port that was free a moment ago. Fabric's config (and so ours) reads ListenPort 0 as "the
+ * default, 7050", so tests cannot ask for an ephemeral port through orderer.yaml.
+ */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export function ordererEnv(
   ledgerDir: string,
   overrides: Record<string, string> = {},
+  port = 7050,
 ): Record<string, string> {
   return {
     FABRIC_CFG_PATH: join(FIXTURES, 'sampleconfig'),
     ORDERER_GENERAL_LISTENADDRESS: '127.0.0.1',
-    ORDERER_GENERAL_LISTENPORT: '0',
+    ORDERER_GENERAL_LISTENPORT: String(port),
+    // The sample config's fixed operations and admin ports would collide between test orderers.
+    ORDERER_OPERATIONS_LISTENADDRESS: '127.0.0.1:0',
+    ORDERER_ADMIN_LISTENADDRESS: '127.0.0.1:0',
     ORDERER_GENERAL_LOCALMSPDIR: join(ORDERER0_DIR, 'msp'),
     ORDERER_GENERAL_LOCALMSPID: 'OrdererMSP',
     ORDERER_GENERAL_BOOTSTRAPMETHOD: 'file',
@@ -41,7 +62,7 @@ export async function startTestOrderer(
   options: { ledgerDir?: string; env?: Record<string, string> } = {},
 ): Promise<TestOrderer> {
   const ledgerDir = options.ledgerDir ?? mkdtempSync(join(tmpdir(), 'orderer-it-'));
-  const env = ordererEnv(ledgerDir, options.env);
+  const env = ordererEnv(ledgerDir, options.env, await freePort());
   const loaded = loadLocalConfig({ env, cwd: process.cwd() });
   const orderer = await startOrderer(loaded.config, { logger: silentLogger() });
   return {

@@ -1,0 +1,320 @@
+// The orderer's metrics, with Fabric's names, labels and buckets (Fabric's metrics reference,
+// orderer section), and adapters for the hooks the components expose: BroadcastObserver,
+// DeliverObserver, BlockCutter's observeBlockFillDuration, FileLedgerFactory's onCommit.
+import { common } from '../protos/index.js';
+import type { BroadcastObserver } from '../broadcast/index.js';
+import type { DeliverObserver } from '../deliver/index.js';
+import type { CommitEvent } from '../ledger/index.js';
+import type { Counter, Gauge, Histogram, MetricsProvider } from './provider.js';
+
+// The orderer's Deliver service serves whole blocks (Fabric's orderer responseSender).
+const ORDERER_DELIVER_LABELS = { filtered: 'false', data_type: 'block' } as const;
+
+// common/ledger/blkstorage: commit times are short, so Fabric uses finer buckets than DefBuckets.
+const LEDGER_COMMIT_BUCKETS = [0.005, 0.01, 0.015, 0.05, 0.1, 1, 10];
+
+function headerTypeName(type: number): string {
+  return type < 0 ? 'unknown' : (common.HeaderType[type] ?? String(type));
+}
+
+function statusName(status: number): string {
+  return common.Status[status] ?? String(status);
+}
+
+export interface BroadcastMetrics {
+  readonly validateDuration: Histogram;
+  readonly enqueueDuration: Histogram;
+  readonly processedCount: Counter;
+}
+
+export interface DeliverMetrics {
+  readonly streamsOpened: Counter;
+  readonly streamsClosed: Counter;
+  readonly requestsReceived: Counter;
+  readonly requestsCompleted: Counter;
+  readonly blocksSent: Counter;
+}
+
+export interface LedgerMetrics {
+  readonly blockchainHeight: Gauge;
+  readonly blockstorageCommitTime: Histogram;
+}
+
+/** consensus_kafka_*: last_offset_persisted is the orderer's own; the others come from the client library. */
+export interface KafkaMetrics {
+  readonly lastOffsetPersisted: Gauge;
+  readonly incomingByteRate: Gauge;
+  readonly outgoingByteRate: Gauge;
+  readonly requestRate: Gauge;
+  readonly requestSize: Gauge;
+  readonly requestLatency: Gauge;
+  readonly responseRate: Gauge;
+  readonly responseSize: Gauge;
+  readonly batchSize: Gauge;
+  readonly recordSendRate: Gauge;
+  readonly recordsPerRequest: Gauge;
+  readonly compressionRatio: Gauge;
+}
+
+export interface EtcdraftMetrics {
+  readonly clusterSize: Gauge;
+  readonly isLeader: Gauge;
+  readonly activeNodes: Gauge;
+  readonly committedBlockNumber: Gauge;
+  readonly snapshotBlockNumber: Gauge;
+  readonly leaderChanges: Counter;
+  readonly proposalFailures: Counter;
+  readonly dataPersistDuration: Histogram;
+  readonly normalProposalsReceived: Counter;
+  readonly configProposalsReceived: Counter;
+}
+
+export class OrdererMetrics {
+  readonly broadcast: BroadcastMetrics;
+  readonly deliver: DeliverMetrics;
+  readonly blockFillDuration: Histogram;
+  readonly ledger: LedgerMetrics;
+  readonly kafka: KafkaMetrics;
+  readonly etcdraft: EtcdraftMetrics;
+  readonly loggingEntriesWritten: Counter;
+  readonly fabricVersion: Gauge;
+
+  constructor(options: { version: string }, deps: { provider: MetricsProvider }) {
+    const p = deps.provider;
+    const channelLabels = ['channel'];
+    const broadcastLabels = ['channel', 'type', 'status'];
+    this.broadcast = {
+      validateDuration: p.newHistogram({
+        namespace: 'broadcast',
+        name: 'validate_duration',
+        help: 'The time to validate a transaction in seconds.',
+        labelNames: broadcastLabels,
+      }),
+      enqueueDuration: p.newHistogram({
+        namespace: 'broadcast',
+        name: 'enqueue_duration',
+        help: 'The time to enqueue a transaction in seconds.',
+        labelNames: broadcastLabels,
+      }),
+      processedCount: p.newCounter({
+        namespace: 'broadcast',
+        name: 'processed_count',
+        help: 'The number of transactions processed.',
+        labelNames: broadcastLabels,
+      }),
+    };
+    const deliverLabels = ['channel', 'filtered', 'data_type'];
+    this.deliver = {
+      streamsOpened: p.newCounter({
+        namespace: 'deliver',
+        name: 'streams_opened',
+        help: 'The number of GRPC streams that have been opened for the deliver service.',
+      }),
+      streamsClosed: p.newCounter({
+        namespace: 'deliver',
+        name: 'streams_closed',
+        help: 'The number of GRPC streams that have been closed for the deliver service.',
+      }),
+      requestsReceived: p.newCounter({
+        namespace: 'deliver',
+        name: 'requests_received',
+        help: 'The number of deliver requests that have been received.',
+        labelNames: deliverLabels,
+      }),
+      requestsCompleted: p.newCounter({
+        namespace: 'deliver',
+        name: 'requests_completed',
+        help: 'The number of deliver requests that have been completed.',
+        labelNames: [...deliverLabels, 'success'],
+      }),
+      blocksSent: p.newCounter({
+        namespace: 'deliver',
+        name: 'blocks_sent',
+        help: 'The number of blocks sent by the deliver service.',
+        labelNames: deliverLabels,
+      }),
+    };
+    this.blockFillDuration = p.newHistogram({
+      namespace: 'blockcutter',
+      name: 'block_fill_duration',
+      help: 'The time from first transaction enqueing to the block being cut in seconds.',
+      labelNames: channelLabels,
+    });
+    this.ledger = {
+      blockchainHeight: p.newGauge({
+        namespace: 'ledger',
+        name: 'blockchain_height',
+        help: 'Height of the chain in blocks.',
+        labelNames: channelLabels,
+      }),
+      blockstorageCommitTime: p.newHistogram({
+        namespace: 'ledger',
+        name: 'blockstorage_commit_time',
+        help: 'Time taken in seconds for committing the block to storage.',
+        labelNames: channelLabels,
+        buckets: LEDGER_COMMIT_BUCKETS,
+      }),
+    };
+    const kafkaGauge = (name: string, help: string, label: 'channel' | 'topic' | 'broker_id') =>
+      p.newGauge({ namespace: 'consensus', subsystem: 'kafka', name, help, labelNames: [label] });
+    this.kafka = {
+      lastOffsetPersisted: kafkaGauge(
+        'last_offset_persisted',
+        'The offset specified in the block metadata of the most recently committed block.',
+        'channel',
+      ),
+      incomingByteRate: kafkaGauge('incoming_byte_rate', 'Bytes/second read off brokers.', 'broker_id'),
+      outgoingByteRate: kafkaGauge('outgoing_byte_rate', 'Bytes/second written to brokers.', 'broker_id'),
+      requestRate: kafkaGauge('request_rate', 'Requests/second sent to brokers.', 'broker_id'),
+      requestSize: kafkaGauge('request_size', 'The mean request size in bytes to brokers.', 'broker_id'),
+      requestLatency: kafkaGauge(
+        'request_latency',
+        'The mean request latency in ms to brokers.',
+        'broker_id',
+      ),
+      responseRate: kafkaGauge('response_rate', 'Requests/second sent to brokers.', 'broker_id'),
+      responseSize: kafkaGauge('response_size', 'The mean response size in bytes from brokers.', 'broker_id'),
+      batchSize: kafkaGauge('batch_size', 'The mean batch size in bytes sent to topics.', 'topic'),
+      recordSendRate: kafkaGauge(
+        'record_send_rate',
+        'The number of records per second sent to topics.',
+        'topic',
+      ),
+      recordsPerRequest: kafkaGauge(
+        'records_per_request',
+        'The mean number of records sent per request to topics.',
+        'topic',
+      ),
+      compressionRatio: kafkaGauge(
+        'compression_ratio',
+        'The mean compression ratio (as percentage) for topics.',
+        'topic',
+      ),
+    };
+    const raft = { namespace: 'consensus', subsystem: 'etcdraft', labelNames: channelLabels };
+    this.etcdraft = {
+      clusterSize: p.newGauge({ ...raft, name: 'cluster_size', help: 'Number of nodes in this channel.' }),
+      isLeader: p.newGauge({
+        ...raft,
+        name: 'is_leader',
+        help: 'The leadership status of the current node: 1 if it is the leader else 0.',
+      }),
+      activeNodes: p.newGauge({
+        ...raft,
+        name: 'active_nodes',
+        help: 'Number of active nodes in this channel.',
+      }),
+      committedBlockNumber: p.newGauge({
+        ...raft,
+        name: 'committed_block_number',
+        help: 'The block number of the latest block committed.',
+      }),
+      snapshotBlockNumber: p.newGauge({
+        ...raft,
+        name: 'snapshot_block_number',
+        help: 'The block number of the latest snapshot.',
+      }),
+      leaderChanges: p.newCounter({
+        ...raft,
+        name: 'leader_changes',
+        help: 'The number of leader changes since process start.',
+      }),
+      proposalFailures: p.newCounter({
+        ...raft,
+        name: 'proposal_failures',
+        help: 'The number of proposal failures.',
+      }),
+      dataPersistDuration: p.newHistogram({
+        ...raft,
+        name: 'data_persist_duration',
+        help: 'The time taken for etcd/raft data to be persisted in storage (in seconds).',
+      }),
+      normalProposalsReceived: p.newCounter({
+        ...raft,
+        name: 'normal_proposals_received',
+        help: 'The total number of proposals received for normal type transactions.',
+      }),
+      configProposalsReceived: p.newCounter({
+        ...raft,
+        name: 'config_proposals_received',
+        help: 'The total number of proposals received for config type transactions.',
+      }),
+    };
+    this.loggingEntriesWritten = p.newCounter({
+      namespace: 'logging',
+      name: 'entries_written',
+      help: 'Number of log entries that are written',
+      labelNames: ['level'],
+    });
+    this.fabricVersion = p.newGauge({
+      namespace: 'fabric',
+      name: 'version',
+      help: 'The active version of Fabric.',
+      labelNames: ['version'],
+    });
+    this.fabricVersion.set(1, { version: options.version });
+  }
+
+  /** For BroadcastHandler's `observer` (Fabric's broadcast MetricsTracker.Record). */
+  broadcastObserver(): BroadcastObserver {
+    return {
+      processed: ({ channel, type, status, validateMs, enqueueMs }) => {
+        const labels = {
+          channel: channel || 'unknown',
+          type: headerTypeName(type),
+          status: statusName(status),
+        };
+        this.broadcast.validateDuration.observe(validateMs / 1000, labels);
+        // A message rejected while validating never reached the consenter: no enqueue time (as Fabric).
+        if (enqueueMs > 0) this.broadcast.enqueueDuration.observe(enqueueMs / 1000, labels);
+        this.broadcast.processedCount.add(1, labels);
+      },
+    };
+  }
+
+  /** For DeliverHandler's `observer`. Requests that fail before their channel is known are not counted, as in Fabric. */
+  deliverObserver(): Required<DeliverObserver> {
+    return {
+      requestReceived: (channel) => {
+        this.deliver.requestsReceived.add(1, { channel, ...ORDERER_DELIVER_LABELS });
+      },
+      requestCompleted: (channel, status) => {
+        if (!channel) return;
+        this.deliver.requestsCompleted.add(1, {
+          channel,
+          ...ORDERER_DELIVER_LABELS,
+          success: String(status === common.Status.SUCCESS),
+        });
+      },
+      blockSent: (channel) => {
+        this.deliver.blocksSent.add(1, { channel, ...ORDERER_DELIVER_LABELS });
+      },
+    };
+  }
+
+  /** For the gRPC Deliver service: one call per stream opened and closed. */
+  deliverStreamObserver(): { opened(): void; closed(): void } {
+    return {
+      opened: () => this.deliver.streamsOpened.add(1),
+      closed: () => this.deliver.streamsClosed.add(1),
+    };
+  }
+
+  /** For BlockCutter's `observeBlockFillDuration` of one channel's cutter. */
+  blockFillObserver(channel: string): (seconds: number) => void {
+    return (seconds) => this.blockFillDuration.observe(seconds, { channel });
+  }
+
+  /** For FileLedgerFactory's `onCommit`: height and commit time per group commit. */
+  ledgerCommitObserver(): (event: CommitEvent) => void {
+    return ({ channelId, height, durationMs }) => {
+      this.ledger.blockchainHeight.set(height, { channel: channelId });
+      this.ledger.blockstorageCommitTime.observe(durationMs / 1000, { channel: channelId });
+    };
+  }
+
+  /** For LoggingSystem.observeEntries. */
+  loggingObserver(): (level: string) => void {
+    return (level) => this.loggingEntriesWritten.add(1, { level });
+  }
+}

@@ -1,0 +1,88 @@
+// Health checks for GET /healthz (Fabric's fabric-lib-go healthz): each registered check is a
+// component name and an async function that throws when the component is unhealthy; the error's
+// message becomes the `reason` operators see.
+import { randomBytes } from 'node:crypto';
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../errors.js';
+
+export interface HealthCheck {
+  readonly component: string;
+  check(): Promise<void>;
+}
+
+export interface FailedCheck {
+  component: string;
+  reason: string;
+}
+
+/**
+ * The ledger folder accepts writes: a file is created, written, fsynced and deleted under
+ * FileLedger.Location. Fails on a full or read-only disk, a missing folder or one that is a file.
+ */
+export function ledgerWritableCheck(options: { location: string; component?: string }): HealthCheck {
+  return {
+    component: options.component ?? 'ledger',
+    async check() {
+      const probe = join(options.location, `.healthz-${randomBytes(6).toString('hex')}`);
+      let handle;
+      try {
+        handle = await open(probe, 'wx');
+        await handle.writeFile('healthz');
+        await handle.sync();
+      } catch (err) {
+        throw new Error(
+          `ledger folder ${options.location} is not writable: ${errorMessage(err)}; check the disk and FileLedger.Location`,
+          { cause: err },
+        );
+      } finally {
+        await handle?.close();
+      }
+      await unlink(probe);
+    },
+  };
+}
+
+/** What chainHealthCheck needs of the registrar. */
+export interface ChainHealthSource {
+  channelIds(): string[];
+  getChain(channelId: string): { readonly chain: { errored(): Error | undefined } } | undefined;
+}
+
+/**
+ * Every channel's consenter is serving: fails naming each channel whose chain.errored() reports
+ * an error (halted, failed, Kafka disconnected...). Channels without a consenter (being joined,
+ * or followers) are not failures by themselves.
+ */
+export function chainHealthCheck(registrar: ChainHealthSource, component = 'consensus'): HealthCheck {
+  return {
+    component,
+    async check() {
+      const failures: string[] = [];
+      for (const channelId of registrar.channelIds()) {
+        const support = registrar.getChain(channelId);
+        let error: Error | undefined;
+        try {
+          error = support?.chain.errored();
+        } catch {
+          continue; // no consenter attached to this channel
+        }
+        if (error) failures.push(`channel ${channelId}: ${error.message}`);
+      }
+      if (failures.length > 0) throw new Error(failures.join('; '));
+    },
+  };
+}
+
+/** Runs the checks concurrently; a check that throws (or rejects) is a failed check. */
+export async function runHealthChecks(checks: Iterable<HealthCheck>): Promise<FailedCheck[]> {
+  const list = [...checks];
+  // async wrapper: a check that throws synchronously fails like one that rejects.
+  const results = await Promise.allSettled(list.map(async (c) => c.check()));
+  const failed: FailedCheck[] = [];
+  results.forEach((result, i) => {
+    if (result.status === 'rejected')
+      failed.push({ component: list[i]!.component, reason: errorMessage(result.reason) });
+  });
+  return failed.sort((a, b) => a.component.localeCompare(b.component));
+}

@@ -1,0 +1,470 @@
+// The channel participation API on a real orderer without a system channel, over HTTPS with
+// client certificates (Fabric's fixture TLS material), driven the way osnadmin drives it: join
+// Fabric's configtxgen genesis blocks, order and deliver on the joined channel, list, get, remove,
+// every error status of spec §6, restart survival, and the `orderer channel` commands.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as https from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
+import { Command } from 'commander';
+import { loadLocalConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/logging.js';
+import { AdminServer, adminServerOptions, type AdminServerOptions } from '../../src/participation/index.js';
+import { registerChannelCommand } from '../../src/cli/channel.js';
+import {
+  CRYPTO,
+  FIXTURES,
+  HeaderType,
+  atomicBroadcastClient,
+  broadcastAll,
+  deliver,
+  loadIdentity,
+  seekInfo,
+  signedEnvelope,
+} from '../support/fabric-clients.js';
+import { ORDERER0_DIR, startTestOrderer, type TestOrderer } from '../support/orderer.js';
+
+const ORDERER_TLS = join(ORDERER0_DIR, 'tls');
+const ADMIN_TLS = join(CRYPTO, 'ordererOrganizations/example.com/users/Admin@example.com/tls');
+const ORG1_ADMIN_TLS = join(CRYPTO, 'peerOrganizations/org1.example.com/users/Admin@org1.example.com/tls');
+const APPSOLO_BLOCK = join(FIXTURES, 'blocks/appsolo-genesis.block');
+const APPRAFT_BLOCK = join(FIXTURES, 'blocks/appraft-genesis.block');
+const SYS_SOLO_BLOCK = join(FIXTURES, 'blocks/sys-solo.block');
+
+const trustedClient = {
+  ca: readFileSync(join(ORDERER_TLS, 'ca.crt')),
+  cert: readFileSync(join(ADMIN_TLS, 'client.crt')),
+  key: readFileSync(join(ADMIN_TLS, 'client.key')),
+};
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  error?: string;
+}
+
+function adminCall(
+  port: number,
+  method: string,
+  path: string,
+  options: {
+    tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+    headers?: Record<string, string>;
+    body?: Buffer;
+  } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: options.headers ?? {},
+        agent: false,
+        ...(options.tls ?? trustedClient),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          const isJson = res.headers['content-type'] === 'application/json';
+          const error = isJson ? (JSON.parse(text) as { error?: string }).error : undefined;
+          resolve({ status: res.statusCode!, headers: res.headers, text, ...(error ? { error } : {}) });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** The body osnadmin sends: Go's multipart.Writer with one config-block file part. */
+function joinRequest(block: Buffer) {
+  const boundary = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e';
+  return {
+    headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+    body: Buffer.concat([
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="config-block"; filename="config.block"\r\n` +
+          'Content-Type: application/octet-stream\r\n\r\n',
+      ),
+      block,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]),
+  };
+}
+
+const join_ = (port: number, block: Buffer) =>
+  adminCall(port, 'POST', '/participation/v1/channels', joinRequest(block));
+
+function httpsAdminOptions(
+  node: TestOrderer,
+  overrides: Partial<AdminServerOptions> = {},
+): AdminServerOptions {
+  // From the orderer's own local config (Fabric's sample orderer.yaml + ORDERER_* overrides).
+  const { config } = loadLocalConfig({
+    env: {
+      ...node.env,
+      ORDERER_ADMIN_LISTENADDRESS: '127.0.0.1:0',
+      ORDERER_ADMIN_TLS_ENABLED: 'true',
+      ORDERER_ADMIN_TLS_CERTIFICATE: join(ORDERER_TLS, 'server.crt'),
+      ORDERER_ADMIN_TLS_PRIVATEKEY: join(ORDERER_TLS, 'server.key'),
+      ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED: 'true',
+      ORDERER_ADMIN_TLS_CLIENTROOTCAS: `[${join(ADMIN_TLS, 'ca.crt')}]`,
+      ORDERER_CHANNELPARTICIPATION_ENABLED: 'true',
+    },
+    cwd: process.cwd(),
+  });
+  return { ...adminServerOptions(config), ...overrides };
+}
+
+async function startAdmin(node: TestOrderer, overrides: Partial<AdminServerOptions> = {}) {
+  const server = new AdminServer(httpsAdminOptions(node, overrides), {
+    registrar: node.orderer.registrar,
+    logger: silentLogger(),
+  });
+  const port = await server.start();
+  return { server, port };
+}
+
+const org1User = loadIdentity('org1User');
+
+/**
+ * A free port for the orderer's gRPC listener: Fabric's config reads General.ListenPort 0 as "use
+ * the default 7050", so the test support's port 0 is not ephemeral; this keeps parallel runs apart.
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startNode(options: { ledgerDir?: string; env?: Record<string, string> } = {}) {
+  return startTestOrderer({
+    ...options,
+    env: { ORDERER_GENERAL_LISTENPORT: String(await freePort()), ...options.env },
+  });
+}
+
+describe('channel participation API on an orderer without a system channel', () => {
+  let node: TestOrderer;
+  let admin: { server: AdminServer; port: number };
+  const appsolo = readFileSync(APPSOLO_BLOCK);
+
+  before(async () => {
+    for (const file of [
+      join(ORDERER_TLS, 'server.crt'),
+      join(ORDERER_TLS, 'server.key'),
+      join(ORDERER_TLS, 'ca.crt'),
+      join(ADMIN_TLS, 'client.crt'),
+      join(ADMIN_TLS, 'client.key'),
+    ]) {
+      assert.ok(existsSync(file), `fixture ${file} is missing`);
+    }
+    node = await startNode({ env: { ORDERER_GENERAL_BOOTSTRAPMETHOD: 'none' } });
+    admin = await startAdmin(node);
+  });
+
+  after(async () => {
+    await admin?.server.stop();
+    await node?.destroy();
+  });
+
+  it('config: the sample orderer.yaml limits join bodies to 1 MB and the API is enabled by override', () => {
+    const options = httpsAdminOptions(node);
+    assert.equal(options.maxRequestBodySize, 1024 * 1024);
+    assert.equal(options.enabled, true);
+    assert.equal(options.tls.enabled, true);
+  });
+
+  it('refuses HTTPS clients without a certificate issued by Admin.TLS.ClientRootCAs', async () => {
+    await assert.rejects(
+      adminCall(admin.port, 'GET', '/participation/v1/channels', { tls: { ca: trustedClient.ca } }),
+    );
+    await assert.rejects(
+      adminCall(admin.port, 'GET', '/participation/v1/channels', {
+        tls: {
+          ca: trustedClient.ca,
+          cert: readFileSync(join(ORG1_ADMIN_TLS, 'client.crt')),
+          key: readFileSync(join(ORG1_ADMIN_TLS, 'client.key')),
+        },
+      }),
+    );
+    // And the trusted one gets in.
+    const ok = await adminCall(admin.port, 'GET', '/participation/v1/channels');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.text, '{"systemChannel":null,"channels":null}\n');
+  });
+
+  it('joins appsolo from its configtxgen genesis block; Broadcast and Deliver work on it', async () => {
+    const r = await join_(admin.port, appsolo);
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.equal(r.headers.location, '/participation/v1/channels/appsolo');
+    assert.deepEqual(JSON.parse(r.text), {
+      name: 'appsolo',
+      url: '/participation/v1/channels/appsolo',
+      consensusRelation: 'other',
+      status: 'active',
+      height: 1,
+    });
+
+    const client = atomicBroadcastClient(node.address);
+    try {
+      const responses = await broadcastAll(client, [
+        signedEnvelope(org1User, { channelId: 'appsolo', txId: 'participation-tx-1' }),
+      ]);
+      assert.deepEqual(responses, [{ status: 200, info: '' }]);
+      const result = await deliver(
+        client,
+        signedEnvelope(org1User, {
+          type: HeaderType.DELIVER_SEEK_INFO,
+          channelId: 'appsolo',
+          data: seekInfo(0, 1),
+        }),
+        // Stop reading once both blocks are in (block 1 is cut by the 2 s BatchTimeout).
+        { maxBlocks: 2 },
+      );
+      assert.equal(result.error, undefined);
+      assert.equal(result.blocks.length, 2);
+      // The genesis block is stored as it was received.
+      assert.ok(result.blockBytes[0]!.equals(appsolo));
+      assert.equal(result.blocks[1]!.getData()!.getDataList().length, 1);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses appraft (etcdraft is not available here) with a clear 400 and leaves nothing behind', async () => {
+    const r = await join_(admin.port, readFileSync(APPRAFT_BLOCK));
+    assert.equal(r.status, 400, r.text);
+    assert.match(
+      r.error!,
+      /cannot join channel appraft: consensus type 'etcdraft' is not available on this orderer/,
+    );
+    assert.equal(existsSync(join(node.ledgerDir, 'chains/appraft')), false);
+    assert.equal(existsSync(join(node.ledgerDir, 'solo-wal/appraft')), false);
+    const get = await adminCall(admin.port, 'GET', '/participation/v1/channels/appraft');
+    assert.equal(get.status, 404);
+  });
+
+  it('lists and gets channels with Fabric field names', async () => {
+    const list = await adminCall(admin.port, 'GET', '/participation/v1/channels');
+    assert.equal(list.status, 200);
+    assert.equal(list.headers['cache-control'], 'no-store');
+    assert.deepEqual(JSON.parse(list.text), {
+      systemChannel: null,
+      channels: [{ name: 'appsolo', url: '/participation/v1/channels/appsolo' }],
+    });
+    const one = await adminCall(admin.port, 'GET', '/participation/v1/channels/appsolo');
+    assert.equal(one.status, 200);
+    const info = JSON.parse(one.text) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(info), ['name', 'url', 'consensusRelation', 'status', 'height']);
+    assert.equal(info.height, 2);
+  });
+
+  it('answers every error status of spec §6 with guidance', async () => {
+    const badName = await adminCall(admin.port, 'GET', '/participation/v1/channels/Bad_Name');
+    assert.equal(badName.status, 400);
+    assert.match(badName.error!, /invalid channel ID 'Bad_Name'.*lowercase letter/);
+
+    const unknown = await adminCall(admin.port, 'GET', '/participation/v1/channels/unknown');
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.error!, /does not exist on this orderer/);
+    const removeUnknown = await adminCall(admin.port, 'DELETE', '/participation/v1/channels/unknown');
+    assert.equal(removeUnknown.status, 404);
+
+    const exists = await join_(admin.port, appsolo);
+    assert.equal(exists.status, 405);
+    assert.equal(exists.headers.allow, 'GET, DELETE');
+    assert.match(exists.error!, /cannot join: channel appsolo already exists/);
+
+    const badBlock = await join_(admin.port, Buffer.from('this is not a block'));
+    assert.equal(badBlock.status, 400);
+    assert.match(badBlock.error!, /cannot unmarshal file part config-block into a block/);
+
+    const systemBlock = await join_(admin.port, readFileSync(SYS_SOLO_BLOCK));
+    assert.equal(systemBlock.status, 400);
+    assert.match(systemBlock.error!, /system channel.*join application channels only/);
+
+    const wrongMethod = await adminCall(admin.port, 'PUT', '/participation/v1/channels/appsolo');
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.allow, 'GET, DELETE');
+    const wrongMethodList = await adminCall(admin.port, 'DELETE', '/participation/v1/channels');
+    assert.equal(wrongMethodList.status, 405);
+    assert.equal(wrongMethodList.headers.allow, 'GET, POST');
+
+    const tooLarge = await join_(admin.port, Buffer.alloc(1024 * 1024 + 1, 7));
+    assert.equal(tooLarge.status, 413);
+    assert.match(tooLarge.error!, /MaxRequestBodySize \(1048576 bytes\).*raise/);
+
+    const notForm = await adminCall(admin.port, 'POST', '/participation/v1/channels', {
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: appsolo,
+    });
+    assert.equal(notForm.status, 400);
+    assert.match(notForm.error!, /unsupported Content-Type.*multipart\/form-data/);
+
+    // Nothing of the refused requests changed the channel.
+    const still = await adminCall(admin.port, 'GET', '/participation/v1/channels/appsolo');
+    assert.equal(JSON.parse(still.text).height, 2);
+  });
+
+  it('a disabled API answers 503 for every route', async () => {
+    const disabled = await startAdmin(node, { enabled: false });
+    try {
+      for (const [method, path] of [
+        ['GET', '/participation/v1/channels'],
+        ['GET', '/participation/v1/channels/appsolo'],
+        ['DELETE', '/participation/v1/channels/appsolo'],
+      ] as const) {
+        const r = await adminCall(disabled.port, method, path);
+        assert.equal(r.status, 503, `${method} ${path}`);
+        assert.match(r.error!, /channel participation API is disabled: set ChannelParticipation.Enabled/);
+      }
+      const join = await join_(disabled.port, appsolo);
+      assert.equal(join.status, 503);
+    } finally {
+      await disabled.server.stop();
+    }
+  });
+
+  it('removes appsolo: 204, then 404, and its ledger folder is gone', async () => {
+    const r = await adminCall(admin.port, 'DELETE', '/participation/v1/channels/appsolo');
+    assert.equal(r.status, 204);
+    assert.equal(r.text, '');
+    const get = await adminCall(admin.port, 'GET', '/participation/v1/channels/appsolo');
+    assert.equal(get.status, 404);
+    assert.equal(existsSync(join(node.ledgerDir, 'chains/appsolo')), false);
+    assert.equal(existsSync(join(node.ledgerDir, 'solo-wal/appsolo')), false);
+  });
+
+  it('a removed channel stays removed across a restart; a joined one survives it', async () => {
+    const restart = async () => {
+      await admin.server.stop();
+      await node.stop();
+      node = await startNode({
+        ledgerDir: node.ledgerDir,
+        env: { ORDERER_GENERAL_BOOTSTRAPMETHOD: 'none' },
+      });
+      admin = await startAdmin(node);
+    };
+    await restart();
+    const afterRemoval = await adminCall(admin.port, 'GET', '/participation/v1/channels');
+    assert.equal(afterRemoval.text, '{"systemChannel":null,"channels":null}\n');
+
+    const joined = await join_(admin.port, appsolo);
+    assert.equal(joined.status, 201, joined.text);
+    await restart();
+    const afterJoin = await adminCall(admin.port, 'GET', '/participation/v1/channels/appsolo');
+    assert.equal(afterJoin.status, 200);
+    assert.equal(JSON.parse(afterJoin.text).height, 1);
+
+    const client = atomicBroadcastClient(node.address);
+    try {
+      const responses = await broadcastAll(client, [signedEnvelope(org1User, { channelId: 'appsolo' })]);
+      assert.deepEqual(responses, [{ status: 200, info: '' }]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('`orderer channel list|join|remove` print what osnadmin prints', async () => {
+    let output = '';
+    const run = async (...args: string[]) => {
+      output = '';
+      const program = new Command('orderer').exitOverride();
+      registerChannelCommand(program, { write: (text) => (output += text) });
+      await program.parseAsync(['node', 'orderer', ...args]);
+      return output;
+    };
+    const connection = [
+      '-o',
+      `127.0.0.1:${admin.port}`,
+      '--ca-file',
+      join(ORDERER_TLS, 'ca.crt'),
+      '--client-cert',
+      join(ADMIN_TLS, 'client.crt'),
+      '--client-key',
+      join(ADMIN_TLS, 'client.key'),
+    ];
+
+    assert.equal(
+      await run('channel', 'list', ...connection),
+      'Status: 200\n{\n\t"systemChannel": null,\n\t"channels": [\n\t\t{\n\t\t\t"name": "appsolo",\n\t\t\t"url": "/participation/v1/channels/appsolo"\n\t\t}\n\t]\n}\n\n',
+    );
+    const one = await run('channel', 'list', ...connection, '--channelID', 'appsolo');
+    assert.match(
+      one,
+      /^Status: 200\n\{\n\t"name": "appsolo",\n\t"url": "\/participation\/v1\/channels\/appsolo",\n\t"consensusRelation": "other",\n\t"status": "active",\n\t"height": \d+\n\}\n\n$/,
+    );
+
+    assert.equal(await run('channel', 'remove', ...connection, '-c', 'appsolo'), 'Status: 204\n\n');
+    assert.equal(
+      await run('channel', 'list', ...connection, '--no-status', '-c', 'appsolo'),
+      '{\n\t"error": "channel appsolo does not exist on this orderer: list the channels it has with GET /participation/v1/channels, or join it with POST /participation/v1/channels"\n}\n\n',
+    );
+
+    const joined = await run(
+      'channel',
+      'join',
+      ...connection,
+      '--channelID',
+      'appsolo',
+      '--config-block',
+      APPSOLO_BLOCK,
+    );
+    assert.match(joined, /^Status: 201\n\{\n\t"name": "appsolo",[^]*"height": 1\n\}\n\n$/);
+
+    // osnadmin's sanity check: the block must be for the channel named on the command line.
+    await assert.rejects(
+      run('channel', 'join', ...connection, '--channelID', 'other', '--config-block', APPSOLO_BLOCK),
+      /specified --channelID other does not match channel ID appsolo in config block/,
+    );
+    await assert.rejects(
+      run('channel', 'list', '-o', `127.0.0.1:${admin.port}`, '--ca-file', join(ORDERER_TLS, 'ca.crt')),
+      /--client-cert and --client-key are required with --ca-file/,
+    );
+  });
+});
+
+describe('channel participation API on an orderer with a system channel', () => {
+  let node: TestOrderer;
+  let admin: { server: AdminServer; port: number };
+
+  before(async () => {
+    node = await startNode(); // boots sys-solo.block
+    admin = await startAdmin(node);
+  });
+
+  after(async () => {
+    await admin?.server.stop();
+    await node?.destroy();
+  });
+
+  it('lists the system channel and refuses joins with 405 Allow GET', async () => {
+    const list = await adminCall(admin.port, 'GET', '/participation/v1/channels');
+    assert.deepEqual(JSON.parse(list.text), {
+      systemChannel: { name: 'system-channel', url: '/participation/v1/channels/system-channel' },
+      channels: null,
+    });
+    const r = await join_(admin.port, readFileSync(APPSOLO_BLOCK));
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, 'GET');
+    assert.match(r.error!, /system channel system-channel exists; remove it first/);
+    assert.equal(existsSync(join(node.ledgerDir, 'chains/appsolo')), false);
+    const system = await adminCall(admin.port, 'GET', '/participation/v1/channels/system-channel');
+    assert.equal(system.status, 200);
+    assert.equal(JSON.parse(system.text).height, 1);
+  });
+});

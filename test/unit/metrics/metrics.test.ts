@@ -1,0 +1,188 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../../src/clock.js';
+import { BlockCutter } from '../../../src/blockcutter/index.js';
+import { FileLedgerFactory } from '../../../src/ledger/index.js';
+import { common } from '../../../src/protos/index.js';
+import { LoggingSystem } from '../../../src/logging.js';
+import {
+  DisabledProvider,
+  OrdererMetrics,
+  PrometheusProvider,
+  createMetricsProvider,
+  fullyQualifiedName,
+  isExposition,
+} from '../../../src/metrics/index.js';
+import { makeChain, withTempDir } from '../../support/ledger.js';
+import { sizedEnvelope } from '../../support/solo.js';
+
+function setup() {
+  const provider = new PrometheusProvider({ processMetrics: false });
+  const metrics = new OrdererMetrics({ version: '2.5.0-test' }, { provider });
+  return { provider, metrics };
+}
+
+/** The value of one sample line, e.g. sample(text, 'broadcast_processed_count{channel="a",...}'). */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test("every Fabric orderer metric is exposed under Fabric's name and type", async () => {
+  const { provider } = setup();
+  const text = await provider.scrape();
+  const expected: [string, string][] = [
+    ['broadcast_validate_duration', 'histogram'],
+    ['broadcast_enqueue_duration', 'histogram'],
+    ['broadcast_processed_count', 'counter'],
+    ['deliver_streams_opened', 'counter'],
+    ['deliver_streams_closed', 'counter'],
+    ['deliver_requests_received', 'counter'],
+    ['deliver_requests_completed', 'counter'],
+    ['deliver_blocks_sent', 'counter'],
+    ['blockcutter_block_fill_duration', 'histogram'],
+    ['ledger_blockchain_height', 'gauge'],
+    ['ledger_blockstorage_commit_time', 'histogram'],
+    ['consensus_kafka_last_offset_persisted', 'gauge'],
+    ['consensus_kafka_request_latency', 'gauge'],
+    ['consensus_kafka_record_send_rate', 'gauge'],
+    ['consensus_etcdraft_is_leader', 'gauge'],
+    ['consensus_etcdraft_leader_changes', 'counter'],
+    ['consensus_etcdraft_data_persist_duration', 'histogram'],
+    ['logging_entries_written', 'counter'],
+    ['fabric_version', 'gauge'],
+  ];
+  for (const [name, type] of expected) assert.ok(text.includes(`# TYPE ${name} ${type}\n`), name);
+  assert.equal(sample(text, 'fabric_version{version="2.5.0-test"}'), 1);
+});
+
+test('broadcast observer: Fabric labels (header type and status names), seconds, no enqueue time for rejects', async () => {
+  const { provider, metrics } = setup();
+  const observer = metrics.broadcastObserver();
+  observer.processed({
+    channel: 'mychannel',
+    type: common.HeaderType.ENDORSER_TRANSACTION,
+    status: common.Status.SUCCESS,
+    validateMs: 3,
+    enqueueMs: 20,
+  });
+  observer.processed({
+    channel: 'mychannel',
+    type: common.HeaderType.ENDORSER_TRANSACTION,
+    status: common.Status.SUCCESS,
+    validateMs: 2,
+    enqueueMs: 1,
+  });
+  observer.processed({
+    channel: '',
+    type: -1,
+    status: common.Status.BAD_REQUEST,
+    validateMs: 1,
+    enqueueMs: 0,
+  });
+  const text = await provider.scrape();
+  const ok = 'channel="mychannel",type="ENDORSER_TRANSACTION",status="SUCCESS"';
+  assert.equal(sample(text, `broadcast_processed_count{${ok}}`), 2);
+  assert.equal(sample(text, `broadcast_validate_duration_count{${ok}}`), 2);
+  assert.equal(sample(text, `broadcast_validate_duration_sum{${ok}}`), 0.005);
+  assert.equal(sample(text, `broadcast_enqueue_duration_sum{${ok}}`), 0.021);
+  // DefBuckets: 0.001s and 0.02s fall in le=0.005 and le=0.025.
+  assert.equal(sample(text, `broadcast_enqueue_duration_bucket{le="0.005",${ok}}`), 1);
+  assert.equal(sample(text, `broadcast_enqueue_duration_bucket{le="0.025",${ok}}`), 2);
+  const rejected = 'channel="unknown",type="unknown",status="BAD_REQUEST"';
+  assert.equal(sample(text, `broadcast_processed_count{${rejected}}`), 1);
+  assert.equal(sample(text, `broadcast_validate_duration_count{${rejected}}`), 1);
+  assert.equal(sample(text, `broadcast_enqueue_duration_count{${rejected}}`), undefined);
+});
+
+test('deliver observers: orderer labels filtered="false", data_type="block", success', async () => {
+  const { provider, metrics } = setup();
+  const deliver = metrics.deliverObserver();
+  const streams = metrics.deliverStreamObserver();
+  streams.opened();
+  deliver.requestReceived('mychannel');
+  deliver.blockSent('mychannel');
+  deliver.blockSent('mychannel');
+  deliver.requestCompleted('mychannel', common.Status.SUCCESS);
+  deliver.requestReceived('mychannel');
+  deliver.requestCompleted('mychannel', common.Status.FORBIDDEN);
+  deliver.requestCompleted('', common.Status.BAD_REQUEST); // channel unknown: not counted
+  streams.closed();
+  const text = await provider.scrape();
+  const labels = 'channel="mychannel",filtered="false",data_type="block"';
+  assert.equal(sample(text, 'deliver_streams_opened'), 1);
+  assert.equal(sample(text, 'deliver_streams_closed'), 1);
+  assert.equal(sample(text, `deliver_requests_received{${labels}}`), 2);
+  assert.equal(sample(text, `deliver_blocks_sent{${labels}}`), 2);
+  assert.equal(sample(text, `deliver_requests_completed{${labels},success="true"}`), 1);
+  assert.equal(sample(text, `deliver_requests_completed{${labels},success="false"}`), 1);
+  assert.ok(!text.includes('channel=""'));
+});
+
+test('block fill duration from a real block cutter', async () => {
+  const { provider, metrics } = setup();
+  const clock = new ManualClock();
+  const cutter = new BlockCutter(
+    { batchSize: () => ({ maxMessageCount: 2, absoluteMaxBytes: 1000, preferredMaxBytes: 500 }) },
+    { clock, observeBlockFillDuration: metrics.blockFillObserver('testchannel') },
+  );
+  cutter.ordered(sizedEnvelope('a', 10));
+  clock.advance(1500);
+  const { batches } = cutter.ordered(sizedEnvelope('b', 10));
+  assert.equal(batches.length, 1);
+  const text = await provider.scrape();
+  assert.equal(sample(text, 'blockcutter_block_fill_duration_count{channel="testchannel"}'), 1);
+  assert.equal(sample(text, 'blockcutter_block_fill_duration_sum{channel="testchannel"}'), 1.5);
+  assert.equal(sample(text, 'blockcutter_block_fill_duration_bucket{le="1",channel="testchannel"}'), 0);
+  assert.equal(sample(text, 'blockcutter_block_fill_duration_bucket{le="2.5",channel="testchannel"}'), 1);
+});
+
+test("ledger height and commit time from a real file ledger's group commits, with Fabric's buckets", () =>
+  withTempDir(async (location) => {
+    const { provider, metrics } = setup();
+    const factory = await FileLedgerFactory.open({ location }, { onCommit: metrics.ledgerCommitObserver() });
+    const store = await factory.open('mychannel');
+    for (const block of makeChain(3)) await store.append(block);
+    await factory.close();
+    const text = await provider.scrape();
+    assert.equal(sample(text, 'ledger_blockchain_height{channel="mychannel"}'), 3);
+    assert.equal(sample(text, 'ledger_blockstorage_commit_time_count{channel="mychannel"}'), 3);
+    const buckets = text
+      .split('\n')
+      .filter((l) => l.startsWith('ledger_blockstorage_commit_time_bucket{'))
+      .map((l) => /le="([^"]+)"/.exec(l)![1]);
+    assert.deepEqual(buckets, ['0.005', '0.01', '0.015', '0.05', '0.1', '1', '10', '+Inf']);
+  }));
+
+test('process metrics are on by default; names are namespace_subsystem_name', async () => {
+  const provider = new PrometheusProvider();
+  const text = await provider.scrape();
+  assert.match(text, /^process_cpu_user_seconds_total \d/m);
+  assert.match(text, /^nodejs_heap_size_used_bytes \d/m);
+  assert.match(provider.contentType, /^text\/plain; version=0\.0\.4/);
+  assert.equal(
+    fullyQualifiedName({ namespace: 'consensus', subsystem: 'kafka', name: 'x', help: '' }),
+    'consensus_kafka_x',
+  );
+  assert.equal(fullyQualifiedName({ namespace: 'ledger', subsystem: '', name: 'y', help: '' }), 'ledger_y');
+});
+
+test('Metrics.Provider: prometheus scrapes, disabled and statsd record nothing', () => {
+  const warnings: string[] = [];
+  const logging = new LoggingSystem(
+    { spec: 'info', format: 'json' },
+    { destination: { write: (line: string) => warnings.push((JSON.parse(line) as { msg: string }).msg) } },
+  );
+  const logger = logging.logger('metrics');
+  assert.ok(
+    isExposition(createMetricsProvider({ provider: 'prometheus', processMetrics: false }, { logger })),
+  );
+  const disabled = createMetricsProvider({ provider: 'disabled' }, { logger });
+  assert.ok(disabled instanceof DisabledProvider && !isExposition(disabled));
+  // The adapters work against the no-op provider too.
+  const metrics = new OrdererMetrics({ version: 'x' }, { provider: disabled });
+  metrics.broadcastObserver().processed({ channel: 'c', type: 3, status: 200, validateMs: 1, enqueueMs: 1 });
+  assert.equal(warnings.length, 0);
+  assert.ok(createMetricsProvider({ provider: 'statsd' }, { logger }) instanceof DisabledProvider);
+  assert.match(warnings[0]!, /statsd.*not supported/);
+});
