@@ -148,7 +148,10 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
       resources: channelResources(),
       consenters,
       createBlockCutter: (batchSize, channelId) =>
-        new BlockCutter({ batchSize }, { clock, observeBlockFillDuration: metrics.blockFillObserver(channelId) }),
+        new BlockCutter(
+          { batchSize },
+          { clock, observeBlockFillDuration: metrics.blockFillObserver(channelId) },
+        ),
       onBlockCommitted: (channel, block) => {
         const data = block.data?.data ?? [];
         logger.info({ channel, block: Number(block.header?.number), txs: data.length }, 'block committed');

@@ -12,5 +12,8 @@ test('listen addresses as orderer.yaml writes them', () => {
   for (const bad of ['127.0.0.1', '127.0.0.1:http', 'host:70000', '::1:80']) {
     assert.throws(() => parse(bad), /invalid Operations\.ListenAddress '.*': use host:port/, bad);
   }
-  assert.throws(() => parseListenAddress('localhost', 'Admin.ListenAddress'), /invalid Admin\.ListenAddress 'localhost'/);
+  assert.throws(
+    () => parseListenAddress('localhost', 'Admin.ListenAddress'),
+    /invalid Admin\.ListenAddress 'localhost'/,
+  );
 });
