@@ -170,7 +170,9 @@ export class AtomicBroadcastServer {
     call.on('error', () => abort.abort(new Error('stream error')));
     const clientCertDer = peerCertificate(call);
     try {
-      for await (const raw of call as AsyncIterable<Buffer>) {
+      // Not `for await (... of call)`: its iterator destroys the stream when the loop ends, and a
+      // destroyed call never sends its OK trailers, so the client would wait until it cancels.
+      for await (const raw of call.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         const status = await this.deps.deliver.handle(raw, {
           signal: abort.signal,
           ...(clientCertDer ? { clientCertDer } : {}),
