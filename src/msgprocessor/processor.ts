@@ -10,6 +10,8 @@ import type { ReceivedEnvelope } from '../consensus/types.js';
 import type { ChannelConfigBundle } from '../channelconfig/types.js';
 import type { SigningIdentity } from '../msp/types.js';
 import type { Clock } from '../clock.js';
+import type { Logger } from '../logging.js';
+import { maintenanceFilter } from './maintenance.js';
 import {
   applyRules,
   emptyRejectRule,
@@ -37,6 +39,11 @@ export function classifyMessage(channelHeader: common.IChannelHeader): MessageCl
 
 export interface ProcessorOptions {
   noExpirationChecks: boolean;
+  /**
+   * Consensus types a channel may migrate to on this orderer (Fabric's permitted targets that have a
+   * consenter here); empty or absent: every consensus-type migration is refused.
+   */
+  migrationTargets?: ReadonlySet<string>;
 }
 
 export interface ProcessorDeps {
@@ -46,6 +53,9 @@ export interface ProcessorDeps {
   expiry: CertificateExpiryCache;
   /** Validates a CONFIG_UPDATE against the channel's current config; returns the new ConfigEnvelope. */
   proposeConfigUpdate: (update: ReceivedEnvelope) => Promise<common.IConfigEnvelope>;
+  /** Builds and validates the bundle of a config (the maintenance filter inspects the next config). */
+  createBundle: (channelId: string, config: common.IConfig) => ChannelConfigBundle;
+  logger?: Logger;
 }
 
 export interface MessageProcessor {
@@ -71,7 +81,14 @@ export class StandardChannelProcessor implements MessageProcessor {
     if (!options.noExpirationChecks) rules.push(expirationRejectRule(deps.bundle, deps.clock, deps.expiry));
     rules.push(sigFilter(ChannelWriters, ChannelOrdererWriters, deps.bundle));
     this.filters = rules;
-    this.maintenanceFilter = maintenanceFilter(deps.bundle);
+    this.maintenanceFilter = maintenanceFilter(
+      { migrationTargets: options.migrationTargets ?? new Set() },
+      {
+        bundle: deps.bundle,
+        createBundle: deps.createBundle,
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      },
+    );
   }
 
   classify(channelHeader: common.IChannelHeader): MessageClass {
@@ -207,20 +224,6 @@ export class SystemChannelProcessor extends StandardChannelProcessor {
     const lastUpdate = decodeEnvelope(asBuffer(common.Envelope.encode(configEnvelope.lastUpdate).finish()));
     return this.processConfigUpdateMsg(lastUpdate);
   }
-}
-
-/** In maintenance mode only a change of ConsensusType (and nothing else in the orderer group) passes. */
-function maintenanceFilter(bundle: () => ChannelConfigBundle): Rule {
-  return (env) => {
-    // The structural maintenance rules (state change alone in its update, consensus-type migration)
-    // are checked by the config update validator; here only the message type matters.
-    if (env.channelHeader.type !== HeaderType.CONFIG) {
-      throw badRequest(
-        `maintenance filter: message of type ${env.channelHeader.type} is not a config envelope`,
-      );
-    }
-    void bundle;
-  };
 }
 
 function prefixError(err: unknown, prefix: string): OrdererError {

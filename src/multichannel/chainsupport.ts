@@ -1,7 +1,8 @@
 // One channel's resources: its ledger, current config bundle, message processor, block writer and
 // chain (Fabric's multichannel/chainsupport.go). It is the ConsenterSupport handed to consenters.
-import { common } from '../protos/index.js';
-import { badRequest, unavailable } from '../errors.js';
+import { asBuffer, common, toNumber } from '../protos/index.js';
+import { badRequest, errorMessage, internal, unavailable } from '../errors.js';
+import { marshalConfig } from '../channelconfig/index.js';
 import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import { BlockWriter } from './blockwriter.js';
 import {
@@ -43,6 +44,11 @@ export interface ChainSupportOptions {
   channelId: string;
   isSystemChannel: boolean;
   noExpirationChecks: boolean;
+  /**
+   * Consensus types this orderer can run a channel on after a consensus-type migration (Fabric
+   * permits etcdraft only); absent: every migration is refused by the maintenance filter.
+   */
+  migrationTargets?: ReadonlySet<string>;
 }
 
 export interface ChainSupportDeps {
@@ -105,8 +111,14 @@ export class ChainSupport implements ConsenterSupport {
       expiry: deps.expiry,
       proposeConfigUpdate: (update: ReceivedEnvelope) =>
         deps.resources.proposeConfigUpdate(this.currentBundle, update),
+      createBundle: (channelId: string, config: common.IConfig) =>
+        deps.resources.createBundle(channelId, config),
+      logger: deps.logger,
     };
-    const processorOptions = { noExpirationChecks: options.noExpirationChecks };
+    const processorOptions = {
+      noExpirationChecks: options.noExpirationChecks,
+      ...(options.migrationTargets ? { migrationTargets: options.migrationTargets } : {}),
+    };
     this.processor = options.isSystemChannel
       ? new SystemChannelProcessor(processorOptions, {
           ...processorDeps,
@@ -176,6 +188,7 @@ export class ChainSupport implements ConsenterSupport {
       }
       case HeaderType.CONFIG: {
         const configEnvelope = common.ConfigEnvelope.decode(env.data);
+        await this.validateConfigEnvelope(configEnvelope, Number(block.header!.number));
         const bundle = this.deps.resources.createBundle(this.channelId, configEnvelope.config ?? {});
         this.currentBundle = bundle;
         this.deps.onConfigApplied?.(bundle);
@@ -191,6 +204,45 @@ export class ChainSupport implements ConsenterSupport {
         );
     }
     return this.writer.writeConfigBlock(block, consenterMetadata);
+  }
+
+  /**
+   * Fabric's configtx Validator.Validate, run before a config block is written: the config must be
+   * the next sequence and exactly what its last_update produces from the current config, so that a
+   * consenter can never install a config that no authorized update asked for.
+   */
+  private async validateConfigEnvelope(
+    configEnvelope: common.ConfigEnvelope,
+    blockNumber: number,
+  ): Promise<void> {
+    const current = this.currentBundle;
+    const sequence = toNumber(configEnvelope.config?.sequence);
+    if (sequence !== current.sequence + 1) {
+      throw internal(
+        `config block ${blockNumber} of channel ${this.channelId} carries config sequence ${sequence}, but the channel is at sequence ${current.sequence}: only sequence ${current.sequence + 1} can follow; the consenter ordered a stale config`,
+      );
+    }
+    if (!configEnvelope.lastUpdate) {
+      throw internal(
+        `config block ${blockNumber} of channel ${this.channelId} has no last_update: a config can only change through a config update`,
+      );
+    }
+    const update = decodeEnvelope(asBuffer(common.Envelope.encode(configEnvelope.lastUpdate).finish()));
+    let expected: common.IConfigEnvelope;
+    try {
+      expected = await this.deps.resources.proposeConfigUpdate(current, update);
+    } catch (err) {
+      throw internal(
+        `config block ${blockNumber} of channel ${this.channelId}: its last_update does not apply to the current config: ${errorMessage(err)}`,
+        {},
+        { cause: err },
+      );
+    }
+    if (!marshalConfig(expected.config ?? {}).equals(marshalConfig(configEnvelope.config ?? {}))) {
+      throw internal(
+        `config block ${blockNumber} of channel ${this.channelId}: ConfigEnvelope last_update did not produce the supplied config result`,
+      );
+    }
   }
 
   lastConfigBlockNumber(): number {

@@ -1,0 +1,273 @@
+// Maintenance mode end to end over gRPC, on a ledger the Go orderer wrote: the orderer admin enters
+// it with an update that only changes ConsensusType.State; normal traffic is then refused with
+// SERVICE_UNAVAILABLE, only orderer-org writers may update the config, entry/exit may not carry other
+// changes, a consensus-type migration this orderer cannot run is refused; leaving it restores traffic.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { common as hlCommon, type orderer as hlOrderer } from '@hyperledger/fabric-protos';
+import { asBuffer, common, etcdraft, orderer, toNumber } from '../../src/protos/index.js';
+import {
+  HeaderType,
+  atomicBroadcastClient,
+  broadcastAll,
+  loadIdentity,
+  seekInfo,
+  signConfigUpdate,
+  signedEnvelope,
+  type ClientIdentity,
+} from '../support/fabric-clients.js';
+import { goldenBlocks, writeGoOrdererLedger } from '../support/ledger.js';
+import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
+
+const CHANNEL = 'mychannel';
+const org1Admin = loadIdentity('org1Admin');
+const org1User = loadIdentity('org1User');
+const ordererAdmin = loadIdentity('ordererAdmin');
+
+/** One SeekInfo on a Deliver stream; resolves at the status (then cancels the stream). */
+function deliverOnce(
+  client: ReturnType<typeof atomicBroadcastClient>,
+  envelope: Buffer,
+  timeoutMs = 20000,
+): Promise<{ status: number | undefined; blocks: common.Block[] }> {
+  return new Promise((resolve, reject) => {
+    const stream = client.deliver();
+    const blocks: common.Block[] = [];
+    const timer = setTimeout(() => {
+      stream.cancel();
+      reject(new Error(`deliver timed out after ${blocks.length} blocks`));
+    }, timeoutMs);
+    stream.on('data', (response: hlOrderer.DeliverResponse) => {
+      if (response.hasBlock()) {
+        blocks.push(common.Block.decode(response.getBlock()!.serializeBinary()));
+        return;
+      }
+      clearTimeout(timer);
+      resolve({ status: response.getStatus(), blocks });
+      stream.cancel();
+    });
+    stream.on('error', () => {});
+    stream.write(hlCommon.Envelope.deserializeBinary(envelope));
+  });
+}
+
+function block(client: ReturnType<typeof atomicBroadcastClient>, number: number) {
+  const seek = { type: HeaderType.DELIVER_SEEK_INFO, channelId: CHANNEL, data: seekInfo(number, number) };
+  return deliverOnce(client, signedEnvelope(org1User, seek));
+}
+
+function envelopeTypeAndTxIds(b: common.Block): { type: number; txIds: string[] } {
+  const headers = b.data!.data!.map((d) =>
+    common.ChannelHeader.decode(
+      asBuffer(common.Payload.decode(asBuffer(common.Envelope.decode(d).payload)).header!.channelHeader),
+    ),
+  );
+  return { type: headers[0]!.type, txIds: headers.map((h) => h.txId) };
+}
+
+function configUpdateEnvelope(update: common.IConfigUpdate, signers: ClientIdentity[]): Buffer {
+  const cue = new hlCommon.ConfigUpdateEnvelope();
+  cue.setConfigUpdate(common.ConfigUpdate.encode(update).finish());
+  signConfigUpdate(cue, signers);
+  return signedEnvelope(signers[0]!, {
+    type: HeaderType.CONFIG_UPDATE,
+    channelId: CHANNEL,
+    data: cue.serializeBinary(),
+  });
+}
+
+/** An update of /Channel/Orderer values, each at its current version + 1 (configtxlator's shape). */
+function ordererValues(config: common.IConfig, values: Record<string, Uint8Array>): common.IConfigUpdate {
+  const group = config.channelGroup!.groups!.Orderer!;
+  const version = toNumber(group.version);
+  return {
+    channelId: CHANNEL,
+    readSet: { groups: { Orderer: { version } } },
+    writeSet: {
+      groups: {
+        Orderer: {
+          version,
+          values: Object.fromEntries(
+            Object.entries(values).map(([key, value]) => [
+              key,
+              {
+                version: toNumber(group.values![key]!.version) + 1,
+                modPolicy: group.values![key]!.modPolicy,
+                value,
+              },
+            ]),
+          ),
+        },
+      },
+    },
+  };
+}
+
+function consensusType(config: common.IConfig, change: Partial<orderer.IConsensusType>): Uint8Array {
+  const current = orderer.ConsensusType.decode(
+    asBuffer(config.channelGroup!.groups!.Orderer!.values!.ConsensusType!.value),
+  );
+  return orderer.ConsensusType.encode({
+    type: change.type ?? current.type,
+    metadata: change.metadata ?? current.metadata,
+    state: change.state ?? current.state,
+  }).finish();
+}
+
+const MAINTENANCE = orderer.ConsensusType.State.STATE_MAINTENANCE;
+const NORMAL = orderer.ConsensusType.State.STATE_NORMAL;
+
+describe('maintenance mode over gRPC', () => {
+  let node: TestOrderer;
+  let client: ReturnType<typeof atomicBroadcastClient>;
+  const support = () => node.orderer.registrar.getChain(CHANNEL)!;
+  const config = () => support().bundle().config;
+
+  async function applyUpdate(envelope: Buffer): Promise<void> {
+    const number = support().height();
+    assert.deepEqual(await broadcastAll(client, [envelope]), [{ status: 200, info: '' }]);
+    const { status, blocks } = await block(client, number);
+    assert.equal(status, 200);
+    assert.equal(envelopeTypeAndTxIds(blocks[0]!).type, HeaderType.CONFIG);
+  }
+
+  before(async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'maintenance-'));
+    await writeGoOrdererLedger(ledgerDir, 'system-channel', await goldenBlocks('system-channel'));
+    await writeGoOrdererLedger(ledgerDir, CHANNEL, (await goldenBlocks(CHANNEL)).slice(0, 2));
+    node = await startTestOrderer({
+      ledgerDir,
+    });
+    client = atomicBroadcastClient(node.address);
+  });
+
+  after(async () => {
+    client?.close();
+    await node?.destroy();
+  });
+
+  it('enters, refuses what maintenance forbids, and leaves maintenance mode', async () => {
+    // Entering together with another change is refused.
+    const [mixedEntry] = await broadcastAll(client, [
+      configUpdateEnvelope(
+        ordererValues(config(), {
+          ConsensusType: consensusType(config(), { state: MAINTENANCE }),
+          BatchSize: orderer.BatchSize.encode({
+            maxMessageCount: 1,
+            absoluteMaxBytes: 10485760,
+            preferredMaxBytes: 2097152,
+          }).finish(),
+        }),
+        [ordererAdmin],
+      ),
+    ]);
+    assert.equal(mixedEntry?.status, 400);
+    assert.match(
+      mixedEntry!.info,
+      /config transaction inspection failed: config update contain more then just the ConsensusType value in the Orderer group \(BatchSize, ConsensusType\): ConsensusType.State is changing from STATE_NORMAL to STATE_MAINTENANCE, so submit the state change alone and make other changes in separate updates/,
+    );
+    assert.equal(support().bundle().orderer!.consensusState, 'NORMAL');
+
+    // The orderer admin enters maintenance with the state change alone.
+    await applyUpdate(
+      configUpdateEnvelope(
+        ordererValues(config(), { ConsensusType: consensusType(config(), { state: MAINTENANCE }) }),
+        [ordererAdmin],
+      ),
+    );
+    assert.equal(support().bundle().orderer!.consensusState, 'MAINTENANCE');
+
+    // Normal transactions: SERVICE_UNAVAILABLE, saying why and what to do.
+    const [normal] = await broadcastAll(client, [signedEnvelope(org1User, { channelId: CHANNEL })]);
+    assert.equal(normal?.status, 503);
+    assert.match(
+      normal!.info,
+      /normal transactions are rejected: channel mychannel is in maintenance mode; retry after the orderer admins set ConsensusType.State back to STATE_NORMAL/,
+    );
+
+    // Config updates: only orderer-org writers may send them (/Channel/Orderer/Writers).
+    const batchSize1 = orderer.BatchSize.encode({
+      maxMessageCount: 1,
+      absoluteMaxBytes: 10485760,
+      preferredMaxBytes: 2097152,
+    }).finish();
+    const [fromOrg1] = await broadcastAll(client, [
+      configUpdateEnvelope(ordererValues(config(), { BatchSize: batchSize1 }), [org1Admin]),
+    ]);
+    assert.equal(fromOrg1?.status, 403);
+    assert.match(fromOrg1!.info, /access denied by policy \/Channel\/Orderer\/Writers/);
+
+    // Blocks can still be read.
+    const tip = await block(client, support().height() - 1);
+    assert.equal(tip.status, 200);
+
+    // A consensus-type migration this orderer cannot run afterwards is refused before it is ordered.
+    const raftMetadata = etcdraft.ConfigMetadata.encode({
+      consenters: [
+        { host: '127.0.0.1', port: 7051, clientTlsCert: Buffer.from('c'), serverTlsCert: Buffer.from('s') },
+      ],
+    }).finish();
+    const [migration] = await broadcastAll(client, [
+      configUpdateEnvelope(
+        ordererValues(config(), {
+          ConsensusType: consensusType(config(), {
+            type: 'etcdraft',
+            metadata: raftMetadata,
+            state: MAINTENANCE,
+          }),
+        }),
+        [ordererAdmin],
+      ),
+    ]);
+    assert.equal(migration?.status, 400);
+    assert.match(
+      migration!.info,
+      /attempted to change consensus type from solo to etcdraft, transition not supported by this orderer: it has no etcdraft consenter/,
+    );
+
+    // Inside maintenance other changes go through on their own (here: one transaction per block).
+    await applyUpdate(
+      configUpdateEnvelope(ordererValues(config(), { BatchSize: batchSize1 }), [ordererAdmin]),
+    );
+    assert.equal(support().sharedConfig().batchSize.maxMessageCount, 1);
+
+    // Leaving together with another change is refused; the state change alone is accepted.
+    const [mixedExit] = await broadcastAll(client, [
+      configUpdateEnvelope(
+        ordererValues(config(), {
+          ConsensusType: consensusType(config(), { state: NORMAL }),
+          BatchTimeout: orderer.BatchTimeout.encode({ timeout: '1s' }).finish(),
+        }),
+        [ordererAdmin],
+      ),
+    ]);
+    assert.equal(mixedExit?.status, 400);
+    assert.match(
+      mixedExit!.info,
+      /ConsensusType.State is changing from STATE_MAINTENANCE to STATE_NORMAL, so submit the state change alone/,
+    );
+
+    await applyUpdate(
+      configUpdateEnvelope(
+        ordererValues(config(), { ConsensusType: consensusType(config(), { state: NORMAL }) }),
+        [ordererAdmin],
+      ),
+    );
+    assert.equal(support().bundle().orderer!.consensusState, 'NORMAL');
+
+    // Normal traffic flows again.
+    const number = support().height();
+    assert.deepEqual(
+      await broadcastAll(client, [
+        signedEnvelope(org1User, { channelId: CHANNEL, txId: 'after-maintenance' }),
+      ]),
+      [{ status: 200, info: '' }],
+    );
+    const delivered = await block(client, number);
+    assert.equal(delivered.status, 200);
+    assert.deepEqual(envelopeTypeAndTxIds(delivered.blocks[0]!).txIds, ['after-maintenance']);
+  });
+});
