@@ -1,0 +1,156 @@
+// Fabric's Kafka consenter (orderer/consensus/kafka/consenter.go): one KafkaChain per channel, each
+// with its own Kafka client towards the brokers the channel config names (Orderer/KafkaBrokers),
+// configured from the orderer's Kafka section (retries, timeouts, topic, TLS, SASL/PLAIN).
+import type { Clock } from '../../clock.js';
+import { badRequest } from '../../errors.js';
+import type { Logger } from '../../logging.js';
+import type { KafkaConfig } from '../../config/types.js';
+import type { Consenter, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import type { KafkaClient, KafkaClientOptions, KafkaSaslPlainOptions, KafkaTlsOptions } from './client.js';
+import { PlatformaticKafkaClient } from './client-platformatic.js';
+import { KafkaChain, KAFKA_PARTITION } from './chain.js';
+import type { RetryPolicy } from './retry.js';
+
+export interface KafkaConsenterOptions {
+  retry: RetryPolicy;
+  networkTimeouts: { dialTimeoutMs: number; readTimeoutMs: number; writeTimeoutMs: number };
+  producer: { retryMax: number; retryBackoffMs: number };
+  consumer: { retryBackoffMs: number };
+  replicationFactor: number;
+  /** Kafka.Version: below 0.10.1.0 the brokers cannot create topics on request. */
+  version: string;
+  tls?: KafkaTlsOptions;
+  sasl?: KafkaSaslPlainOptions;
+  /** How long waitReady() waits for a starting chain. Default 3000 ms. */
+  readyWaitMs?: number;
+}
+
+export interface KafkaConsenterDependencies {
+  clock: Clock;
+  logger: Logger;
+  /** Default: the @platformatic/kafka client. */
+  createClient?: (options: KafkaClientOptions, deps: { clock: Clock; logger: Logger }) => KafkaClient;
+  decodeEnvelope?: (raw: Buffer) => ReceivedEnvelope;
+}
+
+/** A named check for the operations /healthz endpoint: resolves when healthy. */
+export interface KafkaHealthCheck {
+  /** "<channel>/<partition>", as Fabric names its Kafka health checkers. */
+  component: string;
+  check(): Promise<void>;
+}
+
+/** The consenter options from the orderer's Kafka settings (LocalConfig.kafka). */
+export function kafkaConsenterOptions(config: KafkaConfig): KafkaConsenterOptions {
+  const options: KafkaConsenterOptions = {
+    retry: {
+      shortIntervalMs: config.retry.shortIntervalMs,
+      shortTotalMs: config.retry.shortTotalMs,
+      longIntervalMs: config.retry.longIntervalMs,
+      longTotalMs: config.retry.longTotalMs,
+    },
+    networkTimeouts: { ...config.retry.networkTimeouts },
+    producer: { ...config.retry.producer },
+    consumer: { ...config.retry.consumer },
+    replicationFactor: config.topic.replicationFactor,
+    version: config.version,
+  };
+  if (config.tls.enabled) {
+    options.tls = {
+      ca: config.tls.rootCAs,
+      ...(config.tls.certificate ? { cert: config.tls.certificate } : {}),
+      ...(config.tls.privateKey ? { key: config.tls.privateKey } : {}),
+    };
+  }
+  if (config.saslPlain.enabled) {
+    options.sasl = {
+      mechanism: 'PLAIN',
+      username: config.saslPlain.user,
+      password: config.saslPlain.password,
+    };
+  }
+  return options;
+}
+
+/** Whether a Kafka.Version string (e.g. "0.10.2.0", "2.0.0") is at least the given version. */
+export function kafkaVersionAtLeast(version: string, minimum: number[]): boolean {
+  if (version.trim() === '') return true;
+  const parts = version.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < minimum.length; i++) {
+    const have = parts[i] ?? 0;
+    if (have !== minimum[i]) return have > minimum[i]!;
+  }
+  return true;
+}
+
+export class KafkaConsenter implements Consenter {
+  private readonly options: KafkaConsenterOptions;
+  private readonly deps: KafkaConsenterDependencies;
+  private readonly chains = new Map<string, KafkaChain>();
+
+  constructor(options: KafkaConsenterOptions, deps: KafkaConsenterDependencies) {
+    this.options = options;
+    this.deps = deps;
+  }
+
+  handleChain(support: ConsenterSupport, metadata: Buffer | undefined): KafkaChain {
+    const brokers = support.sharedConfig().kafkaBrokers;
+    if (brokers.length === 0) {
+      throw badRequest(
+        `channel ${support.channelId} uses consensus type kafka but its Orderer group lists no KafkaBrokers; ` +
+          'add the broker addresses (host:port) to the channel config',
+      );
+    }
+    const { networkTimeouts, producer } = this.options;
+    const clientOptions: KafkaClientOptions = {
+      brokers,
+      clientId: `orderer-${support.channelId}`,
+      connectTimeoutMs: networkTimeouts.dialTimeoutMs,
+      requestTimeoutMs: Math.max(networkTimeouts.readTimeoutMs, networkTimeouts.writeTimeoutMs),
+      retries: producer.retryMax,
+      retryDelayMs: producer.retryBackoffMs,
+      autoCreateTopics: true,
+      ...(this.options.tls ? { tls: this.options.tls } : {}),
+      ...(this.options.sasl ? { sasl: this.options.sasl } : {}),
+    };
+    const clientDeps = { clock: this.deps.clock, logger: support.logger.child({ module: 'kafka-client' }) };
+    const client = this.deps.createClient
+      ? this.deps.createClient(clientOptions, clientDeps)
+      : new PlatformaticKafkaClient(clientOptions, clientDeps);
+    const chain: KafkaChain = new KafkaChain(
+      support,
+      metadata,
+      {
+        brokers,
+        retry: this.options.retry,
+        consumerErrorGraceMs: networkTimeouts.readTimeoutMs,
+        consumerRetryBackoffMs: this.options.consumer.retryBackoffMs,
+        replicationFactor: this.options.replicationFactor,
+        createTopic: kafkaVersionAtLeast(this.options.version, [0, 10, 1, 0]),
+        ...(this.options.readyWaitMs !== undefined ? { readyWaitMs: this.options.readyWaitMs } : {}),
+      },
+      {
+        client,
+        ...(this.deps.decodeEnvelope ? { decodeEnvelope: this.deps.decodeEnvelope } : {}),
+        onHalted: () => {
+          if (this.chains.get(support.channelId) === chain) this.chains.delete(support.channelId);
+        },
+      },
+    );
+    this.chains.set(support.channelId, chain);
+    return chain;
+  }
+
+  /** The live chain of a channel, if any. */
+  chain(channelId: string): KafkaChain | undefined {
+    return this.chains.get(channelId);
+  }
+
+  /** One health check per channel served by Kafka (Fabric registers one per channel partition). */
+  healthChecks(): KafkaHealthCheck[] {
+    return [...this.chains.entries()].map(([channelId, chain]) => ({
+      component: `${channelId}/${KAFKA_PARTITION}`,
+      check: () => chain.healthCheck(),
+    }));
+  }
+}
