@@ -2,8 +2,24 @@
 import { Command, CommanderError } from 'commander';
 import { versionText } from '../version.js';
 import { errorMessage } from '../errors.js';
+import { registerBenchCommand } from './bench.js';
+import { registerInspectCommand } from './inspect.js';
+import { registerChannelCommand } from './channel.js';
+import { parsePort } from './options.js';
 
-export async function runCli(argv: string[]): Promise<number> {
+export interface StartFlags {
+  config?: string;
+  dev?: boolean;
+  dataDir?: string;
+  channel?: string;
+  port?: number;
+  adminPort?: number;
+  operationsPort?: number;
+  tls?: boolean;
+}
+
+/** The whole command tree; `setExitCode` receives the status a command wants the process to end with. */
+export function createProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('orderer')
     .description('A Hyperledger Fabric v2.5 compatible ordering service')
     .exitOverride()
@@ -12,13 +28,18 @@ export async function runCli(argv: string[]): Promise<number> {
       'after',
       `
 Examples:
-  $ orderer start                                   start with $FABRIC_CFG_PATH/orderer.yaml
+  $ orderer start                                   no configuration anywhere: zero-config dev mode in ./orderer-data
+  $ orderer start --dev --data-dir /tmp/dev --port 0
   $ FABRIC_CFG_PATH=/etc/hyperledger/fabric orderer start
   $ ORDERER_GENERAL_LISTENPORT=7050 orderer start --config ./orderer.yaml
-  $ orderer version`,
-    );
+  $ orderer bench -n 20000 --size 1024 -c 64        load-test the dev orderer (or any: --orderer host:port ...)
+  $ orderer inspect ./orderer-data/devchannel-genesis.block
+  $ orderer inspect /var/hyperledger/production/orderer --channel mychannel --from 0 --to 3
+  $ orderer channel --help                          channel participation: list, join, remove
+  $ orderer version
 
-  let exitCode = 0;
+Run "orderer <command> --help" for a command's options.`,
+    );
 
   program
     .command('version')
@@ -29,22 +50,76 @@ Examples:
 
   program
     .command('start')
-    .description('start the orderer (reads orderer.yaml from --config or $FABRIC_CFG_PATH)')
+    .description(
+      'start the orderer: with --config or $FABRIC_CFG_PATH from orderer.yaml, otherwise in zero-config dev mode',
+    )
     .option('-c, --config <path>', 'orderer.yaml file, or a folder holding one')
+    .option('--dev', 'zero-config dev mode: own CA, identities and a solo channel in --data-dir')
+    .option('--data-dir <dir>', 'dev mode data folder (default $ORDERER_DEV_DATA_DIR or ./orderer-data)')
+    .option('--channel <id>', 'dev mode: the channel created on first start (default devchannel)')
+    .option(
+      '--port <port>',
+      'dev mode: gRPC port (default 7050, or a free one if taken; 0 = any)',
+      parsePort('--port'),
+    )
+    .option(
+      '--admin-port <port>',
+      'dev mode: channel participation API port (default 7053)',
+      parsePort('--admin-port'),
+    )
+    .option(
+      '--operations-port <port>',
+      'dev mode: operations API port (default 8443)',
+      parsePort('--operations-port'),
+    )
+    .option('--tls', 'dev mode: TLS on the gRPC listener (off by default)')
     .addHelpText(
       'after',
       `
+Which configuration is used:
+  --config PATH, else $FABRIC_CFG_PATH/orderer.yaml, else ./orderer.yaml; with none of them (and no
+  ORDERER_GENERAL_BOOTSTRAPFILE) the orderer starts in dev mode, as with --dev.
+
 Every orderer.yaml key can be overridden by an environment variable ORDERER_<SECTION>_<KEY>,
-for example ORDERER_GENERAL_LISTENPORT=7050 or ORDERER_FILELEDGER_LOCATION=/var/ledger.`,
+for example ORDERER_GENERAL_LISTENPORT=7050 or ORDERER_FILELEDGER_LOCATION=/var/ledger
+(dev mode ignores them: it writes its own configuration).
+
+Examples:
+  $ orderer start                                        dev mode in ./orderer-data (first start creates it)
+  $ orderer start --dev --data-dir /tmp/dev --tls
+  $ orderer start --config /etc/hyperledger/fabric/orderer.yaml`,
     )
-    .action(async (options: { config?: string }) => {
+    .action(async (flags: StartFlags) => {
       const { startFromCommandLine } = await import('../server/start.js');
-      exitCode = await startFromCommandLine({ ...(options.config ? { configPath: options.config } : {}) });
+      setExitCode(
+        await startFromCommandLine({
+          ...(flags.config ? { configPath: flags.config } : {}),
+          ...(flags.dev ? { dev: true } : {}),
+          ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+          ...(flags.channel ? { channel: flags.channel } : {}),
+          ...(flags.port !== undefined ? { port: flags.port } : {}),
+          ...(flags.adminPort !== undefined ? { adminPort: flags.adminPort } : {}),
+          ...(flags.operationsPort !== undefined ? { operationsPort: flags.operationsPort } : {}),
+          ...(flags.tls ? { tls: true } : {}),
+        }),
+      );
     });
 
+  registerBenchCommand(program, setExitCode);
+  registerInspectCommand(program);
+  registerChannelCommand(program);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = createProgram((code) => {
+    exitCode = code;
+  });
   try {
     await program.parseAsync(argv);
-    return exitCode;
+    // A command may also report failure through process.exitCode.
+    return exitCode || (typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode;

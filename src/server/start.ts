@@ -1,12 +1,31 @@
-// `orderer start`: load config, start the orderer, stop cleanly on SIGTERM/SIGINT.
+// `orderer start`: load config (or, with no configuration at all, run the zero-config dev mode),
+// start the orderer, stop cleanly on SIGTERM/SIGINT.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadLocalConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
+import type { Logger } from '../logging.js';
 import { startOrderer } from './orderer.js';
 
 export interface StartOptions {
   configPath?: string;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Zero-config dev mode (implied when there is no configuration at all, see isDevModeStart). */
+  dev?: boolean;
+  /** Dev mode: the data folder (default $ORDERER_DEV_DATA_DIR or ./orderer-data). */
+  dataDir?: string;
+  /** Dev mode: the channel created on first start (default devchannel). */
+  channel?: string;
+  /** Dev mode listener ports (0 = any free port). */
+  port?: number;
+  adminPort?: number;
+  operationsPort?: number;
+  /** Dev mode: TLS on the gRPC listener. */
+  tls?: boolean;
+  /** Where dev mode prints its summary (default stdout). */
+  print?: (text: string) => void;
 }
 
 /** The level of FABRIC_LOGGING_SPEC's default part ("info", "debug:orderer.x=info" -> "debug"). */
@@ -19,33 +38,92 @@ function defaultLevel(spec: string | undefined): string {
   return 'info';
 }
 
+/**
+ * Dev mode when asked for (--dev), or when nothing configures the orderer: no --config, no
+ * FABRIC_CFG_PATH, no orderer.yaml/orderer.yml in the working folder and no bootstrap file.
+ */
+export function isDevModeStart(options: StartOptions, env: NodeJS.ProcessEnv, cwd: string): boolean {
+  if (options.dev) return true;
+  if (options.configPath) return false;
+  if (env.FABRIC_CFG_PATH) return false;
+  if (env.ORDERER_GENERAL_BOOTSTRAPFILE) return false;
+  return !existsSync(join(cwd, 'orderer.yaml')) && !existsSync(join(cwd, 'orderer.yml'));
+}
+
+const DEV_ONLY_OPTIONS = ['dataDir', 'channel', 'port', 'adminPort', 'operationsPort', 'tls'] as const;
+
+async function flush(logger: Logger): Promise<void> {
+  await new Promise((resolve) => logger.flush(resolve));
+}
+
 export async function startFromCommandLine(options: StartOptions): Promise<number> {
   const env = options.env ?? process.env;
-  const logger = pino({ level: defaultLevel(env.FABRIC_LOGGING_SPEC), base: { name: 'orderer' } });
-  let orderer;
+  const cwd = options.cwd ?? process.cwd();
+  const dev = isDevModeStart(options, env, cwd);
+  // Dev mode prints a summary on stdout, so its log goes to stderr.
+  const logger = pino(
+    { level: defaultLevel(env.FABRIC_LOGGING_SPEC), base: { name: 'orderer' } },
+    dev ? pino.destination(2) : pino.destination(1),
+  );
+  let stop: () => Promise<void>;
   try {
-    const loaded = loadLocalConfig({
-      ...(options.configPath ? { configPath: options.configPath } : {}),
-      env,
-      cwd: process.cwd(),
-    });
-    for (const warning of loaded.warnings) logger.warn(warning);
-    logger.info({ configFile: loaded.configFile ?? '(none: defaults)' }, 'loaded local configuration');
-    orderer = await startOrderer(loaded.config, { logger });
+    if (dev) {
+      if (options.configPath) {
+        throw new Error('--dev and --config exclude each other: dev mode makes its own configuration');
+      }
+      const { startDevOrderer, formatDevBanner, devDataDir } = await import('../dev/index.js');
+      const ignored = Object.keys(env).filter(
+        (name) => name.startsWith('ORDERER_') && name !== 'ORDERER_DEV_DATA_DIR',
+      );
+      if (ignored.length) {
+        logger.warn(
+          { ignored },
+          'dev mode ignores ORDERER_* settings; use --config with an orderer.yaml to configure the orderer',
+        );
+      }
+      const running = await startDevOrderer(
+        {
+          dataDir: devDataDir(options.dataDir, env, cwd),
+          ...(options.channel ? { channel: options.channel } : {}),
+          ...(options.port !== undefined ? { port: options.port } : {}),
+          ...(options.adminPort !== undefined ? { adminPort: options.adminPort } : {}),
+          ...(options.operationsPort !== undefined ? { operationsPort: options.operationsPort } : {}),
+          ...(options.tls ? { tls: true } : {}),
+        },
+        { logger },
+      );
+      (options.print ?? ((text: string) => process.stdout.write(text)))(formatDevBanner(running, cwd));
+      stop = () => running.stop();
+    } else {
+      const devOnly = DEV_ONLY_OPTIONS.filter((key) => options[key] !== undefined && options[key] !== false);
+      if (devOnly.length) {
+        throw new Error(
+          `${devOnly.join(', ')} apply to dev mode only; with a configuration file set them in orderer.yaml (or ORDERER_* variables), or add --dev`,
+        );
+      }
+      const loaded = loadLocalConfig({
+        ...(options.configPath ? { configPath: options.configPath } : {}),
+        env,
+        cwd,
+      });
+      for (const warning of loaded.warnings) logger.warn(warning);
+      logger.info({ configFile: loaded.configFile ?? '(none: defaults)' }, 'loaded local configuration');
+      const orderer = await startOrderer(loaded.config, { logger });
+      logger.info({ address: orderer.address, channels: orderer.registrar.channelIds() }, 'orderer started');
+      stop = () => orderer.stop();
+    }
   } catch (err) {
     logger.fatal(errorMessage(err));
-    await new Promise((resolve) => logger.flush(resolve));
+    await flush(logger);
     return 1;
   }
-  logger.info({ address: orderer.address, channels: orderer.registrar.channelIds() }, 'orderer started');
 
-  const running = orderer;
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'received signal, shutting down');
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      running.stop().then(resolve, (err) => {
+      stop().then(resolve, (err) => {
         logger.error(errorMessage(err));
         resolve();
       });
@@ -53,6 +131,6 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  await new Promise((resolve) => logger.flush(resolve));
+  await flush(logger);
   return 0;
 }
