@@ -1,0 +1,401 @@
+// Deliver (spec §2) over real gRPC with Hyperledger's client bindings: bad requests get Fabric's
+// statuses in Fabric's order of checks, seek positions resolve as Fabric resolves them, one stream
+// serves several requests after SUCCESS and ends after anything else, and a bad stream never
+// disturbs the others.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { common as hlCommon, orderer as hlOrderer } from '@hyperledger/fabric-protos';
+import {
+  createRootCa,
+  issueCertificate,
+  loadPrivateKeyPem,
+  parseCertificatePem,
+  type CertifiedKey,
+} from '../../src/crypto/index.js';
+import {
+  CRYPTO,
+  HeaderType,
+  atomicBroadcastClient,
+  broadcastAll,
+  deliver,
+  loadIdentity,
+  seekInfo,
+  serializeIdentity,
+  signLowS,
+  signedEnvelope,
+  type ClientIdentity,
+  type Position,
+} from '../support/fabric-clients.js';
+import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import { channelGenesisBlock } from '../support/orderer-process.js';
+
+type Client = ReturnType<typeof atomicBroadcastClient>;
+
+const CHANNEL = 'deliv';
+/** Blocks are cut by count only (the timer is far away), so the chain's shape is deterministic. */
+const BATCH = 5;
+const org1User = loadIdentity('org1User');
+const org2User = loadIdentity('org2User');
+
+function org1Ca(): CertifiedKey {
+  const dir = join(CRYPTO, 'peerOrganizations/org1.example.com/ca');
+  const certPem = readFileSync(join(dir, 'ca.org1.example.com-cert.pem'), 'utf8');
+  const keyPem = readFileSync(join(dir, 'priv_sk'), 'utf8');
+  return { cert: parseCertificatePem(certPem), certPem, privateKey: loadPrivateKeyPem(keyPem), keyPem };
+}
+
+function issuedIdentity(
+  mspId: string,
+  ca: CertifiedKey,
+  validity: { notBefore?: number; notAfter?: number },
+) {
+  const leaf = issueCertificate(ca, {
+    commonName: `Test@${mspId}`,
+    organizationalUnits: ['client'],
+    ...validity,
+  });
+  const certPem = Buffer.from(leaf.certPem);
+  return {
+    mspId,
+    certPem,
+    key: leaf.privateKey,
+    serialized: serializeIdentity(mspId, certPem),
+    dir: '',
+    sign: (data: Uint8Array) => signLowS(leaf.privateKey, data),
+  } satisfies ClientIdentity;
+}
+
+const DAY = 24 * 3600 * 1000;
+const expiredOrg1User = issuedIdentity('Org1MSP', org1Ca(), {
+  notBefore: Date.now() - 30 * DAY,
+  notAfter: Date.now() - DAY,
+});
+const org3User = issuedIdentity('Org3MSP', createRootCa({ commonName: 'ca.org3.example.com' }), {});
+const wrongKeyUser: ClientIdentity = { ...org1User, sign: (data) => signLowS(org2User.key, data) };
+
+function seekEnvelope(
+  start: Position | undefined,
+  stop: Position | undefined,
+  options: {
+    signer?: ClientIdentity;
+    channelId?: string;
+    behavior?: 'block' | 'fail';
+    timestampMs?: number;
+  } = {},
+): Buffer {
+  return signedEnvelope(options.signer ?? org1User, {
+    type: HeaderType.DELIVER_SEEK_INFO,
+    channelId: options.channelId ?? CHANNEL,
+    data: seekInfo(start, stop, options.behavior ?? 'block'),
+    ...(options.timestampMs !== undefined ? { timestampMs: options.timestampMs } : {}),
+  });
+}
+
+/** The same request with its channel header edited and the payload signed again. */
+function withChannelHeader(
+  envelope: Buffer,
+  edit: (chdr: hlCommon.ChannelHeader) => void,
+  signer = org1User,
+): Buffer {
+  const env = hlCommon.Envelope.deserializeBinary(envelope);
+  const payload = hlCommon.Payload.deserializeBinary(env.getPayload_asU8());
+  const header = payload.getHeader()!;
+  const chdr = hlCommon.ChannelHeader.deserializeBinary(header.getChannelHeader_asU8());
+  edit(chdr);
+  header.setChannelHeader(chdr.serializeBinary());
+  payload.setHeader(header);
+  const payloadBytes = payload.serializeBinary();
+  env.setPayload(payloadBytes);
+  env.setSignature(signer.sign(payloadBytes));
+  return Buffer.from(env.serializeBinary());
+}
+
+function blockNumbers(blocks: hlCommon.Block[]): number[] {
+  return blocks.map((b) => b.getHeader()!.getNumber());
+}
+
+interface SeekResult {
+  blocks: number[];
+  status: number | undefined;
+}
+
+/**
+ * Several SeekInfo requests on one Deliver stream, one at a time, each answered by blocks and a
+ * status. `ended` settles when the server ends the stream.
+ */
+function deliverSession(client: Client) {
+  const stream = client.deliver();
+  let current: { blocks: number[]; resolve: (r: SeekResult) => void } | undefined;
+  let endedFlag = false;
+  const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
+    stream.on('end', () => resolve(undefined));
+    stream.on('error', (err: grpc.ServiceError) => resolve(err));
+  });
+  void ended.then(() => {
+    endedFlag = true;
+    current?.resolve({ blocks: current.blocks, status: undefined });
+    current = undefined;
+  });
+  stream.on('data', (response: hlOrderer.DeliverResponse) => {
+    if (!current) throw new Error('response without a request');
+    if (response.hasBlock()) current.blocks.push(response.getBlock()!.getHeader()!.getNumber());
+    else {
+      const done = current;
+      current = undefined;
+      done.resolve({ blocks: done.blocks, status: response.getStatus() });
+    }
+  });
+  return {
+    request(envelope: Buffer): Promise<SeekResult> {
+      if (current) throw new Error('one request at a time');
+      if (endedFlag) return Promise.resolve({ blocks: [], status: undefined });
+      return new Promise((resolve) => {
+        current = { blocks: [], resolve };
+        stream.write(hlCommon.Envelope.deserializeBinary(envelope));
+      });
+    },
+    /** Whether the server ended the stream (gRPC OK) within the deadline. */
+    async endedWithin(ms: number): Promise<boolean> {
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
+      return (await Promise.race([ended.then(() => 'ended' as const), timer])) === 'ended';
+    },
+    close() {
+      stream.cancel();
+    },
+  };
+}
+
+/** Bytes that are not an Envelope go over the raw method path; answers decode with Hyperledger's types. */
+function deliverRawBytes(address: string, message: Buffer): Promise<number[]> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    const call = client.makeBidiStreamRequest(
+      '/orderer.AtomicBroadcast/Deliver',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
+    const statuses: number[] = [];
+    call.on('data', (raw: Buffer) =>
+      statuses.push(hlOrderer.DeliverResponse.deserializeBinary(raw).getStatus()),
+    );
+    call.on('error', (err) => {
+      client.close();
+      reject(err);
+    });
+    call.on('end', () => {
+      client.close();
+      resolve(statuses);
+    });
+    call.write(message);
+  });
+}
+
+const BAD_REQUEST = 400;
+const FORBIDDEN = 403;
+const NOT_FOUND = 404;
+const MINUTE = 60_000;
+
+describe('Deliver over gRPC (spec §2)', () => {
+  let node: TestOrderer;
+  let client: Client;
+  /** Height of the channel after set-up: genesis + 3 blocks of BATCH envelopes. */
+  const HEIGHT = 4;
+
+  const height = () => node.orderer.registrar.channelInfo(CHANNEL)!.height;
+  const waitForHeight = async (target: number) => {
+    const deadline = Date.now() + 10_000;
+    while (height() < target) {
+      if (Date.now() > deadline) throw new Error(`channel stayed at height ${height()}, expected ${target}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const broadcastBatch = async () => {
+    const envelopes = Array.from({ length: BATCH }, () => signedEnvelope(org1User, { channelId: CHANNEL }));
+    const responses = await broadcastAll(client, envelopes);
+    assert.ok(
+      responses.length === BATCH && responses.every((r) => r.status === 200),
+      JSON.stringify(responses),
+    );
+  };
+
+  before(async () => {
+    node = await startTestOrderer({
+      env: { ORDERER_GENERAL_BOOTSTRAPMETHOD: 'none' },
+    });
+    await node.orderer.registrar.joinChannel(
+      channelGenesisBlock(CHANNEL, { maxMessageCount: BATCH, batchTimeout: '1h' }),
+    );
+    client = atomicBroadcastClient(node.address);
+    for (let h = 2; h <= HEIGHT; h++) {
+      await broadcastBatch();
+      await waitForHeight(h);
+    }
+  });
+
+  after(async () => {
+    client?.close();
+    await node?.destroy();
+  });
+
+  /** After a bad request, a new stream on the same server is served normally. */
+  const stillServes = async () => {
+    const result = await deliver(client, seekEnvelope('newest', 'newest'));
+    assert.equal(result.status, 200);
+    assert.equal(result.blocks.length, 1);
+  };
+
+  const rejects = (name: string, envelope: () => Buffer, status: number) =>
+    it(`${name} -> ${status}`, async () => {
+      const session = deliverSession(client);
+      const first = await session.request(envelope());
+      assert.equal(first.status, status);
+      assert.deepEqual(first.blocks, [], 'no block before a rejection');
+      // Any status but SUCCESS ends the stream: a second request is never answered.
+      assert.ok(await session.endedWithin(5000), 'the server ends the stream after a non-SUCCESS status');
+      session.close();
+      await stillServes();
+    });
+
+  it('garbage bytes -> 400', async () => {
+    assert.deepEqual(await deliverRawBytes(node.address, Buffer.from([0x0a, 0xff, 0xff, 0x01])), [
+      BAD_REQUEST,
+    ]);
+    await stillServes();
+  });
+  rejects(
+    'timestamp 16 minutes in the past',
+    () => seekEnvelope(0, 0, { timestampMs: Date.now() - 16 * MINUTE }),
+    BAD_REQUEST,
+  );
+  rejects(
+    'timestamp 16 minutes in the future',
+    () => seekEnvelope(0, 0, { timestampMs: Date.now() + 16 * MINUTE }),
+    BAD_REQUEST,
+  );
+  rejects(
+    'no timestamp',
+    () => withChannelHeader(seekEnvelope(0, 0), (chdr) => chdr.clearTimestamp()),
+    BAD_REQUEST,
+  );
+  // The timestamp is checked before the channel is looked up.
+  rejects(
+    'stale timestamp for an unknown channel',
+    () => seekEnvelope(0, 0, { channelId: 'nosuchchannel', timestampMs: Date.now() - 20 * MINUTE }),
+    BAD_REQUEST,
+  );
+  rejects('unknown channel', () => seekEnvelope(0, 0, { channelId: 'nosuchchannel' }), NOT_FOUND);
+  // The channel is looked up before any identity check.
+  rejects(
+    'unknown channel, identity of another org',
+    () => seekEnvelope(0, 0, { channelId: 'nosuch', signer: org3User }),
+    NOT_FOUND,
+  );
+  rejects(
+    'payload data that is not a SeekInfo',
+    () =>
+      signedEnvelope(org1User, {
+        type: HeaderType.DELIVER_SEEK_INFO,
+        channelId: CHANNEL,
+        data: Buffer.from([0x0a, 0xff, 0x07]),
+      }),
+    BAD_REQUEST,
+  );
+  rejects('expired creator certificate', () => seekEnvelope(0, 0, { signer: expiredOrg1User }), FORBIDDEN);
+  // Identity checks come before the seek positions are looked at.
+  rejects(
+    'expired creator certificate, no start',
+    () => seekEnvelope(undefined, 0, { signer: expiredOrg1User }),
+    FORBIDDEN,
+  );
+  rejects(
+    'identity of an MSP that is not on the channel',
+    () => seekEnvelope(0, 0, { signer: org3User }),
+    FORBIDDEN,
+  );
+  rejects(
+    'signature by another key than the certificate',
+    () => seekEnvelope(0, 0, { signer: wrongKeyUser }),
+    FORBIDDEN,
+  );
+  rejects('missing start', () => seekEnvelope(undefined, 0), BAD_REQUEST);
+  rejects('missing stop', () => seekEnvelope(0, undefined), BAD_REQUEST);
+  rejects('start after stop', () => seekEnvelope(3, 1), BAD_REQUEST);
+  rejects('specified start beyond the height', () => seekEnvelope(HEIGHT + 1, HEIGHT + 1), NOT_FOUND);
+
+  it('accepts a timestamp 14 minutes off (inside the 15 minute TimeWindow)', async () => {
+    for (const skew of [-14 * MINUTE, 14 * MINUTE]) {
+      const result = await deliver(client, seekEnvelope(0, 0, { timestampMs: Date.now() + skew }));
+      assert.equal(result.status, 200);
+      assert.deepEqual(blockNumbers(result.blocks), [0]);
+    }
+  });
+
+  it('FAIL_IF_NOT_READY streams the blocks that exist, then NOT_FOUND', async () => {
+    const result = await deliver(client, seekEnvelope(1, HEIGHT + 5, { behavior: 'fail' }));
+    assert.deepEqual(blockNumbers(result.blocks), [1, 2, 3]);
+    assert.equal(result.status, NOT_FOUND);
+    await stillServes();
+  });
+
+  it('Newest..Newest gives exactly the last block', async () => {
+    const result = await deliver(client, seekEnvelope('newest', 'newest'));
+    assert.equal(result.status, 200);
+    assert.deepEqual(blockNumbers(result.blocks), [HEIGHT - 1]);
+  });
+
+  it('Oldest..Oldest gives exactly block 0; Oldest..Newest gives the whole chain', async () => {
+    const first = await deliver(client, seekEnvelope('oldest', 'oldest'));
+    assert.equal(first.status, 200);
+    assert.deepEqual(blockNumbers(first.blocks), [0]);
+    const all = await deliver(client, seekEnvelope('oldest', 'newest'));
+    assert.equal(all.status, 200);
+    assert.deepEqual(blockNumbers(all.blocks), [0, 1, 2, 3]);
+    // Every data block holds the BATCH envelopes it was cut with.
+    for (const block of all.blocks.slice(1)) assert.equal(block.getData()!.getDataList().length, BATCH);
+  });
+
+  it('serves several SeekInfo requests on one stream, each ended by SUCCESS', async () => {
+    const session = deliverSession(client);
+    assert.deepEqual(await session.request(seekEnvelope(0, 1)), { blocks: [0, 1], status: 200 });
+    assert.deepEqual(await session.request(seekEnvelope('newest', 'newest')), {
+      blocks: [HEIGHT - 1],
+      status: 200,
+    });
+    assert.deepEqual(await session.request(seekEnvelope(2, 'newest')), { blocks: [2, 3], status: 200 });
+    // Then a bad one ends the stream.
+    assert.deepEqual(await session.request(seekEnvelope(3, 1)), { blocks: [], status: BAD_REQUEST });
+    assert.ok(await session.endedWithin(5000));
+    session.close();
+  });
+
+  it('NextCommit waits for the next block; a Specified start at the height waits too', async () => {
+    const before = height();
+    const session = deliverSession(client);
+    // A first answered request proves the stream is established, so the next one reaches the server
+    // at once; both waiting requests are sent before the block they wait for is ordered.
+    assert.equal((await session.request(seekEnvelope('newest', 'newest'))).status, 200);
+    const nextCommit = session.request(seekEnvelope('nextCommit', before));
+    const specifiedAtHeight = deliver(client, seekEnvelope(before, before));
+    await broadcastBatch();
+    assert.deepEqual(await nextCommit, { blocks: [before], status: 200 });
+    const atHeight = await specifiedAtHeight;
+    assert.equal(atHeight.status, 200);
+    assert.deepEqual(blockNumbers(atHeight.blocks), [before]);
+    session.close();
+  });
+
+  it('keeps serving other streams while one waits at the tip', async () => {
+    const session = deliverSession(client);
+    const waiting = session.request(seekEnvelope('nextCommit', 'nextCommit'));
+    for (let i = 0; i < 3; i++) await stillServes();
+    session.close();
+    assert.equal(
+      (await waiting).status,
+      undefined,
+      'the waiting request ended with the stream, without status',
+    );
+  });
+});
