@@ -4,6 +4,7 @@
 // disturbs the others.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes, verify as cryptoVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -26,6 +27,7 @@ import {
   serializeIdentity,
   signLowS,
   signedEnvelope,
+  toHighS,
   type ClientIdentity,
   type Position,
 } from '../support/fabric-clients.js';
@@ -84,6 +86,8 @@ function seekEnvelope(
     channelId?: string;
     behavior?: 'block' | 'fail';
     timestampMs?: number;
+    /** Replaces the envelope signature (a high-S twin, garbage). */
+    signature?: (good: Buffer) => Buffer;
   } = {},
 ): Buffer {
   return signedEnvelope(options.signer ?? org1User, {
@@ -91,6 +95,7 @@ function seekEnvelope(
     channelId: options.channelId ?? CHANNEL,
     data: seekInfo(start, stop, options.behavior ?? 'block'),
     ...(options.timestampMs !== undefined ? { timestampMs: options.timestampMs } : {}),
+    ...(options.signature ? { signature: options.signature } : {}),
   });
 }
 
@@ -320,6 +325,46 @@ describe('Deliver over gRPC (spec §2)', () => {
     () => seekEnvelope(0, 0, { signer: wrongKeyUser }),
     FORBIDDEN,
   );
+  // The Readers policy drops signatures that do not verify, so these fail it (spec §2.2, §5.3).
+  rejects('high-S twin of a valid signature', () => seekEnvelope(0, 0, { signature: toHighS }), FORBIDDEN);
+  rejects(
+    'garbage signature bytes',
+    () => seekEnvelope(0, 0, { signature: () => randomBytes(71) }),
+    FORBIDDEN,
+  );
+  rejects('empty signature', () => seekEnvelope(0, 0, { signature: () => Buffer.alloc(0) }), FORBIDDEN);
+  // Identity checks come before the seek positions: a bad signature wins over a missing start.
+  rejects('high-S signature, no start', () => seekEnvelope(undefined, 0, { signature: toHighS }), FORBIDDEN);
+
+  it('the high-S twin is a mathematically valid signature (so only the low-S rule refuses it)', () => {
+    const env = hlCommon.Envelope.deserializeBinary(seekEnvelope(0, 0, { signature: toHighS }));
+    const payload = env.getPayload_asU8();
+    const highS = Buffer.from(env.getSignature_asU8());
+    const lowS = org1User.sign(payload);
+    assert.equal(cryptoVerify('sha256', payload, org1User.certPem.toString(), highS), true);
+    assert.ok(!toHighS(lowS).equals(lowS), 'the twin differs from the low-S signature');
+  });
+
+  it('bad signatures end only their own stream: a concurrent session keeps being served', async () => {
+    const healthy = deliverSession(client);
+    assert.deepEqual(await healthy.request(seekEnvelope(0, 0)), { blocks: [0], status: 200 });
+    const bad = await Promise.all(
+      [toHighS, () => randomBytes(71), () => randomBytes(8)].map(async (signature) => {
+        const session = deliverSession(client);
+        const result = await session.request(seekEnvelope(0, 'newest', { signature }));
+        const ended = await session.endedWithin(5000);
+        session.close();
+        return { ...result, ended };
+      }),
+    );
+    assert.deepEqual(
+      bad,
+      Array.from({ length: 3 }, () => ({ blocks: [], status: FORBIDDEN, ended: true })),
+    );
+    // The healthy stream, opened before the bad ones, still answers on the same stream.
+    assert.deepEqual(await healthy.request(seekEnvelope(1, 2)), { blocks: [1, 2], status: 200 });
+    healthy.close();
+  });
   rejects('missing start', () => seekEnvelope(undefined, 0), BAD_REQUEST);
   rejects('missing stop', () => seekEnvelope(0, undefined), BAD_REQUEST);
   rejects('start after stop', () => seekEnvelope(3, 1), BAD_REQUEST);
