@@ -249,7 +249,7 @@ export function formatDevBanner(dev: RunningDevOrderer, cwd = process.cwd()): st
     `  TLS CA        ${shown(info.orderer.tlsCaFile)}`,
     ...dev.notes.map((note) => `  note: ${note}`),
     '',
-    `Try it:  orderer bench${dev.info.dataDir === resolve(cwd, DEFAULT_DEV_DATA_DIR) ? '' : ` --data-dir ${shown(info.dataDir)}`} -n 2000    (signs as the client above and sends to ${info.channel})`,
+    `Try it:  npx orderer bench${dev.info.dataDir === resolve(cwd, DEFAULT_DEV_DATA_DIR) ? '' : ` --data-dir ${shown(info.dataDir)}`} -n 2000    (signs as the client above and sends to ${info.channel})`,
     `   peer: CORE_PEER_LOCALMSPID=${info.client.mspId} CORE_PEER_MSPCONFIGPATH=${shown(info.client.mspDir)} peer channel fetch newest -o ${runtime.address} -c ${info.channel}${runtime.tls ? ` --tls --cafile ${shown(info.orderer.tlsCaFile)}` : ''}`,
   ];
   return lines.join('\n') + '\n';
