@@ -5,8 +5,8 @@
 //
 // Start-up (Fabric's startThread), each step retried with Kafka.Retry until the chain halts: create the
 // topic (on failure, rely on the brokers' auto-creation), connect the producer, post CONNECT, find the
-// offset to resume from (the last block's KafkaMetadata, else the oldest offset), check the partition's
-// replicas, then start consuming. Only then does waitReady() resolve.
+// offset to resume from (the last block's KafkaMetadata, else the oldest offset), check that the
+// partition has replicas and a leader, then start consuming. Only then does waitReady() resolve.
 //
 // order()/configure() resolve once the brokers acknowledged the message (acks = all): from then on it
 // is in Kafka and every orderer will order it. A broker outage makes order() and waitReady() refuse
@@ -14,6 +14,7 @@
 // Kafka.Retry.NetworkTimeouts.ReadTimeout, and heals by itself when the brokers come back.
 import type { TimerHandle } from '../../clock.js';
 import { errorMessage, internal, OrdererError, unavailable } from '../../errors.js';
+import type { KafkaMetrics } from '../../metrics/index.js';
 import { decodeEnvelope as defaultDecodeEnvelope } from '../../protoutil/envelope.js';
 import { toNumber } from '../../protos/index.js';
 import type { Chain, ConsenterSupport, ReceivedEnvelope } from '../types.js';
@@ -59,6 +60,8 @@ export interface KafkaChainDependencies {
   decodeEnvelope?: (raw: Buffer) => ReceivedEnvelope;
   /** Called once the chain has halted and closed its client. */
   onHalted?: () => void;
+  /** consensus_kafka_last_offset_persisted {channel} is set on every block written. */
+  metrics?: KafkaMetrics;
 }
 
 type State = 'created' | 'starting' | 'running' | 'halted' | 'failed';
@@ -86,6 +89,7 @@ export class KafkaChain implements Chain {
   private readonly options: KafkaChainOptions;
   private readonly client: KafkaClient;
   private readonly onHalted: (() => void) | undefined;
+  private readonly metrics: KafkaMetrics | undefined;
   private readonly core: KafkaCore;
   private readonly resume: ReturnType<typeof resumePoint>;
   private readonly stopping = new AbortController();
@@ -120,6 +124,7 @@ export class KafkaChain implements Chain {
     this.options = options;
     this.client = deps.client;
     this.onHalted = deps.onHalted;
+    this.metrics = deps.metrics;
     this.topic = support.channelId;
     this.resume = resumePoint(metadata, support.channelId);
     const state = this.resume.fromOldest
@@ -137,6 +142,8 @@ export class KafkaChain implements Chain {
     let resolveStarted!: () => void;
     this.started = { promise: new Promise<void>((r) => (resolveStarted = r)), resolve: resolveStarted };
     if (this.core.isIngressBlocked) this.ingressGate = gate();
+    if (!this.resume.fromOldest)
+      this.metrics?.lastOffsetPersisted.set(state.lastOffsetPersisted, { channel: support.channelId });
     this.log.info(
       {
         lastOffsetPersisted: this.resume.fromOldest ? 'none (new channel)' : state.lastOffsetPersisted,
@@ -157,6 +164,11 @@ export class KafkaChain implements Chain {
 
   private get brokerList(): string {
     return this.options.brokers.join(', ');
+  }
+
+  /** The channel's Orderer/KafkaBrokers. */
+  get brokers(): readonly string[] {
+    return this.options.brokers;
   }
 
   /** Partition replicas found at start-up. */
@@ -306,8 +318,8 @@ export class KafkaChain implements Chain {
         this.client.produce(this.topic, KAFKA_PARTITION, encodeConnect(), messageKey),
       );
       this.startOffset = await this.findStartOffset();
-      const partition = await this.step('getting the replicas of the partition', () =>
-        this.client.partitionMetadata(this.topic, KAFKA_PARTITION),
+      const partition = await this.step('checking the replicas of the partition', () =>
+        this.checkedPartition(),
       );
       this.replicaIds = partition.replicas;
       if (this.state !== 'starting') return;
@@ -333,6 +345,28 @@ export class KafkaChain implements Chain {
     } finally {
       this.started.resolve();
     }
+  }
+
+  /** The partition's metadata, refused (and so retried) while it has no replicas or no leader. */
+  private async checkedPartition() {
+    const partition = await this.client.partitionMetadata(this.topic, KAFKA_PARTITION);
+    const where = `Kafka partition ${this.topic}/${KAFKA_PARTITION} on brokers ${this.brokerList}`;
+    if (partition.replicas.length === 0) {
+      throw unavailable(
+        `${where} has no replicas: the brokers hosting it are gone or the topic is being deleted; ` +
+          'check the Kafka cluster (kafka-topics.sh --describe)',
+        { channel: this.channelId, topic: this.topic, reason: 'no-replicas' },
+      );
+    }
+    if (partition.leader < 0) {
+      throw unavailable(
+        `${where} has no leader (replicas ${JSON.stringify(partition.replicas)}, in-sync ` +
+          `${JSON.stringify(partition.isr)}, offline ${JSON.stringify(partition.offlineReplicas)}): ` +
+          'start the brokers holding its replicas, or wait for a leader election',
+        { channel: this.channelId, topic: this.topic, reason: 'no-leader', replicas: partition.replicas },
+      );
+    }
+    return partition;
   }
 
   private async step<T>(what: string, attempt: () => Promise<T>): Promise<T> {
@@ -621,6 +655,7 @@ export class KafkaChain implements Chain {
         { cause: err },
       );
     }
+    this.metrics?.lastOffsetPersisted.set(effect.metadata.lastOffsetPersisted, { channel: this.channelId });
     this.log.debug({ block: number, ...effect.metadata, messages: effect.batch.length }, 'wrote block');
   }
 

@@ -1,10 +1,11 @@
 // Fabric's Kafka consenter (orderer/consensus/kafka/consenter.go): one KafkaChain per channel, each
 // with its own Kafka client towards the brokers the channel config names (Orderer/KafkaBrokers),
 // configured from the orderer's Kafka section (retries, timeouts, topic, TLS, SASL/PLAIN).
-import type { Clock } from '../../clock.js';
-import { badRequest } from '../../errors.js';
+import type { Clock, TimerHandle } from '../../clock.js';
+import { badRequest, errorMessage, unavailable } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import type { KafkaConfig } from '../../config/types.js';
+import type { KafkaMetrics } from '../../metrics/index.js';
 import type { Consenter, ConsenterSupport, ReceivedEnvelope } from '../types.js';
 import type { KafkaClient, KafkaClientOptions, KafkaSaslPlainOptions, KafkaTlsOptions } from './client.js';
 import { PlatformaticKafkaClient } from './client-platformatic.js';
@@ -23,6 +24,9 @@ export interface KafkaConsenterOptions {
   sasl?: KafkaSaslPlainOptions;
   /** How long waitReady() waits for a starting chain. Default 3000 ms. */
   readyWaitMs?: number;
+  /** How long the aggregate health check waits for a partition to take its CONNECT message
+   *  before it reports the channel unhealthy. Default 10 000 ms (below /healthz's 30 s). */
+  healthCheckTimeoutMs?: number;
 }
 
 export interface KafkaConsenterDependencies {
@@ -31,6 +35,8 @@ export interface KafkaConsenterDependencies {
   /** Default: the @platformatic/kafka client. */
   createClient?: (options: KafkaClientOptions, deps: { clock: Clock; logger: Logger }) => KafkaClient;
   decodeEnvelope?: (raw: Buffer) => ReceivedEnvelope;
+  /** consensus_kafka_* gauges (OrdererMetrics.kafka). */
+  metrics?: KafkaMetrics;
 }
 
 /** A named check for the operations /healthz endpoint: resolves when healthy. */
@@ -132,6 +138,7 @@ export class KafkaConsenter implements Consenter {
       {
         client,
         ...(this.deps.decodeEnvelope ? { decodeEnvelope: this.deps.decodeEnvelope } : {}),
+        ...(this.deps.metrics ? { metrics: this.deps.metrics } : {}),
         onHalted: () => {
           if (this.chains.get(support.channelId) === chain) this.chains.delete(support.channelId);
         },
@@ -144,6 +151,54 @@ export class KafkaConsenter implements Consenter {
   /** The live chain of a channel, if any. */
   chain(channelId: string): KafkaChain | undefined {
     return this.chains.get(channelId);
+  }
+
+  /**
+   * The one /healthz check of the Kafka consenter, component "kafka": every live Kafka chain is
+   * serving and its partition takes a CONNECT message (as Fabric's per-partition checkers do). It
+   * rejects naming each failing channel with its brokers, and passes when no channel uses Kafka.
+   * Chains are looked up on every run, so channels created or removed later are covered.
+   */
+  healthCheck(): KafkaHealthCheck {
+    return {
+      component: 'kafka',
+      check: async () => {
+        const chains = [...this.chains.entries()];
+        const timeoutMs = this.options.healthCheckTimeoutMs ?? 10_000;
+        const results = await Promise.allSettled(
+          chains.map(([channelId, chain]) =>
+            this.withTimeout(
+              chain.healthCheck(),
+              timeoutMs,
+              () =>
+                `Kafka partition ${channelId}/${KAFKA_PARTITION} did not acknowledge a CONNECT message within ${timeoutMs} ms`,
+            ),
+          ),
+        );
+        const failures: string[] = [];
+        results.forEach((result, i) => {
+          if (result.status === 'fulfilled') return;
+          const [channelId, chain] = chains[i]!;
+          failures.push(
+            `channel ${channelId} (Kafka brokers ${chain.brokers.join(', ')}): ${errorMessage(result.reason)}`,
+          );
+        });
+        if (failures.length > 0) {
+          throw unavailable(
+            `${failures.length} of ${chains.length} Kafka channel(s) cannot reach their brokers: ${failures.join('; ')}`,
+            { channels: failures.length },
+          );
+        }
+      },
+    };
+  }
+
+  private withTimeout(work: Promise<void>, ms: number, message: () => string): Promise<void> {
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = this.deps.clock.setTimer(ms, () => reject(unavailable(message())));
+    });
+    return Promise.race([work, timedOut]).finally(() => timer?.cancel());
   }
 
   /** One health check per channel served by Kafka (Fabric registers one per channel partition). */

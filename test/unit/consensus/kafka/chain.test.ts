@@ -8,6 +8,7 @@ import {
   KafkaConsenter,
   decodeKafkaMessage,
   decodeKafkaMetadata,
+  encodeConnect,
   encodeKafkaMetadata,
   encodeRegular,
   encodeTimeToCut,
@@ -17,6 +18,7 @@ import {
   type KafkaConsenterOptions,
 } from '../../../../src/consensus/kafka/index.js';
 import type { KafkaConfig } from '../../../../src/config/types.js';
+import type { Gauge, KafkaMetrics, Labels } from '../../../../src/metrics/index.js';
 import { FakeConsenterSupport, capturingLogger, makeEnvelope } from '../../../support/solo.js';
 import { FakeKafkaCluster } from './fake-kafka.js';
 
@@ -40,6 +42,7 @@ interface Setup {
   maxMessageCount?: number;
   start?: boolean;
   options?: Partial<KafkaConsenterOptions>;
+  metrics?: KafkaMetrics;
 }
 
 function setup(s: Partial<Setup> = {}) {
@@ -62,7 +65,7 @@ function setup(s: Partial<Setup> = {}) {
   const client = cluster.client();
   const consenter = new KafkaConsenter(
     { ...OPTIONS, ...s.options },
-    { clock, logger, createClient: () => client },
+    { clock, logger, createClient: () => client, ...(s.metrics ? { metrics: s.metrics } : {}) },
   );
   const chain = consenter.handleChain(support, s.metadata);
   if (s.start !== false) chain.start();
@@ -480,4 +483,127 @@ test('kafkaConsenterOptions maps the Kafka section: retries, timeouts, topic, TL
   });
   assert.equal(plain.tls, undefined);
   assert.equal(plain.sasl, undefined);
+});
+
+/** consensus_kafka_* gauges that record what was set. */
+function recordingKafkaMetrics(): {
+  metrics: KafkaMetrics;
+  lastOffsetPersisted: { value: number; labels?: Labels }[];
+} {
+  const lastOffsetPersisted: { value: number; labels?: Labels }[] = [];
+  const ignored: Gauge = { set() {}, add() {} };
+  const metrics: KafkaMetrics = {
+    lastOffsetPersisted: {
+      set: (value, labels) => lastOffsetPersisted.push({ value, ...(labels ? { labels } : {}) }),
+      add() {},
+    },
+    incomingByteRate: ignored,
+    outgoingByteRate: ignored,
+    requestRate: ignored,
+    requestSize: ignored,
+    requestLatency: ignored,
+    responseRate: ignored,
+    responseSize: ignored,
+    batchSize: ignored,
+    recordSendRate: ignored,
+    recordsPerRequest: ignored,
+    compressionRatio: ignored,
+  };
+  return { metrics, lastOffsetPersisted };
+}
+
+test('consensus_kafka_last_offset_persisted {channel} follows every block written, from the resumed offset on', async () => {
+  const cluster = new FakeKafkaCluster();
+  cluster.log('mychannel').push(encodeConnect(), encodeConnect());
+  const recorded = recordingKafkaMetrics();
+  const metadata = encodeKafkaMetadata({
+    lastOffsetPersisted: 1,
+    lastOriginalOffsetProcessed: 0,
+    lastResubmittedConfigOffset: 0,
+  });
+  const { chain, support } = setup({ cluster, metadata, metrics: recorded.metrics });
+  assert.deepEqual(recorded.lastOffsetPersisted, [{ value: 1, labels: { channel: 'mychannel' } }]);
+  await chain.waitReady();
+  await orderAll(chain, ['a', 'b', 'c', 'd', 'e', 'f']);
+  await until('two blocks', () => support.blocks.length === 2);
+  const offsets = support.blocks.map((b) => decodeKafkaMetadata(b.consenterMetadata!).lastOffsetPersisted);
+  assert.deepEqual(
+    recorded.lastOffsetPersisted.slice(1),
+    offsets.map((value) => ({ value, labels: { channel: 'mychannel' } })),
+  );
+  await chain.halt();
+});
+
+test('the aggregate "kafka" health check: passes without Kafka channels, names channel and brokers when a partition is unreachable', async () => {
+  const idle = new KafkaConsenter(OPTIONS, { clock: new ManualClock(), logger: capturingLogger().logger });
+  const idleCheck = idle.healthCheck();
+  assert.equal(idleCheck.component, 'kafka');
+  await idleCheck.check();
+
+  const { chain, cluster, consenter, clock } = setup();
+  const check = consenter.healthCheck();
+  await assert.rejects(
+    check.check(),
+    isUnavailable(/channel mychannel \(Kafka brokers 127\.0\.0\.1:9092\).*not ready/),
+  );
+  await chain.waitReady();
+  await check.check();
+  cluster.up = false;
+  await assert.rejects(
+    check.check(),
+    isUnavailable(
+      /1 of 1 Kafka channel\(s\) cannot reach their brokers: channel mychannel \(Kafka brokers 127\.0\.0\.1:9092\): .*does not accept messages/,
+    ),
+  );
+  cluster.up = true;
+  // A broker that takes the connection but never answers: the check gives up after its timeout.
+  cluster.stallProduce = true;
+  const stalled = check.check();
+  const outcome = assert.rejects(
+    stalled,
+    isUnavailable(/mychannel\/0 did not acknowledge a CONNECT message within 10000 ms/),
+  );
+  await settle();
+  clock.advance(10_000);
+  await outcome;
+  cluster.stallProduce = false;
+  await chain.halt();
+  await check.check();
+});
+
+test('start-up refuses a partition without a leader or replicas, retries, and starts once the partition has them', async () => {
+  const cluster = new FakeKafkaCluster();
+  cluster.partitionState = { leader: -1, isr: [], offlineReplicas: [1] };
+  const { chain, clock } = setup({ cluster, options: { readyWaitMs: 0 } });
+  await until('replica check failing', () => /has no leader/.test(chain.errored()?.message ?? ''), clock, 0);
+  await assert.rejects(
+    chain.waitReady(),
+    isUnavailable(
+      /step: checking the replicas of the partition; last error: Kafka partition mychannel\/0 on brokers 127\.0\.0\.1:9092 has no leader \(replicas \[1\], in-sync \[\], offline \[1\]\)/,
+    ),
+  );
+  clock.advance(100);
+  await settle();
+  cluster.partitionState = { replicas: [] };
+  await until('no replicas', () => /has no replicas/.test(chain.errored()?.message ?? ''), clock, 100);
+  cluster.partitionState = {};
+  await until('started', () => chain.errored() === undefined, clock, 100);
+  assert.deepEqual(chain.replicas, [1]);
+  await chain.halt();
+
+  // Still without a leader once Kafka.Retry is used up: the chain stops, saying why.
+  const lost = new FakeKafkaCluster();
+  lost.partitionState = { leader: -1 };
+  const second = setup({ cluster: lost, options: { readyWaitMs: 0 } });
+  await until(
+    'gave up',
+    () => /could not start/.test(second.chain.errored()?.message ?? ''),
+    second.clock,
+    500,
+  );
+  assert.match(
+    second.chain.errored()!.message,
+    /could not start \(checking the replicas of the partition, brokers 127\.0\.0\.1:9092\).*gave up.*has no leader/,
+  );
+  await second.chain.halt();
 });

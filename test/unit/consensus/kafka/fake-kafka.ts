@@ -24,6 +24,11 @@ export class FakeKafkaCluster {
   createTopicError: Error | undefined;
   readonly created: { topic: string; options: CreateTopicOptions }[] = [];
   produceAttempts = 0;
+  /** What partitionMetadata reports instead of a healthy single-replica partition, when set. */
+  partitionState: Partial<Pick<KafkaPartitionMetadata, 'leader' | 'replicas' | 'isr' | 'offlineReplicas'>> =
+    {};
+  /** While true, produce() never answers (a broker that accepts connections but does not respond). */
+  stallProduce = false;
   private waiters: (() => void)[] = [];
 
   log(topic: string): Buffer[] {
@@ -109,12 +114,22 @@ export class FakeKafkaClient implements KafkaClient {
   async partitionMetadata(topic: string, partition: number): Promise<KafkaPartitionMetadata> {
     this.check('metadata');
     this.cluster.log(topic);
-    return { topic, partition, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1], offlineReplicas: [] };
+    return {
+      topic,
+      partition,
+      leader: 1,
+      leaderEpoch: 0,
+      replicas: [1],
+      isr: [1],
+      offlineReplicas: [],
+      ...this.cluster.partitionState,
+    };
   }
 
   async produce(topic: string, _partition: number, value: Buffer): Promise<number> {
     this.cluster.produceAttempts++;
     this.check('produce');
+    if (this.cluster.stallProduce) return new Promise<number>(() => {});
     const log = this.cluster.log(topic);
     log.push(value);
     this.cluster.changed();
