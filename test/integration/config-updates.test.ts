@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { common as hlCommon, type orderer as hlOrderer } from '@hyperledger/fabric-protos';
+import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, msp, orderer, toNumber } from '../../src/protos/index.js';
 import { OrganizationCrypto } from '../../src/crypto/certgen.js';
 import { parsePolicy } from '../../src/policies/index.js';
@@ -26,6 +26,7 @@ import {
   signLowS,
   signedEnvelope,
   type ClientIdentity,
+  deliverOnce,
 } from '../support/fabric-clients.js';
 import { goldenBlocks, writeGoOrdererLedger } from '../support/ledger.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
@@ -52,34 +53,10 @@ function org3AdminIdentity(): ClientIdentity {
   };
 }
 
-/** One SeekInfo on a Deliver stream; resolves at the status (then cancels the stream). */
-function deliverOnce(
-  client: ReturnType<typeof atomicBroadcastClient>,
-  envelope: Buffer,
-  timeoutMs = 20000,
-  onBlock?: (block: common.Block) => void,
-): Promise<{ status: number | undefined; blocks: common.Block[] }> {
-  return new Promise((resolve, reject) => {
-    const stream = client.deliver();
-    const blocks: common.Block[] = [];
-    const timer = setTimeout(() => {
-      stream.cancel();
-      reject(new Error(`deliver timed out after ${blocks.length} blocks`));
-    }, timeoutMs);
-    stream.on('data', (response: hlOrderer.DeliverResponse) => {
-      if (response.hasBlock()) {
-        const block = common.Block.decode(response.getBlock()!.serializeBinary());
-        blocks.push(block);
-        onBlock?.(block);
-        return;
-      }
-      clearTimeout(timer);
-      resolve({ status: response.getStatus(), blocks });
-      stream.cancel();
-    });
-    stream.on('error', () => {});
-    stream.write(hlCommon.Envelope.deserializeBinary(envelope));
-  });
+/** deliverOnce with the blocks decoded. */
+async function deliverDecoded(...args: Parameters<typeof deliverOnce>) {
+  const { status, blocks } = await deliverOnce(...args);
+  return { status, blocks: blocks.map((bytes) => common.Block.decode(bytes)) };
 }
 
 function seek(
@@ -184,7 +161,7 @@ describe('config updates over gRPC', () => {
   async function applyUpdate(envelope: Buffer): Promise<common.Block> {
     const number = support().height();
     assert.deepEqual(await broadcastAll(client, [envelope]), [{ status: 200, info: '' }]);
-    const { status, blocks } = await deliverOnce(client, seek(org1User, number, number));
+    const { status, blocks } = await deliverDecoded(client, seek(org1User, number, number));
     assert.equal(status, 200);
     assert.equal(headerTypeOf(blocks[0]!), HeaderType.CONFIG);
     return blocks[0]!;
@@ -195,7 +172,7 @@ describe('config updates over gRPC', () => {
     const number = support().height();
     const [response] = await broadcastAll(client, [signedEnvelope(org1User, { channelId: CHANNEL, txId })]);
     assert.deepEqual(response, { status: 200, info: '' });
-    const { status, blocks } = await deliverOnce(client, seek(org1User, number, number));
+    const { status, blocks } = await deliverDecoded(client, seek(org1User, number, number));
     assert.equal(status, 200);
     assert.deepEqual(txIdsOf(blocks[0]!), [txId]);
   }
@@ -358,14 +335,16 @@ describe('config updates over gRPC', () => {
   }
 
   it('ends a Deliver session blocked at the tip with FORBIDDEN once its org loses Readers', async () => {
-    const before = await deliverOnce(client, seek(org2User, 'newest', 'newest'));
+    const before = await deliverDecoded(client, seek(org2User, 'newest', 'newest'));
     assert.equal(before.status, 200, 'Org2 User1 can read before the change');
 
     // The session starts at the newest block: once that arrives it has passed its access check and
     // waits at the tip for the next one.
     let reachedTip!: () => void;
     const atTip = new Promise<void>((resolve) => (reachedTip = resolve));
-    const waiting = deliverOnce(client, seek(org2User, 'newest', 1_000_000), 20000, () => reachedTip());
+    const waiting = deliverDecoded(client, seek(org2User, 'newest', 1_000_000), {
+      onBlock: () => reachedTip(),
+    });
     await atTip;
     const configBlockNumber = support().height();
     const peersOnly: common.IPolicy = {
@@ -388,9 +367,9 @@ describe('config updates over gRPC', () => {
     assert.equal(toNumber(ended.blocks[0]!.header!.number), configBlockNumber - 1);
     assert.ok(ended.blocks.slice(1).every((b) => toNumber(b.header!.number) === configBlockNumber));
 
-    const after = await deliverOnce(client, seek(org2User, 'newest', 'newest'));
+    const after = await deliverDecoded(client, seek(org2User, 'newest', 'newest'));
     assert.equal(after.status, 403, 'a new session of Org2 User1 is refused too');
-    const org1 = await deliverOnce(client, seek(org1User, 'newest', 'newest'));
+    const org1 = await deliverDecoded(client, seek(org1User, 'newest', 'newest'));
     assert.equal(org1.status, 200, 'Org1 still reads');
   });
 
@@ -456,10 +435,10 @@ describe('config updates over gRPC', () => {
     await chain.chain.configure(config, configSeq);
     await chain.chain.order(big, validatedAt);
 
-    const configBlock = await deliverOnce(client, seek(org1User, configBlockNumber, configBlockNumber));
+    const configBlock = await deliverDecoded(client, seek(org1User, configBlockNumber, configBlockNumber));
     assert.equal(headerTypeOf(configBlock.blocks[0]!), HeaderType.CONFIG);
     await assertChannelWorks('after-queued-big');
-    const { status, blocks } = await deliverOnce(client, seek(org1User, configBlockNumber, 'newest'));
+    const { status, blocks } = await deliverDecoded(client, seek(org1User, configBlockNumber, 'newest'));
     assert.equal(status, 200);
     assert.equal(headerTypeOf(blocks[0]!), HeaderType.CONFIG);
     assert.equal(support().sharedConfig().batchSize.absoluteMaxBytes, 4096);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { common as hlCommon, type orderer as hlOrderer } from '@hyperledger/fabric-protos';
+import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, orderer, toNumber } from '../../src/protos/index.js';
 import { marshalConfig, readConfigBlock, type ChannelConfigBundle } from '../../src/channelconfig/index.js';
 import { verifyBlock } from '../../src/protoutil/index.js';
@@ -22,6 +22,7 @@ import {
   signConfigUpdate,
   signedEnvelope,
   type ClientIdentity,
+  deliverOnce,
 } from '../support/fabric-clients.js';
 import { goldenBlocks } from '../support/ledger.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
@@ -32,33 +33,6 @@ const org1Admin = loadIdentity('org1Admin');
 const org1User = loadIdentity('org1User');
 const ordererAdmin = loadIdentity('ordererAdmin');
 const orderer0 = loadIdentity('orderer0');
-
-/** One SeekInfo on a Deliver stream; resolves at the status and cancels the stream. */
-function deliverOnce(
-  client: ReturnType<typeof atomicBroadcastClient>,
-  envelope: Buffer,
-  timeoutMs = 20000,
-): Promise<{ status: number | undefined; blocks: Buffer[] }> {
-  return new Promise((resolve, reject) => {
-    const stream = client.deliver();
-    const blocks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      stream.cancel();
-      reject(new Error(`deliver timed out after ${blocks.length} blocks`));
-    }, timeoutMs);
-    stream.on('data', (response: hlOrderer.DeliverResponse) => {
-      if (response.hasBlock()) {
-        blocks.push(Buffer.from(response.getBlock()!.serializeBinary()));
-        return;
-      }
-      clearTimeout(timer);
-      resolve({ status: response.getStatus(), blocks });
-      stream.cancel();
-    });
-    stream.on('error', () => {});
-    stream.write(hlCommon.Envelope.deserializeBinary(envelope));
-  });
-}
 
 /** Field numbers of a protobuf message in wire order (the layout, independent of values). */
 function wireFields(bytes: Uint8Array): number[] {

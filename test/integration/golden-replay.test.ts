@@ -17,10 +17,10 @@ import {
   loadIdentity,
   seekInfo,
   signedEnvelope,
+  deliverOnce,
 } from '../support/fabric-clients.js';
 import { goldenBlocks, writeGoOrdererLedger } from '../support/ledger.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
-import { common as hlCommon, type orderer as hlOrderer } from '@hyperledger/fabric-protos';
 
 const CHANNEL = 'mychannel';
 const org1User = loadIdentity('org1User');
@@ -45,36 +45,6 @@ function lastConfigSlot(block: common.IBlock): number {
 function signaturesLastConfig(block: common.IBlock): number {
   const metadata = common.Metadata.decode(block.metadata!.metadata![BlockMetadataIndex.SIGNATURES]!);
   return toNumber(common.OrdererBlockMetadata.decode(metadata.value).lastConfig?.index);
-}
-
-/**
- * One SeekInfo on a Deliver stream: the blocks, then the status. Resolves as soon as the status
- * arrives and cancels the stream (the server leaves it open after the status; see the report).
- */
-function deliverOnce(
-  client: ReturnType<typeof atomicBroadcastClient>,
-  envelope: Buffer,
-  timeoutMs = 20000,
-): Promise<{ status: number | undefined; blocks: Buffer[] }> {
-  return new Promise((resolve, reject) => {
-    const stream = client.deliver();
-    const blocks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      stream.cancel();
-      reject(new Error(`deliver timed out after ${blocks.length} blocks`));
-    }, timeoutMs);
-    stream.on('data', (response: hlOrderer.DeliverResponse) => {
-      if (response.hasBlock()) {
-        blocks.push(Buffer.from(response.getBlock()!.serializeBinary()));
-        return;
-      }
-      clearTimeout(timer);
-      resolve({ status: response.getStatus(), blocks });
-      stream.cancel();
-    });
-    stream.on('error', () => {});
-    stream.write(hlCommon.Envelope.deserializeBinary(envelope));
-  });
 }
 
 describe('golden replay: BatchSize update and batch cutting on a Go-written ledger', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { common as hlCommon, type orderer as hlOrderer } from '@hyperledger/fabric-protos';
+import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, etcdraft, orderer, toNumber } from '../../src/protos/index.js';
 import {
   HeaderType,
@@ -18,6 +18,7 @@ import {
   signConfigUpdate,
   signedEnvelope,
   type ClientIdentity,
+  deliverOnce,
 } from '../support/fabric-clients.js';
 import { goldenBlocks, writeGoOrdererLedger } from '../support/ledger.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
@@ -27,36 +28,10 @@ const org1Admin = loadIdentity('org1Admin');
 const org1User = loadIdentity('org1User');
 const ordererAdmin = loadIdentity('ordererAdmin');
 
-/** One SeekInfo on a Deliver stream; resolves at the status (then cancels the stream). */
-function deliverOnce(
-  client: ReturnType<typeof atomicBroadcastClient>,
-  envelope: Buffer,
-  timeoutMs = 20000,
-): Promise<{ status: number | undefined; blocks: common.Block[] }> {
-  return new Promise((resolve, reject) => {
-    const stream = client.deliver();
-    const blocks: common.Block[] = [];
-    const timer = setTimeout(() => {
-      stream.cancel();
-      reject(new Error(`deliver timed out after ${blocks.length} blocks`));
-    }, timeoutMs);
-    stream.on('data', (response: hlOrderer.DeliverResponse) => {
-      if (response.hasBlock()) {
-        blocks.push(common.Block.decode(response.getBlock()!.serializeBinary()));
-        return;
-      }
-      clearTimeout(timer);
-      resolve({ status: response.getStatus(), blocks });
-      stream.cancel();
-    });
-    stream.on('error', () => {});
-    stream.write(hlCommon.Envelope.deserializeBinary(envelope));
-  });
-}
-
-function block(client: ReturnType<typeof atomicBroadcastClient>, number: number) {
+async function block(client: ReturnType<typeof atomicBroadcastClient>, number: number) {
   const seek = { type: HeaderType.DELIVER_SEEK_INFO, channelId: CHANNEL, data: seekInfo(number, number) };
-  return deliverOnce(client, signedEnvelope(org1User, seek));
+  const { status, blocks } = await deliverOnce(client, signedEnvelope(org1User, seek));
+  return { status, blocks: blocks.map((bytes) => common.Block.decode(bytes)) };
 }
 
 function envelopeTypeAndTxIds(b: common.Block): { type: number; txIds: string[] } {

@@ -257,6 +257,38 @@ export function deliver(
   });
 }
 
+/**
+ * One SeekInfo on a Deliver stream: the blocks as delivered (marshalled), then the status. Rejects
+ * when no status arrives within timeoutMs; onBlock sees each block as it arrives.
+ */
+export function deliverOnce(
+  client: ReturnType<typeof atomicBroadcastClient>,
+  envelope: Buffer,
+  options: { timeoutMs?: number; onBlock?: (block: Buffer) => void } = {},
+): Promise<{ status: number; blocks: Buffer[] }> {
+  return new Promise((resolve, reject) => {
+    const stream = client.deliver();
+    const blocks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      stream.cancel();
+      reject(new Error(`deliver timed out after ${blocks.length} blocks`));
+    }, options.timeoutMs ?? 20000);
+    stream.on('data', (response: hlOrderer.DeliverResponse) => {
+      if (response.hasBlock()) {
+        const block = Buffer.from(response.getBlock()!.serializeBinary());
+        blocks.push(block);
+        options.onBlock?.(block);
+        return;
+      }
+      clearTimeout(timer);
+      resolve({ status: response.getStatus(), blocks });
+      stream.cancel();
+    });
+    stream.on('error', () => {});
+    stream.write(hlCommon.Envelope.deserializeBinary(envelope));
+  });
+}
+
 /** Sends envelopes on one Broadcast stream; resolves with every response received. */
 export function broadcastAll(
   client: ReturnType<typeof atomicBroadcastClient>,
