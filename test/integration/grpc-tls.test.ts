@@ -180,7 +180,7 @@ async function sdkRefused(node: TestOrderer, tls: ClientTls): Promise<void> {
       );
       assert.match(outcome, /^failed: /, 'fabric-common must not get a Broadcast answer');
     } else {
-      assert.equal(committer.connected, false);
+      assert.equal((committer as unknown as { connected: boolean }).connected, false);
     }
   } finally {
     committer.disconnect();

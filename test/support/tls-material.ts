@@ -93,7 +93,7 @@ export function tlsAtomicBroadcastClient(
 export interface HandshakeResult {
   /** The server's certificate (DER), when the handshake got that far. */
   serverCertDer?: Buffer;
-  alpn?: string | false;
+  alpn?: string | false | null;
   /** Whether the server accepted the connection (the socket stayed usable after the handshake). */
   accepted: boolean;
   error?: string;
