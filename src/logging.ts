@@ -15,3 +15,5 @@ export { parseLogSpec, levelFor, pinoLevelOf, isLogLevelName } from './logging/s
 export type { LogSpec, PinoLevel } from './logging/spec.js';
 export { ConsoleFormatter } from './logging/console.js';
 export type { LogDestination } from './logging/console.js';
+export { LOGGER_NAMES } from './logging/names.js';
+export type { LoggerName } from './logging/names.js';

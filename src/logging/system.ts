@@ -40,6 +40,10 @@ export function parseLogFormat(format: string | undefined): LogFormat {
   );
 }
 
+// Which system made a logger, so that code handed only a logger (dev mode, tests) can still reach
+// the system behind it for /logspec. Weak: it never keeps a logger alive.
+const owners = new WeakMap<Logger, LoggingSystem>();
+
 interface TrackedLogger {
   readonly ref: WeakRef<Logger>;
   readonly name: string;
@@ -94,6 +98,14 @@ export class LoggingSystem {
     );
   }
 
+  /**
+   * The system a logger (or any of its ancestors) was made by, or undefined for a logger made
+   * elsewhere (e.g. silentLogger()).
+   */
+  static of(logger: Logger): LoggingSystem | undefined {
+    return owners.get(logger);
+  }
+
   /** A logger named `name` (e.g. "orderer", "orderer.common.server"); its level follows the spec. */
   logger(name: string): Logger {
     return this.root.child({ name });
@@ -140,6 +152,7 @@ export class LoggingSystem {
     const name = String(bindings.module ?? bindings.name ?? '');
     logger.level = levelFor(this.current, name);
     const entry: TrackedLogger = { ref: new WeakRef(logger), name };
+    owners.set(logger, this);
     this.tracked.add(entry);
     this.finalizer.register(logger, entry);
   }
