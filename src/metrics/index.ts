@@ -23,4 +23,5 @@ export type {
   EtcdraftMetrics,
   KafkaMetrics,
   LedgerMetrics,
+  ParticipationMetrics,
 } from './orderer.js';

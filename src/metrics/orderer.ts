@@ -5,7 +5,7 @@ import { common } from '../protos/index.js';
 import type { BroadcastObserver } from '../broadcast/index.js';
 import type { DeliverObserver } from '../deliver/index.js';
 import type { CommitEvent } from '../ledger/index.js';
-import type { Counter, Gauge, Histogram, MetricsProvider } from './provider.js';
+import type { Counter, Gauge, Histogram, Labels, MetricsProvider } from './provider.js';
 
 // The orderer's Deliver service serves whole blocks (Fabric's orderer responseSender).
 const ORDERER_DELIVER_LABELS = { filtered: 'false', data_type: 'block' } as const;
@@ -19,6 +19,54 @@ function headerTypeName(type: number): string {
 
 function statusName(status: number): string {
   return common.Status[status] ?? String(status);
+}
+
+// Label objects are made once per distinct label set and reused, so observing a message allocates
+// nothing here. Channel names come from clients (a Broadcast to a channel that does not exist is
+// counted under its name, as Fabric does), so the caches stop growing at this many channels; past
+// it, label objects are made per call.
+const MAX_CACHED_CHANNELS = 1024;
+
+/** channel -> key -> labels, bounded by MAX_CACHED_CHANNELS channels. */
+class LabelCache<K> {
+  private readonly byChannel = new Map<string, Map<K, Labels>>();
+
+  get(channel: string, key: K, make: () => Labels): Labels {
+    let forChannel = this.byChannel.get(channel);
+    if (!forChannel) {
+      if (this.byChannel.size >= MAX_CACHED_CHANNELS) return make();
+      forChannel = new Map();
+      this.byChannel.set(channel, forChannel);
+    }
+    let labels = forChannel.get(key);
+    if (!labels) {
+      labels = Object.freeze(make());
+      forChannel.set(key, labels);
+    }
+    return labels;
+  }
+}
+
+/** Fabric's types.Status as participation_status reports it. */
+const PARTICIPATION_STATUS: Readonly<Record<string, number>> = {
+  inactive: 0,
+  active: 1,
+  onboarding: 2,
+  failed: 3,
+};
+/** Fabric's types.ConsensusRelation as participation_consensus_relation reports it. */
+const PARTICIPATION_RELATION: Readonly<Record<string, number>> = {
+  other: 0,
+  consenter: 1,
+  follower: 2,
+  'config-tracker': 3,
+};
+
+export interface ParticipationMetrics {
+  /** 0 inactive, 1 active, 2 onboarding, 3 failed. */
+  readonly status: Gauge;
+  /** 0 other, 1 consenter, 2 follower, 3 config-tracker. */
+  readonly consensusRelation: Gauge;
 }
 
 export interface BroadcastMetrics {
@@ -76,6 +124,7 @@ export class OrdererMetrics {
   readonly ledger: LedgerMetrics;
   readonly kafka: KafkaMetrics;
   readonly etcdraft: EtcdraftMetrics;
+  readonly participation: ParticipationMetrics;
   readonly loggingEntriesWritten: Counter;
   readonly fabricVersion: Gauge;
 
@@ -240,6 +289,20 @@ export class OrdererMetrics {
         help: 'The total number of proposals received for config type transactions.',
       }),
     };
+    this.participation = {
+      status: p.newGauge({
+        namespace: 'participation',
+        name: 'status',
+        help: 'The channel participation status of the node: 0 if inactive, 1 if active, 2 if onboarding, 3 if failed.',
+        labelNames: channelLabels,
+      }),
+      consensusRelation: p.newGauge({
+        namespace: 'participation',
+        name: 'consensus_relation',
+        help: 'The channel participation consensus relation of the node: 0 if other, 1 if consenter, 2 if follower, 3 if config-tracker.',
+        labelNames: channelLabels,
+      }),
+    };
     this.loggingEntriesWritten = p.newCounter({
       namespace: 'logging',
       name: 'entries_written',
@@ -255,48 +318,85 @@ export class OrdererMetrics {
     this.fabricVersion.set(1, { version: options.version });
   }
 
-  /** For BroadcastHandler's `observer` (Fabric's broadcast MetricsTracker.Record). */
+  /**
+   * For BroadcastHandler's `observer` (Fabric's broadcast MetricsTracker.Record). One frozen label
+   * object per (channel, type, status), made on first use.
+   */
   broadcastObserver(): BroadcastObserver {
+    const cache = new LabelCache<number>();
+    const { validateDuration, enqueueDuration, processedCount } = this.broadcast;
     return {
       processed: ({ channel, type, status, validateMs, enqueueMs }) => {
-        const labels = {
+        // Header types and statuses are small enums: one number keys the pair.
+        const labels = cache.get(channel || 'unknown', type * 0x10000 + status, () => ({
           channel: channel || 'unknown',
           type: headerTypeName(type),
           status: statusName(status),
-        };
-        this.broadcast.validateDuration.observe(validateMs / 1000, labels);
+        }));
+        validateDuration.observe(validateMs / 1000, labels);
         // A message rejected while validating never reached the consenter: no enqueue time (as Fabric).
-        if (enqueueMs > 0) this.broadcast.enqueueDuration.observe(enqueueMs / 1000, labels);
-        this.broadcast.processedCount.add(1, labels);
+        if (enqueueMs > 0) enqueueDuration.observe(enqueueMs / 1000, labels);
+        processedCount.add(1, labels);
       },
     };
   }
 
   /** For DeliverHandler's `observer`. Requests that fail before their channel is known are not counted, as in Fabric. */
   deliverObserver(): Required<DeliverObserver> {
+    const plain = new LabelCache<'plain'>();
+    const completed = new LabelCache<boolean>();
+    const labelsOf = (channel: string) =>
+      plain.get(channel, 'plain', () => ({ channel, ...ORDERER_DELIVER_LABELS }));
+    const { requestsReceived, requestsCompleted, blocksSent } = this.deliver;
     return {
       requestReceived: (channel) => {
-        this.deliver.requestsReceived.add(1, { channel, ...ORDERER_DELIVER_LABELS });
+        requestsReceived.add(1, labelsOf(channel));
       },
       requestCompleted: (channel, status) => {
         if (!channel) return;
-        this.deliver.requestsCompleted.add(1, {
-          channel,
-          ...ORDERER_DELIVER_LABELS,
-          success: String(status === common.Status.SUCCESS),
-        });
+        const success = status === common.Status.SUCCESS;
+        requestsCompleted.add(
+          1,
+          completed.get(channel, success, () => ({
+            channel,
+            ...ORDERER_DELIVER_LABELS,
+            success: String(success),
+          })),
+        );
       },
       blockSent: (channel) => {
-        this.deliver.blocksSent.add(1, { channel, ...ORDERER_DELIVER_LABELS });
+        blocksSent.add(1, labelsOf(channel));
       },
     };
   }
 
   /** For the gRPC Deliver service: one call per stream opened and closed. */
   deliverStreamObserver(): { opened(): void; closed(): void } {
+    const { streamsOpened, streamsClosed } = this.deliver;
     return {
-      opened: () => this.deliver.streamsOpened.add(1),
-      closed: () => this.deliver.streamsClosed.add(1),
+      opened: () => streamsOpened.add(1),
+      closed: () => streamsClosed.add(1),
+    };
+  }
+
+  /**
+   * For the registrar's `onChannelInfo` (Fabric's ReportConsensusRelationAndStatusMetrics): the
+   * channel's status and consensus relation, or, for a channel that was removed, no series at all.
+   */
+  participationObserver(): (
+    channel: string,
+    info: { consensusRelation: string; status: string } | undefined,
+  ) => void {
+    const { status, consensusRelation } = this.participation;
+    return (channel, info) => {
+      const labels = { channel };
+      if (!info) {
+        status.remove?.(labels);
+        consensusRelation.remove?.(labels);
+        return;
+      }
+      status.set(PARTICIPATION_STATUS[info.status] ?? 0, labels);
+      consensusRelation.set(PARTICIPATION_RELATION[info.consensusRelation] ?? 0, labels);
     };
   }
 

@@ -27,6 +27,8 @@ export interface Counter {
 export interface Gauge {
   set(value: number, labels?: Labels): void;
   add(delta: number, labels?: Labels): void;
+  /** Drops the series with these labels (e.g. of a channel that was removed). */
+  remove?(labels: Labels): void;
 }
 
 export interface Histogram {
@@ -82,6 +84,7 @@ export class PrometheusProvider implements MetricsProvider, MetricsExposition {
     return {
       set: (value, labels) => (labels ? gauge.set(labels, value) : gauge.set(value)),
       add: (delta, labels) => (labels ? gauge.inc(labels, delta) : gauge.inc(delta)),
+      remove: (labels) => gauge.remove(labels),
     };
   }
 
@@ -113,7 +116,7 @@ export class DisabledProvider implements MetricsProvider {
     return { add: noop };
   }
   newGauge(): Gauge {
-    return { set: noop, add: noop };
+    return { set: noop, add: noop, remove: noop };
   }
   newHistogram(): Histogram {
     return { observe: noop };

@@ -9,7 +9,7 @@ import { ChainSupport, type ChannelResources } from './chainsupport.js';
 import { channelGenesisBlock } from './blockwriter.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
 import { configEnvelopeFromBlock, readConfigBlock } from '../channelconfig/index.js';
-import type { Consenter, ReceivedEnvelope, BlockCutterLike } from '../consensus/types.js';
+import type { Consenter, ConsenterSupport, ReceivedEnvelope, BlockCutterLike } from '../consensus/types.js';
 import type { ChannelConfigBundle, OrdererConfig } from '../channelconfig/types.js';
 import type { LedgerFactory } from '../ledger/types.js';
 import type { SigningIdentity } from '../msp/types.js';
@@ -29,6 +29,17 @@ export interface RegistrarDeps {
   consenters: ReadonlyMap<string, Consenter>;
   createBlockCutter: (batchSize: () => OrdererConfig['batchSize'], channelId: string) => BlockCutterLike;
   onBlockCommitted?: (channelId: string, block: common.IBlock, bytes: Buffer) => void;
+  /**
+   * Loggers for the consenters by consensus type (e.g. "solo" -> orderer.consensus.solo): a
+   * consenter logs through its ConsenterSupport, which then carries this logger (with the channel)
+   * instead of the registrar's. Types not listed log as the registrar's channel logger.
+   */
+  consenterLoggers?: ReadonlyMap<string, Logger>;
+  /**
+   * Told a channel's participation info whenever it is opened, created, joined (info) or removed
+   * (undefined): Fabric's ReportConsensusRelationAndStatusMetrics.
+   */
+  onChannelInfo?: (channelId: string, info: ChannelInfo | undefined) => void;
 }
 
 /** A consenter that keeps per-channel state outside the ledger (e.g. solo's write-ahead log). */
@@ -82,6 +93,16 @@ export class Registrar {
       await this.openChannel(channelId);
     }
     for (const chain of this.chains.values()) chain.chain.start();
+    for (const channelId of this.chains.keys()) this.reportChannelInfo(channelId);
+  }
+
+  private reportChannelInfo(channelId: string): void {
+    if (!this.deps.onChannelInfo) return;
+    try {
+      this.deps.onChannelInfo(channelId, this.channelInfo(channelId));
+    } catch (err) {
+      this.deps.logger.warn({ channel: channelId, err: errorMessage(err) }, 'reporting channel info failed');
+    }
   }
 
   private async openChannel(channelId: string): Promise<ChainSupport> {
@@ -133,7 +154,13 @@ export class Registrar {
         `channel ${channelId} uses consensus type '${consensusType}', which this orderer does not run (available: ${[...this.deps.consenters.keys()].join(', ')})`,
       );
     }
-    support.attachConsenter(consenter, consenterMetadataOf(lastBlock));
+    const consenterLogger = this.deps.consenterLoggers?.get(consensusType);
+    support.attachConsenter(
+      consenterLogger
+        ? withConsenterLogger(consenter, consenterLogger.child({ channel: channelId }))
+        : consenter,
+      consenterMetadataOf(lastBlock),
+    );
     this.chains.set(channelId, support);
     logger.info({ height, consensusType, system: isSystemChannel }, 'channel ready');
     return support;
@@ -159,6 +186,7 @@ export class Registrar {
     }
     const support = await this.openChannel(channelId);
     support.chain.start();
+    this.reportChannelInfo(channelId);
     this.deps.logger.info({ channel: channelId }, 'created channel through the system channel');
   }
 
@@ -236,6 +264,7 @@ export class Registrar {
       if (store.height() === 0) await store.append({ number: 0, bytes: blockBytes });
       const support = await this.openChannel(channelId);
       support.chain.start();
+      this.reportChannelInfo(channelId);
       this.deps.logger.info({ channel: channelId, consensusType }, 'joined channel');
       return this.channelInfo(channelId)!;
     } catch (err) {
@@ -269,6 +298,7 @@ export class Registrar {
   private async dropChannel(channelId: string): Promise<void> {
     const support = this.chains.get(channelId);
     this.chains.delete(channelId);
+    this.reportChannelInfo(channelId);
     if (support) {
       await support.chain.halt().catch(() => {});
       await support.flushed().catch(() => {});
@@ -349,6 +379,37 @@ export class Registrar {
   bundleOf(channelId: string): ChannelConfigBundle | undefined {
     return this.chains.get(channelId)?.bundle();
   }
+}
+
+/**
+ * The consenter as the registrar attaches it when its consensus type has its own logger: the
+ * ConsenterSupport it is handed is the chain support with `logger` replaced, every other member
+ * delegating to the chain support itself (so state such as the current bundle stays in one place).
+ */
+function withConsenterLogger(consenter: Consenter, logger: Logger): Consenter {
+  return {
+    handleChain(support: ConsenterSupport, metadata: Buffer | undefined) {
+      const named: ConsenterSupport = {
+        channelId: support.channelId,
+        clock: support.clock,
+        logger,
+        signer: support.signer,
+        get blockCutter() {
+          return support.blockCutter;
+        },
+        bundle: () => support.bundle(),
+        sharedConfig: () => support.sharedConfig(),
+        sequence: () => support.sequence(),
+        height: () => support.height(),
+        processNormalMsg: (env) => support.processNormalMsg(env),
+        processConfigMsg: (env) => support.processConfigMsg(env),
+        createNextBlock: (messages) => support.createNextBlock(messages),
+        writeBlock: (block, consenterMetadata) => support.writeBlock(block, consenterMetadata),
+        writeConfigBlock: (block, consenterMetadata) => support.writeConfigBlock(block, consenterMetadata),
+      };
+      return consenter.handleChain(named, metadata);
+    },
+  };
 }
 
 export function channelIdOfConfigBlock(block: common.IBlock): string {

@@ -46,10 +46,17 @@ export interface GrpcServerOptions {
   keepalive: { serverMinIntervalMs: number; serverIntervalMs: number; serverTimeoutMs: number };
 }
 
+/** Told of every Deliver stream (deliver_streams_opened / deliver_streams_closed). */
+export interface DeliverStreamObserver {
+  opened(): void;
+  closed(): void;
+}
+
 export interface GrpcServerDeps {
   broadcast: BroadcastHandler;
   deliver: DeliverHandler;
   logger: Logger;
+  deliverStreams?: DeliverStreamObserver;
 }
 
 export class AtomicBroadcastServer {
@@ -163,6 +170,21 @@ export class AtomicBroadcastServer {
 
   private async deliver(call: grpc.ServerDuplexStream<Buffer, Buffer>): Promise<void> {
     this.track(call);
+    // As Fabric's deliver Handle: opened when the stream's handler starts, closed when it returns
+    // or, for a client that went away while the handler waits for a request, when the call closes.
+    const streams = this.deps.deliverStreams;
+    let closeStream: (() => void) | undefined;
+    if (streams) {
+      streams.opened();
+      let open = true;
+      closeStream = () => {
+        if (!open) return;
+        open = false;
+        call.off('close', closeStream!);
+        streams.closed();
+      };
+      call.once('close', closeStream);
+    }
     const abort = new AbortController();
     const onShutdown = () => abort.abort(this.shutdown.signal.reason);
     this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
@@ -187,6 +209,7 @@ export class AtomicBroadcastServer {
     } finally {
       this.shutdown.signal.removeEventListener('abort', onShutdown);
       if (!call.writableEnded) call.end();
+      closeStream?.();
     }
   }
 }
