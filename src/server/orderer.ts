@@ -5,9 +5,14 @@ import { join } from 'node:path';
 import type { common } from '../protos/index.js';
 import { badRequest, errorMessage } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
-import { LoggingSystem, type Logger } from '../logging.js';
+import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
 import { createMetricsProvider, OrdererMetrics } from '../metrics/index.js';
-import { OperationsServer, chainHealthCheck, ledgerWritableCheck } from '../operations/index.js';
+import {
+  OperationsServer,
+  chainHealthCheck,
+  ledgerWritableCheck,
+  type HealthCheck,
+} from '../operations/index.js';
 import { versionInfo } from '../version.js';
 import { AdminServer, adminServerOptions } from '../participation/index.js';
 import type { LocalConfig } from '../config/index.js';
@@ -31,9 +36,16 @@ import type { Consenter } from '../consensus/types.js';
 import type { SigningIdentity } from '../msp/types.js';
 
 export interface OrdererDeps {
-  /** The logging system (FABRIC_LOGGING_SPEC levels, /logspec). Default: from the environment. */
+  /**
+   * The logging system (FABRIC_LOGGING_SPEC levels, PUT /logspec). Default: the system `logger`
+   * comes from (LoggingSystem.of), else one from the environment.
+   */
   logging?: LoggingSystem;
-  /** Overrides the root logger (tests pass a silent one). Default: logging.logger('orderer'). */
+  /**
+   * The orderer's root logger; every component logger is a child of it named as Fabric names it
+   * (LOGGER_NAMES), so it should come from `logging`. Tests pass a silent one. Default:
+   * logging.logger('orderer.common.server').
+   */
   logger?: Logger;
   clock?: Clock;
 }
@@ -95,10 +107,37 @@ function readTls(config: LocalConfig): TlsMaterial | undefined {
   };
 }
 
+/**
+ * The one Kafka health check (component "kafka"): fails naming each channel whose Kafka brokers
+ * are unreachable; passes when no channel uses Kafka. The consenter's own aggregate check when it
+ * has one, else one built on its per-channel checks.
+ */
+function kafkaHealthCheck(kafka: KafkaConsenter): HealthCheck {
+  const aggregate = kafka as unknown as Partial<{ healthCheck(): HealthCheck }>;
+  if (typeof aggregate.healthCheck === 'function') return aggregate.healthCheck();
+  return {
+    component: 'kafka',
+    async check() {
+      const checks = kafka.healthChecks();
+      const results = await Promise.allSettled(checks.map(async (c) => c.check()));
+      const failures = results.flatMap((result, i) =>
+        result.status === 'rejected' ? [`${checks[i]!.component}: ${errorMessage(result.reason)}`] : [],
+      );
+      if (failures.length > 0) throw new Error(failures.join('; '));
+    },
+  };
+}
+
 export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Promise<RunningOrderer> {
   const clock = deps.clock ?? systemClock;
-  const logging = deps.logging ?? LoggingSystem.fromEnvironment(process.env);
-  const logger = deps.logger ?? logging.logger('orderer');
+  const logging =
+    deps.logging ??
+    (deps.logger ? LoggingSystem.of(deps.logger) : undefined) ??
+    LoggingSystem.fromEnvironment(process.env);
+  const logger = deps.logger ?? logging.logger(LOGGER_NAMES.server);
+  // A component's logger: a child named as Fabric names that component's logger, so specs such as
+  // "info:orderer.consensus=debug" select it by prefix.
+  const named = (name: string) => logger.child({ module: name });
   const general = config.general;
 
   // As Fabric does, the operations server comes up first so that health and metrics are there
@@ -112,7 +151,7 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
       logging,
       metrics: metricsProvider,
       version: versionInfo(),
-      logger: logger.child({ module: 'operations' }),
+      logger: named(LOGGER_NAMES.operations),
       clock,
     },
   );
@@ -124,37 +163,45 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
 
   const ledgerFactory = await FileLedgerFactory.open(
     { location: config.fileLedger.location },
-    { logger: logger.child({ module: 'ledger' }), clock, onCommit: metrics.ledgerCommitObserver() },
+    { logger: named(LOGGER_NAMES.ledger), clock, onCommit: metrics.ledgerCommitObserver() },
   );
   operations.registerHealthCheck(ledgerWritableCheck({ location: config.fileLedger.location }));
 
   const solo = new SoloConsenter({ walDir: join(config.fileLedger.location, 'solo-wal') });
-  const kafka = new KafkaConsenter(kafkaConsenterOptions(config.kafka), {
-    clock,
-    logger: logger.child({ module: 'kafka' }),
-  });
+  // `metrics` is typed by the consenter when it takes them; until then it is ignored there.
+  const kafkaDeps = { clock, logger: named(LOGGER_NAMES.kafka), metrics: metrics.kafka };
+  const kafka = new KafkaConsenter(kafkaConsenterOptions(config.kafka), kafkaDeps);
+  operations.registerHealthCheck(kafkaHealthCheck(kafka));
   const consenters = new Map<string, Consenter>([
     ['solo', solo],
     ['kafka', kafka],
   ]);
 
+  const blockLogger = named(LOGGER_NAMES.multichannel);
   const registrar = new Registrar(
     { noExpirationChecks: general.authentication.noExpirationChecks },
     {
       ledgerFactory,
       signer,
       clock,
-      logger: logger.child({ module: 'registrar' }),
+      logger: named(LOGGER_NAMES.multichannel),
       resources: channelResources(),
       consenters,
+      consenterLoggers: new Map([
+        ['solo', named(LOGGER_NAMES.solo)],
+        ['kafka', named(LOGGER_NAMES.kafka)],
+      ]),
+      onChannelInfo: metrics.participationObserver(),
       createBlockCutter: (batchSize, channelId) =>
         new BlockCutter(
           { batchSize },
           { clock, observeBlockFillDuration: metrics.blockFillObserver(channelId) },
         ),
       onBlockCommitted: (channel, block) => {
+        // Fabric: "[channel: %s] Wrote block [%d]" at debug.
+        if (!blockLogger.isLevelEnabled('debug')) return;
         const data = block.data?.data ?? [];
-        logger.info({ channel, block: Number(block.header?.number), txs: data.length }, 'block committed');
+        blockLogger.debug({ channel, block: Number(block.header?.number), txs: data.length }, 'wrote block');
       },
     },
   );
@@ -181,14 +228,15 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
   // Fabric starts the admin server even when channel participation is disabled: it answers 503.
   const admin = new AdminServer(adminServerOptions(config), {
     registrar,
-    logger: logger.child({ module: 'admin' }),
+    logger: named(LOGGER_NAMES.channelParticipation),
   });
   const adminPort = config.admin.listenAddress ? await admin.start() : undefined;
 
   const expiry = new CertificateExpiryCache();
   const broadcast = new BroadcastHandler({
     support: registrar,
-    logger: logger.child({ module: 'broadcast' }),
+    logger: named(LOGGER_NAMES.broadcast),
+    observer: metrics.broadcastObserver(),
   });
   const tls = readTls(config);
   const deliver = new DeliverHandler(
@@ -210,7 +258,7 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
         },
       },
       clock,
-      logger: logger.child({ module: 'deliver' }),
+      logger: named(LOGGER_NAMES.deliver),
       expiry,
       observer: metrics.deliverObserver(),
     },
@@ -225,7 +273,12 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
       maxSendMsgSize: general.maxSendMsgSize,
       keepalive: general.keepalive,
     },
-    { broadcast, deliver, logger: logger.child({ module: 'grpc' }) },
+    {
+      broadcast,
+      deliver,
+      logger: named(LOGGER_NAMES.grpc),
+      deliverStreams: metrics.deliverStreamObserver(),
+    },
   );
   await server.start();
 

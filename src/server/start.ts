@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadLocalConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../logging.js';
+import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
 import { startOrderer } from './orderer.js';
 
 export interface StartOptions {
@@ -28,16 +28,6 @@ export interface StartOptions {
   print?: (text: string) => void;
 }
 
-/** The level of FABRIC_LOGGING_SPEC's default part ("info", "debug:orderer.x=info" -> "debug"). */
-function defaultLevel(spec: string | undefined): string {
-  const levels = new Set(['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic']);
-  for (const part of (spec ?? '').split(':')) {
-    const level = part.trim().toLowerCase();
-    if (levels.has(level)) return level === 'warning' ? 'warn' : level === 'panic' ? 'fatal' : level;
-  }
-  return 'info';
-}
-
 /**
  * Dev mode when asked for (--dev), or when nothing configures the orderer: no --config, no
  * FABRIC_CFG_PATH, no orderer.yaml/orderer.yml in the working folder and no bootstrap file.
@@ -52,21 +42,33 @@ export function isDevModeStart(options: StartOptions, env: NodeJS.ProcessEnv, cw
 
 const DEV_ONLY_OPTIONS = ['dataDir', 'channel', 'port', 'adminPort', 'operationsPort', 'tls'] as const;
 
-async function flush(logger: Logger): Promise<void> {
-  await new Promise((resolve) => logger.flush(resolve));
+/**
+ * The process's one LoggingSystem, from FABRIC_LOGGING_SPEC and FABRIC_LOGGING_FORMAT: every
+ * component logger comes from it, so PUT /logspec reaches them all. Dev mode prints its summary on
+ * stdout, so its log goes to stderr. A bad spec or format stops start-up (reported on the default
+ * logging system), as every other bad setting does.
+ */
+function processLogging(env: NodeJS.ProcessEnv, dev: boolean): { logging: LoggingSystem; error?: string } {
+  const destination = pino.destination({ dest: dev ? 2 : 1, sync: true });
+  try {
+    return { logging: LoggingSystem.fromEnvironment(env, { destination }) };
+  } catch (err) {
+    return {
+      logging: new LoggingSystem({}, { destination }),
+      error: `${errorMessage(err)} (from FABRIC_LOGGING_SPEC / FABRIC_LOGGING_FORMAT)`,
+    };
+  }
 }
 
 export async function startFromCommandLine(options: StartOptions): Promise<number> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const dev = isDevModeStart(options, env, cwd);
-  // Dev mode prints a summary on stdout, so its log goes to stderr.
-  const logger = pino(
-    { level: defaultLevel(env.FABRIC_LOGGING_SPEC), base: { name: 'orderer' } },
-    dev ? pino.destination(2) : pino.destination(1),
-  );
+  const { logging, error: loggingError } = processLogging(env, dev);
+  const logger: Logger = logging.logger(LOGGER_NAMES.server);
   let stop: () => Promise<void>;
   try {
+    if (loggingError) throw new Error(loggingError);
     if (dev) {
       if (options.configPath) {
         throw new Error('--dev and --config exclude each other: dev mode makes its own configuration');
@@ -108,13 +110,13 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
       });
       for (const warning of loaded.warnings) logger.warn(warning);
       logger.info({ configFile: loaded.configFile ?? '(none: defaults)' }, 'loaded local configuration');
-      const orderer = await startOrderer(loaded.config, { logger });
+      const orderer = await startOrderer(loaded.config, { logging, logger });
       logger.info({ address: orderer.address, channels: orderer.registrar.channelIds() }, 'orderer started');
       stop = () => orderer.stop();
     }
   } catch (err) {
     logger.fatal(errorMessage(err));
-    await flush(logger);
+    logging.flush();
     return 1;
   }
 
@@ -131,6 +133,6 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  await flush(logger);
+  logging.flush();
   return 0;
 }
