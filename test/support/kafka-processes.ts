@@ -1,0 +1,345 @@
+// Kafka orderers as separate processes (the real CLI, `orderer start`, run from the sources exactly as
+// bin/orderer.js runs the built code), so a test can SIGKILL one and restart it on the same ledger,
+// plus what the Kafka tests need around them: /healthz, a ledger read over Deliver, genesis blocks
+// naming another broker address, and channel creation transactions for other channel names.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { asBuffer, common, orderer as ordererProtos } from '../../src/protos/index.js';
+import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
+import { blockDataHash } from '../../src/protoutil/index.js';
+import {
+  FIXTURES,
+  HeaderType,
+  atomicBroadcastClient,
+  broadcastAll,
+  deliver,
+  seekInfo,
+  signChannelCreateTx,
+  signedEnvelope,
+  type ClientIdentity,
+} from './fabric-clients.js';
+import { ordererEnv, freePort } from './orderer.js';
+import {
+  SYS_KAFKA_BLOCK,
+  describeBlock,
+  kafkaOrdererEnv,
+  org1Admin,
+  org1User,
+  type LedgerBlock,
+} from './kafka-cluster.js';
+
+const REPO_ROOT = new URL('../../', import.meta.url).pathname;
+const CLI_SOURCE = join(REPO_ROOT, 'src/cli/main.ts');
+
+export interface KafkaOrdererProcess {
+  readonly index: number;
+  readonly address: string;
+  readonly operationsPort: number;
+  readonly ledgerDir: string;
+  /** Every log line (JSON, FABRIC_LOGGING_FORMAT=json) of the current run and the ones before it. */
+  readonly output: string[];
+  pid(): number | undefined;
+  running(): boolean;
+  /** SIGKILL: no shutdown code runs. Resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM, then SIGKILL after 10 s. */
+  stop(): Promise<void>;
+  /** Starts the process again on the same ledger and ports (after kill or stop). */
+  restart(): Promise<void>;
+  /** Log records (parsed JSON lines) whose msg is `msg`, from output. */
+  logs(msg: string): Record<string, unknown>[];
+}
+
+export interface KafkaOrdererProcessOptions {
+  /** Which orderer MSP of the fixtures (orderer<index>.example.com). */
+  index: number;
+  ledgerDir: string;
+  /** ORDERER_* overrides on top of kafkaOrdererEnv(index). */
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+/** Starts `orderer start` for orderer<index> on free ports and resolves once it listens. */
+export async function startKafkaOrdererProcess(
+  options: KafkaOrdererProcessOptions,
+): Promise<KafkaOrdererProcess> {
+  const port = await freePort();
+  const operationsPort = await freePort();
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    FABRIC_LOGGING_FORMAT: 'json',
+    ...ordererEnv(
+      options.ledgerDir,
+      kafkaOrdererEnv(options.index, {
+        ORDERER_GENERAL_LISTENPORT: String(port),
+        ORDERER_OPERATIONS_LISTENADDRESS: `127.0.0.1:${operationsPort}`,
+        ...options.env,
+      }),
+    ),
+  };
+  const output: string[] = [];
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const killOnExit = () => child?.kill('SIGKILL');
+
+  async function start(): Promise<void> {
+    const spawned = spawn(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'start'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = spawned;
+    process.on('exit', killOnExit);
+    exited = new Promise((resolve) =>
+      spawned.once('exit', () => {
+        if (child === spawned) child = undefined;
+        process.off('exit', killOnExit);
+        resolve();
+      }),
+    );
+    const timeoutMs = options.startTimeoutMs ?? 60_000;
+    const from = output.length;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`did not listen within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(
+          new Error(`orderer${options.index}: ${err.message}:\n${output.slice(from).slice(-40).join('\n')}`),
+        );
+      };
+      const onLine = (line: string) => {
+        output.push(line);
+        if (line.includes('AtomicBroadcast server listening')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      lines(spawned.stdout!, onLine);
+      lines(spawned.stderr!, onLine);
+      spawned.once('exit', (code, signal) =>
+        fail(new Error(`exited (code ${code}, signal ${signal}) before listening`)),
+      );
+    }).catch(async (err: unknown) => {
+      spawned.kill('SIGKILL');
+      await exited;
+      throw err;
+    });
+  }
+
+  async function signalAndWait(signal: NodeJS.Signals): Promise<void> {
+    const running = child;
+    if (!running) return;
+    running.kill(signal);
+    const escalate = signal === 'SIGTERM' ? setTimeout(() => running.kill('SIGKILL'), 10_000) : undefined;
+    await exited;
+    if (escalate) clearTimeout(escalate);
+  }
+
+  await start();
+  return {
+    index: options.index,
+    address: `127.0.0.1:${port}`,
+    operationsPort,
+    ledgerDir: options.ledgerDir,
+    output,
+    pid: () => child?.pid,
+    running: () => child !== undefined,
+    kill: () => signalAndWait('SIGKILL'),
+    stop: () => signalAndWait('SIGTERM'),
+    async restart() {
+      await signalAndWait('SIGTERM');
+      await start();
+    },
+    logs(msg: string) {
+      const records: Record<string, unknown>[] = [];
+      for (const line of output) {
+        if (!line.startsWith('{') || !line.includes(msg)) continue;
+        try {
+          const record = JSON.parse(line) as Record<string, unknown>;
+          if (record['msg'] === msg) records.push(record);
+        } catch {
+          // not a log record
+        }
+      }
+      return records;
+    },
+  };
+}
+
+function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    pending += chunk;
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      onLine(pending.slice(0, newline));
+      pending = pending.slice(newline + 1);
+    }
+  });
+}
+
+/** GET /healthz of an operations server: status code and parsed body. */
+export function healthz(
+  operationsPort: number,
+  timeoutMs = 40_000,
+): Promise<{ status: number; body: HealthzBody }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port: operationsPort, path: '/healthz', timeout: timeoutMs },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let body: HealthzBody;
+          try {
+            body = JSON.parse(text) as HealthzBody;
+          } catch {
+            body = { status: text };
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`/healthz on port ${operationsPort} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+export interface HealthzBody {
+  status: string;
+  time?: string;
+  failed_checks?: { component: string; reason: string }[];
+}
+
+/** One Deliver request (oldest to newest) over gRPC: the blocks and the status. */
+export async function deliverLedger(
+  address: string,
+  channelId: string,
+  errorResponse: 'strict' | 'bestEffort' = 'strict',
+  signer: ClientIdentity = org1User,
+): Promise<{ status: number | undefined; blocks: LedgerBlock[] }> {
+  const client = atomicBroadcastClient(address);
+  try {
+    const result = await deliver(
+      client,
+      signedEnvelope(signer, {
+        type: HeaderType.DELIVER_SEEK_INFO,
+        channelId,
+        data: seekInfo('oldest', 'newest', 'block', errorResponse),
+      }),
+      { timeoutMs: 20_000 },
+    );
+    return { status: result.status, blocks: result.blockBytes.map((b) => describeBlock(b)) };
+  } finally {
+    client.close();
+  }
+}
+
+/** The status a STRICT Deliver for the newest block gets right now (undefined: no status, e.g. unreachable). */
+export async function strictDeliverStatus(address: string, channelId: string): Promise<number | undefined> {
+  const client = atomicBroadcastClient(address);
+  try {
+    const result = await deliver(
+      client,
+      signedEnvelope(org1User, {
+        type: HeaderType.DELIVER_SEEK_INFO,
+        channelId,
+        data: seekInfo('newest', 'newest'),
+      }),
+      { timeoutMs: 10_000 },
+    );
+    return result.status;
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * sys-kafka.block with other KafkaBrokers (and optionally another system channel name), re-wrapped
+ * as configtxgen writes a genesis block: the same envelope signature and metadata, a new data hash.
+ */
+export function kafkaGenesisBlock(options: { brokers: string[]; channelId?: string }): Buffer {
+  const original = common.Block.decode(readFileSync(SYS_KAFKA_BLOCK));
+  const envelope = common.Envelope.decode(asBuffer(original.data!.data![0]));
+  const payload = common.Payload.decode(asBuffer(envelope.payload));
+  const channelHeader = common.ChannelHeader.decode(asBuffer(payload.header!.channelHeader));
+  if (options.channelId !== undefined) channelHeader.channelId = options.channelId;
+  const configEnvelope = common.ConfigEnvelope.decode(asBuffer(payload.data));
+  const ordererGroup = configEnvelope.config!.channelGroup!.groups!['Orderer']!;
+  const brokersValue = ordererGroup.values!['KafkaBrokers'];
+  if (!brokersValue) throw new Error('sys-kafka.block has no Orderer/KafkaBrokers value');
+  brokersValue.value = ordererProtos.KafkaBrokers.encode({ brokers: options.brokers }).finish();
+
+  const newPayload = common.Payload.encode({
+    header: {
+      channelHeader: common.ChannelHeader.encode(channelHeader).finish(),
+      signatureHeader: payload.header!.signatureHeader,
+    },
+    data: marshalConfigEnvelope(configEnvelope),
+  }).finish();
+  const envelopeBytes = common.Envelope.encode({
+    payload: newPayload,
+    signature: envelope.signature,
+  }).finish();
+  const block = common.Block.create({
+    header: { number: 0, dataHash: blockDataHash([envelopeBytes]) },
+    data: { data: [envelopeBytes] },
+    metadata: original.metadata,
+  });
+  return asBuffer(common.Block.encode(block).finish());
+}
+
+/** The system channel's KafkaBrokers and channel header of a genesis block. */
+export function genesisBlockSummary(block: Buffer): {
+  brokers: string[];
+  channelHeader: common.ChannelHeader;
+} {
+  const decoded = common.Block.decode(block);
+  const envelope = common.Envelope.decode(asBuffer(decoded.data!.data![0]));
+  const payload = common.Payload.decode(asBuffer(envelope.payload));
+  const configEnvelope = common.ConfigEnvelope.decode(asBuffer(payload.data));
+  const value = configEnvelope.config!.channelGroup!.groups!['Orderer']!.values!['KafkaBrokers']!;
+  return {
+    brokers: ordererProtos.KafkaBrokers.decode(asBuffer(value.value)).brokers,
+    channelHeader: common.ChannelHeader.decode(asBuffer(payload.header!.channelHeader)),
+  };
+}
+
+/** `peer channel create`'s transaction of the fixtures (mychannel, Org1) for another channel name. */
+export function channelCreateTx(channelId: string): Buffer {
+  const original = readFileSync(join(FIXTURES, 'blocks/mychannel-create.tx'));
+  const envelope = common.Envelope.decode(original);
+  const payload = common.Payload.decode(asBuffer(envelope.payload));
+  const channelHeader = common.ChannelHeader.decode(asBuffer(payload.header!.channelHeader));
+  channelHeader.channelId = channelId;
+  const cue = common.ConfigUpdateEnvelope.decode(asBuffer(payload.data));
+  const update = common.ConfigUpdate.decode(asBuffer(cue.configUpdate));
+  update.channelId = channelId;
+  const newPayload = common.Payload.encode({
+    header: {
+      channelHeader: common.ChannelHeader.encode(channelHeader).finish(),
+      signatureHeader: payload.header!.signatureHeader,
+    },
+    data: common.ConfigUpdateEnvelope.encode({
+      configUpdate: common.ConfigUpdate.encode(update).finish(),
+    }).finish(),
+  }).finish();
+  return signChannelCreateTx(asBuffer(common.Envelope.encode({ payload: newPayload }).finish()), [org1Admin]);
+}
+
+/** Broadcasts a channel creation transaction for `channelId` to one orderer; throws unless SUCCESS. */
+export async function createChannel(address: string, channelId: string): Promise<void> {
+  const client = atomicBroadcastClient(address);
+  try {
+    const [response] = await broadcastAll(client, [channelCreateTx(channelId)], 30_000);
+    if (response?.status !== 200)
+      throw new Error(`creating channel ${channelId} refused: ${JSON.stringify(response)}`);
+  } finally {
+    client.close();
+  }
+}
