@@ -415,6 +415,14 @@ export class OrdererMetrics {
 
   /** For LoggingSystem.observeEntries. */
   loggingObserver(): (level: string) => void {
-    return (level) => this.loggingEntriesWritten.add(1, { level });
+    const labels = new Map<string, Labels>();
+    return (level) => {
+      let forLevel = labels.get(level);
+      if (!forLevel) {
+        forLevel = Object.freeze({ level });
+        labels.set(level, forLevel);
+      }
+      this.loggingEntriesWritten.add(1, forLevel);
+    };
   }
 }

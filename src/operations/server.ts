@@ -55,6 +55,11 @@ export interface OperationsServerDependencies {
   logging: LogSpecControl;
   /** Served at /metrics when it is a prometheus provider; any other provider means 404 there. */
   metrics: MetricsProvider;
+  /**
+   * Called before each /metrics scrape, to bring gauges that mirror state (channel status) up to
+   * date; an error in it is logged and the scrape goes on.
+   */
+  beforeScrape?: () => void;
   healthChecks?: readonly HealthCheck[];
   version: VersionInfo;
   logger: Logger;
@@ -287,6 +292,11 @@ export class OperationsServer {
   private async metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const provider = this.deps.metrics;
     if (!isExposition(provider)) return;
+    try {
+      this.deps.beforeScrape?.();
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err) }, 'refreshing metrics before a scrape failed');
+    }
     const text = await provider.scrape();
     res.writeHead(200, { 'Content-Type': provider.contentType, 'Content-Length': Buffer.byteLength(text) });
     res.end(req.method === 'HEAD' ? undefined : text);

@@ -7,12 +7,7 @@ import { badRequest, errorMessage } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
 import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
 import { createMetricsProvider, OrdererMetrics } from '../metrics/index.js';
-import {
-  OperationsServer,
-  chainHealthCheck,
-  ledgerWritableCheck,
-  type HealthCheck,
-} from '../operations/index.js';
+import { OperationsServer, chainHealthCheck, ledgerWritableCheck } from '../operations/index.js';
 import { versionInfo } from '../version.js';
 import { AdminServer, adminServerOptions } from '../participation/index.js';
 import type { LocalConfig } from '../config/index.js';
@@ -107,27 +102,6 @@ function readTls(config: LocalConfig): TlsMaterial | undefined {
   };
 }
 
-/**
- * The one Kafka health check (component "kafka"): fails naming each channel whose Kafka brokers
- * are unreachable; passes when no channel uses Kafka. The consenter's own aggregate check when it
- * has one, else one built on its per-channel checks.
- */
-function kafkaHealthCheck(kafka: KafkaConsenter): HealthCheck {
-  const aggregate = kafka as unknown as Partial<{ healthCheck(): HealthCheck }>;
-  if (typeof aggregate.healthCheck === 'function') return aggregate.healthCheck();
-  return {
-    component: 'kafka',
-    async check() {
-      const checks = kafka.healthChecks();
-      const results = await Promise.allSettled(checks.map(async (c) => c.check()));
-      const failures = results.flatMap((result, i) =>
-        result.status === 'rejected' ? [`${checks[i]!.component}: ${errorMessage(result.reason)}`] : [],
-      );
-      if (failures.length > 0) throw new Error(failures.join('; '));
-    },
-  };
-}
-
 export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Promise<RunningOrderer> {
   const clock = deps.clock ?? systemClock;
   const logging =
@@ -145,11 +119,21 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
   const metricsProvider = createMetricsProvider({ provider: config.metrics.provider }, { logger });
   const metrics = new OrdererMetrics({ version: versionInfo().version }, { provider: metricsProvider });
   logging.observeEntries(metrics.loggingObserver());
+  const reportParticipation = metrics.participationObserver();
+  // Set once the registrar exists; until then there are no channels to report.
+  const scrapeSource: { registrar?: Registrar } = {};
   const operations = new OperationsServer(
     { listenAddress: config.operations.listenAddress, tls: config.operations.tls },
     {
       logging,
       metrics: metricsProvider,
+      // A chain that halts or fails changes its participation status without a lifecycle event.
+      beforeScrape: () => {
+        const source = scrapeSource.registrar;
+        for (const channel of source?.channelIds() ?? []) {
+          reportParticipation(channel, source!.channelInfo(channel));
+        }
+      },
       version: versionInfo(),
       logger: named(LOGGER_NAMES.operations),
       clock,
@@ -168,10 +152,14 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
   operations.registerHealthCheck(ledgerWritableCheck({ location: config.fileLedger.location }));
 
   const solo = new SoloConsenter({ walDir: join(config.fileLedger.location, 'solo-wal') });
-  // `metrics` is typed by the consenter when it takes them; until then it is ignored there.
-  const kafkaDeps = { clock, logger: named(LOGGER_NAMES.kafka), metrics: metrics.kafka };
-  const kafka = new KafkaConsenter(kafkaConsenterOptions(config.kafka), kafkaDeps);
-  operations.registerHealthCheck(kafkaHealthCheck(kafka));
+  const kafka = new KafkaConsenter(kafkaConsenterOptions(config.kafka), {
+    clock,
+    logger: named(LOGGER_NAMES.kafka),
+    metrics: metrics.kafka,
+  });
+  // One check for every Kafka channel: fails naming each channel whose brokers are unreachable,
+  // passes when no channel uses Kafka.
+  operations.registerHealthCheck(kafka.healthCheck());
   const consenters = new Map<string, Consenter>([
     ['solo', solo],
     ['kafka', kafka],
@@ -191,7 +179,7 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
         ['solo', named(LOGGER_NAMES.solo)],
         ['kafka', named(LOGGER_NAMES.kafka)],
       ]),
-      onChannelInfo: metrics.participationObserver(),
+      onChannelInfo: reportParticipation,
       createBlockCutter: (batchSize, channelId) =>
         new BlockCutter(
           { batchSize },
@@ -220,6 +208,7 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
     }
   }
   await registrar.initialize(bootstrapBlock);
+  scrapeSource.registrar = registrar;
   for (const channel of registrar.channelIds()) {
     metrics.ledger.blockchainHeight.set(registrar.getChain(channel)!.height(), { channel });
   }
