@@ -327,9 +327,38 @@ describe('participation_* gauges across channel participation join and remove', 
     );
     assert.equal(sample(traffic, 'ledger_blockchain_height{channel="opschannel"}'), 2);
 
+    // A chain that stops is reported inactive at the next scrape, without any lifecycle event.
+    await node.orderer.registrar.getChain('opschannel')!.chain.halt();
+    const halted = await scrape();
+    assert.equal(sample(halted, 'participation_status{channel="opschannel"}'), 0);
+
     await node.orderer.registrar.removeChannel('opschannel');
     const removed = await scrape();
     assert.equal(sample(removed, 'participation_status{channel="opschannel"}'), undefined);
     assert.equal(sample(removed, 'participation_consensus_relation{channel="opschannel"}'), undefined);
+  });
+});
+
+describe('`orderer start` with a bad FABRIC_LOGGING_SPEC', () => {
+  it('stops start-up with a message that names the variable and explains the syntax', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'orderer-ops-bad-'));
+    try {
+      await assert.rejects(
+        startOrdererProcess({
+          ledgerDir,
+          port: await freePort(),
+          env: { FABRIC_LOGGING_SPEC: 'info:orderer.consensus=loud' },
+          startTimeoutMs: 60_000,
+        }),
+        (err: Error) => {
+          assert.match(err.message, /exited \(code 1/);
+          assert.match(err.message, /invalid logging specification 'info:orderer.consensus=loud'/);
+          assert.match(err.message, /FABRIC_LOGGING_SPEC/);
+          return true;
+        },
+      );
+    } finally {
+      rmSync(ledgerDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,9 @@
-// The operations endpoint of a real orderer over HTTPS with client certificates, wired as the
-// composition root is asked to wire it: a LoggingSystem, prometheus metrics fed by the Broadcast
-// and Deliver observers, health checks on the ledger folder and on every channel's consenter.
-// startOrderer does not take observers yet, so this test serves AtomicBroadcast a second time
-// from handlers built on the running orderer's registrar, with the observers attached.
+// The operations endpoint over HTTPS with client certificates, on a real orderer's registrar: a
+// LoggingSystem, prometheus metrics fed by the Broadcast and Deliver observers, health checks on
+// the ledger folder and on every channel's consenter. It serves AtomicBroadcast a second time
+// from handlers built on the running orderer's registrar, with its own registry, so that the TLS
+// rules can be checked on a known set of values. The composition root's own wiring (what
+// `orderer start` runs) is tested in operations-process.test.ts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/clock.js';
 import { OrdererError } from '../../../src/errors.js';
-import { LoggingSystem, parseLogFormat } from '../../../src/logging.js';
+import { LOGGER_NAMES, LoggingSystem, parseLogFormat, silentLogger } from '../../../src/logging.js';
 
 function collector() {
   const lines: string[] = [];
@@ -121,4 +121,36 @@ test('entries written are reported by level (logging_entries_written)', () => {
   system.observeEntries(undefined);
   logger.error('not observed');
   assert.deepEqual(seen, ['info', 'warn']);
+});
+
+test("Fabric's orderer logger names: a spec written for Fabric selects the same components", () => {
+  const system = new LoggingSystem(
+    { spec: 'info:orderer.consensus=debug:orderer.commmon.multichannel=warn', format: 'json' },
+    { destination: collector().destination },
+  );
+  const root = system.logger(LOGGER_NAMES.server);
+  const component = (name: string) => root.child({ module: name }).child({ channel: 'mychannel' });
+  assert.equal(component(LOGGER_NAMES.solo).level, 'debug');
+  assert.equal(component(LOGGER_NAMES.kafka).level, 'debug');
+  assert.equal(component(LOGGER_NAMES.multichannel).level, 'warn');
+  assert.equal(component(LOGGER_NAMES.broadcast).level, 'info');
+  assert.equal(component(LOGGER_NAMES.deliver).level, 'info');
+  assert.equal(root.level, 'info');
+  system.setSpec('warn:orderer.common=debug');
+  assert.equal(component(LOGGER_NAMES.broadcast).level, 'debug');
+  assert.equal(root.level, 'debug'); // orderer.common.server
+  assert.equal(component(LOGGER_NAMES.operations).level, 'warn');
+  // Fabric's "commmon" spelling is not under orderer.common, in Fabric either.
+  assert.equal(component(LOGGER_NAMES.multichannel).level, 'warn');
+  assert.equal(component(LOGGER_NAMES.channelParticipation).level, 'warn');
+});
+
+test('LoggingSystem.of finds the system behind a logger and its descendants, and nothing else', () => {
+  const system = new LoggingSystem({}, { destination: collector().destination });
+  const other = new LoggingSystem({}, { destination: collector().destination });
+  const root = system.logger('orderer.common.server');
+  assert.equal(LoggingSystem.of(root), system);
+  assert.equal(LoggingSystem.of(root.child({ module: 'x' }).child({ channel: 'c' })), system);
+  assert.equal(LoggingSystem.of(other.logger('y')), other);
+  assert.equal(LoggingSystem.of(silentLogger()), undefined);
 });

@@ -186,3 +186,109 @@ test('Metrics.Provider: prometheus scrapes, disabled and statsd record nothing',
   assert.ok(createMetricsProvider({ provider: 'statsd' }, { logger }) instanceof DisabledProvider);
   assert.match(warnings[0]!, /statsd.*not supported/);
 });
+
+test('participation gauges: Fabric status and relation codes per channel; a removed channel has no series', async () => {
+  const { provider, metrics } = setup();
+  const report = metrics.participationObserver();
+  report('solochannel', { consensusRelation: 'other', status: 'active' });
+  report('raftchannel', { consensusRelation: 'follower', status: 'onboarding' });
+  report('broken', { consensusRelation: 'consenter', status: 'failed' });
+  let text = await provider.scrape();
+  assert.match(text, /^# TYPE participation_status gauge$/m);
+  assert.match(text, /^# TYPE participation_consensus_relation gauge$/m);
+  assert.equal(sample(text, 'participation_status{channel="solochannel"}'), 1);
+  assert.equal(sample(text, 'participation_consensus_relation{channel="solochannel"}'), 0);
+  assert.equal(sample(text, 'participation_status{channel="raftchannel"}'), 2);
+  assert.equal(sample(text, 'participation_consensus_relation{channel="raftchannel"}'), 2);
+  assert.equal(sample(text, 'participation_status{channel="broken"}'), 3);
+  assert.equal(sample(text, 'participation_consensus_relation{channel="broken"}'), 1);
+
+  report('solochannel', { consensusRelation: 'other', status: 'inactive' });
+  report('raftchannel', { consensusRelation: 'config-tracker', status: 'active' });
+  report('broken', undefined);
+  text = await provider.scrape();
+  assert.equal(sample(text, 'participation_status{channel="solochannel"}'), 0);
+  assert.equal(sample(text, 'participation_consensus_relation{channel="raftchannel"}'), 3);
+  assert.equal(sample(text, 'participation_status{channel="broken"}'), undefined);
+  assert.equal(sample(text, 'participation_consensus_relation{channel="broken"}'), undefined);
+  // Removing a channel that was never reported is harmless; disabled metrics take it too.
+  report('never', undefined);
+  new OrdererMetrics({ version: 'x' }, { provider: new DisabledProvider() }).participationObserver()(
+    'c',
+    undefined,
+  );
+});
+
+test('observers reuse one label object per label set (no allocation per message)', async () => {
+  const seen: object[] = [];
+  const recording = new PrometheusProvider({ processMetrics: false });
+  const counting = {
+    ...recording,
+    kind: recording.kind,
+    newCounter: (o: Parameters<typeof recording.newCounter>[0]) => {
+      const inner = recording.newCounter(o);
+      return {
+        add: (delta: number, labels?: Readonly<Record<string, string>>) => {
+          if (labels) seen.push(labels);
+          inner.add(delta, labels);
+        },
+      };
+    },
+    newGauge: (o: Parameters<typeof recording.newGauge>[0]) => recording.newGauge(o),
+    newHistogram: (o: Parameters<typeof recording.newHistogram>[0]) => recording.newHistogram(o),
+  };
+  const metrics = new OrdererMetrics({ version: 'x' }, { provider: counting });
+  const broadcast = metrics.broadcastObserver();
+  const deliver = metrics.deliverObserver();
+  const info = {
+    channel: 'mychannel',
+    type: common.HeaderType.ENDORSER_TRANSACTION,
+    status: common.Status.SUCCESS,
+    validateMs: 1,
+    enqueueMs: 1,
+  };
+  seen.length = 0;
+  broadcast.processed(info);
+  broadcast.processed({ ...info, validateMs: 2 });
+  assert.equal(seen.length, 2);
+  assert.equal(seen[0], seen[1]);
+  assert.ok(Object.isFrozen(seen[0]));
+  broadcast.processed({ ...info, status: common.Status.BAD_REQUEST, enqueueMs: 0 });
+  assert.notEqual(seen[2], seen[0]);
+
+  seen.length = 0;
+  deliver.blockSent('mychannel');
+  deliver.blockSent('mychannel');
+  deliver.requestReceived('mychannel');
+  assert.equal(seen[0], seen[1]);
+  assert.equal(seen[1], seen[2]);
+  deliver.requestCompleted('mychannel', common.Status.SUCCESS);
+  deliver.requestCompleted('mychannel', common.Status.SUCCESS);
+  deliver.requestCompleted('mychannel', common.Status.NOT_FOUND);
+  assert.equal(seen[3], seen[4]);
+  assert.notEqual(seen[4], seen[5]);
+
+  const text = await recording.scrape();
+  const labels = 'channel="mychannel",filtered="false",data_type="block"';
+  assert.equal(sample(text, `deliver_blocks_sent{${labels}}`), 2);
+  assert.equal(sample(text, `deliver_requests_completed{${labels},success="true"}`), 2);
+  assert.equal(sample(text, `deliver_requests_completed{${labels},success="false"}`), 1);
+  assert.equal(
+    sample(
+      text,
+      'broadcast_processed_count{channel="mychannel",type="ENDORSER_TRANSACTION",status="SUCCESS"}',
+    ),
+    2,
+  );
+});
+
+test('deliver stream observer counts opened and closed streams (no labels, as Fabric)', async () => {
+  const { provider, metrics } = setup();
+  const streams = metrics.deliverStreamObserver();
+  streams.opened();
+  streams.opened();
+  streams.closed();
+  const text = await provider.scrape();
+  assert.equal(sample(text, 'deliver_streams_opened'), 2);
+  assert.equal(sample(text, 'deliver_streams_closed'), 1);
+});

@@ -177,6 +177,39 @@ test('/metrics is 404 when metrics are disabled; /healthz answers 408 when check
   }
 });
 
+test('beforeScrape brings gauges up to date before every /metrics scrape; its errors do not fail the scrape', async () => {
+  const logging = quietLogging();
+  const provider = new PrometheusProvider({ processMetrics: false });
+  const metrics = new OrdererMetrics({ version: '1' }, { provider });
+  const report = metrics.participationObserver();
+  let status: 'active' | 'inactive' | 'boom' = 'active';
+  const server = new OperationsServer(
+    { listenAddress: '127.0.0.1:0', tls: NO_TLS },
+    {
+      logging,
+      metrics: provider,
+      beforeScrape: () => {
+        if (status === 'boom') throw new Error('boom');
+        report('mychannel', { consensusRelation: 'other', status });
+      },
+      version: { version: '1', commit: 'c' },
+      logger: logging.logger('operations'),
+    },
+  );
+  const port = await server.start();
+  try {
+    assert.match((await request(port, '/metrics')).text, /^participation_status\{channel="mychannel"\} 1$/m);
+    status = 'inactive';
+    assert.match((await request(port, '/metrics')).text, /^participation_status\{channel="mychannel"\} 0$/m);
+    status = 'boom';
+    const res = await request(port, '/metrics');
+    assert.equal(res.status, 200);
+    assert.match(res.text, /^participation_status\{channel="mychannel"\} 0$/m);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('a listen address in use is reported with the setting to change', async () => {
   const logging = quietLogging();
   const deps = {
