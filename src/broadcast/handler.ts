@@ -4,7 +4,7 @@ import { common } from '../protos/index.js';
 import { errorMessage } from '../errors.js';
 import { statusOf } from '../status.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
-import type { ReceivedEnvelope } from '../consensus/types.js';
+import type { Chain, ReceivedEnvelope } from '../consensus/types.js';
 import type { BroadcastTarget } from '../multichannel/registrar.js';
 import type { Logger } from '../logging.js';
 
@@ -90,30 +90,84 @@ export class BroadcastHandler {
       this.observe(validated.channel, validated.type, validated.response.status, validated.validateMs, 0);
       return validated.response;
     }
-    const { env, target, configSeq } = validated;
     const started = this.now();
     let response = SUCCESS;
     try {
-      const chain = target.chain.chain;
+      const chain = validated.target.chain.chain;
       await chain.waitReady();
-      if (target.isConfig) await chain.configure(env, configSeq);
-      else await chain.order(env, configSeq);
+      await this.handOver(chain, validated);
     } catch (err) {
-      // Fabric answers every failure to wait for or enter the consenter with SERVICE_UNAVAILABLE.
-      response = { status: common.Status.SERVICE_UNAVAILABLE, info: errorMessage(err) };
-      this.deps.logger.warn(
-        { channel: target.chain.channelId, err: response.info },
-        'consenter did not accept message',
-      );
+      response = this.refused(validated, err);
     }
+    this.observeAccepted(validated, response, started);
+    return response;
+  }
+
+  /**
+   * True when the message may be handed over before the previous message of its stream settled:
+   * its consenter fixes the order inside order()/configure() (Chain.ordersOnCall), and it is valid
+   * (an invalid message ends the stream, so nothing after it may be handed over).
+   */
+  canPipeline(validated: Validated): boolean {
+    return validated.ok && validated.target.chain.chain.ordersOnCall === true;
+  }
+
+  /**
+   * Phase 2 for a consenter that orders on call: the message takes its place in the order before
+   * this returns; the promise settles with the response once the consenter made it durable.
+   * Refusals (chain not started, halted, failed) come back as SERVICE_UNAVAILABLE as in enqueue().
+   */
+  submit(validated: Validated): Promise<BroadcastResponse> {
+    if (!validated.ok || !validated.target.chain.chain.ordersOnCall) return this.enqueue(validated);
+    const started = this.now();
+    let accepted: Promise<void>;
+    try {
+      accepted = this.handOver(validated.target.chain.chain, validated);
+    } catch (err) {
+      accepted = Promise.reject(err);
+    }
+    return accepted.then(
+      () => {
+        this.observeAccepted(validated, SUCCESS, started);
+        return SUCCESS;
+      },
+      (err: unknown) => {
+        const response = this.refused(validated, err);
+        this.observeAccepted(validated, response, started);
+        return response;
+      },
+    );
+  }
+
+  private handOver(chain: Chain, validated: Extract<Validated, { ok: true }>): Promise<void> {
+    return validated.target.isConfig
+      ? chain.configure(validated.env, validated.configSeq)
+      : chain.order(validated.env, validated.configSeq);
+  }
+
+  private refused(validated: Extract<Validated, { ok: true }>, err: unknown): BroadcastResponse {
+    // Fabric answers every failure to wait for or enter the consenter with SERVICE_UNAVAILABLE.
+    const response = { status: common.Status.SERVICE_UNAVAILABLE, info: errorMessage(err) };
+    this.deps.logger.warn(
+      { channel: validated.target.chain.channelId, err: response.info },
+      'consenter did not accept message',
+    );
+    return response;
+  }
+
+  private observeAccepted(
+    validated: Extract<Validated, { ok: true }>,
+    response: BroadcastResponse,
+    started: number,
+  ): void {
+    if (!this.deps.observer) return;
     this.observe(
-      target.chain.channelId,
-      target.channelHeader.type,
+      validated.target.chain.channelId,
+      validated.target.channelHeader.type,
       response.status,
       validated.validateMs,
       this.now() - started,
     );
-    return response;
   }
 
   private observe(
@@ -134,12 +188,21 @@ export class BroadcastHandler {
 /**
  * One Broadcast stream: validation of several messages runs concurrently (so both cores verify
  * signatures), while consenter hand-off and responses keep the order in which messages arrived.
- * The first non-SUCCESS response ends the stream; later messages are dropped unanswered.
+ * With a consenter that orders on call (solo), message k+1 is handed over as soon as it is valid,
+ * without waiting until message k is durable, so concurrent messages of one stream share one
+ * write-ahead-log fsync; the responses still go out in order, each only once its message is durable.
+ * The first non-SUCCESS response ends the stream; later messages are dropped unanswered (and an
+ * invalid message stops the hand-over of every message after it).
  */
 export class BroadcastSession {
+  /** Settles once the last pushed message was handed over (or dropped). */
+  private handOffTail: Promise<void> = Promise.resolve();
+  /** Settles once the last pushed message was answered (or dropped). */
   private tail: Promise<void> = Promise.resolve();
   private inFlight = 0;
   private finished = false;
+  /** No more hand-overs: an earlier message was invalid, or the stream is finished. */
+  private stopped = false;
 
   constructor(
     private readonly handler: BroadcastHandler,
@@ -159,15 +222,33 @@ export class BroadcastSession {
     const validated = this.handler.validate(raw);
     this.inFlight++;
     if (this.inFlight === this.maxInFlight) this.io.pause();
+    let response!: Promise<BroadcastResponse | undefined>;
+    // Hand-over, in stream order. For a pipelining consenter it completes as soon as the message
+    // has its place in the order; otherwise only once the consenter answered (as in Fabric).
+    const handedOver = this.handOffTail.then(async () => {
+      const result = await validated;
+      if (this.stopped) {
+        response = Promise.resolve(undefined);
+        return;
+      }
+      if (!result.ok) this.stopped = true;
+      if (this.handler.canPipeline(result)) {
+        response = this.handler.submit(result);
+        return;
+      }
+      const answer = await this.handler.enqueue(result);
+      response = Promise.resolve(answer);
+    });
+    this.handOffTail = handedOver.catch(() => {});
     this.tail = this.tail
       .then(async () => {
-        const result = await validated;
-        if (this.finished) return;
-        const response = await this.handler.enqueue(result);
-        if (this.finished) return;
-        this.io.send(response);
-        if (response.status !== common.Status.SUCCESS) {
+        await handedOver;
+        const answer = await response;
+        if (this.finished || answer === undefined) return;
+        this.io.send(answer);
+        if (answer.status !== common.Status.SUCCESS) {
           this.finished = true;
+          this.stopped = true;
           this.io.end();
         }
       })
@@ -184,5 +265,6 @@ export class BroadcastSession {
 
   close(): void {
     this.finished = true;
+    this.stopped = true;
   }
 }

@@ -18,6 +18,12 @@ export interface ReceivedEnvelope {
 }
 
 export interface Chain {
+  /**
+   * True when order()/configure() take the message's place in the order before they return (the
+   * promise only says when it is durable or refused), so a Broadcast stream may hand over its next
+   * message before the previous one settled. Absent: the caller waits for each promise (Fabric).
+   */
+  readonly ordersOnCall?: boolean;
   /** Accepts a normal message validated at configSeq. Resolves when the message is accepted for
    *  ordering (and, for solo, durably queued); rejects with OrdererError('unavailable') when the
    *  chain cannot take it. */

@@ -49,6 +49,8 @@ type Work = MessageWork | TimerWork;
 type State = 'created' | 'starting' | 'running' | 'halted' | 'failed';
 
 export class SoloChain implements Chain {
+  /** submit() gives each message its WAL seq (or inbox slot) synchronously, in call order. */
+  readonly ordersOnCall = true;
   private readonly support: ConsenterSupport;
   private readonly walDir: string | undefined;
   private readonly compactThreshold: number;
@@ -70,6 +72,8 @@ export class SoloChain implements Chain {
   private timer: TimerHandle | undefined;
   private timerGeneration = 0;
   private seqWithoutWal = 1;
+  /** submit() calls waiting for recovery: later calls queue behind them, so call order is kept. */
+  private waitingForReady = 0;
 
   constructor(support: ConsenterSupport, options: SoloChainOptions = {}, deps: SoloChainDependencies = {}) {
     this.support = support;
@@ -157,7 +161,16 @@ export class SoloChain implements Chain {
   }
 
   private async submit(kind: MessageKind, env: ReceivedEnvelope, configSeq: number): Promise<void> {
-    if (this.state === 'starting') await this.ready;
+    if (this.state === 'starting' || this.waitingForReady > 0) {
+      // Every waiter resumes in the order it started waiting, and a call made after recovery but
+      // before those waiters resumed queues behind them too.
+      this.waitingForReady++;
+      try {
+        await this.ready;
+      } finally {
+        this.waitingForReady--;
+      }
+    }
     const refusal = this.refusal();
     if (refusal) throw refusal;
     if (!this.wal) {
