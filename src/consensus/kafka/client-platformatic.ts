@@ -67,6 +67,48 @@ function checkOffset(offset: number) {
   }
 }
 
+// The library's client events worth a debug line (BaseEvents of @platformatic/kafka).
+const verboseEvents = [
+  'client:broker:connect',
+  'client:broker:disconnect',
+  'client:broker:failed',
+  'client:broker:sasl:handshake',
+  'client:broker:sasl:authentication',
+  'client:metadata',
+  'client:performWithRetry:retry',
+  'client:performWithRetry:failed',
+  'client:close',
+] as const;
+
+/** A loggable summary of an event's arguments: the broker, an error, the cluster's brokers. */
+function describeEvent(args: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const arg of args) {
+    if (arg instanceof Error) {
+      out['err'] = arg.message;
+      continue;
+    }
+    if (typeof arg !== 'object' || arg === null) {
+      if (arg !== undefined) out['args'] = [...((out['args'] as unknown[] | undefined) ?? []), arg];
+      continue;
+    }
+    const record = arg as Record<string, unknown>;
+    const broker = record['broker'] as { host?: unknown; port?: unknown } | undefined;
+    if (broker && typeof broker === 'object') out['broker'] = `${String(broker.host)}:${String(broker.port)}`;
+    if (record['error'] instanceof Error) out['err'] = record['error'].message;
+    if (Array.isArray(record['mechanisms'])) out['mechanisms'] = record['mechanisms'];
+    if (record['brokers'] instanceof Map) {
+      out['brokers'] = [...(record['brokers'] as Map<number, { host: string; port: number }>)].map(
+        ([id, b]) => `${id}@${b.host}:${b.port}`,
+      );
+    }
+    if (record['topics'] instanceof Map)
+      out['topics'] = [...(record['topics'] as Map<string, unknown>).keys()];
+    if (Array.isArray(arg)) out['errors'] = arg.map((e) => (e instanceof Error ? e.message : String(e)));
+  }
+  return out;
+}
+
 export class PlatformaticKafkaClient implements KafkaClient {
   private readonly options: KafkaClientOptions;
   private readonly clock: Clock;
@@ -94,6 +136,24 @@ export class PlatformaticKafkaClient implements KafkaClient {
     this.producer = new Producer({ ...base, acks: acksAll });
     // groupId is required by the library's constructor; the consumer never joins that group.
     this.consumer = new Consumer({ ...base, groupId: `${options.clientId}-unassigned` });
+    if (options.verbose) {
+      this.logVerbose('admin', this.admin);
+      this.logVerbose('producer', this.producer);
+      this.logVerbose('consumer', this.consumer);
+    }
+  }
+
+  // Kafka.Verbose, as Fabric turns on sarama's logger: what the library does, at debug level.
+  private logVerbose(
+    role: string,
+    client: Admin | Producer<Buffer, Buffer, Buffer, Buffer> | Consumer<Buffer, Buffer, Buffer, Buffer>,
+  ) {
+    const emitter = client as unknown as { on(event: string, listener: (...args: unknown[]) => void): void };
+    for (const event of verboseEvents) {
+      emitter.on(event, (...args: unknown[]) => {
+        this.logger.debug({ client: role, event, ...describeEvent(args) }, `Kafka client ${event}`);
+      });
+    }
   }
 
   private baseOptions(): BaseClientOptions {

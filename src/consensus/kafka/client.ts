@@ -53,6 +53,8 @@ export interface KafkaClientOptions {
   retryDelayMs?: number;
   /** Let metadata requests create a missing topic when the broker allows it (as sarama does). Default true. */
   autoCreateTopics?: boolean;
+  /** Kafka.Verbose: log the client library's connection, metadata and retry events at debug level. */
+  verbose?: boolean;
 }
 
 export interface KafkaBrokerInfo {

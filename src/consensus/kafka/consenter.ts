@@ -22,6 +22,8 @@ export interface KafkaConsenterOptions {
   version: string;
   tls?: KafkaTlsOptions;
   sasl?: KafkaSaslPlainOptions;
+  /** Kafka.Verbose: the client library's events at debug level. */
+  verbose?: boolean;
   /** How long waitReady() waits for a starting chain. Default 3000 ms. */
   readyWaitMs?: number;
   /** How long the aggregate health check waits for a partition to take its CONNECT message
@@ -60,6 +62,7 @@ export function kafkaConsenterOptions(config: KafkaConfig): KafkaConsenterOption
     consumer: { ...config.retry.consumer },
     replicationFactor: config.topic.replicationFactor,
     version: config.version,
+    verbose: config.verbose,
   };
   if (config.tls.enabled) {
     options.tls = {
@@ -116,6 +119,7 @@ export class KafkaConsenter implements Consenter {
       retries: producer.retryMax,
       retryDelayMs: producer.retryBackoffMs,
       autoCreateTopics: true,
+      ...(this.options.verbose ? { verbose: true } : {}),
       ...(this.options.tls ? { tls: this.options.tls } : {}),
       ...(this.options.sasl ? { sasl: this.options.sasl } : {}),
     };

@@ -476,6 +476,8 @@ test('kafkaConsenterOptions maps the Kafka section: retries, timeouts, topic, TL
   assert.deepEqual(options.tls, { ca: ['CA1', 'CA2'], cert: 'CERT', key: 'KEY' });
   assert.deepEqual(options.sasl, { mechanism: 'PLAIN', username: 'alice', password: 'secret' });
   assert.equal(options.replicationFactor, 3);
+  assert.equal(options.verbose, false);
+  assert.equal(kafkaConsenterOptions({ ...config, verbose: true }).verbose, true);
   const plain = kafkaConsenterOptions({
     ...config,
     tls: { ...config.tls, enabled: false },
