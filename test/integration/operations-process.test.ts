@@ -6,7 +6,7 @@
 // blocks cut, written and delivered.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,35 @@ import {
   type OrdererProcess,
 } from '../support/orderer-process.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import { asBuffer, common, orderer as ordererProtos } from '../../src/protos/index.js';
+import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
+import { blockDataHash } from '../../src/protoutil/index.js';
+
+/** Fabric's Kafka system channel genesis block with its KafkaBrokers replaced. */
+function kafkaSystemGenesis(brokers: string[]): Buffer {
+  const original = common.Block.decode(readFileSync(join(FIXTURES, 'blocks/sys-kafka.block')));
+  const envelope = common.Envelope.decode(asBuffer(original.data!.data![0]));
+  const payload = common.Payload.decode(asBuffer(envelope.payload));
+  const configEnvelope = common.ConfigEnvelope.decode(asBuffer(payload.data));
+  const ordererGroup = configEnvelope.config!.channelGroup!.groups!['Orderer']!;
+  ordererGroup.values!['KafkaBrokers']!.value = ordererProtos.KafkaBrokers.encode({ brokers }).finish();
+  const envelopeBytes = common.Envelope.encode({
+    payload: common.Payload.encode({
+      header: payload.header,
+      data: marshalConfigEnvelope(configEnvelope),
+    }).finish(),
+    signature: envelope.signature,
+  }).finish();
+  return asBuffer(
+    common.Block.encode(
+      common.Block.create({
+        header: { number: 0, dataHash: blockDataHash([envelopeBytes]) },
+        data: { data: [envelopeBytes] },
+        metadata: original.metadata,
+      }),
+    ).finish(),
+  );
+}
 
 interface Answer {
   status: number;
@@ -360,5 +389,42 @@ describe('`orderer start` with a bad FABRIC_LOGGING_SPEC', () => {
     } finally {
       rmSync(ledgerDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the Kafka health check of a running orderer', () => {
+  let node: TestOrderer | undefined;
+  let dir: string;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'orderer-ops-kafka-'));
+  });
+  after(async () => {
+    await node?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('/healthz is 503 with component "kafka" naming the channel and its brokers when they are unreachable', async () => {
+    // A port nothing listens on: the Kafka chain of the system channel cannot reach its broker.
+    const broker = `127.0.0.1:${await freePort()}`;
+    const genesis = join(dir, 'sys-kafka.block');
+    writeFileSync(genesis, kafkaSystemGenesis([broker]));
+    node = await startTestOrderer({
+      env: {
+        ORDERER_GENERAL_BOOTSTRAPFILE: genesis,
+        ORDERER_METRICS_PROVIDER: 'prometheus',
+        ORDERER_KAFKA_RETRY_SHORTINTERVAL: '100ms',
+        ORDERER_KAFKA_RETRY_SHORTTOTAL: '1s',
+        ORDERER_KAFKA_RETRY_LONGINTERVAL: '1s',
+        ORDERER_KAFKA_RETRY_LONGTOTAL: '1m',
+      },
+    });
+    const res = await request(node.orderer.operationsPort, '/healthz');
+    assert.equal(res.status, 503, res.body);
+    const body = JSON.parse(res.body) as { failed_checks: { component: string; reason: string }[] };
+    const kafka = body.failed_checks.find((c) => c.component === 'kafka');
+    assert.ok(kafka, res.body);
+    assert.ok(kafka.reason.includes(broker), kafka.reason);
+    assert.match(kafka.reason, /channel \S+ \(Kafka brokers/);
   });
 });
