@@ -2,8 +2,22 @@
 // by Fabric's sample orderer.yaml plus ORDERER_* variables, so a test can SIGKILL it and restart it on
 // the same ledger. Also makes genesis blocks of application channels with test-sized batch settings
 // (what an operator would do with configtxgen), derived from Fabric's appsolo genesis block.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { common, orderer as ordererProtos, asBuffer } from '../../src/protos/index.js';
@@ -14,6 +28,46 @@ import { ordererEnv } from './orderer.js';
 
 const REPO_ROOT = new URL('../../', import.meta.url).pathname;
 const CLI_SOURCE = join(REPO_ROOT, 'src/cli/main.ts');
+/** The package's `orderer` command (package.json "bin"), which runs the built dist/. */
+export const ORDERER_BIN = join(REPO_ROOT, 'bin/orderer.js');
+
+/** Every process started here, so a failing test cannot leave one behind. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * Why dist/ may not be the code in src/ right now (undefined when it is current): missing, built
+ * from another commit, or older than a source file. bin/orderer.js runs dist/ as it is.
+ */
+export function distStaleness(): string | undefined {
+  const main = join(REPO_ROOT, 'dist/cli/main.js');
+  const info = join(REPO_ROOT, 'dist/build-info.json');
+  if (!existsSync(main) || !existsSync(info)) return 'dist/ is missing (run npm run build)';
+  const built = statSync(main).mtimeMs;
+  const { commit } = JSON.parse(readFileSync(info, 'utf8')) as { commit?: string };
+  let head = 'unknown';
+  try {
+    head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: REPO_ROOT }).toString().trim();
+  } catch {
+    // Not a git checkout.
+  }
+  if (commit && head !== 'unknown' && commit !== head) return `dist/ was built at ${commit}, HEAD is ${head}`;
+  const newer = (dir: string): string | undefined => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name === 'generated') continue;
+        const found = newer(path);
+        if (found) return found;
+      } else if (entry.name.endsWith('.ts') && statSync(path).mtimeMs > built) return path;
+    }
+    return undefined;
+  };
+  const changed = newer(join(REPO_ROOT, 'src'));
+  return changed ? `${changed.slice(REPO_ROOT.length)} is newer than dist/` : undefined;
+}
 
 /** A port that was free a moment ago (bind to 0, read it, release it). */
 export function freePort(): Promise<number> {
@@ -27,6 +81,54 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+let packageCopy: Promise<string> | undefined;
+
+/**
+ * The `orderer` command to run: bin/orderer.js of this package when dist/ is current. When dist/ is
+ * stale (see distStaleness) — routine while src/ is being edited, never after `npm ci` — the same
+ * bin/orderer.js file is copied into a temporary package whose dist/ is compiled from the current
+ * sources exactly as scripts/build.mjs does (tsc -p tsconfig.build.json, generated protos copied,
+ * build info), so the test still runs the packaged command on the code under test without touching
+ * the working tree's dist/.
+ */
+export function ordererBin(): Promise<{ bin: string; note?: string }> {
+  const stale = distStaleness();
+  if (!stale) return Promise.resolve({ bin: ORDERER_BIN });
+  packageCopy ??= (async () => {
+    const root = mkdtempSync(join(tmpdir(), 'orderer-pkg-'));
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+    mkdirSync(join(root, 'bin'));
+    copyFileSync(ORDERER_BIN, join(root, 'bin/orderer.js'));
+    copyFileSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+    const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
+    const outDir = join(root, 'dist');
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', outDir],
+        {
+          cwd: REPO_ROOT,
+        },
+      );
+    } catch (err) {
+      // tsc emits even with type errors (another file being edited); the run itself will tell.
+      if (!existsSync(join(outDir, 'cli/main.js'))) throw err;
+    }
+    mkdirSync(join(outDir, 'protos/generated'), { recursive: true });
+    cpSync(join(REPO_ROOT, 'src/protos/generated/fabric.js'), join(outDir, 'protos/generated/fabric.js'));
+    writeFileSync(
+      join(outDir, 'build-info.json'),
+      JSON.stringify({ version: 'test', commit: 'working-tree' }) + '\n',
+    );
+    return join(root, 'bin/orderer.js');
+  })();
+  return packageCopy.then((bin) => ({
+    bin,
+    note: `${stale}; running a byte-identical copy of bin/orderer.js over a dist/ compiled from the current sources`,
+  }));
 }
 
 export interface BatchSettings {
@@ -103,11 +205,19 @@ export interface OrdererProcessOptions {
   env?: Record<string, string>;
   /** How long to wait for the server to listen. */
   startTimeoutMs?: number;
+  /**
+   * What to run: 'bin' is the package's own `bin/orderer.js start` (the built dist/), 'source' the
+   * same CLI from src/ through tsx (default; always the code under test).
+   */
+  entry?: 'bin' | 'source';
+  /** With entry 'bin': which bin/orderer.js to run (default: this package's; see ordererBin). */
+  bin?: string;
 }
 
 /**
- * Starts `orderer start` from the sources (node --import tsx src/cli/main.ts start, exactly the code
- * bin/orderer.js runs once built) and resolves once it logs that the AtomicBroadcast server listens.
+ * Starts `orderer start`, from the sources (node --import tsx src/cli/main.ts start, exactly the
+ * code bin/orderer.js runs once built) or as bin/orderer.js itself, and resolves once it logs that
+ * the AtomicBroadcast server listens.
  */
 export async function startOrdererProcess(options: OrdererProcessOptions): Promise<OrdererProcess> {
   const env = {
@@ -118,14 +228,22 @@ export async function startOrdererProcess(options: OrdererProcessOptions): Promi
       ...options.env,
     }),
   };
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'start'], {
+  const args =
+    options.entry === 'bin'
+      ? [options.bin ?? ORDERER_BIN, 'start']
+      : ['--import', 'tsx', CLI_SOURCE, 'start'];
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
   const output: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
   });
 
   const listening = new Promise<void>((resolve, reject) => {
@@ -183,4 +301,60 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
       pending = pending.slice(newline + 1);
     }
   });
+}
+
+/**
+ * The log entries among a process's output, as {level, logger, msg, ...fields}: pino JSON lines, or
+ * Fabric's console format (`<date> <time> UTC <seq> INFO [logger] message key=value ...`), whichever
+ * FABRIC_LOGGING_FORMAT the orderer uses. Field values are JSON-decoded when they are JSON.
+ */
+export function logEntries(output: readonly string[]): Record<string, unknown>[] {
+  const entries: Record<string, unknown>[] = [];
+  for (const line of output) {
+    if (line.startsWith('{')) {
+      try {
+        entries.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // Not a log entry.
+      }
+      continue;
+    }
+    const console = /^\S+ \S+ \S+ [0-9a-f]+ ([A-Z]+) \[([^\]]+)\] (.*)$/.exec(line);
+    if (!console) continue;
+    const [, level = '', logger = '', rest = ''] = console;
+    const field = / ([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\[[^\]]*\]|\{[^}]*\}|\S+)/g;
+    const firstField = rest.search(/ [A-Za-z_][\w.]*=/);
+    const entry: Record<string, unknown> = {
+      level,
+      logger,
+      msg: firstField < 0 ? rest : rest.slice(0, firstField),
+    };
+    for (const match of rest.slice(Math.max(firstField, 0)).matchAll(field)) {
+      const [, key = '', raw = ''] = match;
+      try {
+        entry[key] = JSON.parse(raw);
+      } catch {
+        entry[key] = raw;
+      }
+    }
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** Waits (polling, bounded) until a log entry matches. */
+export async function waitForLog(
+  proc: OrdererProcess,
+  matches: (entry: Record<string, unknown>) => boolean,
+  timeoutMs = 15_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = logEntries(proc.output).find(matches);
+    if (found) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`no matching log entry within ${timeoutMs} ms:\n${proc.output.slice(-30).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
