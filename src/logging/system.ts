@@ -4,8 +4,9 @@
 //
 // Logger names: `system.logger(name)` is named `name`; a child made with `.child({ module: 'x' })`
 // is named `x` (the nearest `module` binding wins), and other children keep their parent's name.
-// The orderer's names are listed in docs and in the report of the composition root; levels follow
-// the most specific dotted prefix of the name in the spec.
+// The orderer's names are Fabric's (LOGGER_NAMES in ./names.ts: "orderer.common.broadcast",
+// "orderer.consensus.kafka", ...); levels follow the most specific dotted prefix of the name in
+// the spec, so "info:orderer.consensus=debug" covers every consenter.
 import { pino } from 'pino';
 import { badRequest } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';

@@ -165,14 +165,14 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
     ['kafka', kafka],
   ]);
 
-  const blockLogger = named(LOGGER_NAMES.multichannel);
+  const multichannelLogger = named(LOGGER_NAMES.multichannel);
   const registrar = new Registrar(
     { noExpirationChecks: general.authentication.noExpirationChecks },
     {
       ledgerFactory,
       signer,
       clock,
-      logger: named(LOGGER_NAMES.multichannel),
+      logger: multichannelLogger,
       resources: channelResources(),
       consenters,
       consenterLoggers: new Map([
@@ -187,9 +187,12 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
         ),
       onBlockCommitted: (channel, block) => {
         // Fabric: "[channel: %s] Wrote block [%d]" at debug.
-        if (!blockLogger.isLevelEnabled('debug')) return;
+        if (!multichannelLogger.isLevelEnabled('debug')) return;
         const data = block.data?.data ?? [];
-        blockLogger.debug({ channel, block: Number(block.header?.number), txs: data.length }, 'wrote block');
+        multichannelLogger.debug(
+          { channel, block: Number(block.header?.number), txs: data.length },
+          'wrote block',
+        );
       },
     },
   );
