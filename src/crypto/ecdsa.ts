@@ -2,6 +2,7 @@
 // verifying (bccsp/sw/ecdsa.go). Node's crypto.sign returns a high-S signature about half the
 // time, so every signature is normalized here.
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { children, derSequence, derUnsignedInteger, readDer, readSignedInteger, Tag } from './asn1.js';
 import type { HashAlgorithm } from './hash.js';
 
@@ -172,7 +173,69 @@ export function verifyEcdsa(
   return nodeVerify(hashAlgorithm, message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, pre.p1363);
 }
 
-/** Same as verifyEcdsa, but the curve arithmetic runs on libuv's threadpool. */
+/**
+ * How many async verifications may be on libuv's threadpool at once. The threadpool is shared with
+ * file I/O (write-ahead-log and ledger writes, fsyncs): with a thousand verifications queued there,
+ * every fsync waited behind all of them, so a Broadcast answer took as long as verifying everything
+ * in flight. The rest wait here, in arrival order. The limit is a few per core and not one per core:
+ * completions are collected once per event-loop turn, so with one per core the threads would idle
+ * whenever the main thread is busy for longer than one verification.
+ */
+export const DEFAULT_ASYNC_VERIFY_CONCURRENCY = 8 * Math.max(1, availableParallelism());
+let asyncVerifyLimit = DEFAULT_ASYNC_VERIFY_CONCURRENCY;
+let asyncVerifyRunning = 0;
+const asyncVerifyQueue: VerifyJob[] = [];
+
+interface VerifyJob {
+  readonly hashAlgorithm: HashAlgorithm;
+  readonly message: Uint8Array;
+  readonly publicKey: KeyObject;
+  readonly p1363: Buffer;
+  readonly resolve: (ok: boolean) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** Sets how many async verifications may be on the threadpool at once. */
+export function setAsyncVerifyConcurrency(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new Error(`async verify concurrency must be >= 1 (got ${limit})`);
+  asyncVerifyLimit = limit;
+  while (asyncVerifyRunning < asyncVerifyLimit && asyncVerifyQueue.length > 0)
+    startVerify(asyncVerifyQueue.shift()!);
+}
+
+/** Verifications waiting for a threadpool slot and running on it (for tests and metrics). */
+export function asyncVerifyBacklog(): { running: number; queued: number } {
+  return { running: asyncVerifyRunning, queued: asyncVerifyQueue.length };
+}
+
+function startVerify(job: VerifyJob): void {
+  asyncVerifyRunning++;
+  try {
+    nodeVerify(
+      job.hashAlgorithm,
+      job.message,
+      { key: job.publicKey, dsaEncoding: 'ieee-p1363' },
+      job.p1363,
+      (err, ok) => {
+        verifyDone();
+        if (err) job.reject(err);
+        else job.resolve(ok);
+      },
+    );
+  } catch (err) {
+    verifyDone();
+    job.reject(err as Error);
+  }
+}
+
+function verifyDone(): void {
+  asyncVerifyRunning--;
+  const next = asyncVerifyQueue.shift();
+  if (next) startVerify(next);
+}
+
+/** Same as verifyEcdsa, but the curve arithmetic runs on libuv's threadpool (a few at a time). */
 export function verifyEcdsaAsync(
   publicKey: KeyObject,
   message: Uint8Array,
@@ -183,9 +246,8 @@ export function verifyEcdsaAsync(
   if (!pre.p1363) return Promise.resolve(false);
   const p1363 = pre.p1363;
   return new Promise((resolve, reject) => {
-    nodeVerify(hashAlgorithm, message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, p1363, (err, ok) => {
-      if (err) reject(err);
-      else resolve(ok);
-    });
+    const job: VerifyJob = { hashAlgorithm, message, publicKey, p1363, resolve, reject };
+    if (asyncVerifyRunning < asyncVerifyLimit) startVerify(job);
+    else asyncVerifyQueue.push(job);
   });
 }

@@ -14,6 +14,9 @@ import {
   toLowS,
   verifyEcdsa,
   verifyEcdsaAsync,
+  asyncVerifyBacklog,
+  setAsyncVerifyConcurrency,
+  DEFAULT_ASYNC_VERIFY_CONCURRENCY,
 } from '../../../src/crypto/index.js';
 import { FIXTURE_IDENTITIES, privateKeyPem, signcertPem } from '../../support/certs.js';
 
@@ -105,4 +108,38 @@ describe('ECDSA P-384', () => {
       );
     });
   }
+});
+
+describe('async verify on the threadpool', () => {
+  it('keeps at most the configured number of verifications on the threadpool, in arrival order', async () => {
+    const keys = generateKeyPair('P-256');
+    const messages = Array.from({ length: 12 }, (_, i) => Buffer.from(`message ${i}`));
+    const sigs = messages.map((m) => signEcdsa(keys.privateKey, m));
+    // Every other signature is for another message: results must stay with their callers.
+    const checks = messages.map((m, i) => (i % 2 === 0 ? m : messages[(i + 1) % messages.length]!));
+    setAsyncVerifyConcurrency(2);
+    try {
+      const order: number[] = [];
+      const pending = checks.map((m, i) =>
+        verifyEcdsaAsync(keys.publicKey, m, sigs[i]!).then((ok) => {
+          order.push(i);
+          return ok;
+        }),
+      );
+      assert.deepEqual(asyncVerifyBacklog(), { running: 2, queued: 10 });
+      const results = await Promise.all(pending);
+      assert.deepEqual(
+        results,
+        checks.map((_, i) => i % 2 === 0),
+      );
+      assert.deepEqual(asyncVerifyBacklog(), { running: 0, queued: 0 });
+      assert.equal(order.length, 12);
+    } finally {
+      setAsyncVerifyConcurrency(DEFAULT_ASYNC_VERIFY_CONCURRENCY);
+    }
+  });
+
+  it('refuses a concurrency below one', () => {
+    assert.throws(() => setAsyncVerifyConcurrency(0), /must be >= 1/);
+  });
 });
