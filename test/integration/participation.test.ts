@@ -4,13 +4,21 @@
 // every error status of spec §6, restart survival, and the `orderer channel` commands.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as http from 'node:http';
 import * as https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { Command } from 'commander';
 import { loadLocalConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/logging.js';
+import { common, orderer as ordererProtos, asBuffer } from '../../src/protos/index.js';
+import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
+import { blockDataHash } from '../../src/protoutil/index.js';
+import { startOrderer, type RunningOrderer } from '../../src/server/orderer.js';
 import { AdminServer, adminServerOptions, type AdminServerOptions } from '../../src/participation/index.js';
 import { registerChannelCommand } from '../../src/cli/channel.js';
 import {
@@ -24,7 +32,9 @@ import {
   seekInfo,
   signedEnvelope,
 } from '../support/fabric-clients.js';
-import { ORDERER0_DIR, startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import { ORDERER0_DIR, ordererEnv, startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import { channelGenesisBlock } from '../support/orderer-process.js';
+import { capturingLogger } from '../support/solo.js';
 
 const ORDERER_TLS = join(ORDERER0_DIR, 'tls');
 const ADMIN_TLS = join(CRYPTO, 'ordererOrganizations/example.com/users/Admin@example.com/tls');
@@ -467,4 +477,274 @@ describe('channel participation API on an orderer with a system channel', () => 
     assert.equal(system.status, 200);
     assert.equal(JSON.parse(system.text).height, 1);
   });
+});
+
+/** The env an operator sets for the admin listener of `orderer start` (Fabric's ORDERER_ADMIN_*). */
+const adminEnv = {
+  ORDERER_GENERAL_BOOTSTRAPMETHOD: 'none',
+  ORDERER_ADMIN_LISTENADDRESS: '127.0.0.1:0',
+  ORDERER_ADMIN_TLS_ENABLED: 'true',
+  ORDERER_ADMIN_TLS_CERTIFICATE: join(ORDERER_TLS, 'server.crt'),
+  ORDERER_ADMIN_TLS_PRIVATEKEY: join(ORDERER_TLS, 'server.key'),
+  ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED: 'true',
+  ORDERER_ADMIN_TLS_CLIENTROOTCAS: `[${join(ADMIN_TLS, 'ca.crt')}]`,
+  ORDERER_CHANNELPARTICIPATION_ENABLED: 'true',
+};
+
+describe('the admin listener startOrderer itself starts from ORDERER_ADMIN_* (HTTPS, client certificates)', () => {
+  let node: TestOrderer;
+  let port: number;
+
+  before(async () => {
+    node = await startNode({ env: adminEnv });
+    assert.ok(node.orderer.adminPort, 'startOrderer reports the admin port');
+    port = node.orderer.adminPort;
+  });
+  after(async () => {
+    await node?.destroy();
+  });
+
+  it('serves the API over HTTPS with orderer0 TLS certificate to a client certificate from ClientRootCAs', async () => {
+    const list = await adminCall(port, 'GET', '/participation/v1/channels');
+    assert.equal(list.status, 200);
+    assert.deepEqual(JSON.parse(list.text), { systemChannel: null, channels: null });
+
+    // The server certificate is orderer0's TLS certificate: verified against the fixture TLS CA,
+    // with the client pair of Admin@example.com.
+    const peerCert = await new Promise<Buffer>((resolve, reject) => {
+      const req = https.request(
+        { host: '127.0.0.1', port, path: '/participation/v1/channels', agent: false, ...trustedClient },
+        (res) => {
+          resolve(
+            res.socket && 'getPeerCertificate' in res.socket
+              ? (res.socket as TLSSocket).getPeerCertificate().raw
+              : Buffer.alloc(0),
+          );
+          res.resume();
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.ok(peerCert.equals(new X509Certificate(readFileSync(join(ORDERER_TLS, 'server.crt'))).raw));
+
+    const joined = await join_(port, readFileSync(APPSOLO_BLOCK));
+    assert.equal(joined.status, 201, joined.text);
+    const client = atomicBroadcastClient(node.address);
+    try {
+      const responses = await broadcastAll(client, [signedEnvelope(org1User, { channelId: 'appsolo' })]);
+      assert.deepEqual(responses, [{ status: 200, info: '' }]);
+    } finally {
+      client.close();
+    }
+    const removed = await adminCall(port, 'DELETE', '/participation/v1/channels/appsolo');
+    assert.equal(removed.status, 204);
+  });
+
+  it('refuses a client without a certificate, with one from another CA, and plain HTTP', async () => {
+    const refusedTls = [
+      { ca: trustedClient.ca },
+      {
+        ca: trustedClient.ca,
+        cert: readFileSync(join(ORG1_ADMIN_TLS, 'client.crt')),
+        key: readFileSync(join(ORG1_ADMIN_TLS, 'client.key')),
+      },
+    ];
+    for (const tls of refusedTls) {
+      await assert.rejects(adminCall(port, 'GET', '/participation/v1/channels', { tls }));
+      // Nor can it change anything.
+      await assert.rejects(join_withTls(port, readFileSync(APPSOLO_BLOCK), tls));
+    }
+    const plain = await new Promise<{ status?: number; error?: string }>((resolve) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/participation/v1/channels', agent: false },
+        (res) => {
+          res.resume();
+          resolve({ status: res.statusCode! });
+        },
+      );
+      req.on('error', (err) => resolve({ error: err.message }));
+      req.end();
+    });
+    assert.ok(
+      plain.error !== undefined || (plain.status ?? 0) >= 400,
+      `plain HTTP gets no channel list: ${JSON.stringify(plain)}`,
+    );
+    const list = await adminCall(port, 'GET', '/participation/v1/channels');
+    assert.deepEqual(JSON.parse(list.text), { systemChannel: null, channels: null }, 'nothing was joined');
+  });
+
+  it('refuses invalid channel names in GET and DELETE with 400, including names longer than 249 characters', async () => {
+    const longest = 'a'.repeat(249);
+    const tooLong = 'a'.repeat(250);
+    for (const method of ['GET', 'DELETE']) {
+      for (const name of ['Bad_Name', 'UPPER', '1starts-with-digit', 'has%20space', tooLong]) {
+        const r = await adminCall(port, method, `/participation/v1/channels/${name}`);
+        assert.equal(r.status, 400, `${method} ${name.slice(0, 20)}`);
+        assert.equal(r.headers['content-type'], 'application/json');
+      }
+      const long = await adminCall(port, method, `/participation/v1/channels/${tooLong}`);
+      assert.match(long.error!, /250 characters long, the limit is 249/);
+      const bad = await adminCall(port, method, '/participation/v1/channels/Bad_Name');
+      assert.match(bad.error!, /invalid channel ID 'Bad_Name'/);
+      // 249 characters is a valid name: it is looked up (and not found).
+      const atLimit = await adminCall(port, method, `/participation/v1/channels/${longest}`);
+      assert.equal(atLimit.status, 404, `${method} of a 249-character name`);
+    }
+  });
+});
+
+/**
+ * appsolo's genesis block for `channelId` with the Orderer group edited, re-encoded canonically as
+ * configtxgen would write it (unsigned, LAST_CONFIG 0) unless `lastConfigIndex` says otherwise.
+ */
+function editedGenesisBlock(
+  channelId: string,
+  edit: (ordererGroup: common.IConfigGroup) => void,
+  lastConfigIndex = 0,
+): Buffer {
+  const base = common.Block.decode(channelGenesisBlock(channelId));
+  const envelope = common.Envelope.decode(asBuffer(base.data!.data![0]));
+  const payload = common.Payload.decode(asBuffer(envelope.payload));
+  const configEnvelope = common.ConfigEnvelope.decode(asBuffer(payload.data));
+  edit(configEnvelope.config!.channelGroup!.groups!['Orderer']!);
+  const newPayload = common.Payload.encode({
+    header: payload.header,
+    data: marshalConfigEnvelope(configEnvelope),
+  }).finish();
+  const envelopeBytes = common.Envelope.encode({
+    payload: newPayload,
+    signature: envelope.signature,
+  }).finish();
+  const metadata = [...(base.metadata?.metadata ?? [])].map(asBuffer);
+  if (lastConfigIndex !== 0) {
+    metadata[0] = asBuffer(
+      common.Metadata.encode({
+        value: common.OrdererBlockMetadata.encode({ lastConfig: { index: lastConfigIndex } }).finish(),
+      }).finish(),
+    );
+  }
+  return asBuffer(
+    common.Block.encode(
+      common.Block.create({
+        header: { number: 0, dataHash: blockDataHash([envelopeBytes]) },
+        data: { data: [envelopeBytes] },
+        metadata: { metadata },
+      }),
+    ).finish(),
+  );
+}
+
+/** Kafka without brokers: the block is a valid config, but the Kafka consenter refuses the chain. */
+function kafkaWithoutBrokers(channelId: string): Buffer {
+  return editedGenesisBlock(channelId, (group) => {
+    const consensus = group.values!['ConsensusType']!;
+    const type = ordererProtos.ConsensusType.decode(asBuffer(consensus.value));
+    type.type = 'kafka';
+    consensus.value = ordererProtos.ConsensusType.encode(type).finish();
+    delete group.values!['KafkaBrokers'];
+  });
+}
+
+function join_withTls(port: number, block: Buffer, tls: { ca: Buffer; cert?: Buffer; key?: Buffer }) {
+  return adminCall(port, 'POST', '/participation/v1/channels', { ...joinRequest(block), tls });
+}
+
+describe('a join that fails after the ledger is created leaves nothing behind', () => {
+  const CHANNEL = 'halfway';
+  let ledgerDir: string;
+  let running: RunningOrderer | undefined;
+  let captured: ReturnType<typeof capturingLogger>;
+
+  const boot = async () => {
+    captured = capturingLogger();
+    const { config } = loadLocalConfig({
+      env: ordererEnv(ledgerDir, adminEnv, await freePort()),
+      cwd: process.cwd(),
+    });
+    running = await startOrderer(config, { logger: captured.logger });
+    return running.adminPort!;
+  };
+  const nothingLeft = async (port: number, when: string) => {
+    const list = await adminCall(port, 'GET', '/participation/v1/channels');
+    assert.deepEqual(JSON.parse(list.text), { systemChannel: null, channels: null }, `${when}: not listed`);
+    const one = await adminCall(port, 'GET', `/participation/v1/channels/${CHANNEL}`);
+    assert.equal(one.status, 404, `${when}: GET ${CHANNEL}`);
+    assert.equal(existsSync(join(ledgerDir, 'chains', CHANNEL)), false, `${when}: no ledger folder`);
+    assert.equal(existsSync(join(ledgerDir, 'solo-wal', CHANNEL)), false, `${when}: no write-ahead log`);
+    assert.equal(running!.registrar.channelIds().includes(CHANNEL), false, `${when}: no chain`);
+  };
+
+  before(async () => {
+    ledgerDir = mkdtempSync(join(tmpdir(), 'participation-halfway-'));
+  });
+  after(async () => {
+    await running?.stop();
+    rmSync(ledgerDir, { recursive: true, force: true });
+  });
+
+  for (const [what, block, status, reason] of [
+    [
+      "the consenter's handleChain throws (kafka with no KafkaBrokers)",
+      () => kafkaWithoutBrokers(CHANNEL),
+      400,
+      /uses consensus type kafka but its Orderer group lists no KafkaBrokers/,
+    ],
+    [
+      'opening the written chain fails (LAST_CONFIG points at block 7)',
+      () => editedGenesisBlock(CHANNEL, () => {}, 7),
+      // Fabric answers every unclassified JoinChannel error with 400 "cannot join: ..."
+      // (channelparticipation/restapi.go sendJoinError, default case; spec §6 "bad block -> 400").
+      400,
+      /block 7 of channel halfway is missing/,
+    ],
+  ] as const) {
+    it(`${what}: refused, the ledger folder it created is removed, also after a restart`, async () => {
+      const port = await boot();
+      // Watch the ledger's chains folder: the join must get as far as creating the channel's ledger.
+      const chainsDir = join(ledgerDir, 'chains');
+      const seen: string[] = [];
+      const watcher = watch(chainsDir, (_event, name) => {
+        if (name) seen.push(String(name));
+      });
+      let r: Answer;
+      try {
+        r = await join_(port, block());
+        await new Promise((resolve) => setTimeout(resolve, 50)); // let the watcher deliver its events
+      } finally {
+        watcher.close();
+      }
+      assert.match(r.error ?? '', reason, 'the refusal says why');
+      assert.ok(
+        seen.includes(CHANNEL),
+        `the join created chains/${CHANNEL} before failing (saw ${JSON.stringify(seen)})`,
+      );
+      assert.ok(
+        captured.lines.some(
+          (line) => line.msg === 'join failed; removing what it created' && line.channel === CHANNEL,
+        ),
+        'the registrar cleaned up a half-done join',
+      );
+      await nothingLeft(port, 'after the failed join');
+
+      await running!.stop();
+      const restartedPort = await boot();
+      await nothingLeft(restartedPort, 'after a restart');
+
+      // A retry with a good block for the same channel starts clean.
+      const retry = await join_(restartedPort, channelGenesisBlock(CHANNEL));
+      assert.equal(retry.status, 201, retry.text);
+      assert.equal(JSON.parse(retry.text).height, 1);
+      const removed = await adminCall(restartedPort, 'DELETE', `/participation/v1/channels/${CHANNEL}`);
+      assert.equal(removed.status, 204);
+      await running!.stop();
+      running = undefined;
+
+      // PRODUCT BUG (LAST_CONFIG case only): the orderer answers 500, Fabric 400. ParticipationHandler.join
+      // (src/participation/handler.ts) rethrows the registrar's internal error as is; Fabric maps
+      // every error it does not classify to 400 "cannot join: <error>". Checked last, so the
+      // clean-up evidence above holds either way.
+      assert.equal(r.status, status, r.text);
+    });
+  }
 });
