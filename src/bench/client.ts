@@ -12,6 +12,11 @@ export interface AtomicBroadcastClientOptions {
   readonly tlsCaPem?: Buffer;
   /** Override of the TLS server name (when the address is not in the certificate's SANs). */
   readonly serverNameOverride?: string;
+  /**
+   * HTTP/2 receive window of this connection in bytes. Node's default (64 KiB) makes a reader of
+   * MB-sized blocks wait for a WINDOW_UPDATE round trip every 64 KiB.
+   */
+  readonly receiveWindowBytes?: number;
 }
 
 export type RawDuplex = grpc.ClientDuplexStream<Buffer, Buffer>;
@@ -29,6 +34,7 @@ export class AtomicBroadcastClient {
       // A private pool, so close() really closes the connection and the process can exit.
       'grpc.use_local_subchannel_pool': 1,
       ...(options.serverNameOverride ? { 'grpc.ssl_target_name_override': options.serverNameOverride } : {}),
+      ...(options.receiveWindowBytes ? { 'grpc-node.flow_control_window': options.receiveWindowBytes } : {}),
     });
   }
 

@@ -14,7 +14,7 @@ export function formatReport(report: BenchReport, title = 'orderer bench'): stri
   const add = (label: string, value: string) => rows.push([label, value]);
   add(
     'run',
-    `${report.count.toLocaleString('en-US')} envelopes of ${report.size} B data (${report.envelopeBytes} B marshalled), ${report.streams} streams x ${report.window} in flight -> ${report.address} channel ${report.channel}`,
+    `${report.count.toLocaleString('en-US')} envelopes of ${report.size} B data (${report.envelopeBytes} B marshalled), ${report.streams} streams x ${report.window} in flight${report.connections ? ` over ${report.connections} connections` : ''} -> ${report.address} channel ${report.channel}`,
   );
   const rejected = Object.entries(report.rejected);
   add(

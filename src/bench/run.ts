@@ -23,6 +23,11 @@ export interface BenchOptions {
   readonly streams: number;
   /** Envelopes in flight (sent, not yet answered) per stream. Default 16. */
   readonly window?: number;
+  /**
+   * Client connections the Broadcast streams are spread over (round robin), as independent clients
+   * would; Deliver reads on a connection of its own. Default: one per stream, at most 64.
+   */
+  readonly connections?: number;
   /** A local orderer process to watch (CPU, RSS). */
   readonly pid?: number;
   /** Give up waiting for responses and blocks after this long (default 120 s). */
@@ -65,6 +70,8 @@ export interface BenchReport {
   readonly envelopeBytes: number;
   readonly streams: number;
   readonly window: number;
+  /** Client connections the Broadcast streams were spread over. */
+  readonly connections?: number;
   /** Broadcast responses with status 200. */
   readonly accepted: number;
   /** Responses other than 200, by status code. */
@@ -119,6 +126,12 @@ export function summarizeLatencies(values: Float64Array): LatencySummary | undef
 }
 
 const MAX_BLOCK = Number.MAX_SAFE_INTEGER;
+const DELIVER_RECEIVE_WINDOW_BYTES = 64 * 1024 * 1024;
+const MAX_DEFAULT_CONNECTIONS = 64;
+
+function connectionCount(options: BenchOptions): number {
+  return Math.min(options.streams, options.connections ?? MAX_DEFAULT_CONNECTIONS);
+}
 
 function checkOptions(options: BenchOptions): void {
   const positive = (value: number, what: string) => {
@@ -128,6 +141,7 @@ function checkOptions(options: BenchOptions): void {
   positive(options.count, 'count (-n)');
   positive(options.streams, 'streams (-c)');
   positive(options.window ?? 16, 'window');
+  positive(options.connections ?? 1, 'connections');
   if (!Number.isInteger(options.size) || options.size < 0) {
     throw new Error(`size must be a whole number of bytes >= 0 (got ${options.size})`);
   }
@@ -180,10 +194,16 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
   const ticker = setInterval(report, 100);
   ticker.unref();
 
-  const client = new AtomicBroadcastClient({
-    address: options.address,
-    ...(options.tlsCaPem ? { tlsCaPem: options.tlsCaPem } : {}),
-  });
+  const connect = (receiveWindowBytes?: number) =>
+    new AtomicBroadcastClient({
+      address: options.address,
+      ...(options.tlsCaPem ? { tlsCaPem: options.tlsCaPem } : {}),
+      ...(receiveWindowBytes ? { receiveWindowBytes } : {}),
+    });
+  // Deliver reads whole blocks (MBs): a large receive window, so the stream is not throttled to
+  // one 64 KiB flow-control window per round trip.
+  const client = connect(DELIVER_RECEIVE_WINDOW_BYTES);
+  const broadcastClients = Array.from({ length: connectionCount(options) }, () => connect());
   const openStreams: RawDuplex[] = [];
   try {
     // 1. Pre-sign everything, so signing costs nothing during the run.
@@ -213,7 +233,7 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     // 3. Connect; start reading blocks after the current tip.
     phase = 'connecting';
     report();
-    await client.waitForReady(10_000);
+    await Promise.all([client, ...broadcastClients].map((c) => c.waitForReady(10_000)));
     const fromBlock = (await newestBlockNumber(client, options, openStreams)) + 1;
 
     const sentAt = new Float64Array(options.count);
@@ -286,7 +306,7 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     for (let s = 0; s < options.streams; s++) {
       const mine: number[] = [];
       for (let i = s; i < options.count; i += options.streams) mine.push(i);
-      const stream = client.broadcast();
+      const stream = broadcastClients[s % broadcastClients.length]!.broadcast();
       openStreams.push(stream);
       let next = 0;
       let answered = 0;
@@ -354,6 +374,7 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
       envelopeBytes: txs[0]!.bytes.length,
       streams: options.streams,
       window,
+      connections: broadcastClients.length,
       accepted,
       rejected,
       rejectionSamples,
@@ -379,5 +400,6 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     clearInterval(ticker);
     for (const stream of openStreams) stream.cancel();
     client.close();
+    for (const c of broadcastClients) c.close();
   }
 }
