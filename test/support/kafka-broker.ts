@@ -3,7 +3,17 @@
 // storage). The broker can be stopped, killed and restarted on the same data dir and ports, so tests can
 // take it away under load and bring it back.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,6 +45,12 @@ export interface KafkaBrokerOptions {
   stopTimeoutMs?: number;
   /** JVM max heap. Default 512m. */
   heap?: string;
+  /**
+   * A fixed PLAINTEXT port (such as 9092) is held through a lock file in the temp folder from start
+   * to dispose(), so Kafka test files run at the same time on one machine take turns instead of
+   * talking to each other's broker. How long to wait for the lock. Default 300 s.
+   */
+  portLockWaitMs?: number;
 }
 
 export interface KafkaBroker {
@@ -201,6 +217,78 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes `<tmp>/kafka-test-port-<port>.lock` (holding this process's pid), waiting while a live
+ * process holds it and taking over a lock whose process is gone. Resolves with its release.
+ */
+async function lockPort(port: number, waitMs: number): Promise<() => void> {
+  const file = path.join(tmpdir(), `kafka-test-port-${port}.lock`);
+  const deadline = Date.now() + waitMs;
+  let announced = false;
+  for (;;) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      const release = () => {
+        try {
+          if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+      return release;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder: number;
+    try {
+      holder = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+    } catch {
+      continue; // released meanwhile
+    }
+    if (holder === process.pid) {
+      throw new Error(`this process already holds the Kafka test broker lock for port ${port} (${file})`);
+    }
+    if (!Number.isInteger(holder)) {
+      // Just created, its pid not written yet; or left empty by a crash long ago.
+      let ageMs: number;
+      try {
+        ageMs = Date.now() - statSync(file).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (ageMs < 5_000) {
+        await sleep(100);
+        continue;
+      }
+    }
+    if (!Number.isInteger(holder) || !processAlive(holder)) {
+      rmSync(file, { force: true }); // a stale lock: its process is gone
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `port ${port} is reserved by another Kafka test run (pid ${holder}, ${file}) for more than ${waitMs} ms`,
+      );
+    }
+    if (!announced) {
+      console.log(`# waiting for another Kafka test run (pid ${holder}) to release port ${port}`);
+      announced = true;
+    }
+    await sleep(500);
+  }
+}
+
 /** Starts a broker and resolves once it answers metadata on PLAINTEXT and accepts SSL and SASL connections. */
 export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
   const unavailableReason = kafkaBrokerUnavailableReason();
@@ -319,7 +407,19 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     await exited(running);
   }
 
-  await start();
+  // A fixed port: wait for other test runs on this machine that use it (see portLockWaitMs).
+  const releasePort =
+    options.plaintextPort === 0
+      ? () => {}
+      : await lockPort(ports.plaintext, options.portLockWaitMs ?? 300_000);
+  process.on('exit', releasePort);
+  try {
+    await start();
+  } catch (error) {
+    releasePort();
+    process.off('exit', releasePort);
+    throw error;
+  }
   const caPem = readFileSync(path.join(dataDir, 'tls/ca.pem'), 'utf8');
   return {
     bootstrap: `127.0.0.1:${ports.plaintext}`,
@@ -343,6 +443,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     },
     async dispose() {
       await stopWith('SIGTERM');
+      releasePort();
+      process.off('exit', releasePort);
       if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
     logTail,
