@@ -222,3 +222,33 @@ export function joinChannelOverHttp(
     req.end(body);
   });
 }
+
+/**
+ * One Deliver request that settles as soon as its status arrives (then cancels the stream), so it
+ * does not depend on how promptly the server ends the stream afterwards.
+ */
+export function deliverToStatus(
+  client: AbClient,
+  envelope: Buffer,
+  timeoutMs = 15_000,
+): Promise<{ blockBytes: Buffer[]; status: number | undefined; error?: string }> {
+  return new Promise((resolve) => {
+    const stream = client.deliver();
+    const blockBytes: Buffer[] = [];
+    let settled = false;
+    const settle = (status: number | undefined, error?: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stream.cancel();
+      resolve({ blockBytes, status, ...(error ? { error } : {}) });
+    };
+    const timer = setTimeout(() => settle(undefined, `no status within ${timeoutMs} ms`), timeoutMs);
+    stream.on('data', (response: hlOrderer.DeliverResponse) => {
+      if (response.hasBlock()) blockBytes.push(Buffer.from(response.getBlock()!.serializeBinary()));
+      else settle(response.getStatus());
+    });
+    stream.on('error', (err: grpc.ServiceError) => settle(undefined, err.message));
+    stream.write(hlCommon.Envelope.deserializeBinary(envelope));
+  });
+}
