@@ -14,6 +14,8 @@ export const LOGGER_NAMES = {
   channelParticipation: 'orderer.commmon.channelparticipation',
   solo: 'orderer.consensus.solo',
   kafka: 'orderer.consensus.kafka',
+  /** The Kafka client library (Fabric: sarama's logger); Kafka.Verbose turns it to debug. */
+  kafkaClient: 'orderer.consensus.kafka.sarama',
   /** Block storage (common/ledger/blkstorage). */
   ledger: 'blkstorage',
   operations: 'orderer.operations',

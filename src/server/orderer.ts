@@ -151,6 +151,12 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
   );
   operations.registerHealthCheck(ledgerWritableCheck({ location: config.fileLedger.location }));
 
+  // Kafka.Verbose, as Fabric does it: the client library's logger goes to debug (and GET /logspec
+  // shows the rule).
+  const kafkaClientLevel = logging.levelOf(LOGGER_NAMES.kafkaClient);
+  if (config.kafka.verbose && kafkaClientLevel !== 'debug' && kafkaClientLevel !== 'trace') {
+    logging.setSpec(`${logging.spec()}:${LOGGER_NAMES.kafkaClient}=debug`);
+  }
   const solo = new SoloConsenter({ walDir: join(config.fileLedger.location, 'solo-wal') });
   const kafka = new KafkaConsenter(kafkaConsenterOptions(config.kafka), {
     clock,

@@ -404,7 +404,7 @@ describe('the Kafka health check of a running orderer', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('/healthz is 503 with component "kafka" naming the channel and its brokers when they are unreachable', async () => {
+  it('/healthz is 503 with component "kafka" naming the channel and its brokers when they are unreachable; Kafka.Verbose', async () => {
     // A port nothing listens on: the Kafka chain of the system channel cannot reach its broker.
     const broker = `127.0.0.1:${await freePort()}`;
     const genesis = join(dir, 'sys-kafka.block');
@@ -417,8 +417,14 @@ describe('the Kafka health check of a running orderer', () => {
         ORDERER_KAFKA_RETRY_SHORTTOTAL: '1s',
         ORDERER_KAFKA_RETRY_LONGINTERVAL: '1s',
         ORDERER_KAFKA_RETRY_LONGTOTAL: '1m',
+        ORDERER_KAFKA_VERBOSE: 'true',
       },
     });
+    // Kafka.Verbose turns the Kafka client library's logger to debug, as Fabric does.
+    const spec = JSON.parse((await request(node.orderer.operationsPort, '/logspec')).body) as {
+      spec: string;
+    };
+    assert.match(spec.spec, /:orderer\.consensus\.kafka\.sarama=debug$/);
     const res = await request(node.orderer.operationsPort, '/healthz');
     assert.equal(res.status, 503, res.body);
     const body = JSON.parse(res.body) as { failed_checks: { component: string; reason: string }[] };
