@@ -32,6 +32,7 @@ import {
   issueClientPair,
   org1TlsCa,
   org1TlsCaPem,
+  org2User1ClientPair,
   ordererTlsCaPem,
   tlsAtomicBroadcastClient,
   tlsHandshake,
@@ -423,6 +424,54 @@ describe('AtomicBroadcast over mutual TLS (ORDERER_GENERAL_TLS_CLIENTAUTHREQUIRE
     const client = tlsAtomicBroadcastClient(node.address, undefined);
     try {
       await assertRefused(client, 'plaintext');
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe("mutual TLS trusts the TLS CAs of the channels' orgs (Fabric's caManager.updateTrustedRoots)", () => {
+  let node: TestOrderer;
+
+  before(async () => {
+    // ClientRootCAs names Org1's TLS CA only; Org2 is a member of the joined channel, and its MSP
+    // in the channel config carries Org2's TLS root certificate (msp/tlscacerts).
+    node = await startTlsOrderer({
+      ...serverTlsEnv,
+      ORDERER_GENERAL_TLS_CLIENTAUTHREQUIRED: 'true',
+      ORDERER_GENERAL_TLS_CLIENTROOTCAS: `[${ORG1_TLSCA_CERT}]`,
+    });
+  });
+  after(async () => {
+    await node?.destroy();
+  });
+
+  it('accepts a client certificate from the TLS CA of an org on a channel, though not in ClientRootCAs', async () => {
+    const org2 = org2User1ClientPair();
+    // Still refused: a CA that is neither in ClientRootCAs nor in any channel's MSPs.
+    const rogue = issueClientPair(untrustedTlsCa(), 'User1@org2.example.com');
+    const rogueHs = await tlsHandshake(node.orderer.port, {
+      ca: ordererTlsCaPem(),
+      cert: rogue.certPem,
+      key: rogue.keyPem,
+    });
+    assert.equal(rogueHs.accepted, false, 'a CA of no channel org is refused');
+
+    const hs = await tlsHandshake(node.orderer.port, {
+      ca: ordererTlsCaPem(),
+      cert: org2.certPem,
+      key: org2.keyPem,
+    });
+    // PRODUCT GAP: Fabric v2.5 (orderer/common/server/main.go tlsCallback -> caManager.updateTrustedRoots)
+    // adds every channel's application- and orderer-org TLS root and intermediate certificates to
+    // the trusted client roots of a mutual-TLS listener, on start and on every config block. This
+    // orderer trusts only General.TLS.ClientRootCAs + RootCAs (readTls in src/server/orderer.ts), so
+    // Org2's peers and clients are refused here while Fabric's orderer accepts them.
+    assert.equal(hs.accepted, true, `Org2's TLS client certificate is refused: ${hs.error ?? ''}`);
+    const client = tlsAtomicBroadcastClient(node.address, { caPem: ordererTlsCaPem(), ...org2 });
+    try {
+      const result = await deliver(client, seekEnvelope(0, 0, certDerHash(org2.certPem)));
+      assert.equal(result.status, SUCCESS);
     } finally {
       client.close();
     }

@@ -42,6 +42,12 @@ export function user1ClientPair(): { certPem: Buffer; keyPem: Buffer } {
   };
 }
 
+/** User1@org2's TLS client pair: Org2 is on every channel the tests make, in ClientRootCAs never. */
+export function org2User1ClientPair(): { certPem: Buffer; keyPem: Buffer } {
+  const dir = join(CRYPTO, 'peerOrganizations/org2.example.com/users/User1@org2.example.com/tls');
+  return { certPem: readFileSync(join(dir, 'client.crt')), keyPem: readFileSync(join(dir, 'client.key')) };
+}
+
 /** Org1's TLS CA with its private key, so a test can issue more certificates under it. */
 export function org1TlsCa(): CertifiedKey {
   const certPem = readFileSync(ORG1_TLSCA_CERT, 'utf8');
