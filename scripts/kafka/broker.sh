@@ -190,7 +190,11 @@ prepare() {
   if [[ ! -f "$DATA_DIR/kafka-logs/meta.properties" ]]; then
     local cluster_id
     # A Kafka cluster id is a UUID in URL-safe base64 without padding (22 characters).
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    # As Kafka's Uuid.randomUuid(), never one starting with '-': the storage tool would read it as an option.
+    cluster_id="-"
+    while [[ "$cluster_id" == -* ]]; do
+      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    done
     say "formatting KRaft storage in $DATA_DIR/kafka-logs (cluster id $cluster_id)"
     java_command kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" --ignore-formatted
     "${JAVA_CMD[@]}" >"$DATA_DIR/logs/format.log" 2>&1 ||
