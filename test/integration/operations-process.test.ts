@@ -27,7 +27,10 @@ import {
   startOrdererProcess,
   type OrdererProcess,
 } from '../support/orderer-process.js';
-import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import { ordererEnv, startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import { loadLocalConfig } from '../../src/config/index.js';
+import { LoggingSystem } from '../../src/logging.js';
+import { startOrderer, type RunningOrderer } from '../../src/server/orderer.js';
 import { asBuffer, common, orderer as ordererProtos } from '../../src/protos/index.js';
 import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
 import { blockDataHash } from '../../src/protoutil/index.js';
@@ -392,25 +395,27 @@ describe('`orderer start` with a bad FABRIC_LOGGING_SPEC', () => {
   });
 });
 
-describe('the Kafka health check of a running orderer', () => {
-  let node: TestOrderer | undefined;
+describe('the Kafka health check and logger of a running orderer', () => {
+  let orderer: RunningOrderer | undefined;
   let dir: string;
+  const lines: string[] = [];
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'orderer-ops-kafka-'));
   });
   after(async () => {
-    await node?.destroy();
+    await orderer?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('/healthz is 503 with component "kafka" naming the channel and its brokers when they are unreachable; Kafka.Verbose', async () => {
+  it('/healthz is 503 with component "kafka" naming the channel and its brokers when they are unreachable; the chain logs as orderer.consensus.kafka; Kafka.Verbose', async () => {
     // A port nothing listens on: the Kafka chain of the system channel cannot reach its broker.
     const broker = `127.0.0.1:${await freePort()}`;
     const genesis = join(dir, 'sys-kafka.block');
     writeFileSync(genesis, kafkaSystemGenesis([broker]));
-    node = await startTestOrderer({
-      env: {
+    const env = ordererEnv(
+      join(dir, 'ledger'),
+      {
         ORDERER_GENERAL_BOOTSTRAPFILE: genesis,
         ORDERER_METRICS_PROVIDER: 'prometheus',
         ORDERER_KAFKA_RETRY_SHORTINTERVAL: '100ms',
@@ -419,18 +424,31 @@ describe('the Kafka health check of a running orderer', () => {
         ORDERER_KAFKA_RETRY_LONGTOTAL: '1m',
         ORDERER_KAFKA_VERBOSE: 'true',
       },
-    });
+      await freePort(),
+    );
+    const logging = new LoggingSystem(
+      { spec: 'info', format: 'json' },
+      { destination: { write: (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)) } },
+    );
+    orderer = await startOrderer(loadLocalConfig({ env, cwd: process.cwd() }).config, { logging });
+    const port = orderer.operationsPort;
+
     // Kafka.Verbose turns the Kafka client library's logger to debug, as Fabric does.
-    const spec = JSON.parse((await request(node.orderer.operationsPort, '/logspec')).body) as {
-      spec: string;
-    };
-    assert.match(spec.spec, /:orderer\.consensus\.kafka\.sarama=debug$/);
-    const res = await request(node.orderer.operationsPort, '/healthz');
+    const spec = JSON.parse((await request(port, '/logspec')).body) as { spec: string };
+    assert.equal(spec.spec, 'info:orderer.consensus.kafka.sarama=debug');
+
+    const res = await request(port, '/healthz');
     assert.equal(res.status, 503, res.body);
     const body = JSON.parse(res.body) as { failed_checks: { component: string; reason: string }[] };
     const kafka = body.failed_checks.find((c) => c.component === 'kafka');
     assert.ok(kafka, res.body);
     assert.ok(kafka.reason.includes(broker), kafka.reason);
     assert.match(kafka.reason, /channel \S+ \(Kafka brokers/);
+
+    // The chain logs through its ConsenterSupport: named as Fabric's Kafka consenter, with the channel.
+    const chainLine = jsonEvents(lines).find(
+      (e) => loggerOf(e) === 'orderer.consensus.kafka' && (e as { channel?: string }).channel,
+    );
+    assert.ok(chainLine, lines.join('\n'));
   });
 });
