@@ -275,6 +275,8 @@ describe('orderer start: kill -9 under Broadcast load, then restart', () => {
 
     proc = await start(options);
     assert.deepEqual(await startedChannels(proc), [CHANNEL]);
+    const everAcked: string[] = [];
+    let servedSoFar: Buffer[];
     const client = atomicBroadcastClient(proc.address);
     try {
       // The write-ahead log replays what was acknowledged but not yet in a block: wait for it.
@@ -337,8 +339,49 @@ describe('orderer start: kill -9 under Broadcast load, then restart', () => {
       chain.blockBytes.forEach((bytes, i) =>
         assert.ok(bytes.equals(final.blockBytes[i]!), `block ${i} is unchanged by later ordering`),
       );
+      everAcked.push(...acked, fresh);
+      servedSoFar = final.blockBytes;
     } finally {
       client.close();
+    }
+
+    // A second kill -9 under load, after a replay: the replayed envelopes must not come back again.
+    const second = startLoad({
+      address: proc.address,
+      signer: org1User,
+      channelId: CHANNEL,
+      streams: 3,
+      window: 20,
+      label: 'second',
+    });
+    await second.ackedAtLeast(300);
+    await proc.kill();
+    assert.equal((await proc.exited).signal, 'SIGKILL');
+    const secondResult = await second.finished();
+    everAcked.push(...secondResult.acked);
+    proc = await start(options);
+    const again = atomicBroadcastClient(proc.address);
+    try {
+      let chain = await readChain(again, org1User, CHANNEL);
+      const deadline = Date.now() + 30_000;
+      const missing = () => {
+        const present = new Set(chain.blockBytes.flatMap(txIdsOfBlock));
+        return everAcked.filter((id) => !present.has(id));
+      };
+      while (missing().length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        chain = await readChain(again, org1User, CHANNEL);
+      }
+      assert.deepEqual(missing(), [], 'every envelope acknowledged in either run is in a block');
+      const ids = chain.blockBytes.slice(1).flatMap(txIdsOfBlock);
+      assert.equal(new Set(ids).size, ids.length, 'no envelope in two blocks after the second crash');
+      await verifyChain(CHANNEL, chain.blockBytes);
+      servedSoFar.forEach((bytes, i) =>
+        assert.ok(bytes.equals(chain.blockBytes[i]!), `block ${i} is unchanged by the second crash`),
+      );
+      t.diagnostic(`second run: acked ${secondResult.acked.size}; chain height ${chain.blockBytes.length}`);
+    } finally {
+      again.close();
     }
     await proc.stop();
     assert.deepEqual(await proc.exited, { code: 0, signal: null });

@@ -104,6 +104,8 @@ export function startLoad(options: {
   streams: number;
   window: number;
   dataBytes?: number;
+  /** Prefix of the tx IDs, so that several loads in one test never share one. */
+  label?: string;
 }) {
   const result: LoadResult = { sent: new Set(), acked: new Set(), refused: new Map(), endings: [] };
   let stopping = false;
@@ -125,7 +127,7 @@ export function startLoad(options: {
       };
       const fill = () => {
         while (!stopping && !done && inFlight.length < options.window) {
-          const txId = `load-${streamIndex}-${seq++}-${process.pid}`;
+          const txId = `${options.label ?? 'load'}-${streamIndex}-${seq++}-${process.pid}`;
           const envelope = signedEnvelope(options.signer, {
             channelId: options.channelId,
             txId,
