@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { verifyEcdsa, verifyEcdsaAsync, type Certificate, type HashAlgorithm } from '../crypto/index.js';
-import type { OrdererError } from '../errors.js';
+import { OrdererError } from '../errors.js';
 import type { common } from '../protos/index.js';
 import type { Identity, NodeRole } from './types.js';
 
@@ -28,6 +28,8 @@ export class X509Identity implements Identity {
   readonly serialized: Buffer;
   readonly cert: Certificate;
   private outcome: ValidationOutcome | undefined;
+  /** satisfiesPrincipal outcomes by principal object (null: satisfied), see satisfiesPrincipal. */
+  private principalOutcomes: WeakMap<common.IMSPPrincipal, OrdererError | null> | undefined;
 
   constructor(
     serialized: Buffer,
@@ -95,7 +97,24 @@ export class X509Identity implements Identity {
     return verifyEcdsa(this.publicKey, message, signature, this.msp.signatureHash);
   }
 
+  /**
+   * Throws an OrdererError when this identity does not satisfy the principal. The outcome depends
+   * only on the identity (its validation is computed once) and the principal, so it is kept per
+   * principal object: a policy such as OR('Org1.admin', 'Org1.client') evaluated for every
+   * envelope of a creator builds its "not an admin" error once, not once per envelope.
+   */
   satisfiesPrincipal(principal: common.IMSPPrincipal): void {
-    this.msp.satisfiesPrincipal(this, principal);
+    const known = this.principalOutcomes?.get(principal);
+    if (known === null) return;
+    if (known) throw known;
+    let outcome: OrdererError | null = null;
+    try {
+      this.msp.satisfiesPrincipal(this, principal);
+    } catch (err) {
+      if (!(err instanceof OrdererError)) throw err;
+      outcome = err;
+    }
+    (this.principalOutcomes ??= new WeakMap()).set(principal, outcome);
+    if (outcome) throw outcome;
   }
 }
