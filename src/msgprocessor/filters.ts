@@ -1,6 +1,7 @@
 // The small rules Fabric's msgprocessor combines into rule sets (orderer/common/msgprocessor).
 import { X509Certificate } from 'node:crypto';
 import { msp } from '../protos/index.js';
+import { bytesKey } from '../lru.js';
 import { badRequest, forbidden, OrdererError } from '../errors.js';
 import type { ReceivedEnvelope } from '../consensus/types.js';
 import type { ChannelConfigBundle } from '../channelconfig/types.js';
@@ -38,17 +39,22 @@ export function sizeFilter(bundle: () => ChannelConfigBundle): Rule {
  */
 export class CertificateExpiryCache {
   private readonly cache = new Map<string, number | null>();
+  /** The last creator looked up: consecutive envelopes of one creator skip the string key. */
+  private last: { serialized: Buffer; expiresAt: number | null } | undefined;
   constructor(private readonly maxEntries = 10_000) {}
 
   /** ms since epoch, or undefined when the creator carries no parsable certificate. */
   expiresAt(serializedIdentity: Buffer): number | undefined {
-    const key = serializedIdentity.toString('base64');
+    const last = this.last;
+    if (last && last.serialized.equals(serializedIdentity)) return last.expiresAt ?? undefined;
+    const key = bytesKey(serializedIdentity);
     let cached = this.cache.get(key);
     if (cached === undefined) {
       cached = parseExpiry(serializedIdentity);
       if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(key, cached);
     }
+    this.last = { serialized: Buffer.from(serializedIdentity), expiresAt: cached };
     return cached ?? undefined;
   }
 }

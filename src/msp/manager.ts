@@ -18,6 +18,8 @@ export interface ChannelMspManagerOptions {
 export class ChannelMspManager implements MSPManager {
   readonly msps: ReadonlyMap<string, MSP>;
   private readonly cache: LruCache<string, Identity>;
+  /** The last identity returned: consecutive envelopes of one creator skip the string key. */
+  private last: { serialized: Buffer; identity: Identity } | undefined;
 
   constructor(
     private readonly options: ChannelMspManagerOptions,
@@ -41,9 +43,14 @@ export class ChannelMspManager implements MSPManager {
   }
 
   deserializeIdentity(serialized: Buffer): Identity {
+    const last = this.last;
+    if (last && last.serialized.equals(serialized)) return last.identity;
     const key = bytesKey(serialized);
     const cached = this.cache.get(key);
-    if (cached) return cached;
+    if (cached) {
+      this.last = { serialized: Buffer.from(serialized), identity: cached };
+      return cached;
+    }
     let mspId: string;
     try {
       mspId = mspProto.SerializedIdentity.decode(serialized).mspid;
@@ -59,6 +66,7 @@ export class ChannelMspManager implements MSPManager {
     }
     const identity = msp.deserializeIdentity(serialized);
     this.cache.set(key, identity);
+    this.last = { serialized: Buffer.from(serialized), identity };
     return identity;
   }
 }
