@@ -12,6 +12,9 @@ interface CurveInfo {
   readonly name: CurveName;
   readonly order: bigint;
   readonly halfOrder: bigint;
+  /** order and halfOrder as big-endian bytes of byteLength, for comparisons without bigints. */
+  readonly orderBytes: Buffer;
+  readonly halfOrderBytes: Buffer;
   readonly byteLength: number;
   readonly oid: string;
   readonly nodeName: string;
@@ -25,7 +28,18 @@ function curve(
   byteLength: number,
 ): CurveInfo {
   const order = BigInt('0x' + orderHex);
-  return { name, order, halfOrder: order >> 1n, byteLength, oid, nodeName };
+  const halfOrder = order >> 1n;
+  const bytes = (v: bigint) => Buffer.from(v.toString(16).padStart(byteLength * 2, '0'), 'hex');
+  return {
+    name,
+    order,
+    halfOrder,
+    orderBytes: bytes(order),
+    halfOrderBytes: bytes(halfOrder),
+    byteLength,
+    oid,
+    nodeName,
+  };
 }
 
 const CURVES: readonly CurveInfo[] = [
@@ -60,11 +74,19 @@ export function curveByOid(oid: string): CurveInfo | undefined {
   return CURVES.find((c) => c.oid === oid);
 }
 
+const curveOfKeyCache = new WeakMap<KeyObject, CurveInfo | null>();
+
 /** The curve of an EC key, or undefined for non-EC keys and unsupported curves. */
 export function curveOfKey(key: KeyObject): CurveInfo | undefined {
-  if (key.asymmetricKeyType !== 'ec') return undefined;
-  const named = key.asymmetricKeyDetails?.namedCurve;
-  return named ? curveByName(named) : undefined;
+  const cached = curveOfKeyCache.get(key);
+  if (cached !== undefined) return cached ?? undefined;
+  let found: CurveInfo | undefined;
+  if (key.asymmetricKeyType === 'ec') {
+    const named = key.asymmetricKeyDetails?.namedCurve;
+    found = named ? curveByName(named) : undefined;
+  }
+  curveOfKeyCache.set(key, found ?? null);
+  return found;
 }
 
 export interface EcdsaSignature {
@@ -138,6 +160,55 @@ function toP1363(c: CurveInfo, sig: EcdsaSignature): Buffer | undefined {
 }
 
 /**
+ * The P1363 form of a DER signature in its common shape (short lengths, SEQUENCE of exactly two
+ * positive INTEGERs, r < order, s <= half order), without bigints; undefined for anything else,
+ * which the general path below then judges (with the same outcome for what this accepts).
+ */
+function fastP1363(c: CurveInfo, sig: Uint8Array): Buffer | undefined {
+  if (sig.length < 8 || sig[0] !== 0x30) return undefined;
+  const seqLength = sig[1]!;
+  if (seqLength >= 0x80 || 2 + seqLength > sig.length) return undefined;
+  const seqEnd = 2 + seqLength;
+  if (sig[2] !== 0x02) return undefined;
+  const rLength = sig[3]!;
+  const rStart = 4;
+  const rEnd = rStart + rLength;
+  if (rLength === 0 || rLength >= 0x80 || rEnd + 2 > seqEnd || sig[rEnd] !== 0x02) return undefined;
+  const sLength = sig[rEnd + 1]!;
+  const sStart = rEnd + 2;
+  const sEnd = sStart + sLength;
+  if (sLength === 0 || sLength >= 0x80 || sEnd !== seqEnd) return undefined;
+  const out = Buffer.alloc(2 * c.byteLength);
+  if (!placeInteger(sig, rStart, rEnd, out, 0, c.byteLength, c.orderBytes, false)) return undefined;
+  if (!placeInteger(sig, sStart, sEnd, out, c.byteLength, c.byteLength, c.halfOrderBytes, true))
+    return undefined;
+  return out;
+}
+
+/**
+ * Copies a positive DER integer right-aligned into out[at, at+width); false when it is negative,
+ * zero, wider than width, or not below (or, with orEqual, above) limit.
+ */
+function placeInteger(
+  sig: Uint8Array,
+  start: number,
+  end: number,
+  out: Buffer,
+  at: number,
+  width: number,
+  limit: Buffer,
+  orEqual: boolean,
+): boolean {
+  if (sig[start]! >= 0x80) return false;
+  while (start < end && sig[start] === 0) start++;
+  const length = end - start;
+  if (length === 0 || length > width) return false;
+  out.set(sig.subarray(start, end), at + width - length);
+  const cmp = Buffer.compare(out.subarray(at, at + width), limit);
+  return orEqual ? cmp <= 0 : cmp < 0;
+}
+
+/**
  * Why a signature cannot be valid before any curve arithmetic (malformed, high-S, out of range),
  * or undefined when it is worth verifying. Returns the P1363 form for the verifier.
  */
@@ -147,6 +218,8 @@ export function precheckEcdsaSignature(
 ): { problem: string; p1363?: undefined } | { problem?: undefined; p1363: Buffer } {
   const c = curveOfKey(publicKey);
   if (!c) return { problem: `public key is not an ECDSA key on a supported curve` };
+  const fast = fastP1363(c, signature);
+  if (fast) return { p1363: fast };
   let parsed: EcdsaSignature;
   try {
     parsed = parseEcdsaSignature(signature);

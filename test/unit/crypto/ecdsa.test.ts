@@ -17,6 +17,8 @@ import {
   asyncVerifyBacklog,
   setAsyncVerifyConcurrency,
   DEFAULT_ASYNC_VERIFY_CONCURRENCY,
+  precheckEcdsaSignature,
+  curveByName,
 } from '../../../src/crypto/index.js';
 import { FIXTURE_IDENTITIES, privateKeyPem, signcertPem } from '../../support/certs.js';
 
@@ -142,4 +144,84 @@ describe('async verify on the threadpool', () => {
   it('refuses a concurrency below one', () => {
     assert.throws(() => setAsyncVerifyConcurrency(0), /must be >= 1/);
   });
+});
+
+describe('ECDSA signature precheck', () => {
+  /** The precheck as bigints spell it out: what the byte-level fast path must agree with. */
+  function reference(curveName: 'P-256' | 'P-384', sig: Buffer): string {
+    const c = curveByName(curveName)!;
+    let parsed;
+    try {
+      parsed = parseEcdsaSignature(sig);
+    } catch {
+      return 'malformed';
+    }
+    if (parsed.s > c.halfOrder) return 'high-S';
+    if (parsed.r >= c.order || parsed.s >= c.order) return 'range';
+    const width = c.byteLength * 2;
+    return parsed.r.toString(16).padStart(width, '0') + parsed.s.toString(16).padStart(width, '0');
+  }
+  function actual(key: ReturnType<typeof generateKeyPair>['publicKey'], sig: Buffer): string {
+    const pre = precheckEcdsaSignature(key, sig);
+    if (pre.p1363) return pre.p1363.toString('hex');
+    if (/malformed/.test(pre.problem)) return 'malformed';
+    if (/high S/.test(pre.problem)) return 'high-S';
+    return 'range';
+  }
+  const der = (r: Buffer, s: Buffer, tail = Buffer.alloc(0)) =>
+    Buffer.concat([
+      Buffer.from([0x30, r.length + s.length + 4, 0x02, r.length]),
+      r,
+      Buffer.from([0x02, s.length]),
+      s,
+      tail,
+    ]);
+
+  for (const curveName of ['P-256', 'P-384'] as const) {
+    it(`agrees with the bigint reference on ${curveName} signatures and their variants`, () => {
+      const keys = generateKeyPair(curveName);
+      const c = curveByName(curveName)!;
+      const order = Buffer.from(c.order.toString(16).padStart(c.byteLength * 2, '0'), 'hex');
+      const half = Buffer.from(c.halfOrder.toString(16).padStart(c.byteLength * 2, '0'), 'hex');
+      const halfPlusOne = Buffer.from((c.halfOrder + 1n).toString(16).padStart(c.byteLength * 2, '0'), 'hex');
+      const positive = (b: Buffer) => (b[0]! >= 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+      for (let i = 0; i < 60; i++) {
+        const sig = signEcdsa(keys.privateKey, Buffer.from(`m${i}`));
+        const { r, s } = parseEcdsaSignature(sig);
+        const rb = positive(
+          Buffer.from(
+            r
+              .toString(16)
+              .padStart(2, '0')
+              .replace(/^(.(..)*)$/, '0$1'),
+            'hex',
+          ),
+        );
+        const sb = positive(
+          Buffer.from(
+            s
+              .toString(16)
+              .padStart(2, '0')
+              .replace(/^(.(..)*)$/, '0$1'),
+            'hex',
+          ),
+        );
+        const variants = [
+          sig,
+          der(rb, sb, Buffer.from([1, 2, 3])), // trailing bytes are ignored
+          der(Buffer.concat([Buffer.from([0, 0]), rb]), sb), // extra leading zeros
+          der(rb, positive(Buffer.from((c.order - s).toString(16).padStart(c.byteLength * 2, '0'), 'hex'))), // high S
+          der(Buffer.from([0x80, ...rb.subarray(1)]), sb), // negative r
+          der(Buffer.from([0]), sb), // zero r
+          der(positive(order), sb), // r = order
+          der(rb, positive(half)), // s = half order: allowed
+          der(rb, positive(halfPlusOne)), // s = half order + 1: high
+          sig.subarray(0, sig.length - 1), // truncated
+          Buffer.concat([sig.subarray(0, 1), Buffer.from([sig[1]! - 1]), sig.subarray(2)]), // short sequence
+        ];
+        for (const v of variants)
+          assert.equal(actual(keys.publicKey, v), reference(curveName, v), v.toString('hex'));
+      }
+    });
+  }
 });
