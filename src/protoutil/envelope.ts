@@ -74,13 +74,70 @@ export function decodeEnvelope(raw: Buffer): ReceivedEnvelope {
   };
 }
 
-/** The canonical marshalling peers expect in block data (field 1, then field 2, no unknown fields). */
+/**
+ * The canonical marshalling peers expect in block data (field 1, then field 2, no unknown fields).
+ * The received bytes when they already are exactly that (what every SDK sends), else re-encoded.
+ */
 export function canonicalEnvelopeBytes(env: ReceivedEnvelope): Buffer {
+  if (isCanonicalEnvelope(env)) return env.raw;
   const writer = common.Envelope.encode({
     ...(env.payload.length ? { payload: env.payload } : {}),
     ...(env.signature.length ? { signature: env.signature } : {}),
   });
   return asBuffer(writer.finish());
+}
+
+/** Bytes of a protobuf varint. */
+function varintLength(value: number): number {
+  let n = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Checks a length-delimited field header (tag, minimal varint length) at pos; returns where its value starts, or -1. */
+function fieldHeaderMatches(raw: Buffer, pos: number, tag: number, length: number): number {
+  if (raw[pos] !== tag) return -1;
+  pos++;
+  let value = length;
+  while (value >= 0x80) {
+    if (raw[pos] !== ((value & 0x7f) | 0x80)) return -1;
+    value = Math.floor(value / 128);
+    pos++;
+  }
+  if (raw[pos] !== value) return -1;
+  return pos + 1;
+}
+
+/**
+ * raw is exactly tag 1 + payload, then tag 2 + signature (each omitted when empty), minimal
+ * varints, nothing else: then it equals what canonicalEnvelopeBytes would encode.
+ */
+function isCanonicalEnvelope(env: ReceivedEnvelope): boolean {
+  const { raw, payload, signature } = env;
+  const expected =
+    (payload.length ? 1 + varintLength(payload.length) + payload.length : 0) +
+    (signature.length ? 1 + varintLength(signature.length) + signature.length : 0);
+  if (raw.length !== expected) return false;
+  let pos = 0;
+  if (payload.length) {
+    pos = fieldHeaderMatches(raw, pos, 0x0a, payload.length);
+    if (pos < 0 || !sameBytes(raw, pos, payload)) return false;
+    pos += payload.length;
+  }
+  if (signature.length) {
+    pos = fieldHeaderMatches(raw, pos, 0x12, signature.length);
+    if (pos < 0 || !sameBytes(raw, pos, signature)) return false;
+  }
+  return true;
+}
+
+/** raw[pos, pos+part.length) holds part: by position when part is a view of raw, else compared. */
+function sameBytes(raw: Buffer, pos: number, part: Buffer): boolean {
+  if (part.buffer === raw.buffer && part.byteOffset === raw.byteOffset + pos) return true;
+  return raw.subarray(pos, pos + part.length).equals(part);
 }
 
 export function newNonce(): Buffer {
