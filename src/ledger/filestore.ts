@@ -31,7 +31,6 @@ import {
 } from './blockfiles.js';
 import { checkNextBlock, type ChainTip } from './chaincheck.js';
 import { HeightWaiter } from './heightwaiter.js';
-import { LruCache } from '../lru.js';
 import { recoverLedgerFolder } from './recovery.js';
 import type { BlockStore, StoredBlock } from './types.js';
 
@@ -41,8 +40,13 @@ export interface FileBlockStoreOptions {
   directory: string;
   /** Roll over to a new block file before one would exceed this; Fabric's default is 64 MiB. */
   maxBlockFileSize?: number;
-  /** How many recently written or read blocks to keep in memory. */
+  /** How many recently written or read blocks to keep in memory (default 64). */
   cachedBlocks?: number;
+  /**
+   * At most this many bytes of blocks in that cache (default 8 MiB): Deliver followers read the
+   * blocks just written, and 64 blocks of 1 MB each would keep 64 MB alive for nothing.
+   */
+  cachedBlockBytes?: number;
   /** How many block files to keep open for reading. */
   openReadFiles?: number;
 }
@@ -89,7 +93,7 @@ export class FileBlockStore implements BlockStore {
   private readonly clock: Clock;
   private readonly onCommit: ((event: CommitEvent) => void) | undefined;
   private readonly waiter: HeightWaiter;
-  private readonly cache: LruCache<number, Buffer>;
+  private readonly cache: BlockCache;
   private readonly readFiles: ReadFilePool;
   private readonly reads = new Map<number, Promise<StoredBlock | undefined>>();
   private readonly counters: FileBlockStoreStats;
@@ -119,7 +123,10 @@ export class FileBlockStore implements BlockStore {
     this.committedHeight = tip.height;
     this.pendingTip = tip;
     this.counters = counters;
-    this.cache = new LruCache(options.cachedBlocks ?? 64);
+    this.cache = new BlockCache(
+      options.cachedBlocks ?? DEFAULT_CACHED_BLOCKS,
+      options.cachedBlockBytes ?? DEFAULT_CACHED_BLOCK_BYTES,
+    );
     this.readFiles = new ReadFilePool(options.directory, options.openReadFiles ?? 8);
     this.waiter = new HeightWaiter(this.channelId, () => this.committedHeight);
   }
@@ -440,5 +447,49 @@ class ReadFilePool {
     const entries = [...this.handles.values()];
     this.handles.clear();
     await Promise.allSettled(entries.map((entry) => entry.handle.then((h) => h.close())));
+  }
+}
+
+const DEFAULT_CACHED_BLOCKS = 64;
+const DEFAULT_CACHED_BLOCK_BYTES = 8 * 1024 * 1024;
+
+/** Least-recently-used block bytes by number, bounded by count and by total bytes. */
+class BlockCache {
+  private readonly entries = new Map<number, Buffer>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxBlocks: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  get(number: number): Buffer | undefined {
+    const value = this.entries.get(number);
+    if (value !== undefined) {
+      this.entries.delete(number);
+      this.entries.set(number, value);
+    }
+    return value;
+  }
+
+  set(number: number, value: Buffer): void {
+    if (this.maxBlocks <= 0 || value.length > this.maxBytes) return;
+    const old = this.entries.get(number);
+    if (old !== undefined) {
+      this.entries.delete(number);
+      this.bytes -= old.length;
+    }
+    this.entries.set(number, value);
+    this.bytes += value.length;
+    while (this.entries.size > this.maxBlocks || this.bytes > this.maxBytes) {
+      const [oldest, bytes] = this.entries.entries().next().value!;
+      this.entries.delete(oldest);
+      this.bytes -= bytes.length;
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
   }
 }
