@@ -5,8 +5,23 @@
 //   npm run bench -- -n 50000           more envelopes
 //   npm run bench -- --json out.json    also write the reports as JSON
 //   npm run bench -- --profile DIR      run the orderer under node --cpu-prof (profile in DIR)
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//   npm run bench -- --tsx              run the orderer from the TypeScript sources through tsx
+//
+// The orderer runs as `npm start` runs it: compiled JavaScript. The sources are compiled into
+// .cache/bench-build (never into dist/, which other work may be using) when they changed since
+// the last bench; tsx would add its transpiler and source maps to the orderer's memory and CPU.
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +44,15 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'small envelopes (64 B data) x 64 streams', size: 64, streams: 64 },
 ];
 
-function parseArgs(argv: string[]): { count: number; json?: string; profile?: string } {
-  const out: { count: number; json?: string; profile?: string } = { count: 20_000 };
+interface Args {
+  count: number;
+  json?: string;
+  profile?: string;
+  tsx?: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { count: 20_000 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = argv[i + 1];
@@ -43,12 +65,76 @@ function parseArgs(argv: string[]): { count: number; json?: string; profile?: st
     } else if (arg === '--profile' && value) {
       out.profile = resolve(value);
       i++;
+    } else if (arg === '--tsx') {
+      out.tsx = true;
     } else {
-      throw new Error(`unknown argument ${arg}; use -n N, --json FILE, --profile DIR`);
+      throw new Error(`unknown argument ${arg}; use -n N, --json FILE, --profile DIR, --tsx`);
     }
   }
   if (!Number.isInteger(out.count) || out.count <= 0) throw new Error('-n needs a positive whole number');
   return out;
+}
+
+/** Newest modification time (ms) of the files under dir (recursively) that pass keep. */
+function newestMtime(dir: string, keep: (name: string) => boolean): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, keep));
+    else if (keep(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The orderer's CLI entry compiled to JavaScript in .cache/bench-build, rebuilt when a source
+ * changed; undefined (run through tsx) when the compiler emitted nothing usable.
+ */
+function compiledOrderer(root: string): string | undefined {
+  const outDir = join(root, '.cache', 'bench-build');
+  const entry = join(outDir, 'cli', 'main.js');
+  const stampFile = join(outDir, 'bench-build.json');
+  const stamp = String(
+    Math.max(
+      newestMtime(join(root, 'src'), (name) => name.endsWith('.ts') || name.endsWith('.js')),
+      statSync(join(root, 'tsconfig.json')).mtimeMs,
+      statSync(join(root, 'tsconfig.build.json')).mtimeMs,
+    ),
+  );
+  try {
+    if (existsSync(entry) && readFileSync(stampFile, 'utf8') === stamp) return entry;
+  } catch {
+    // no stamp yet
+  }
+  console.log('compiling the orderer into .cache/bench-build ...');
+  rmSync(outDir, { recursive: true, force: true });
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        join(root, 'tsconfig.build.json'),
+        '--outDir',
+        outDir,
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+  } catch {
+    // Type errors still emit JavaScript (noEmitOnError is off); a missing entry is checked below.
+  }
+  const generated = join(root, 'src', 'protos', 'generated', 'fabric.js');
+  if (!existsSync(entry) || !existsSync(generated)) return undefined;
+  mkdirSync(join(outDir, 'protos', 'generated'), { recursive: true });
+  cpSync(generated, join(outDir, 'protos', 'generated', 'fabric.js'));
+  // What scripts/build.mjs writes beside the code, for `orderer version` and /version.
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  writeFileSync(
+    join(outDir, 'build-info.json'),
+    JSON.stringify({ version: pkg.version, commit: 'bench-build' }, null, 2) + '\n',
+  );
+  writeFileSync(stampFile, stamp);
+  return entry;
 }
 
 async function waitForDevOrderer(
@@ -75,12 +161,12 @@ async function waitForDevOrderer(
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const compiled = args.tsx ? undefined : compiledOrderer(root);
+  if (!args.tsx && !compiled) console.log('could not compile the orderer; running it through tsx');
   const dataDir = mkdtempSync(join(tmpdir(), 'orderer-bench-'));
   const nodeArgs = [
     ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []),
-    '--import',
-    'tsx',
-    join(root, 'src/cli/main.ts'),
+    ...(compiled ? [compiled] : ['--import', 'tsx', join(root, 'src/cli/main.ts')]),
     'start',
     '--dev',
     '--data-dir',
@@ -108,7 +194,9 @@ async function main(): Promise<void> {
   try {
     const info = await waitForDevOrderer(dataDir, child.pid!, () => exitStatus);
     const signer = loadLocalMsp({ dir: info.client.mspDir, mspId: info.client.mspId }).signer;
-    console.log(`dev orderer pid ${child.pid} at ${info.runtime!.address} (data in ${dataDir})\n`);
+    console.log(
+      `dev orderer pid ${child.pid} at ${info.runtime!.address} (data in ${dataDir}; ${compiled ? 'compiled JavaScript' : 'TypeScript through tsx'})\n`,
+    );
     for (const scenario of SCENARIOS) {
       const report = await runBench({
         address: info.runtime!.address,
