@@ -27,25 +27,34 @@ function statusName(status: number): string {
 // it, label objects are made per call.
 const MAX_CACHED_CHANNELS = 1024;
 
-/** channel -> key -> labels, bounded by MAX_CACHED_CHANNELS channels. */
+/**
+ * channel -> key -> labels, bounded by MAX_CACHED_CHANNELS channels. `make` runs on a miss only,
+ * and is given once, so a hit allocates nothing (no closure per call).
+ */
 class LabelCache<K> {
   private readonly byChannel = new Map<string, Map<K, Labels>>();
 
-  get(channel: string, key: K, make: () => Labels): Labels {
+  constructor(private readonly make: (channel: string, key: K) => Labels) {}
+
+  get(channel: string, key: K): Labels {
     let forChannel = this.byChannel.get(channel);
     if (!forChannel) {
-      if (this.byChannel.size >= MAX_CACHED_CHANNELS) return make();
+      if (this.byChannel.size >= MAX_CACHED_CHANNELS) return this.make(channel, key);
       forChannel = new Map();
       this.byChannel.set(channel, forChannel);
     }
     let labels = forChannel.get(key);
     if (!labels) {
-      labels = Object.freeze(make());
+      labels = Object.freeze(this.make(channel, key));
       forChannel.set(key, labels);
     }
     return labels;
   }
 }
+
+// Broadcast label key: header type (-1 when unknown) and status in one number.
+const BROADCAST_KEY_SHIFT = 0x10000;
+const broadcastKey = (type: number, status: number) => (type + 1) * BROADCAST_KEY_SHIFT + status;
 
 /** Fabric's types.Status as participation_status reports it. */
 const PARTICIPATION_STATUS: Readonly<Record<string, number>> = {
@@ -323,16 +332,15 @@ export class OrdererMetrics {
    * object per (channel, type, status), made on first use.
    */
   broadcastObserver(): BroadcastObserver {
-    const cache = new LabelCache<number>();
+    const cache = new LabelCache<number>((channel, key) => ({
+      channel,
+      type: headerTypeName(Math.floor(key / BROADCAST_KEY_SHIFT) - 1),
+      status: statusName(key % BROADCAST_KEY_SHIFT),
+    }));
     const { validateDuration, enqueueDuration, processedCount } = this.broadcast;
     return {
       processed: ({ channel, type, status, validateMs, enqueueMs }) => {
-        // Header types and statuses are small enums: one number keys the pair.
-        const labels = cache.get(channel || 'unknown', type * 0x10000 + status, () => ({
-          channel: channel || 'unknown',
-          type: headerTypeName(type),
-          status: statusName(status),
-        }));
+        const labels = cache.get(channel || 'unknown', broadcastKey(type, status));
         validateDuration.observe(validateMs / 1000, labels);
         // A message rejected while validating never reached the consenter: no enqueue time (as Fabric).
         if (enqueueMs > 0) enqueueDuration.observe(enqueueMs / 1000, labels);
@@ -343,10 +351,13 @@ export class OrdererMetrics {
 
   /** For DeliverHandler's `observer`. Requests that fail before their channel is known are not counted, as in Fabric. */
   deliverObserver(): Required<DeliverObserver> {
-    const plain = new LabelCache<'plain'>();
-    const completed = new LabelCache<boolean>();
-    const labelsOf = (channel: string) =>
-      plain.get(channel, 'plain', () => ({ channel, ...ORDERER_DELIVER_LABELS }));
+    const plain = new LabelCache<'plain'>((channel) => ({ channel, ...ORDERER_DELIVER_LABELS }));
+    const completed = new LabelCache<boolean>((channel, success) => ({
+      channel,
+      ...ORDERER_DELIVER_LABELS,
+      success: String(success),
+    }));
+    const labelsOf = (channel: string) => plain.get(channel, 'plain');
     const { requestsReceived, requestsCompleted, blocksSent } = this.deliver;
     return {
       requestReceived: (channel) => {
@@ -355,14 +366,7 @@ export class OrdererMetrics {
       requestCompleted: (channel, status) => {
         if (!channel) return;
         const success = status === common.Status.SUCCESS;
-        requestsCompleted.add(
-          1,
-          completed.get(channel, success, () => ({
-            channel,
-            ...ORDERER_DELIVER_LABELS,
-            success: String(success),
-          })),
-        );
+        requestsCompleted.add(1, completed.get(channel, success));
       },
       blockSent: (channel) => {
         blocksSent.add(1, labelsOf(channel));
