@@ -16,10 +16,12 @@ import {
   broadcastTransactions,
   createMyChannel,
   kafkaTestsSkipReason,
+  describeBlock,
   txCounts,
   waitFor,
   type LedgerBlock,
 } from '../support/kafka-cluster.js';
+import { FileLedgerFactory } from '../../src/ledger/index.js';
 import {
   deliverLedger,
   healthz,
@@ -185,6 +187,7 @@ describe('Kafka consenter: three orderer processes from sys-kafka.block', { skip
     const victim = nodes[2]!;
     const load = startLoad(nodes, 'kill');
     let resumed: { lastOffsetPersisted: unknown; fromOffset: unknown };
+    let lastOnDisk: LedgerBlock;
     try {
       await waitFor(
         () => `load running (${load.acknowledged.length} acknowledged)`,
@@ -196,6 +199,14 @@ describe('Kafka consenter: three orderer processes from sys-kafka.block', { skip
         () => 'the other two ordering without it',
         () => load.acknowledged.length >= beforeRestart + 40,
       );
+      // What the killed orderer's ledger holds (opened as the orderer opens it: a torn tail is cut off).
+      const ledgers = await FileLedgerFactory.open({ location: victim.ledgerDir });
+      try {
+        const store = await ledgers.open(CHANNEL);
+        lastOnDisk = describeBlock((await store.getBlock(store.height() - 1))!.bytes);
+      } finally {
+        await ledgers.close();
+      }
       const runsBefore = victim.logs('Kafka chain started').length;
       await victim.restart();
       await servingChannel(victim, CHANNEL);
@@ -214,7 +225,11 @@ describe('Kafka consenter: three orderer processes from sys-kafka.block', { skip
     } finally {
       await load.stop();
     }
-    assert.equal(typeof resumed.lastOffsetPersisted, 'number', JSON.stringify(resumed));
+    assert.equal(
+      resumed.lastOffsetPersisted,
+      lastOnDisk!.kafka!.lastOffsetPersisted,
+      `the restarted chain starts from the KafkaMetadata of block ${lastOnDisk!.number}, its last block on disk`,
+    );
     assert.ok((resumed.lastOffsetPersisted as number) > 0, JSON.stringify(resumed));
     assert.equal(
       resumed.fromOffset,
