@@ -182,7 +182,14 @@ export class ParticipationHandler {
           // With a system channel only GET is allowed on app channels; an existing channel can also be removed.
           throw notAllowed(err.message, system ? 'GET' : 'GET, DELETE');
         }
-        throw err;
+        if (err instanceof OrdererError && err.kind === 'forbidden') throw err;
+        // Fabric's sendJoinError: every other failure is the join request's fault, 400 "cannot join: ...".
+        const message = errorMessage(err);
+        throw badRequest(
+          message.startsWith('cannot join') ? message : `cannot join: ${message}`,
+          {},
+          { cause: err },
+        );
       }
     });
     const response = infoResponse(info);

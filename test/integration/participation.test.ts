@@ -740,10 +740,9 @@ describe('a join that fails after the ledger is created leaves nothing behind', 
       await running!.stop();
       running = undefined;
 
-      // PRODUCT BUG (LAST_CONFIG case only): the orderer answers 500, Fabric 400. ParticipationHandler.join
-      // (src/participation/handler.ts) rethrows the registrar's internal error as is; Fabric maps
-      // every error it does not classify to 400 "cannot join: <error>". Checked last, so the
-      // clean-up evidence above holds either way.
+      // Fabric answers every JoinChannel error it does not classify with 400 "cannot join: <error>"
+      // (an internal failure while opening the new chain too). Checked last, so the clean-up
+      // evidence above holds either way.
       assert.equal(r.status, status, r.text);
     });
   }
