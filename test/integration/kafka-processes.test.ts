@@ -23,6 +23,7 @@ import {
 } from '../support/kafka-cluster.js';
 import { FileLedgerFactory } from '../../src/ledger/index.js';
 import {
+  broadcastKeepingAcks,
   deliverLedger,
   healthz,
   startKafkaOrdererProcess,
@@ -107,9 +108,8 @@ function startLoad(nodes: KafkaOrdererProcess[], prefix: string) {
       const batch = await Promise.all(
         nodes.map((n, i) =>
           n.running()
-            ? broadcastTransactions(n.address, CHANNEL, `${prefix}${round}-${i}`, 5, 30_000).then(
-                (sent) => sent.map((s) => ({ ...s, node: i })),
-                () => [],
+            ? broadcastKeepingAcks(n.address, CHANNEL, `${prefix}${round}-${i}`, 5).then((sent) =>
+                sent.map((s) => ({ ...s, node: i })),
               )
             : [],
         ),

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, orderer as ordererProtos } from '../../src/protos/index.js';
 import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
 import { blockDataHash } from '../../src/protoutil/index.js';
@@ -178,6 +179,41 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
     while ((newline = pending.indexOf('\n')) >= 0) {
       onLine(pending.slice(0, newline));
       pending = pending.slice(newline + 1);
+    }
+  });
+}
+
+/**
+ * Sends `count` transactions on one Broadcast stream and resolves with every response that arrived,
+ * also when the stream fails part way (the orderer was killed): an envelope answered SUCCESS before
+ * that counts as acknowledged.
+ */
+export function broadcastKeepingAcks(
+  address: string,
+  channelId: string,
+  prefix: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<{ txId: string; status: number; info: string }[]> {
+  const client = atomicBroadcastClient(address);
+  const txIds = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  return new Promise((resolve) => {
+    const stream = client.broadcast();
+    const responses: { txId: string; status: number; info: string }[] = [];
+    const finish = () => {
+      clearTimeout(timer);
+      client.close();
+      resolve(responses);
+    };
+    const timer = setTimeout(() => stream.cancel(), timeoutMs);
+    stream.on('data', (r: { getStatus(): number; getInfo(): string }) => {
+      responses.push({ txId: txIds[responses.length]!, status: r.getStatus(), info: r.getInfo() });
+      if (responses.length === count) stream.end();
+    });
+    stream.on('error', finish);
+    stream.on('end', finish);
+    for (const txId of txIds) {
+      stream.write(hlCommon.Envelope.deserializeBinary(signedEnvelope(org1User, { channelId, txId })));
     }
   });
 }
