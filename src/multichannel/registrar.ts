@@ -40,6 +40,8 @@ export interface RegistrarDeps {
    * (undefined): Fabric's ReportConsensusRelationAndStatusMetrics.
    */
   onChannelInfo?: (channelId: string, info: ChannelInfo | undefined) => void;
+  /** Told each config a channel applies after it was opened (config blocks written). */
+  onConfigApplied?: (channelId: string, bundle: ChannelConfigBundle) => void;
 }
 
 /** A consenter that keeps per-channel state outside the ledger (e.g. solo's write-ahead log). */
@@ -145,6 +147,12 @@ export class Registrar {
             }
           : {}),
         ...(this.deps.onBlockCommitted ? { onBlockCommitted: this.deps.onBlockCommitted } : {}),
+        ...(this.deps.onConfigApplied
+          ? {
+              onConfigApplied: (applied: ChannelConfigBundle) =>
+                this.deps.onConfigApplied!(channelId, applied),
+            }
+          : {}),
       },
     );
     const consensusType = support.sharedConfig().consensusType;

@@ -64,6 +64,7 @@ export class AtomicBroadcastServer {
   private readonly activeCalls = new Set<grpc.ServerDuplexStream<Buffer, Buffer>>();
   private readonly shutdown = new AbortController();
   private boundPort = 0;
+  private certificates: ServerTlsCertificates | undefined;
 
   constructor(
     private readonly options: GrpcServerOptions,
@@ -91,14 +92,34 @@ export class AtomicBroadcastServer {
     return `${this.options.listenAddress}:${this.boundPort}`;
   }
 
+  /**
+   * Mutual TLS: the CAs whose client certificates are accepted from now on (new connections), as
+   * Fabric's updateTrustedRoots does when channel configs change. No effect without client auth.
+   */
+  setClientRootCas(pems: readonly Buffer[]): void {
+    this.certificates?.updateClientCas(pems);
+  }
+
   async start(): Promise<void> {
-    const credentials = this.options.tls
-      ? grpc.ServerCredentials.createSsl(
-          this.options.tls.clientRootCasPem.length ? Buffer.concat(this.options.tls.clientRootCasPem) : null,
-          [{ private_key: this.options.tls.privateKeyPem, cert_chain: this.options.tls.certificatePem }],
-          this.options.tls.clientAuthRequired,
-        )
-      : grpc.ServerCredentials.createInsecure();
+    const tls = this.options.tls;
+    let credentials: grpc.ServerCredentials;
+    if (!tls) credentials = grpc.ServerCredentials.createInsecure();
+    else if (!tls.clientAuthRequired) {
+      credentials = grpc.ServerCredentials.createSsl(null, [
+        { private_key: tls.privateKeyPem, cert_chain: tls.certificatePem },
+      ]);
+    } else {
+      this.certificates = new ServerTlsCertificates(
+        tls.certificatePem,
+        tls.privateKeyPem,
+        tls.clientRootCasPem,
+      );
+      credentials = grpc.experimental.createCertificateProviderServerCredentials(
+        this.certificates,
+        this.certificates,
+        true,
+      );
+    }
     this.boundPort = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(
         `${this.options.listenAddress}:${this.options.listenPort}`,
@@ -212,6 +233,49 @@ export class AtomicBroadcastServer {
       closeStream?.();
     }
   }
+}
+
+/**
+ * The server's certificate and key (fixed) and the trusted client CAs (updatable; each update
+ * reaches new handshakes). One provider serves both roles, so the order of grpc-js's arguments,
+ * whose declared names and runtime use differ, does not matter.
+ */
+class ServerTlsCertificates implements grpc.experimental.CertificateProvider {
+  private clientCas: Buffer;
+  private readonly caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
+
+  constructor(
+    private readonly certificate: Buffer,
+    private readonly privateKey: Buffer,
+    clientCas: readonly Buffer[],
+  ) {
+    this.clientCas = joinPems(clientCas);
+  }
+
+  updateClientCas(pems: readonly Buffer[]): void {
+    const next = joinPems(pems);
+    if (next.equals(this.clientCas)) return;
+    this.clientCas = next;
+    for (const listener of this.caListeners) listener({ caCertificate: next });
+  }
+
+  addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
+    this.caListeners.add(listener);
+    listener({ caCertificate: this.clientCas });
+  }
+  removeCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
+    this.caListeners.delete(listener);
+  }
+  addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
+    listener({ certificate: this.certificate, privateKey: this.privateKey });
+  }
+  removeIdentityCertificateListener(): void {}
+}
+
+/** PEM certificates concatenated, each ending in a newline, duplicates dropped. */
+function joinPems(pems: readonly Buffer[]): Buffer {
+  const unique = [...new Set(pems.map((pem) => pem.toString().trim() + '\n'))];
+  return Buffer.from(unique.join(''));
 }
 
 function peerCertificate(call: grpc.ServerDuplexStream<Buffer, Buffer>): Buffer | undefined {

@@ -83,6 +83,18 @@ export function channelResources(): ChannelResources {
   };
 }
 
+/** TLS root and intermediate CA certificates of every org of every channel, as PEM. */
+function channelTlsCas(registrar: Registrar): Buffer[] {
+  const pems: Buffer[] = [];
+  for (const channelId of registrar.channelIds()) {
+    const msps = registrar.getChain(channelId)?.bundle().mspManager.msps;
+    for (const msp of msps?.values() ?? []) {
+      for (const pem of [...msp.tlsRootCertsPem, ...msp.tlsIntermediateCertsPem]) pems.push(Buffer.from(pem));
+    }
+  }
+  return pems;
+}
+
 function readTls(config: LocalConfig): TlsMaterial | undefined {
   const tls = config.general.tls;
   if (!tls.enabled) return undefined;
@@ -171,6 +183,9 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
     ['kafka', kafka],
   ]);
 
+  // Mutual TLS trusts the TLS CAs of every channel's orgs too (Fabric's updateTrustedRoots); set
+  // once the gRPC server exists, called whenever channels or their configs change.
+  let refreshClientRoots = () => {};
   const multichannelLogger = named(LOGGER_NAMES.multichannel);
   const registrar = new Registrar(
     { noExpirationChecks: general.authentication.noExpirationChecks },
@@ -185,7 +200,11 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
         ['solo', named(LOGGER_NAMES.solo)],
         ['kafka', named(LOGGER_NAMES.kafka)],
       ]),
-      onChannelInfo: reportParticipation,
+      onChannelInfo: (channelId, info) => {
+        reportParticipation(channelId, info);
+        refreshClientRoots();
+      },
+      onConfigApplied: () => refreshClientRoots(),
       createBlockCutter: (batchSize, channelId) =>
         new BlockCutter(
           { batchSize },
@@ -279,6 +298,11 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
     },
   );
   await server.start();
+  if (tls?.clientAuthRequired) {
+    refreshClientRoots = () =>
+      server.setClientRootCas([...tls.clientRootCasPem, ...channelTlsCas(registrar)]);
+    refreshClientRoots();
+  }
 
   let stopping: Promise<void> | undefined;
   return {

@@ -462,11 +462,9 @@ describe("mutual TLS trusts the TLS CAs of the channels' orgs (Fabric's caManage
       cert: org2.certPem,
       key: org2.keyPem,
     });
-    // PRODUCT GAP: Fabric v2.5 (orderer/common/server/main.go tlsCallback -> caManager.updateTrustedRoots)
-    // adds every channel's application- and orderer-org TLS root and intermediate certificates to
-    // the trusted client roots of a mutual-TLS listener, on start and on every config block. This
-    // orderer trusts only General.TLS.ClientRootCAs + RootCAs (readTls in src/server/orderer.ts), so
-    // Org2's peers and clients are refused here while Fabric's orderer accepts them.
+    // Fabric v2.5 (orderer/common/server/main.go tlsCallback -> caManager.updateTrustedRoots) adds
+    // every channel's org TLS root and intermediate certificates to the trusted client roots of a
+    // mutual-TLS listener, on start and on every config block.
     assert.equal(hs.accepted, true, `Org2's TLS client certificate is refused: ${hs.error ?? ''}`);
     const client = tlsAtomicBroadcastClient(node.address, { caPem: ordererTlsCaPem(), ...org2 });
     try {
@@ -475,5 +473,21 @@ describe("mutual TLS trusts the TLS CAs of the channels' orgs (Fabric's caManage
     } finally {
       client.close();
     }
+
+    // The channel was joined after start-up, so trust followed the join; it follows a removal too.
+    await node.orderer.registrar.removeChannel(CHANNEL);
+    const afterRemoval = await tlsHandshake(node.orderer.port, {
+      ca: ordererTlsCaPem(),
+      cert: org2.certPem,
+      key: org2.keyPem,
+    });
+    assert.equal(afterRemoval.accepted, false, 'with its channel gone, Org2 is trusted no more');
+    const user1 = user1ClientPair();
+    const org1 = await tlsHandshake(node.orderer.port, {
+      ca: ordererTlsCaPem(),
+      cert: user1.certPem,
+      key: user1.keyPem,
+    });
+    assert.equal(org1.accepted, true, `ClientRootCAs still admit Org1: ${org1.error ?? ''}`);
   });
 });
