@@ -4,6 +4,7 @@
 import type { Clock, TimerHandle } from '../../clock.js';
 import { badRequest, errorMessage, unavailable } from '../../errors.js';
 import type { Logger } from '../../logging.js';
+import { LOGGER_NAMES } from '../../logging/names.js';
 import type { KafkaConfig } from '../../config/types.js';
 import type { KafkaMetrics } from '../../metrics/index.js';
 import type { Consenter, ConsenterSupport, ReceivedEnvelope } from '../types.js';
@@ -123,7 +124,11 @@ export class KafkaConsenter implements Consenter {
       ...(this.options.tls ? { tls: this.options.tls } : {}),
       ...(this.options.sasl ? { sasl: this.options.sasl } : {}),
     };
-    const clientDeps = { clock: this.deps.clock, logger: support.logger.child({ module: 'kafka-client' }) };
+    // Fabric's sarama logger: Kafka.Verbose turns this name to debug in the logging spec.
+    const clientDeps = {
+      clock: this.deps.clock,
+      logger: support.logger.child({ module: LOGGER_NAMES.kafkaClient }),
+    };
     const client = this.deps.createClient
       ? this.deps.createClient(clientOptions, clientDeps)
       : new PlatformaticKafkaClient(clientOptions, clientDeps);
