@@ -33,6 +33,9 @@ export class AtomicBroadcastClient {
       'grpc.max_send_message_length': 256 * 1024 * 1024,
       // A private pool, so close() really closes the connection and the process can exit.
       'grpc.use_local_subchannel_pool': 1,
+      // No transparent retries: grpc-js would otherwise keep every message written on a stream in
+      // a retry buffer until the call commits, costing the load generator CPU and memory.
+      'grpc.enable_retries': 0,
       ...(options.serverNameOverride ? { 'grpc.ssl_target_name_override': options.serverNameOverride } : {}),
       ...(options.receiveWindowBytes ? { 'grpc-node.flow_control_window': options.receiveWindowBytes } : {}),
     });
