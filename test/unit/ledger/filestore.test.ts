@@ -239,3 +239,27 @@ test('rejects an invalid maximum file size', () =>
       /maxBlockFileSize/,
     );
   }));
+
+test('the recent-block cache is bounded by bytes as well as by count', () =>
+  withTempDir(async (directory) => {
+    const chain = makeChain(5, { transactions: 4, transactionSize: 1000 });
+    const size = Math.max(...chain.map((b) => b.bytes.length));
+    const store = await FileBlockStore.open({
+      channelId,
+      directory,
+      cachedBlocks: 64,
+      cachedBlockBytes: Math.floor(2.5 * size),
+    });
+    for (const block of chain) await store.append(block);
+    const three = (await store.getBlock(3))!.bytes;
+    const four = (await store.getBlock(4))!.bytes;
+    assert.equal((await store.getBlock(3))!.bytes, three, 'block 3 is served from memory');
+    // Reading block 0 from its file caches it; two and a half blocks fit, so 4 (least recently
+    // used) is evicted although the count limit (64) is far away.
+    assert.deepEqual((await store.getBlock(0))!.bytes, chain[0]!.bytes);
+    assert.equal((await store.getBlock(3))!.bytes, three, 'block 3 still in memory');
+    const fourAgain = (await store.getBlock(4))!.bytes;
+    assert.notEqual(fourAgain, four, 'block 4 was read back from the file');
+    assert.deepEqual(fourAgain, chain[4]!.bytes);
+    await store.close();
+  }));

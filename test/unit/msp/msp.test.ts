@@ -129,6 +129,29 @@ describe('principals', () => {
     }
   }
 
+  it('keeps the outcome per principal: the same failure object, and a success stays a success', () => {
+    const user = id('org1User1');
+    const admin = rolePrincipal('Org1MSP', Role.ADMIN);
+    const failure = (() => {
+      try {
+        user.satisfiesPrincipal(admin);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    assert.ok(failure instanceof OrdererError);
+    assert.throws(
+      () => user.satisfiesPrincipal(admin),
+      (err: unknown) => err === failure,
+    );
+    const client = rolePrincipal('Org1MSP', Role.CLIENT);
+    user.satisfiesPrincipal(client);
+    user.satisfiesPrincipal(client);
+    // An equal principal object decoded elsewhere gets the same answer.
+    throwsForbidden(() => user.satisfiesPrincipal(rolePrincipal('Org1MSP', Role.ADMIN)), /is not a admin/);
+  });
+
   it('a role of another MSP is not satisfied, with both MSP IDs named', () => {
     throwsForbidden(
       () => id('org1User1').satisfiesPrincipal(rolePrincipal('Org2MSP', Role.MEMBER)),
