@@ -3,9 +3,8 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { asBuffer, common } from '../protos/index.js';
-import { FileLedgerFactory } from '../ledger/index.js';
+import { ledgerChannelIds, readChannelBlocks } from '../ledger/index.js';
 import { lastConfigIndexOf } from '../protoutil/index.js';
-import { silentLogger } from '../logging.js';
 import { blockJson, consensusTypeOf, envelopeJson } from './block-json.js';
 import { parseCount } from './options.js';
 
@@ -41,50 +40,58 @@ export async function inspectLedger(location: string, options: InspectOptions = 
       `${location} is not a ledger folder: there is no chains/ inside (give FileLedger.Location, e.g. /var/hyperledger/production/orderer)`,
     );
   }
-  const factory = await FileLedgerFactory.open({ location }, { logger: silentLogger() });
-  try {
-    const all = factory.channelIds();
-    if (options.channel && !all.includes(options.channel)) {
+  const all = await ledgerChannelIds(location);
+  if (options.channel && !all.includes(options.channel)) {
+    throw new Error(
+      `channel ${options.channel} is not in ${location} (channels there: ${all.join(', ') || 'none'})`,
+    );
+  }
+  const channels = options.channel ? [options.channel] : all;
+  const out = [];
+  for (const channelId of channels) {
+    const from = options.from ?? 0;
+    if (options.to !== undefined && from > options.to) {
+      throw new Error(`--from ${from} is after --to ${options.to}`);
+    }
+    const {
+      height,
+      blocks: raw,
+      incompleteTail,
+    } = await readChannelBlocks(location, channelId, {
+      from,
+      ...(options.to !== undefined ? { to: options.to } : {}),
+    });
+    if (height > 0 && from >= height) {
       throw new Error(
-        `channel ${options.channel} is not in ${location} (channels there: ${all.join(', ') || 'none'})`,
+        `--from ${from} is past the end of channel ${channelId} (height ${height}, last block ${height - 1})`,
       );
     }
-    const channels = options.channel ? [options.channel] : all;
-    const out = [];
-    for (const channelId of channels) {
-      const store = await factory.open(channelId);
-      const height = store.height();
-      const from = options.from ?? 0;
-      const to = Math.min(options.to ?? height - 1, height - 1);
-      if (height > 0 && from >= height) {
-        throw new Error(
-          `--from ${from} is past the end of channel ${channelId} (height ${height}, last block ${height - 1})`,
-        );
-      }
-      if (from > to && height > 0) throw new Error(`--from ${from} is after --to ${options.to}`);
-      const read = async (n: number) => common.Block.decode((await store.getBlock(n))!.bytes);
-      let consensusType: string | undefined;
-      const blocks = [];
-      if (height > 0) {
-        const first = await read(from);
-        consensusType = consensusTypeOf(await read(lastConfigIndexOf(first)));
-        for (let n = from; n <= to; n++) {
-          const block = n === from ? first : await read(n);
-          consensusType = consensusTypeOf(block) ?? consensusType;
-          blocks.push(blockJson(block, consensusType ? { consensusType } : {}));
-        }
-      }
-      out.push({
-        channel: channelId,
-        height,
-        ...(consensusType ? { consensus_type: consensusType } : {}),
-        blocks,
-      });
+    const decoded = raw.map((bytes) => common.Block.decode(bytes));
+    // The consensus type in force at the first block comes from its last config block.
+    let consensusType: string | undefined;
+    if (decoded.length > 0) {
+      const lastConfig = lastConfigIndexOf(decoded[0]!);
+      const configBlock =
+        lastConfig >= from
+          ? decoded[lastConfig - from]
+          : (await readChannelBlocks(location, channelId, { from: lastConfig, to: lastConfig })).blocks
+              .map((bytes) => common.Block.decode(bytes))
+              .at(0);
+      consensusType = configBlock ? consensusTypeOf(configBlock) : undefined;
     }
-    return { ledger: location, channels: out };
-  } finally {
-    await factory.close();
+    const blocks = decoded.map((block) => {
+      consensusType = consensusTypeOf(block) ?? consensusType;
+      return blockJson(block, consensusType ? { consensusType } : {});
+    });
+    out.push({
+      channel: channelId,
+      height,
+      ...(consensusType ? { consensus_type: consensusType } : {}),
+      ...(incompleteTail ? { incomplete_tail: incompleteTail } : {}),
+      blocks,
+    });
   }
+  return { ledger: location, channels: out };
 }
 
 export function registerInspectCommand(program: Command): void {
@@ -108,8 +115,8 @@ Examples:
   $ orderer inspect /var/hyperledger/production/orderer --channel mychannel --from 2 --to 2
   $ orderer inspect ./ledger --channel mychannel -o blocks.json
 
-Read a copy of a ledger, not the folder of a running orderer: opening a ledger finishes
-interrupted writes, as the orderer itself does at start-up.`,
+A ledger folder is only read, never changed, so the folder of a running orderer is safe to
+inspect: a block still being written shows as "incomplete_tail" and is left out.`,
     )
     .action(async (path: string, options: InspectOptions & { output?: string; compact?: boolean }) => {
       const target = resolve(path);

@@ -15,3 +15,4 @@ export { MemoryBlockStore, MemoryLedgerFactory } from './memory.js';
 export { LedgerAbortError } from './heightwaiter.js';
 export { isValidChannelId, assertValidChannelId } from './channelid.js';
 export { defaultMaxBlockFileSize } from './blockfiles.js';
+export { ledgerChannelIds, readChannelBlocks, type ReadOnlyChannel } from './readonly.js';

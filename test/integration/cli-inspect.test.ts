@@ -2,7 +2,7 @@
 // the decoded config tree matches configtxlator's proto_decode (golden N.json), signers are named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspectFile, inspectLedger } from '../../src/cli/inspect.js';
@@ -92,6 +92,37 @@ test('inspect a ledger folder in Fabric format: channel, range, data envelopes w
     await assert.rejects(inspectLedger(location, { channel: 'nochannel' }), /channels there: mychannel/);
     await assert.rejects(inspectLedger(location, { channel: 'mychannel', from: 9 }), /past the end/);
     await assert.rejects(inspectLedger(join(location, 'chains')), /not a ledger folder/);
+  } finally {
+    rmSync(location, { recursive: true, force: true });
+  }
+});
+
+test('inspect reads a ledger folder without changing it: a torn tail is reported, left out and left in place', async () => {
+  const location = mkdtempSync(join(tmpdir(), 'inspect-torn-'));
+  try {
+    await writeGoOrdererLedger(location, 'mychannel', await goldenBlocks('mychannel'));
+    const blockFile = join(location, 'chains/mychannel/blockfile_000000');
+    // A block being written: a length prefix promising more bytes than follow.
+    appendFileSync(blockFile, Buffer.from([0xe8, 0x07, 0x0a, 0x02]));
+    const before = readFileSync(blockFile);
+    const listing = readdirSync(join(location, 'chains/mychannel')).sort();
+
+    const result = (await inspectLedger(location, { channel: 'mychannel', from: 4 })) as Any;
+    const channel = result.channels[0];
+    assert.equal(channel.height, 6, 'the six complete blocks count');
+    assert.deepEqual(
+      channel.blocks.map((b: Any) => b.header.number),
+      [4, 5],
+    );
+    assert.match(channel.incomplete_tail, /block file 0 at byte \d+: the block record needs 1000 bytes/);
+    assert.equal(channel.consensus_type, 'solo', 'found through the last config block, outside the range');
+
+    assert.ok(readFileSync(blockFile).equals(before), 'the block file is byte for byte as it was');
+    assert.deepEqual(
+      readdirSync(join(location, 'chains/mychannel')).sort(),
+      listing,
+      'no file added or removed',
+    );
   } finally {
     rmSync(location, { recursive: true, force: true });
   }
