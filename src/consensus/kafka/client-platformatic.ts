@@ -109,6 +109,41 @@ function describeEvent(args: unknown[]): Record<string, unknown> {
   return out;
 }
 
+interface QueuedRecord {
+  readonly value: Buffer;
+  readonly key?: Buffer;
+  readonly resolve: (offset: number) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** The records waiting for one topic partition, written one request at a time. */
+interface ProduceLane {
+  readonly topic: string;
+  readonly partition: number;
+  readonly queued: QueuedRecord[];
+  writing: boolean;
+}
+
+/**
+ * What one produce request may carry: under the broker's default message.max.bytes (1 MiB),
+ * which bounds a whole record batch. A single larger record still goes alone (and is refused or
+ * accepted by the broker on its own).
+ */
+const MAX_PRODUCE_BATCH_BYTES = 768 * 1024;
+
+/** Takes records off the front of queued, in order, up to maxBytes (at least one). */
+function takeBatch(queued: QueuedRecord[], maxBytes: number): QueuedRecord[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < queued.length) {
+    const size = queued[count]!.value.length + (queued[count]!.key?.length ?? 0);
+    if (count > 0 && bytes + size > maxBytes) break;
+    bytes += size;
+    count++;
+  }
+  return queued.splice(0, count);
+}
+
 export class PlatformaticKafkaClient implements KafkaClient {
   private readonly options: KafkaClientOptions;
   private readonly clock: Clock;
@@ -118,6 +153,7 @@ export class PlatformaticKafkaClient implements KafkaClient {
   private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
+  private readonly produceLanes = new Map<string, ProduceLane>();
 
   constructor(options: KafkaClientOptions, dependencies: PlatformaticKafkaClientDependencies) {
     if (options.brokers.length === 0) {
@@ -295,29 +331,67 @@ export class PlatformaticKafkaClient implements KafkaClient {
     return { topicId: topicMetadata.id, partition: found };
   }
 
-  async produce(topic: string, partition: number, value: Buffer, key?: Buffer): Promise<number> {
+  /**
+   * Produces one record and resolves with its offset once all in-sync replicas have it. Records
+   * for a partition that arrive while a write to it is in flight go together in the next request
+   * (one record batch, so their offsets are consecutive and their order is kept): with acks=all a
+   * request per record would cap a channel at one broker round trip per envelope.
+   */
+  produce(topic: string, partition: number, value: Buffer, key?: Buffer): Promise<number> {
     this.checkOpen('produce');
     checkTopicAndPartition(topic, partition);
-    let result;
+    const id = `${topic}\u0000${partition}`;
+    let lane = this.produceLanes.get(id);
+    if (!lane) {
+      lane = { topic, partition, queued: [], writing: false };
+      this.produceLanes.set(id, lane);
+    }
+    const target = lane;
+    return new Promise<number>((resolve, reject) => {
+      target.queued.push({ value, ...(key !== undefined ? { key } : {}), resolve, reject });
+      if (!target.writing) void this.writeLane(target);
+    });
+  }
+
+  private async writeLane(lane: ProduceLane): Promise<void> {
+    lane.writing = true;
     try {
-      result = await this.producer.send({
-        messages: [key === undefined ? { topic, partition, value } : { topic, partition, value, key }],
-        acks: acksAll,
-      });
-    } catch (error) {
-      throw kafkaFailure(error, { operation: 'produce', topic, partition });
+      while (lane.queued.length > 0) {
+        const records = takeBatch(lane.queued, MAX_PRODUCE_BATCH_BYTES);
+        const { topic, partition } = lane;
+        try {
+          const result = await this.producer.send({
+            messages: records.map((r) =>
+              r.key === undefined
+                ? { topic, partition, value: r.value }
+                : { topic, partition, value: r.value, key: r.key },
+            ),
+            acks: acksAll,
+          });
+          const written = result.offsets?.find(
+            (o: { topic: string; partition: number; offset: bigint }) =>
+              o.topic === topic && o.partition === partition,
+          );
+          if (!written) {
+            throw internal(`Kafka produce to topic ${topic} partition ${partition} returned no offset`, {
+              topic,
+              partition,
+            });
+          }
+          // The broker answers with the offset of the batch's first record.
+          const first = toOffset(written.offset, 'offset');
+          records.forEach((r, i) => r.resolve(first + i));
+        } catch (error) {
+          const failure =
+            error instanceof OrdererError
+              ? error
+              : kafkaFailure(error, { operation: 'produce', topic, partition });
+          for (const r of records) r.reject(failure);
+        }
+      }
+    } finally {
+      lane.writing = false;
     }
-    const written = result.offsets?.find(
-      (o: { topic: string; partition: number; offset: bigint }) =>
-        o.topic === topic && o.partition === partition,
-    );
-    if (!written) {
-      throw internal(`Kafka produce to topic ${topic} partition ${partition} returned no offset`, {
-        topic,
-        partition,
-      });
-    }
-    return toOffset(written.offset, 'offset');
   }
 
   async offsets(topic: string, partition: number): Promise<OffsetRange> {

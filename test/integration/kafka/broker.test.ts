@@ -130,6 +130,22 @@ describe('Kafka client adapter against a real broker', { skip: skipReason, timeo
     assert.ok(first && Math.abs(first.timestamp - Date.now()) < 60_000, 'record timestamp is about now');
   });
 
+  it('coalesces concurrent produces into batches: each gets its own offset, in the order produced', async () => {
+    const kafka = client({ brokers: [broker.bootstrap] });
+    assert.equal(await kafka.createTopic('coalesced-channel', { replicationFactor: 1 }), 'created');
+    // 300 records of 4 KiB produced at once: more than one request can carry (768 KiB), so the
+    // client writes several batches one after another.
+    const values = Array.from({ length: 300 }, (_, i) => Buffer.alloc(4096, i % 251));
+    const offsets = await Promise.all(values.map((v) => kafka.produce('coalesced-channel', 0, v)));
+    assert.deepEqual(
+      offsets,
+      values.map((_, i) => i),
+      'offsets are consecutive in the order of the produce calls',
+    );
+    const messages = await take(kafka, 'coalesced-channel', 0, values.length);
+    messages.forEach((m, i) => assert.ok(m.value.equals(values[i]!), `record ${i} read back as written`));
+  });
+
   it('relies on auto-creation when producing to a topic nobody created', async () => {
     const kafka = client({ brokers: [broker.bootstrap] });
     assert.equal(await kafka.produce('auto-created-channel', 0, Buffer.from('first'), Buffer.from('k')), 0);
