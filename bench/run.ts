@@ -1,31 +1,20 @@
-// `npm run bench`: starts a zero-config dev orderer in a child process on a temp folder, runs the
-// standard scenarios against it with the load generator of `orderer bench`, prints one table each.
+// `npm run bench`: starts an orderer in a child process exactly as `npm start` does (bin/orderer.js
+// on the compiled dist/, rebuilt first when a source is newer), runs the standard scenarios against
+// it with the load generator of `orderer bench`, and prints one table each.
 //
-//   npm run bench                       both scenarios, 20000 envelopes each
+//   npm run bench                       both solo scenarios on a zero-config dev orderer, 20000 envelopes each
 //   npm run bench -- -n 50000           more envelopes
+//   npm run bench -- --kafka            the 1 KB scenario on a Kafka channel: a real broker (scripts/kafka),
+//                                       an orderer booted from the fixtures' sys-kafka.block, channel mychannel
 //   npm run bench -- --json out.json    also write the reports as JSON
 //   npm run bench -- --profile DIR      run the orderer under node --cpu-prof (profile in DIR)
 //   npm run bench -- --tsx              run the orderer from the TypeScript sources through tsx
-//
-// The orderer runs as `npm start` runs it: compiled JavaScript. The sources are compiled into
-// .cache/bench-build (never into dist/, which other work may be using) when they changed since
-// the last bench; tsx would add its transpiler and source maps to the orderer's memory and CPU.
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatReport, runBench, type BenchReport } from '../src/bench/index.js';
+import { formatReport, runBench, type BenchReport, type ClientSigner } from '../src/bench/index.js';
 import { readDevInfo, type DevInfo } from '../src/dev/index.js';
 import { loadLocalMsp } from '../src/msp/index.js';
 
@@ -49,6 +38,7 @@ interface Args {
   json?: string;
   profile?: string;
   tsx?: boolean;
+  kafka?: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -67,8 +57,10 @@ function parseArgs(argv: string[]): Args {
       i++;
     } else if (arg === '--tsx') {
       out.tsx = true;
+    } else if (arg === '--kafka') {
+      out.kafka = true;
     } else {
-      throw new Error(`unknown argument ${arg}; use -n N, --json FILE, --profile DIR, --tsx`);
+      throw new Error(`unknown argument ${arg}; use -n N, --kafka, --json FILE, --profile DIR, --tsx`);
     }
   }
   if (!Number.isInteger(out.count) || out.count <= 0) throw new Error('-n needs a positive whole number');
@@ -86,55 +78,17 @@ function newestMtime(dir: string, keep: (name: string) => boolean): number {
   return newest;
 }
 
-/**
- * The orderer's CLI entry compiled to JavaScript in .cache/bench-build, rebuilt when a source
- * changed; undefined (run through tsx) when the compiler emitted nothing usable.
- */
-function compiledOrderer(root: string): string | undefined {
-  const outDir = join(root, '.cache', 'bench-build');
-  const entry = join(outDir, 'cli', 'main.js');
-  const stampFile = join(outDir, 'bench-build.json');
-  const stamp = String(
-    Math.max(
-      newestMtime(join(root, 'src'), (name) => name.endsWith('.ts') || name.endsWith('.js')),
-      statSync(join(root, 'tsconfig.json')).mtimeMs,
-      statSync(join(root, 'tsconfig.build.json')).mtimeMs,
-    ),
+/** Runs scripts/build.mjs (as `npm ci` does) when dist/ is missing or older than a source file. */
+function ensureBuilt(root: string): void {
+  const built = join(root, 'dist', 'build-info.json');
+  const sources = Math.max(
+    newestMtime(join(root, 'src'), (name) => name.endsWith('.ts') && !name.endsWith('.d.ts')),
+    statSync(join(root, 'tsconfig.json')).mtimeMs,
+    statSync(join(root, 'tsconfig.build.json')).mtimeMs,
   );
-  try {
-    if (existsSync(entry) && readFileSync(stampFile, 'utf8') === stamp) return entry;
-  } catch {
-    // no stamp yet
-  }
-  console.log('compiling the orderer into .cache/bench-build ...');
-  rmSync(outDir, { recursive: true, force: true });
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        join(root, 'tsconfig.build.json'),
-        '--outDir',
-        outDir,
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-  } catch {
-    // Type errors still emit JavaScript (noEmitOnError is off); a missing entry is checked below.
-  }
-  const generated = join(root, 'src', 'protos', 'generated', 'fabric.js');
-  if (!existsSync(entry) || !existsSync(generated)) return undefined;
-  mkdirSync(join(outDir, 'protos', 'generated'), { recursive: true });
-  cpSync(generated, join(outDir, 'protos', 'generated', 'fabric.js'));
-  // What scripts/build.mjs writes beside the code, for `orderer version` and /version.
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  writeFileSync(
-    join(outDir, 'build-info.json'),
-    JSON.stringify({ version: pkg.version, commit: 'bench-build' }, null, 2) + '\n',
-  );
-  writeFileSync(stampFile, stamp);
-  return entry;
+  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
+  console.log('dist/ is older than the sources: building (node scripts/build.mjs) ...');
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
 }
 
 async function waitForDevOrderer(
@@ -158,65 +112,160 @@ async function waitForDevOrderer(
   }
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const compiled = args.tsx ? undefined : compiledOrderer(root);
-  if (!args.tsx && !compiled) console.log('could not compile the orderer; running it through tsx');
-  const dataDir = mkdtempSync(join(tmpdir(), 'orderer-bench-'));
-  const nodeArgs = [
-    ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []),
-    ...(compiled ? [compiled] : ['--import', 'tsx', join(root, 'src/cli/main.ts')]),
-    'start',
-    '--dev',
-    '--data-dir',
-    dataDir,
-    '--port',
-    '0',
-    '--admin-port',
-    '0',
-    '--operations-port',
-    '0',
-  ];
-  const child = spawn(process.execPath, nodeArgs, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+interface OrdererUnderTest {
+  readonly address: string;
+  readonly channel: string;
+  readonly signer: ClientSigner;
+  readonly pid: number;
+  readonly describe: string;
+  stop(): Promise<void>;
+}
+
+/** Spawns `orderer <args>` as npm start runs it (or through tsx); resolves when it exits. */
+function spawnOrderer(root: string, args: Args, ordererArgs: string[], env: NodeJS.ProcessEnv) {
+  const entry = args.tsx
+    ? ['--import', 'tsx', join(root, 'src/cli/main.ts')]
+    : [join(root, 'bin/orderer.js')];
+  // bin/orderer.js sizes libuv's threadpool itself; through tsx the same default is applied here.
+  const threadpool = args.tsx ? { UV_THREADPOOL_SIZE: String(Math.max(1, availableParallelism() - 1)) } : {};
+  const child = spawn(
+    process.execPath,
+    [...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []), ...entry, ...ordererArgs],
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...threadpool, ...env } },
+  );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8000);
   });
   let exitStatus: string | undefined;
-  const exitedPromise = new Promise<void>((resolveExit) =>
+  const exited = new Promise<void>((resolveExit) =>
     child.on('exit', (code, signal) => {
       exitStatus = `exit ${code ?? signal}\n${stderr}`;
       resolveExit();
     }),
   );
+  return {
+    pid: child.pid!,
+    exitStatus: () => exitStatus,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function startDevOrderer(root: string, args: Args): Promise<OrdererUnderTest> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'orderer-bench-'));
+  const ports = ['--port', '0', '--admin-port', '0', '--operations-port', '0'];
+  const child = spawnOrderer(root, args, ['start', '--dev', '--data-dir', dataDir, ...ports], {
+    ...process.env,
+  });
+  try {
+    const info = await waitForDevOrderer(dataDir, child.pid, child.exitStatus);
+    return {
+      address: info.runtime!.address,
+      channel: info.channel,
+      signer: loadLocalMsp({ dir: info.client.mspDir, mspId: info.client.mspId }).signer,
+      pid: child.pid,
+      describe: `dev orderer (solo) pid ${child.pid} at ${info.runtime!.address}, data in ${dataDir}`,
+      async stop() {
+        await child.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await child.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * A real single-node Kafka broker on 127.0.0.1:9092 (what the fixtures' sys-kafka.block names) and
+ * an orderer booted from that block with Fabric's sample orderer.yaml plus ORDERER_* variables,
+ * with channel mychannel created through the system channel.
+ */
+async function startKafkaOrderer(root: string, args: Args): Promise<OrdererUnderTest> {
+  const { startKafkaBroker } = await import('../test/support/kafka-broker.js');
+  const { kafkaOrdererEnv } = await import('../test/support/kafka-cluster.js');
+  const { createChannel, strictDeliverStatus } = await import('../test/support/kafka-processes.js');
+  const { ordererEnv, freePort } = await import('../test/support/orderer.js');
+  const { CRYPTO } = await import('../test/support/fabric-clients.js');
+  const broker = await startKafkaBroker({ plaintextPort: 9092 });
+  const ledgerDir = mkdtempSync(join(tmpdir(), 'orderer-bench-kafka-'));
+  let child: ReturnType<typeof spawnOrderer> | undefined;
+  const cleanUp = async () => {
+    await child?.stop();
+    await broker.dispose();
+    rmSync(ledgerDir, { recursive: true, force: true });
+  };
+  try {
+    const port = await freePort();
+    const env = ordererEnv(ledgerDir, kafkaOrdererEnv(0), port);
+    child = spawnOrderer(root, args, ['start'], { ...process.env, ...env });
+    const address = `127.0.0.1:${port}`;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const exited = child.exitStatus();
+      if (exited) throw new Error(`the Kafka orderer exited: ${exited}`);
+      try {
+        await createChannel(address, 'mychannel');
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    // The channel's own Kafka chain starts after its block 0; wait until it takes a Deliver.
+    while ((await strictDeliverStatus(address, 'mychannel')) !== 200) {
+      if (Date.now() > deadline) throw new Error('mychannel did not become ready on the Kafka orderer');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const userMsp = join(CRYPTO, 'peerOrganizations/org1.example.com/users/User1@org1.example.com/msp');
+    const pid = child.pid;
+    return {
+      address,
+      channel: 'mychannel',
+      signer: loadLocalMsp({ dir: userMsp, mspId: 'Org1MSP' }).signer,
+      pid,
+      describe: `Kafka orderer pid ${pid} at ${address} (sys-kafka.block, broker ${broker.bootstrap}, channel mychannel: BatchSize 500, BatchTimeout 2s)`,
+      stop: cleanUp,
+    };
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  if (!args.tsx) ensureBuilt(root);
+  const orderer = args.kafka ? await startKafkaOrderer(root, args) : await startDevOrderer(root, args);
+  const scenarios = args.kafka
+    ? [{ ...SCENARIOS[0]!, name: `Kafka channel: ${SCENARIOS[0]!.name}` }]
+    : SCENARIOS;
   const reports: { scenario: string; report: BenchReport }[] = [];
   try {
-    const info = await waitForDevOrderer(dataDir, child.pid!, () => exitStatus);
-    const signer = loadLocalMsp({ dir: info.client.mspDir, mspId: info.client.mspId }).signer;
-    console.log(
-      `dev orderer pid ${child.pid} at ${info.runtime!.address} (data in ${dataDir}; ${compiled ? 'compiled JavaScript' : 'TypeScript through tsx'})\n`,
-    );
-    for (const scenario of SCENARIOS) {
+    console.log(`${orderer.describe}; ${args.tsx ? 'TypeScript through tsx' : 'bin/orderer.js'}\n`);
+    for (const scenario of scenarios) {
       const report = await runBench({
-        address: info.runtime!.address,
-        channel: info.channel,
-        signer,
+        address: orderer.address,
+        channel: orderer.channel,
+        signer: orderer.signer,
         count: args.count,
         size: scenario.size,
         streams: scenario.streams,
-        pid: child.pid!,
+        pid: orderer.pid,
       });
       reports.push({ scenario: scenario.name, report });
       console.log(formatReport(report, scenario.name));
     }
     if (args.json) writeFileSync(args.json, JSON.stringify(reports, null, 2) + '\n');
   } finally {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exitedPromise;
-    clearTimeout(timer);
-    rmSync(dataDir, { recursive: true, force: true });
+    await orderer.stop();
   }
   const failed = reports.filter(
     ({ report }) => report.accepted !== report.count || report.delivered !== report.count,
