@@ -16,8 +16,6 @@ import { Command } from 'commander';
 import { loadLocalConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/logging.js';
 import { common, orderer as ordererProtos, asBuffer } from '../../src/protos/index.js';
-import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
-import { blockDataHash } from '../../src/protoutil/index.js';
 import { startOrderer, type RunningOrderer } from '../../src/server/orderer.js';
 import { AdminServer, adminServerOptions, type AdminServerOptions } from '../../src/participation/index.js';
 import { registerChannelCommand } from '../../src/cli/channel.js';
@@ -34,6 +32,7 @@ import {
 } from '../support/fabric-clients.js';
 import { ORDERER0_DIR, ordererEnv, startTestOrderer, type TestOrderer } from '../support/orderer.js';
 import { channelGenesisBlock } from '../support/orderer-process.js';
+import { ordererGroupOf, rewriteGenesisBlock } from '../support/genesis.js';
 import { capturingLogger } from '../support/solo.js';
 
 const ORDERER_TLS = join(ORDERER0_DIR, 'tls');
@@ -603,36 +602,23 @@ function editedGenesisBlock(
   edit: (ordererGroup: common.IConfigGroup) => void,
   lastConfigIndex = 0,
 ): Buffer {
-  const base = common.Block.decode(channelGenesisBlock(channelId));
-  const envelope = common.Envelope.decode(asBuffer(base.data!.data![0]));
-  const payload = common.Payload.decode(asBuffer(envelope.payload));
-  const configEnvelope = common.ConfigEnvelope.decode(asBuffer(payload.data));
-  edit(configEnvelope.config!.channelGroup!.groups!['Orderer']!);
-  const newPayload = common.Payload.encode({
-    header: payload.header,
-    data: marshalConfigEnvelope(configEnvelope),
-  }).finish();
-  const envelopeBytes = common.Envelope.encode({
-    payload: newPayload,
-    signature: envelope.signature,
-  }).finish();
-  const metadata = [...(base.metadata?.metadata ?? [])].map(asBuffer);
-  if (lastConfigIndex !== 0) {
-    metadata[0] = asBuffer(
-      common.Metadata.encode({
-        value: common.OrdererBlockMetadata.encode({ lastConfig: { index: lastConfigIndex } }).finish(),
-      }).finish(),
-    );
-  }
-  return asBuffer(
-    common.Block.encode(
-      common.Block.create({
-        header: { number: 0, dataHash: blockDataHash([envelopeBytes]) },
-        data: { data: [envelopeBytes] },
-        metadata: { metadata },
-      }),
-    ).finish(),
-  );
+  return rewriteGenesisBlock(channelGenesisBlock(channelId), {
+    config: (configEnvelope) => edit(ordererGroupOf(configEnvelope)),
+    ...(lastConfigIndex !== 0
+      ? {
+          metadata: (entries: Buffer[]) => [
+            asBuffer(
+              common.Metadata.encode({
+                value: common.OrdererBlockMetadata.encode({
+                  lastConfig: { index: lastConfigIndex },
+                }).finish(),
+              }).finish(),
+            ),
+            ...entries.slice(1),
+          ],
+        }
+      : {}),
+  });
 }
 
 /** Kafka without brokers: the block is a valid config, but the Kafka consenter refuses the chain. */

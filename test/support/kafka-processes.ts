@@ -8,8 +8,6 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, orderer as ordererProtos } from '../../src/protos/index.js';
-import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
-import { blockDataHash } from '../../src/protoutil/index.js';
 import {
   FIXTURES,
   HeaderType,
@@ -22,6 +20,7 @@ import {
   type ClientIdentity,
 } from './fabric-clients.js';
 import { ordererEnv, freePort } from './orderer.js';
+import { ordererGroupOf, rewriteGenesisBlock } from './genesis.js';
 import {
   SYS_KAFKA_BLOCK,
   describeBlock,
@@ -300,34 +299,20 @@ export async function strictDeliverStatus(address: string, channelId: string): P
  * as configtxgen writes a genesis block: the same envelope signature and metadata, a new data hash.
  */
 export function kafkaGenesisBlock(options: { brokers: string[]; channelId?: string }): Buffer {
-  const original = common.Block.decode(readFileSync(SYS_KAFKA_BLOCK));
-  const envelope = common.Envelope.decode(asBuffer(original.data!.data![0]));
-  const payload = common.Payload.decode(asBuffer(envelope.payload));
-  const channelHeader = common.ChannelHeader.decode(asBuffer(payload.header!.channelHeader));
-  if (options.channelId !== undefined) channelHeader.channelId = options.channelId;
-  const configEnvelope = common.ConfigEnvelope.decode(asBuffer(payload.data));
-  const ordererGroup = configEnvelope.config!.channelGroup!.groups!['Orderer']!;
-  const brokersValue = ordererGroup.values!['KafkaBrokers'];
-  if (!brokersValue) throw new Error('sys-kafka.block has no Orderer/KafkaBrokers value');
-  brokersValue.value = ordererProtos.KafkaBrokers.encode({ brokers: options.brokers }).finish();
-
-  const newPayload = common.Payload.encode({
-    header: {
-      channelHeader: common.ChannelHeader.encode(channelHeader).finish(),
-      signatureHeader: payload.header!.signatureHeader,
+  return rewriteGenesisBlock(readFileSync(SYS_KAFKA_BLOCK), {
+    ...(options.channelId !== undefined
+      ? {
+          channelHeader: (channelHeader: common.ChannelHeader) => {
+            channelHeader.channelId = options.channelId!;
+          },
+        }
+      : {}),
+    config: (configEnvelope) => {
+      const brokersValue = ordererGroupOf(configEnvelope).values!['KafkaBrokers'];
+      if (!brokersValue) throw new Error('sys-kafka.block has no Orderer/KafkaBrokers value');
+      brokersValue.value = ordererProtos.KafkaBrokers.encode({ brokers: options.brokers }).finish();
     },
-    data: marshalConfigEnvelope(configEnvelope),
-  }).finish();
-  const envelopeBytes = common.Envelope.encode({
-    payload: newPayload,
-    signature: envelope.signature,
-  }).finish();
-  const block = common.Block.create({
-    header: { number: 0, dataHash: blockDataHash([envelopeBytes]) },
-    data: { data: [envelopeBytes] },
-    metadata: original.metadata,
   });
-  return asBuffer(common.Block.encode(block).finish());
 }
 
 /** The system channel's KafkaBrokers and channel header of a genesis block. */

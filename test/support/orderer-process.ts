@@ -20,11 +20,10 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { common, orderer as ordererProtos, asBuffer } from '../../src/protos/index.js';
-import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
-import { blockDataHash } from '../../src/protoutil/index.js';
+import { orderer as ordererProtos, asBuffer } from '../../src/protos/index.js';
 import { FIXTURES } from './fabric-clients.js';
 import { ordererEnv } from './orderer.js';
+import { ordererGroupOf, rewriteGenesisBlock } from './genesis.js';
 
 const REPO_ROOT = new URL('../../', import.meta.url).pathname;
 const CLI_SOURCE = join(REPO_ROOT, 'src/cli/main.ts');
@@ -145,43 +144,25 @@ export interface BatchSettings {
  * Block 0 as configtxgen writes it: unsigned, no previous hash, the original metadata.
  */
 export function channelGenesisBlock(channelId: string, batch: BatchSettings = {}): Buffer {
-  const original = common.Block.decode(readFileSync(join(FIXTURES, 'blocks/appsolo-genesis.block')));
-  const envelope = common.Envelope.decode(asBuffer(original.data!.data![0]));
-  const payload = common.Payload.decode(asBuffer(envelope.payload));
-  const channelHeader = common.ChannelHeader.decode(asBuffer(payload.header!.channelHeader));
-  channelHeader.channelId = channelId;
-  const configEnvelope = common.ConfigEnvelope.decode(asBuffer(payload.data));
-
-  const ordererGroup = configEnvelope.config!.channelGroup!.groups!['Orderer']!;
-  const batchSizeValue = ordererGroup.values!['BatchSize']!;
-  const batchSize = ordererProtos.BatchSize.decode(asBuffer(batchSizeValue.value));
-  if (batch.maxMessageCount !== undefined) batchSize.maxMessageCount = batch.maxMessageCount;
-  if (batch.absoluteMaxBytes !== undefined) batchSize.absoluteMaxBytes = batch.absoluteMaxBytes;
-  if (batch.preferredMaxBytes !== undefined) batchSize.preferredMaxBytes = batch.preferredMaxBytes;
-  batchSizeValue.value = ordererProtos.BatchSize.encode(batchSize).finish();
-  if (batch.batchTimeout !== undefined) {
-    ordererGroup.values!['BatchTimeout']!.value = ordererProtos.BatchTimeout.encode({
-      timeout: batch.batchTimeout,
-    }).finish();
-  }
-
-  const newPayload = common.Payload.encode({
-    header: {
-      channelHeader: common.ChannelHeader.encode(channelHeader).finish(),
-      signatureHeader: payload.header!.signatureHeader,
+  return rewriteGenesisBlock(readFileSync(join(FIXTURES, 'blocks/appsolo-genesis.block')), {
+    channelHeader: (channelHeader) => {
+      channelHeader.channelId = channelId;
     },
-    data: marshalConfigEnvelope(configEnvelope),
-  }).finish();
-  const envelopeBytes = common.Envelope.encode({
-    payload: newPayload,
-    signature: envelope.signature,
-  }).finish();
-  const block = common.Block.create({
-    header: { number: 0, dataHash: blockDataHash([envelopeBytes]) },
-    data: { data: [envelopeBytes] },
-    metadata: original.metadata,
+    config: (configEnvelope) => {
+      const ordererGroup = ordererGroupOf(configEnvelope);
+      const batchSizeValue = ordererGroup.values!['BatchSize']!;
+      const batchSize = ordererProtos.BatchSize.decode(asBuffer(batchSizeValue.value));
+      if (batch.maxMessageCount !== undefined) batchSize.maxMessageCount = batch.maxMessageCount;
+      if (batch.absoluteMaxBytes !== undefined) batchSize.absoluteMaxBytes = batch.absoluteMaxBytes;
+      if (batch.preferredMaxBytes !== undefined) batchSize.preferredMaxBytes = batch.preferredMaxBytes;
+      batchSizeValue.value = ordererProtos.BatchSize.encode(batchSize).finish();
+      if (batch.batchTimeout !== undefined) {
+        ordererGroup.values!['BatchTimeout']!.value = ordererProtos.BatchTimeout.encode({
+          timeout: batch.batchTimeout,
+        }).finish();
+      }
+    },
   });
-  return asBuffer(common.Block.encode(block).finish());
 }
 
 export interface OrdererProcess {
