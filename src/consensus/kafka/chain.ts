@@ -29,7 +29,7 @@ import {
   encodeTimeToCut,
   type KafkaMetadataValues,
 } from './messages.js';
-import { retry, RetriesExhausted, RetryAborted, type RetryPolicy } from './retry.js';
+import { retry, RetriesExhausted, RetryAborted, waitOrAbort, type RetryPolicy } from './retry.js';
 
 /** Fabric's Kafka consenter uses partition 0 of the channel's topic only. */
 export const KAFKA_PARTITION = 0;
@@ -484,7 +484,7 @@ export class KafkaChain implements Chain {
         // start over after a pause, so fixing the brokers heals the chain without a restart.
         this.consumerTrouble(err);
         this.markConsumerErrored(err);
-        await pause(this.support.clock, this.options.retry.shortIntervalMs, this.stopping.signal);
+        await waitOrAbort(this.support.clock, this.options.retry.shortIntervalMs, this.stopping.signal);
       }
     }
   }
@@ -780,19 +780,4 @@ function gate(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-function pause(clock: ConsenterSupport['clock'], ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = () => {
-      timer.cancel();
-      resolve();
-    };
-    const timer = clock.setTimer(ms, () => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

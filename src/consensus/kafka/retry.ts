@@ -41,7 +41,8 @@ export class RetriesExhausted extends Error {
   }
 }
 
-function wait(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after ms on clock, or at once when signal aborts (never rejects). */
+export function waitOrAbort(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const onAbort = () => {
@@ -89,7 +90,7 @@ export async function retry<T>(
     // As Fabric's ticker: one attempt per interval that fits in the total.
     const rounds = Math.max(1, Math.floor(totalMs / intervalMs));
     for (let round = 0; round < rounds; round++) {
-      await wait(clock, intervalMs, signal);
+      await waitOrAbort(clock, intervalMs, signal);
       const result = await run();
       if (result.ok) return result.value;
     }
