@@ -25,6 +25,7 @@ export {
   type CurveName,
   type EcdsaSignature,
 } from './ecdsa.js';
+export { VerifyWorkerPool, type AsyncSignatureVerifier, type VerifyPoolOptions } from './verify-pool.js';
 export {
   loadPrivateKeyPem,
   privateKeyToPkcs8Pem,

@@ -9,6 +9,8 @@ import {
   parseCrl,
   sanitizeCertificate,
   signatureHashForFamily,
+  verifyEcdsaAsync,
+  type AsyncSignatureVerifier,
   type Certificate,
   type CertificateRevocationList,
   type HashAlgorithm,
@@ -26,6 +28,8 @@ export const MspType = { FABRIC: 0, IDEMIX: 1, OTHER: 2 } as const;
 export interface FabricMspOptions {
   /** Deserialized identities kept per MSP (by serialized bytes). Default 10 000. */
   readonly cacheSize?: number;
+  /** How identities of this MSP check signatures asynchronously. Default: verifyEcdsaAsync. */
+  readonly verifyAsync?: AsyncSignatureVerifier;
 }
 
 interface NodeOU {
@@ -93,6 +97,7 @@ export class UnsupportedMsp implements MSP {
 export class FabricMsp implements MSP, IdentityValidator {
   readonly id: string;
   readonly signatureHash: HashAlgorithm;
+  readonly verifyAsync: AsyncSignatureVerifier;
   readonly identifierHash: HashAlgorithm;
   readonly rootCerts: readonly Certificate[];
   readonly intermediateCerts: readonly Certificate[];
@@ -116,6 +121,7 @@ export class FabricMsp implements MSP, IdentityValidator {
     this.id = config.name ?? '';
     if (!this.id) throw badRequest('MSP config has no name (MSP ID)');
     this.cache = new LruCache(options.cacheSize ?? 10_000);
+    this.verifyAsync = options.verifyAsync ?? verifyEcdsaAsync;
     const fail = (what: string, err?: unknown): OrdererError =>
       badRequest(`MSP ${this.id}: ${what}${err ? ': ' + (err as Error).message : ''}`);
 

@@ -1,5 +1,10 @@
 import type { KeyObject } from 'node:crypto';
-import { verifyEcdsa, verifyEcdsaAsync, type Certificate, type HashAlgorithm } from '../crypto/index.js';
+import {
+  verifyEcdsa,
+  type AsyncSignatureVerifier,
+  type Certificate,
+  type HashAlgorithm,
+} from '../crypto/index.js';
 import { OrdererError } from '../errors.js';
 import type { common } from '../protos/index.js';
 import type { Identity, NodeRole } from './types.js';
@@ -8,6 +13,8 @@ import type { Identity, NodeRole } from './types.js';
 export interface IdentityValidator {
   readonly id: string;
   readonly signatureHash: HashAlgorithm;
+  /** Checks signatures off the event loop (libuv threadpool or a worker pool). */
+  readonly verifyAsync: AsyncSignatureVerifier;
   /** Runs Fabric's validation; returns the facts an identity caches. */
   validateIdentity(identity: X509Identity): ValidationOutcome;
   satisfiesPrincipal(identity: X509Identity, principal: common.IMSPPrincipal): void;
@@ -90,7 +97,7 @@ export class X509Identity implements Identity {
   }
 
   verify(message: Buffer, signature: Buffer): Promise<boolean> {
-    return verifyEcdsaAsync(this.publicKey, message, signature, this.msp.signatureHash);
+    return this.msp.verifyAsync(this.publicKey, message, signature, this.msp.signatureHash);
   }
 
   verifySync(message: Buffer, signature: Buffer): boolean {

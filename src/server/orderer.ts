@@ -2,6 +2,7 @@
 // registrar -> Broadcast/Deliver handlers -> gRPC. Everything is built here and passed down.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { common } from '../protos/index.js';
 import { badRequest, errorMessage } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -12,6 +13,7 @@ import { versionInfo } from '../version.js';
 import { AdminServer, adminServerOptions } from '../participation/index.js';
 import type { LocalConfig } from '../config/index.js';
 import { loadLocalMsp, mspFromConfig, ChannelMspManager } from '../msp/index.js';
+import { VerifyWorkerPool, type AsyncSignatureVerifier } from '../crypto/index.js';
 import {
   buildBundle,
   createChannelConfig,
@@ -60,9 +62,10 @@ export interface RunningOrderer {
 }
 
 /** The channel-config layer as the registrar sees it, built on the MSP and policy implementations. */
-export function channelResources(): ChannelResources {
+export function channelResources(options: { verifyAsync?: AsyncSignatureVerifier } = {}): ChannelResources {
+  const mspOptions = options.verifyAsync ? { verifyAsync: options.verifyAsync } : {};
   const bundleDeps: BundleDependencies = {
-    createMsp: (mspConfig) => mspFromConfig(mspConfig),
+    createMsp: (mspConfig) => mspFromConfig(mspConfig, mspOptions),
     createMspManager: (channelId, msps) => new ChannelMspManager({ channelId }, { msps }),
   };
   const createBundle = (channelId: string, config: common.IConfig) =>
@@ -169,6 +172,9 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
   if (config.kafka.verbose && kafkaClientLevel !== 'debug' && kafkaClientLevel !== 'trace') {
     logging.setSpec(`${logging.spec()}:${LOGGER_NAMES.kafkaClient}=debug`);
   }
+  // Signature checks of every channel run in batches on worker threads, one per core the event
+  // loop leaves free (started on first use).
+  const verifier = new VerifyWorkerPool({ workers: Math.max(1, availableParallelism() - 1) });
   const solo = new SoloConsenter({ walDir: join(config.fileLedger.location, 'solo-wal') });
   const kafka = new KafkaConsenter(kafkaConsenterOptions(config.kafka), {
     clock,
@@ -194,7 +200,7 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
       signer,
       clock,
       logger: multichannelLogger,
-      resources: channelResources(),
+      resources: channelResources({ verifyAsync: verifier.verify }),
       consenters,
       consenterLoggers: new Map([
         ['solo', named(LOGGER_NAMES.solo)],
@@ -320,6 +326,7 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
         if (adminPort !== undefined) await admin.stop();
         await registrar.halt();
         await ledgerFactory.close();
+        await verifier.close();
         logger.info('orderer stopped');
         await operations.stop();
         await logging.flush();
