@@ -11,7 +11,7 @@
 //   npm run bench -- --tsx              run the orderer from the TypeScript sources through tsx
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatReport, runBench, type BenchReport, type ClientSigner } from '../src/bench/index.js';
@@ -126,12 +126,10 @@ function spawnOrderer(root: string, args: Args, ordererArgs: string[], env: Node
   const entry = args.tsx
     ? ['--import', 'tsx', join(root, 'src/cli/main.ts')]
     : [join(root, 'bin/orderer.js')];
-  // bin/orderer.js sizes libuv's threadpool itself; through tsx the same default is applied here.
-  const threadpool = args.tsx ? { UV_THREADPOOL_SIZE: String(Math.max(1, availableParallelism() - 1)) } : {};
   const child = spawn(
     process.execPath,
     [...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []), ...entry, ...ordererArgs],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...threadpool, ...env } },
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env },
   );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
