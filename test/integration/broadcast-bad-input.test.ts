@@ -11,26 +11,18 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { common as hlCommon, orderer as hlOrderer } from '@hyperledger/fabric-protos';
 import {
-  createRootCa,
-  issueCertificate,
-  parseCertificatePem,
-  loadPrivateKeyPem,
-  type CertifiedKey,
-} from '../../src/crypto/index.js';
-import {
-  CRYPTO,
   FIXTURES,
   HeaderType,
   atomicBroadcastClient,
   broadcastAll,
   loadIdentity,
-  serializeIdentity,
   signChannelCreateTx,
   signLowS,
   signedEnvelope,
   toHighS,
   type ClientIdentity,
 } from '../support/fabric-clients.js';
+import { expiredOrg1User, org3User } from '../support/bad-identities.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
 import { channelGenesisBlock, freePort } from '../support/orderer-process.js';
 
@@ -40,42 +32,6 @@ const org2User = loadIdentity('org2User');
 
 type Client = ReturnType<typeof atomicBroadcastClient>;
 
-/** An identity whose certificate is issued by `ca` (a client of that org, by NodeOU). */
-function issuedIdentity(
-  mspId: string,
-  ca: CertifiedKey,
-  validity: { notBefore?: number; notAfter?: number },
-) {
-  const leaf = issueCertificate(ca, {
-    commonName: `Test@${mspId}`,
-    organizationalUnits: ['client'],
-    ...validity,
-  });
-  const certPem = Buffer.from(leaf.certPem);
-  return {
-    mspId,
-    certPem,
-    key: leaf.privateKey,
-    serialized: serializeIdentity(mspId, certPem),
-    dir: '',
-    sign: (data: Uint8Array) => signLowS(leaf.privateKey, data),
-  } satisfies ClientIdentity;
-}
-
-/** Org1's real CA (cryptogen's ca/priv_sk and cert), to issue certificates Org1MSP accepts. */
-function org1Ca(): CertifiedKey {
-  const dir = join(CRYPTO, 'peerOrganizations/org1.example.com/ca');
-  const certPem = readFileSync(join(dir, 'ca.org1.example.com-cert.pem'), 'utf8');
-  const keyPem = readFileSync(join(dir, 'priv_sk'), 'utf8');
-  return { cert: parseCertificatePem(certPem), certPem, privateKey: loadPrivateKeyPem(keyPem), keyPem };
-}
-
-const DAY = 24 * 3600 * 1000;
-const expiredOrg1User = issuedIdentity('Org1MSP', org1Ca(), {
-  notBefore: Date.now() - 30 * DAY,
-  notAfter: Date.now() - DAY,
-});
-const org3User = issuedIdentity('Org3MSP', createRootCa({ commonName: 'ca.org3.example.com' }), {});
 /** Org1 User1's certificate, but signing with Org2 User1's key. */
 const wrongKeyUser: ClientIdentity = { ...org1User, sign: (data) => signLowS(org2User.key, data) };
 

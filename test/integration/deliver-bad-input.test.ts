@@ -5,32 +5,22 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, verify as cryptoVerify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { common as hlCommon, orderer as hlOrderer } from '@hyperledger/fabric-protos';
 import {
-  createRootCa,
-  issueCertificate,
-  loadPrivateKeyPem,
-  parseCertificatePem,
-  type CertifiedKey,
-} from '../../src/crypto/index.js';
-import {
-  CRYPTO,
   HeaderType,
   atomicBroadcastClient,
   broadcastAll,
   deliver,
   loadIdentity,
   seekInfo,
-  serializeIdentity,
   signLowS,
   signedEnvelope,
   toHighS,
   type ClientIdentity,
   type Position,
 } from '../support/fabric-clients.js';
+import { expiredOrg1User, org3User } from '../support/bad-identities.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
 import { channelGenesisBlock } from '../support/orderer-process.js';
 
@@ -42,40 +32,6 @@ const BATCH = 5;
 const org1User = loadIdentity('org1User');
 const org2User = loadIdentity('org2User');
 
-function org1Ca(): CertifiedKey {
-  const dir = join(CRYPTO, 'peerOrganizations/org1.example.com/ca');
-  const certPem = readFileSync(join(dir, 'ca.org1.example.com-cert.pem'), 'utf8');
-  const keyPem = readFileSync(join(dir, 'priv_sk'), 'utf8');
-  return { cert: parseCertificatePem(certPem), certPem, privateKey: loadPrivateKeyPem(keyPem), keyPem };
-}
-
-function issuedIdentity(
-  mspId: string,
-  ca: CertifiedKey,
-  validity: { notBefore?: number; notAfter?: number },
-) {
-  const leaf = issueCertificate(ca, {
-    commonName: `Test@${mspId}`,
-    organizationalUnits: ['client'],
-    ...validity,
-  });
-  const certPem = Buffer.from(leaf.certPem);
-  return {
-    mspId,
-    certPem,
-    key: leaf.privateKey,
-    serialized: serializeIdentity(mspId, certPem),
-    dir: '',
-    sign: (data: Uint8Array) => signLowS(leaf.privateKey, data),
-  } satisfies ClientIdentity;
-}
-
-const DAY = 24 * 3600 * 1000;
-const expiredOrg1User = issuedIdentity('Org1MSP', org1Ca(), {
-  notBefore: Date.now() - 30 * DAY,
-  notAfter: Date.now() - DAY,
-});
-const org3User = issuedIdentity('Org3MSP', createRootCa({ commonName: 'ca.org3.example.com' }), {});
 const wrongKeyUser: ClientIdentity = { ...org1User, sign: (data) => signLowS(org2User.key, data) };
 
 function seekEnvelope(
