@@ -6,17 +6,13 @@ import { registerBenchCommand } from './bench.js';
 import { registerInspectCommand } from './inspect.js';
 import { registerChannelCommand } from './channel.js';
 import { parsePort } from './options.js';
+import type { StartOptions } from '../server/start.js';
 
-export interface StartFlags {
-  config?: string;
-  dev?: boolean;
-  dataDir?: string;
-  channel?: string;
-  port?: number;
-  adminPort?: number;
-  operationsPort?: number;
-  tls?: boolean;
-}
+/** `orderer start`'s flags: StartOptions by name, the config file as --config. */
+export type StartFlags = Pick<
+  StartOptions,
+  'dev' | 'dataDir' | 'channel' | 'port' | 'adminPort' | 'operationsPort' | 'tls'
+> & { config?: string };
 
 /** The whole command tree; `setExitCode` receives the status a command wants the process to end with. */
 export function createProgram(setExitCode: (code: number) => void): Command {
