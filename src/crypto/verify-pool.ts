@@ -72,6 +72,8 @@ export interface VerifyPoolOptions {
   readonly workers: number;
   /** A batch is sent when it holds this many signatures (else at the end of the event-loop turn). */
   readonly maxBatch?: number;
+  /** A batch is also sent once its messages add up to this many bytes (they are copied into it). */
+  readonly maxBatchBytes?: number;
 }
 
 export class VerifyWorkerPool {
@@ -82,6 +84,7 @@ export class VerifyWorkerPool {
   private nextWorker = 0;
   private open: OpenBatch | undefined;
   private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
   private closed = false;
 
   constructor(private readonly options: VerifyPoolOptions) {
@@ -89,6 +92,7 @@ export class VerifyWorkerPool {
       throw new Error(`a verify pool needs at least one worker (got ${options.workers})`);
     }
     this.maxBatch = options.maxBatch ?? 64;
+    this.maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024;
   }
 
   /** An AsyncSignatureVerifier: the same checks as verifyEcdsaAsync, the arithmetic on a worker. */
@@ -109,7 +113,7 @@ export class VerifyWorkerPool {
     if (!batch.keys.has(keyId)) batch.keys.set(keyId, publicKey);
     return new Promise<boolean>((resolve, reject) => {
       batch.pending.push({ resolve, reject });
-      if (batch.pending.length >= this.maxBatch) this.flush();
+      if (batch.pending.length >= this.maxBatch || batch.bytes >= this.maxBatchBytes) this.flush();
     });
   };
 

@@ -57,6 +57,23 @@ describe('VerifyWorkerPool', () => {
     assert.equal(await pool.verify(p256.publicKey, view, signature, 'sha256'), true);
   });
 
+  it('sends a batch early once its messages reach maxBatchBytes, with the same answers', async () => {
+    const small = new VerifyWorkerPool({ workers: 1, maxBatch: 1000, maxBatchBytes: 10_000 });
+    try {
+      const messages = Array.from({ length: 12 }, (_, i) => Buffer.alloc(3000, i));
+      const signatures = messages.map((m) => signEcdsa(p256.privateKey, m, 'sha256'));
+      const answers = await Promise.all(
+        messages.map((m, i) => small.verify(p256.publicKey, m, signatures[(i + (i % 2)) % 12]!, 'sha256')),
+      );
+      assert.deepEqual(
+        answers,
+        messages.map((_, i) => i % 2 === 0),
+      );
+    } finally {
+      await small.close();
+    }
+  });
+
   it('rejects verifications after close', async () => {
     const closing = new VerifyWorkerPool({ workers: 1 });
     const message = Buffer.from('x');
