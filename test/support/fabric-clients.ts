@@ -223,7 +223,7 @@ export interface DeliverResult {
 export function deliver(
   client: ReturnType<typeof atomicBroadcastClient>,
   envelope: Buffer,
-  options: { timeoutMs?: number; maxBlocks?: number } = {},
+  options: { timeoutMs?: number; maxBlocks?: number; onBlock?: (block: Buffer) => void } = {},
 ): Promise<DeliverResult> {
   return new Promise((resolve) => {
     const stream = client.deliver();
@@ -238,8 +238,10 @@ export function deliver(
     stream.on('data', (response: hlOrderer.DeliverResponse) => {
       if (response.hasBlock()) {
         const block = response.getBlock()!;
+        const bytes = Buffer.from(block.serializeBinary());
         result.blocks.push(block);
-        result.blockBytes.push(Buffer.from(block.serializeBinary()));
+        result.blockBytes.push(bytes);
+        options.onBlock?.(bytes);
         if (options.maxBlocks !== undefined && result.blocks.length >= options.maxBlocks) {
           stream.cancel();
         }
@@ -258,35 +260,21 @@ export function deliver(
 }
 
 /**
- * One SeekInfo on a Deliver stream: the blocks as delivered (marshalled), then the status. Rejects
- * when no status arrives within timeoutMs; onBlock sees each block as it arrives.
+ * deliver() for a request that must end with a status: the blocks as delivered (marshalled) and
+ * the status; rejects when none arrives within timeoutMs or the stream fails.
  */
-export function deliverOnce(
+export async function deliverOnce(
   client: ReturnType<typeof atomicBroadcastClient>,
   envelope: Buffer,
   options: { timeoutMs?: number; onBlock?: (block: Buffer) => void } = {},
 ): Promise<{ status: number; blocks: Buffer[] }> {
-  return new Promise((resolve, reject) => {
-    const stream = client.deliver();
-    const blocks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      stream.cancel();
-      reject(new Error(`deliver timed out after ${blocks.length} blocks`));
-    }, options.timeoutMs ?? 20000);
-    stream.on('data', (response: hlOrderer.DeliverResponse) => {
-      if (response.hasBlock()) {
-        const block = Buffer.from(response.getBlock()!.serializeBinary());
-        blocks.push(block);
-        options.onBlock?.(block);
-        return;
-      }
-      clearTimeout(timer);
-      resolve({ status: response.getStatus(), blocks });
-      stream.cancel();
-    });
-    stream.on('error', () => {});
-    stream.write(hlCommon.Envelope.deserializeBinary(envelope));
-  });
+  const result = await deliver(client, envelope, { ...options, timeoutMs: options.timeoutMs ?? 20000 });
+  if (result.status === undefined) {
+    throw new Error(
+      `deliver ended without a status after ${result.blocks.length} blocks${result.error ? `: ${result.error.message}` : ' (timed out)'}`,
+    );
+  }
+  return { status: result.status, blocks: result.blockBytes };
 }
 
 /** Sends envelopes on one Broadcast stream; resolves with every response received. */
