@@ -135,21 +135,40 @@ function startLoad(nodes: KafkaOrdererProcess[], prefix: string) {
   };
 }
 
+/**
+ * A failed before() hook is reported after the cancelled tests, where a shortened CI log may cut it
+ * off: print what went wrong (the orderers' and the broker's last lines) ahead of them, last of all
+ * a one-line summary.
+ */
+function reportSetupFailure(err: unknown, broker: KafkaBroker | undefined, nodes: KafkaOrdererProcess[]) {
+  const lines = [
+    ...(broker ? ['Kafka broker log:', ...broker.logTail(6).split('\n')] : ['Kafka broker did not start']),
+    ...nodes.flatMap((n) => [`orderer${n.index} (running: ${n.running()}):`, ...n.output.slice(-10)]),
+    `SETUP FAILED: ${err instanceof Error ? err.message : String(err)}`.split('\n').slice(0, 3).join(' | '),
+  ];
+  for (const line of lines) console.log(`# ${line.slice(0, 400)}`);
+}
+
 describe('Kafka consenter: three orderer processes from sys-kafka.block', { skip, timeout: 420_000 }, () => {
   let broker: KafkaBroker;
   let nodes: KafkaOrdererProcess[] = [];
   const ledgerDirs: string[] = [];
 
   before(async () => {
-    broker = await startKafkaBroker({ plaintextPort: 9092 });
-    for (let i = 0; i < 3; i++) ledgerDirs.push(mkdtempSync(join(tmpdir(), `kafka-orderer${i}-`)));
-    const started = await Promise.allSettled(
-      ledgerDirs.map((ledgerDir, index) => startKafkaOrdererProcess({ index, ledgerDir })),
-    );
-    nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const failed = started.find((s) => s.status === 'rejected');
-    if (failed) throw failed.reason;
-    await Promise.all(nodes.map((n) => healthy(n)));
+    try {
+      broker = await startKafkaBroker({ plaintextPort: 9092 });
+      for (let i = 0; i < 3; i++) ledgerDirs.push(mkdtempSync(join(tmpdir(), `kafka-orderer${i}-`)));
+      const started = await Promise.allSettled(
+        ledgerDirs.map((ledgerDir, index) => startKafkaOrdererProcess({ index, ledgerDir })),
+      );
+      nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      const failed = started.find((s) => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      await Promise.all(nodes.map((n) => healthy(n, 120_000)));
+    } catch (err) {
+      reportSetupFailure(err, broker, nodes);
+      throw err;
+    }
   });
 
   after(async () => {

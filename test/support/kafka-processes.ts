@@ -65,20 +65,25 @@ export interface KafkaOrdererProcessOptions {
 export async function startKafkaOrdererProcess(
   options: KafkaOrdererProcessOptions,
 ): Promise<KafkaOrdererProcess> {
-  const port = await freePort();
-  const operationsPort = await freePort();
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    FABRIC_LOGGING_FORMAT: 'json',
-    ...ordererEnv(
-      options.ledgerDir,
-      kafkaOrdererEnv(options.index, {
-        ORDERER_GENERAL_LISTENPORT: String(port),
-        ORDERER_OPERATIONS_LISTENADDRESS: `127.0.0.1:${operationsPort}`,
-        ...options.env,
-      }),
-    ),
+  let port = 0;
+  let operationsPort = 0;
+  let env: Record<string, string> = {};
+  const choosePorts = async () => {
+    port = await freePort();
+    operationsPort = await freePort();
+    env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      FABRIC_LOGGING_FORMAT: 'json',
+      ...ordererEnv(
+        options.ledgerDir,
+        kafkaOrdererEnv(options.index, {
+          ORDERER_GENERAL_LISTENPORT: String(port),
+          ORDERER_OPERATIONS_LISTENADDRESS: `127.0.0.1:${operationsPort}`,
+          ...options.env,
+        }),
+      ),
+    };
   };
   const output: string[] = [];
   let child: ChildProcess | undefined;
@@ -100,7 +105,7 @@ export async function startKafkaOrdererProcess(
         resolve();
       }),
     );
-    const timeoutMs = options.startTimeoutMs ?? 60_000;
+    const timeoutMs = options.startTimeoutMs ?? 120_000;
     const from = output.length;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`did not listen within ${timeoutMs} ms`)), timeoutMs);
@@ -138,7 +143,17 @@ export async function startKafkaOrdererProcess(
     if (escalate) clearTimeout(escalate);
   }
 
-  await start();
+  // A port freePort() saw free can be taken before the child binds it (by another process's
+  // outgoing connection, say): the first start picks new ports when that is why it failed.
+  for (let attempt = 1; ; attempt++) {
+    await choosePorts();
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt === 3 || !/EADDRINUSE/.test(String(err))) throw err;
+    }
+  }
   return {
     index: options.index,
     address: `127.0.0.1:${port}`,
