@@ -61,7 +61,7 @@ export function formatReport(report: BenchReport, title = 'orderer bench'): stri
     const ratio = report.endToEndToVerifyRatio;
     add(
       'ECDSA verify',
-      `${rate(report.verify.perSecond).replace('tx/s', 'verifies/s')} (P-256, 1 thread, ${report.verify.messageBytes} B)` +
+      `${rate(report.verify.perSecond).replace('tx/s', 'verifies/s')} (P-256, 1 thread, ${report.verify.messageBytes} B${verifySamples(report.verify)})` +
         (ratio !== undefined
           ? `   end-to-end / verify = ${(ratio * 100).toFixed(0)}% (target >= ${TARGETS.endToEndToVerifyRatio * 100}%)`
           : ''),
@@ -88,4 +88,10 @@ export function formatProgress(p: BenchProgress, columns = 80): string {
   const barWidth = Math.max(10, Math.min(40, columns - label.length - 12));
   const filled = Math.round(fraction * barWidth);
   return `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${label}`;
+}
+
+function verifySamples(verify: NonNullable<BenchReport['verify']>): string {
+  if (!verify.samples || verify.samples.length < 2) return '';
+  const [before, after] = verify.samples.map((r) => Math.round(r).toLocaleString('en-US'));
+  return `; mean of ${before} before and ${after} after the load`;
 }

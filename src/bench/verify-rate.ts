@@ -6,6 +6,23 @@ export interface VerifyRate {
   readonly perSecond: number;
   readonly messageBytes: number;
   readonly durationMs: number;
+  /** Rates of the separate measurements perSecond is the mean of (before and after the load). */
+  readonly samples?: readonly number[];
+}
+
+/**
+ * The mean of measurements taken at different times of one run: on a shared machine the rate
+ * drifts by tens of percent within a minute, so one measurement before the load says little
+ * about the speed of the machine while the load ran.
+ */
+export function combineVerifyRates(rates: readonly VerifyRate[]): VerifyRate {
+  if (rates.length === 0) throw new Error('no verify rate measured');
+  return {
+    perSecond: rates.reduce((sum, r) => sum + r.perSecond, 0) / rates.length,
+    messageBytes: rates[0]!.messageBytes,
+    durationMs: rates.reduce((sum, r) => sum + r.durationMs, 0),
+    samples: rates.map((r) => r.perSecond),
+  };
 }
 
 export function measureVerifyRate(messageBytes: number, durationMs = 1000): VerifyRate {
