@@ -51,6 +51,8 @@ test('orderer bench: 500 envelopes over 8 streams to the dev orderer, consistent
     assert.equal(report.orderer?.pid, process.pid);
     assert.ok(report.orderer!.rssMaxBytes > 0 && report.orderer!.cpuSeconds >= 0);
     assert.ok(report.verify!.perSecond > 100, `verify rate ${report.verify!.perSecond}`);
+    const [before, after] = report.verify!.samples!;
+    assert.equal(report.verify!.perSecond, (before! + after!) / 2, 'the mean of before and after the load');
     assert.ok(report.endToEndToVerifyRatio! > 0);
   } finally {
     await dev.stop();
