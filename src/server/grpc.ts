@@ -29,6 +29,14 @@ export const atomicBroadcastService: grpc.ServiceDefinition = {
   },
 };
 
+const SUCCESS_RESPONSE = Buffer.from(orderer.BroadcastResponse.encode({ status: 200 }).finish());
+
+/** Nearly every response is SUCCESS with no info: those share one encoding. */
+function encodeBroadcastResponse(response: { status: number; info: string }): Buffer {
+  if (response.status === 200 && response.info === '') return SUCCESS_RESPONSE;
+  return Buffer.from(orderer.BroadcastResponse.encode(response).finish());
+}
+
 export interface TlsMaterial {
   certificatePem: Buffer;
   privateKeyPem: Buffer;
@@ -174,7 +182,7 @@ export class AtomicBroadcastServer {
     };
     const session = new BroadcastSession(this.deps.broadcast, {
       send: (response) => {
-        if (!ended) call.write(Buffer.from(orderer.BroadcastResponse.encode(response).finish()));
+        if (!ended) call.write(encodeBroadcastResponse(response));
       },
       end: () => end(),
       pause: () => call.pause(),

@@ -118,12 +118,12 @@ export class SoloChain implements Chain {
     );
   }
 
-  async order(env: ReceivedEnvelope, configSeq: number): Promise<void> {
-    await this.submit('normal', env, configSeq);
+  order(env: ReceivedEnvelope, configSeq: number): Promise<void> {
+    return this.submit('normal', env, configSeq);
   }
 
-  async configure(configEnv: ReceivedEnvelope, configSeq: number): Promise<void> {
-    await this.submit('config', configEnv, configSeq);
+  configure(configEnv: ReceivedEnvelope, configSeq: number): Promise<void> {
+    return this.submit('config', configEnv, configSeq);
   }
 
   async waitReady(): Promise<void> {
@@ -160,7 +160,22 @@ export class SoloChain implements Chain {
     return this.wal?.stats;
   }
 
-  private async submit(kind: MessageKind, env: ReceivedEnvelope, configSeq: number): Promise<void> {
+  private submit(kind: MessageKind, env: ReceivedEnvelope, configSeq: number): Promise<void> {
+    // The path of nearly every message, without the async frames of the general one.
+    if (this.state === 'running' && this.waitingForReady === 0 && this.wal) {
+      const wal = this.wal;
+      return wal
+        .appendEnvelope(kind, configSeq, env.raw, (seq) =>
+          this.enqueue({ type: 'message', kind, seq, env, configSeq }),
+        )
+        .catch((err: unknown) => {
+          throw this.walFailure(kind, wal, err);
+        });
+    }
+    return this.submitWhenReady(kind, env, configSeq);
+  }
+
+  private async submitWhenReady(kind: MessageKind, env: ReceivedEnvelope, configSeq: number): Promise<void> {
     if (this.state === 'starting' || this.waitingForReady > 0) {
       // Every waiter resumes in the order it started waiting, and a call made after recovery but
       // before those waiters resumed queues behind them too.
@@ -182,17 +197,22 @@ export class SoloChain implements Chain {
         this.enqueue({ type: 'message', kind, seq, env, configSeq }),
       );
     } catch (err) {
-      const refusal = this.refusal();
-      if (refusal) throw refusal;
-      const failure = unavailable(
-        `solo chain for channel ${this.channelId} could not record the ${kind} message in its write-ahead log ` +
-          `${this.wal.location}: ${errorMessage(err)}; the chain has stopped, check the disk and restart the orderer`,
-        { channel: this.channelId },
-        { cause: err },
-      );
-      this.fail(failure);
-      throw failure;
+      throw this.walFailure(kind, this.wal, err);
     }
+  }
+
+  /** What a caller whose WAL append failed is told; an append failure stops the chain. */
+  private walFailure(kind: MessageKind, wal: WalWriter, err: unknown): Error {
+    const refusal = this.refusal();
+    if (refusal) return refusal;
+    const failure = unavailable(
+      `solo chain for channel ${this.channelId} could not record the ${kind} message in its write-ahead log ` +
+        `${wal.location}: ${errorMessage(err)}; the chain has stopped, check the disk and restart the orderer`,
+      { channel: this.channelId },
+      { cause: err },
+    );
+    this.fail(failure);
+    return failure;
   }
 
   private refusal(): Error | undefined {
@@ -247,8 +267,10 @@ export class SoloChain implements Chain {
   private async runLoop(): Promise<void> {
     try {
       while (this.state === 'running' && this.inbox.length > 0) {
-        await this.handle(this.inbox.shift()!);
-        await this.maybeCompact();
+        // Most messages only join the pending batch: handled synchronously, no await.
+        const handling = this.handle(this.inbox.shift()!);
+        if (handling) await handling;
+        if (this.compactionDue()) await this.compact();
       }
     } catch (err) {
       this.fail(
@@ -265,27 +287,48 @@ export class SoloChain implements Chain {
     }
   }
 
-  private async handle(work: Work): Promise<void> {
+  /** undefined when the work was done synchronously. */
+  private handle(work: Work): Promise<void> | undefined {
     if (work.type === 'timer') return this.handleTimer(work);
     if (work.kind === 'normal') return this.handleNormal(work);
     return this.handleConfig(work);
   }
 
-  private async handleNormal(work: MessageWork): Promise<void> {
-    if (work.configSeq < this.support.sequence()) {
-      try {
-        await this.support.processNormalMsg(work.env);
-      } catch (err) {
-        this.logger.warn(
-          { err, channel: this.channelId },
-          `Discarding bad normal message: ${errorMessage(err)}`,
-        );
-        return;
-      }
+  private handleNormal(work: MessageWork): Promise<void> | undefined {
+    if (work.configSeq < this.support.sequence()) return this.revalidateNormal(work);
+    return this.cutNormal(work);
+  }
+
+  private async revalidateNormal(work: MessageWork): Promise<void> {
+    try {
+      await this.support.processNormalMsg(work.env);
+    } catch (err) {
+      this.logger.warn(
+        { err, channel: this.channelId },
+        `Discarding bad normal message: ${errorMessage(err)}`,
+      );
+      return;
     }
+    await this.cutNormal(work);
+  }
+
+  private cutNormal(work: MessageWork): Promise<void> | undefined {
     this.inCutter.push(work);
     const { batches, pending } = this.support.blockCutter.ordered(work.env);
+    if (batches.length === 0) {
+      this.adjustTimer(pending);
+      return undefined;
+    }
+    return this.writeCutBatches(batches, pending);
+  }
+
+  private async writeCutBatches(batches: readonly (readonly ReceivedEnvelope[])[], pending: boolean) {
     for (const batch of batches) await this.writeCutBatch(batch);
+    this.adjustTimer(pending);
+  }
+
+  /** As Fabric's solo loop after Ordered(): no timer without pending messages, one with them. */
+  private adjustTimer(pending: boolean): void {
     if (this.timer && !pending) this.stopTimer();
     else if (!this.timer && pending) this.startTimer();
   }
@@ -370,13 +413,16 @@ export class SoloChain implements Chain {
     this.timerGeneration++;
   }
 
-  /** Called between messages, when no block sits between its BATCH record and its ledger write. */
-  private async maybeCompact(): Promise<void> {
-    if (!this.wal) return;
+  /** Checked between messages, when no block sits between its BATCH record and its ledger write. */
+  private compactionDue(): boolean {
+    if (!this.wal) return false;
     const size = this.wal.sizeBytes;
     // Each compaction must at least halve the log, or a large backlog would be rewritten per message.
-    if (size === 0 || size < this.compactThreshold || size < 2 * this.wal.compactedBytes) return;
-    await this.wal.compact(() => this.unsettledRecords());
+    return size > 0 && size >= this.compactThreshold && size >= 2 * this.wal.compactedBytes;
+  }
+
+  private compact(): Promise<void> {
+    return this.wal!.compact(() => this.unsettledRecords());
   }
 
   private unsettledRecords(): EnvelopeRecord[] {

@@ -80,10 +80,10 @@ export class WalWriter {
     configSeq: number,
     raw: Buffer,
     onDurable: (seq: number) => void,
-  ): Promise<number> {
+  ): Promise<void> {
     const seq = this.seq++;
     const bytes = encodeEnvelopeRecord({ seq, kind, configSeq, raw });
-    return this.append(bytes, () => onDurable(seq)).then(() => seq);
+    return this.append(bytes, () => onDurable(seq));
   }
 
   appendBatch(blockNumber: number, firstSeq: number, lastSeq: number): Promise<void> {
