@@ -9,7 +9,7 @@ import type { KafkaConfig } from '../../config/types.js';
 import type { KafkaMetrics } from '../../metrics/index.js';
 import type { Consenter, ConsenterSupport, ReceivedEnvelope } from '../types.js';
 import type { KafkaClient, KafkaClientOptions, KafkaSaslPlainOptions, KafkaTlsOptions } from './client.js';
-import { PlatformaticKafkaClient } from './client-platformatic.js';
+import { LazyKafkaClient } from './client-lazy.js';
 import { KafkaChain, KAFKA_PARTITION } from './chain.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -35,7 +35,7 @@ export interface KafkaConsenterOptions {
 export interface KafkaConsenterDependencies {
   clock: Clock;
   logger: Logger;
-  /** Default: the @platformatic/kafka client. */
+  /** Default: the @platformatic/kafka client, loaded when the first Kafka channel starts. */
   createClient?: (options: KafkaClientOptions, deps: { clock: Clock; logger: Logger }) => KafkaClient;
   decodeEnvelope?: (raw: Buffer) => ReceivedEnvelope;
   /** consensus_kafka_* gauges (OrdererMetrics.kafka). */
@@ -131,7 +131,7 @@ export class KafkaConsenter implements Consenter {
     };
     const client = this.deps.createClient
       ? this.deps.createClient(clientOptions, clientDeps)
-      : new PlatformaticKafkaClient(clientOptions, clientDeps);
+      : new LazyKafkaClient(clientOptions, clientDeps);
     const chain: KafkaChain = new KafkaChain(
       support,
       metadata,

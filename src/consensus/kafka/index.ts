@@ -16,4 +16,4 @@ export type { DecodedKafkaMessage, KafkaMetadataValues } from './messages.js';
 export { retry, RetriesExhausted, RetryAborted } from './retry.js';
 export type { RetryPolicy } from './retry.js';
 export type * from './client.js';
-export { PlatformaticKafkaClient } from './client-platformatic.js';
+export { LazyKafkaClient } from './client-lazy.js';
