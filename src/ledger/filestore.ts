@@ -80,7 +80,9 @@ export interface FileBlockStoreStats {
 interface PendingAppend {
   number: number;
   bytes: Buffer;
-  frame: Buffer;
+  /** Length prefix and record: written together with writev, never joined into one copy. */
+  frame: readonly [Buffer, Buffer];
+  frameLength: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -197,10 +199,14 @@ export class FileBlockStore implements BlockStore {
       this.assertWritable(block.number);
       const { parts, tip } = checkNextBlock(this.channelId, block, this.pendingTip);
       const record = serializeFileRecord(parts);
-      const frame = Buffer.concat([encodeVarint(record.length), record]);
+      const frame = [encodeVarint(record.length), record] as const;
+      const frameLength = frame[0].length + record.length;
+      // The cache keeps the block: a view into a larger buffer (a request body, say) is copied so
+      // that it does not keep all of that alive; a buffer of its own is kept as it is.
+      const bytes = ownsItsMemory(block.bytes) ? block.bytes : Buffer.from(block.bytes);
       this.pendingTip = tip;
       return new Promise<void>((resolve, reject) => {
-        this.queue.push({ number: parts.number, bytes: Buffer.from(block.bytes), frame, resolve, reject });
+        this.queue.push({ number: parts.number, bytes, frame, frameLength, resolve, reject });
         // Started in a microtask so that appends issued together share the first fsync too.
         this.commitLoop ??= Promise.resolve().then(() => this.runCommitLoop());
       });
@@ -307,15 +313,15 @@ export class FileBlockStore implements BlockStore {
     let runStart = this.fileSizes[this.fileSizes.length - 1]!;
     let tail = runStart;
     for (const item of group) {
-      if (tail > 0 && tail + item.frame.length > this.maxBlockFileSize) {
+      if (tail > 0 && tail + item.frameLength > this.maxBlockFileSize) {
         await this.writeRun(run, runStart);
         await this.rollOver();
         run = [];
         runStart = tail = 0;
       }
       locations.push({ file: this.fileSizes.length - 1, offset: tail });
-      run.push(item.frame);
-      tail += item.frame.length;
+      run.push(...item.frame);
+      tail += item.frameLength;
     }
     await this.writeRun(run, runStart);
 
@@ -448,6 +454,10 @@ class ReadFilePool {
     this.handles.clear();
     await Promise.allSettled(entries.map((entry) => entry.handle.then((h) => h.close())));
   }
+}
+
+function ownsItsMemory(bytes: Buffer): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
 const DEFAULT_CACHED_BLOCKS = 64;

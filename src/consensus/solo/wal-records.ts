@@ -59,6 +59,21 @@ function readU64(buf: Buffer, offset: number): number {
   return Number(buf.readBigUInt64BE(offset));
 }
 
+/**
+ * The same record as encodeEnvelopeRecord, as [frame and fixed fields, the raw envelope]: for a
+ * writev, so the envelope is not copied into a record buffer of its own.
+ */
+export function encodeEnvelopeRecordChunks(record: Omit<EnvelopeRecord, 'type'>): [Buffer, Buffer] {
+  const head = Buffer.allocUnsafe(FRAME_BYTES + ENVELOPE_FIXED_BYTES);
+  head.writeUInt32BE(ENVELOPE_FIXED_BYTES + record.raw.length, 0);
+  head.writeUInt8(ENVELOPE_TYPE, FRAME_BYTES);
+  head.writeUInt8(record.kind === 'config' ? 1 : 0, FRAME_BYTES + 1);
+  writeU64(head, record.seq, FRAME_BYTES + 2);
+  writeU64(head, record.configSeq, FRAME_BYTES + 10);
+  head.writeUInt32BE(crc32(record.raw, crc32(head.subarray(FRAME_BYTES))), 4);
+  return [head, record.raw];
+}
+
 export function encodeEnvelopeRecord(record: Omit<EnvelopeRecord, 'type'>): Buffer {
   const { record: framed, body } = allocateRecord(ENVELOPE_FIXED_BYTES + record.raw.length);
   body.writeUInt8(ENVELOPE_TYPE, 0);

@@ -1,7 +1,7 @@
 // Group commit over a WalFile: records handed in while an fsync is running are written together
 // and share the next fsync, so many concurrent order() calls cost one fsync, not one each.
 // Operations run strictly in the order they were requested; a compaction is one of them.
-import { encodeBatchRecord, encodeEnvelopeRecord, encodeRecord } from './wal-records.js';
+import { encodeBatchRecord, encodeEnvelopeRecordChunks, encodeRecord } from './wal-records.js';
 import type { EnvelopeRecord, MessageKind } from './wal-records.js';
 import type { WalFile } from './wal.js';
 
@@ -22,7 +22,9 @@ export interface WalWriterStats {
 
 interface AppendOp {
   type: 'append';
-  bytes: Buffer;
+  /** The record's bytes, in one or more chunks. */
+  chunks: readonly Buffer[];
+  size: number;
   /** Called, in log order, once the record is durable and before the caller's promise settles. */
   onDurable: (() => void) | undefined;
   resolve: () => void;
@@ -82,12 +84,12 @@ export class WalWriter {
     onDurable: (seq: number) => void,
   ): Promise<void> {
     const seq = this.seq++;
-    const bytes = encodeEnvelopeRecord({ seq, kind, configSeq, raw });
-    return this.append(bytes, () => onDurable(seq));
+    const chunks = encodeEnvelopeRecordChunks({ seq, kind, configSeq, raw });
+    return this.append(chunks, () => onDurable(seq));
   }
 
   appendBatch(blockNumber: number, firstSeq: number, lastSeq: number): Promise<void> {
-    return this.append(encodeBatchRecord({ blockNumber, firstSeq, lastSeq }), undefined);
+    return this.append([encodeBatchRecord({ blockNumber, firstSeq, lastSeq })], undefined);
   }
 
   /**
@@ -109,10 +111,12 @@ export class WalWriter {
     await this.file.close();
   }
 
-  private append(bytes: Buffer, onDurable: (() => void) | undefined): Promise<void> {
-    this.size += bytes.length;
+  private append(chunks: readonly Buffer[], onDurable: (() => void) | undefined): Promise<void> {
+    let size = 0;
+    for (const chunk of chunks) size += chunk.length;
+    this.size += size;
     return new Promise((resolve, reject) =>
-      this.enqueue({ type: 'append', bytes, onDurable, resolve, reject }),
+      this.enqueue({ type: 'append', chunks, size, onDurable, resolve, reject }),
     );
   }
 
@@ -149,7 +153,7 @@ export class WalWriter {
 
   private async runAppends(group: AppendOp[]): Promise<void> {
     try {
-      await this.file.appendDurably(group.map((op) => op.bytes));
+      await this.file.appendDurably(group.flatMap((op) => op.chunks));
     } catch (err) {
       this.fail(err, group);
       return;
@@ -166,8 +170,7 @@ export class WalWriter {
       await this.file.replaceDurably(content);
       this.lastCompactedBytes = content.length;
       // Appends queued behind this compaction go into the new log.
-      this.size =
-        content.length + this.queue.reduce((n, o) => n + (o.type === 'append' ? o.bytes.length : 0), 0);
+      this.size = content.length + this.queue.reduce((n, o) => n + (o.type === 'append' ? o.size : 0), 0);
       this.stats.compactions++;
     } catch (err) {
       this.fail(err, [op]);

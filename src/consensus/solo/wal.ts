@@ -26,19 +26,21 @@ export interface WalStorage {
 const LOG_NAME = 'wal.log';
 const TEMP_NAME = 'wal.log.tmp';
 
-async function writeAllChunks(handle: FileHandle, chunks: readonly Buffer[]): Promise<void> {
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const { bytesWritten } = await handle.writev(chunks as Buffer[]);
-  // writev may stop short (signals, quotas); finish the rest in one piece.
-  if (bytesWritten < total)
-    await writeFully(handle, Buffer.concat(chunks as Buffer[]).subarray(bytesWritten));
-}
+/** Buffers per writev call: Linux's IOV_MAX; libuv writes no more than that at once. */
+const MAX_CHUNKS_PER_WRITE = 1024;
 
-async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset, null);
-    offset += bytesWritten;
+async function writeAllChunks(handle: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  let pending = chunks.filter((chunk) => chunk.length > 0);
+  while (pending.length > 0) {
+    const batch = pending.length > MAX_CHUNKS_PER_WRITE ? pending.slice(0, MAX_CHUNKS_PER_WRITE) : pending;
+    let { bytesWritten } = await handle.writev(batch);
+    if (bytesWritten === 0) throw new Error('the write-ahead log file accepted no bytes (writev wrote 0)');
+    // writev may stop short (signals, quotas, IOV_MAX): go on after the last byte written.
+    let done = 0;
+    while (done < pending.length && bytesWritten >= pending[done]!.length)
+      bytesWritten -= pending[done++]!.length;
+    pending = pending.slice(done);
+    if (bytesWritten > 0) pending[0] = pending[0]!.subarray(bytesWritten);
   }
 }
 
@@ -86,7 +88,7 @@ class FsWalFile implements WalFile {
     const tempPath = join(this.dir, TEMP_NAME);
     const temp = await open(tempPath, 'w');
     try {
-      await writeFully(temp, content);
+      await writeAllChunks(temp, [content]);
       await temp.sync();
     } finally {
       await temp.close();

@@ -15,9 +15,11 @@ import {
   decodeWal,
   encodeBatchRecord,
   encodeEnvelopeRecord,
+  encodeEnvelopeRecordChunks,
   planRecovery,
   type WalRecord,
 } from '../../../../src/consensus/solo/wal-records.js';
+import { FsWalStorage } from '../../../../src/consensus/solo/wal.js';
 import {
   FakeConsenterSupport,
   MemoryWalStorage,
@@ -101,6 +103,34 @@ test('WAL records: round trip, torn tail and corruption', () => {
   const corrupt = decodeWal(flipped);
   assert.equal(corrupt.records.length, 0);
   assert.equal(corrupt.dropReason, 'corrupt-record');
+});
+
+test('WAL records in chunks (header, then the envelope as received) are the same bytes', () => {
+  for (const size of [1, 100, 70_000]) {
+    const raw = Buffer.alloc(size, size & 0xff);
+    const record = { seq: 2 ** 40 + size, kind: 'config' as const, configSeq: 9, raw };
+    const [head, body] = encodeEnvelopeRecordChunks(record);
+    assert.equal(body, raw, 'the envelope is not copied');
+    assert.deepEqual(Buffer.concat([head, body]), encodeEnvelopeRecord(record), `size ${size}`);
+  }
+});
+
+test('WAL file: an append of more chunks than one writev takes (IOV_MAX) is written whole and in order', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wal-chunks-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const storage = new FsWalStorage();
+  const file = await storage.open(dir);
+  const records = Array.from({ length: 1500 }, (_, i) =>
+    encodeEnvelopeRecordChunks({ seq: i, kind: 'normal', configSeq: 0, raw: Buffer.alloc(1 + (i % 7), i) }),
+  );
+  await file.appendDurably(records.flat());
+  const read = decodeWal(await file.readAll());
+  await file.close();
+  assert.equal(read.dropReason, undefined);
+  assert.deepEqual(
+    read.records.map((r) => (r.type === 'envelope' ? r.seq : -1)),
+    records.map((_, i) => i),
+  );
 });
 
 test('WAL recovery plan (table)', () => {
