@@ -10,11 +10,16 @@ import type { Clock } from '../clock.js';
 
 export type Rule = (env: ReceivedEnvelope) => void | Promise<void>;
 
-/** Runs the rules in order; a synchronous rule costs no await (most of them are). */
-export async function applyRules(rules: readonly Rule[], env: ReceivedEnvelope): Promise<void> {
-  for (const rule of rules) {
-    const result = rule(env);
-    if (result !== undefined) await result;
+/**
+ * Runs the rules in order, the next only after the previous passed. Synchronous rules (most are)
+ * cost no promise: when every rule is synchronous this returns undefined, else a promise.
+ */
+export function applyRules(rules: readonly Rule[], env: ReceivedEnvelope, from = 0): void | Promise<void> {
+  for (let i = from; i < rules.length; i++) {
+    const result = rules[i]!(env);
+    if (result !== undefined) {
+      return i + 1 === rules.length ? result : result.then(() => applyRules(rules, env, i + 1));
+    }
   }
 }
 
@@ -108,16 +113,21 @@ export function sigFilter(
   maintenancePolicy: string,
   bundle: () => ChannelConfigBundle,
 ): Rule {
-  return async (env) => {
+  return (env) => {
     const current = bundle();
     const policyName = current.orderer?.consensusState === 'MAINTENANCE' ? maintenancePolicy : normalPolicy;
     const policy = current.policyManager.getPolicy(policyName);
     if (!policy) throw forbidden(`policy ${policyName} is not defined on channel ${current.channelId}`);
-    try {
-      await policy.evaluateSignedData(envelopeAsSignedData(env));
-    } catch (err) {
+    const denied = (err: unknown): never => {
       const reason = err instanceof Error ? err.message : String(err);
       throw forbidden(`access denied by policy ${policyName}: ${reason}`, { policy: policyName });
+    };
+    let evaluated: Promise<void>;
+    try {
+      evaluated = policy.evaluateSignedData(envelopeAsSignedData(env));
+    } catch (err) {
+      return denied(err);
     }
+    return evaluated.then(undefined, denied);
   };
 }

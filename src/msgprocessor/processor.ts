@@ -99,16 +99,23 @@ export class StandardChannelProcessor implements MessageProcessor {
     return this.deps.bundle().channelId;
   }
 
-  async processNormalMsg(env: ReceivedEnvelope): Promise<number> {
+  processNormalMsg(env: ReceivedEnvelope): Promise<number> {
     const bundle = this.deps.bundle();
     if (bundle.orderer?.consensusState === 'MAINTENANCE') {
-      throw unavailable(
-        `normal transactions are rejected: channel ${bundle.channelId} is in maintenance mode; retry after the orderer admins set ConsensusType.State back to STATE_NORMAL`,
+      return Promise.reject(
+        unavailable(
+          `normal transactions are rejected: channel ${bundle.channelId} is in maintenance mode; retry after the orderer admins set ConsensusType.State back to STATE_NORMAL`,
+        ),
       );
     }
     const configSeq = bundle.sequence;
-    await applyRules(this.filters, env);
-    return configSeq;
+    let checked: void | Promise<void>;
+    try {
+      checked = applyRules(this.filters, env);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return checked ? checked.then(() => configSeq) : Promise.resolve(configSeq);
   }
 
   async processConfigUpdateMsg(

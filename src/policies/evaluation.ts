@@ -35,10 +35,11 @@ export abstract class PolicyBase implements CompiledPolicy {
 
   abstract evaluateVerified(signatures: VerifiedSignatureSet): PolicyOutcome;
 
-  async evaluateSignedData(signedData: readonly SignedData[]): Promise<void> {
-    const signatures = await verifySignatureSet(signedData, this.deserializer);
-    const outcome = this.evaluateVerified(signatures);
-    if (!outcome.satisfied) throw this.failure(outcome, signatures);
+  evaluateSignedData(signedData: readonly SignedData[]): Promise<void> {
+    return verifySignatureSet(signedData, this.deserializer).then((signatures) => {
+      const outcome = this.evaluateVerified(signatures);
+      if (!outcome.satisfied) throw this.failure(outcome, signatures);
+    });
   }
 
   evaluateIdentities(identities: readonly Identity[]): void {

@@ -47,7 +47,7 @@ export function verifySignatureSet(
  * the general path, without its grouping and rounds, which cost more than the rest of the policy
  * evaluation at thousands of envelopes per second.
  */
-async function verifyLoneSignature(
+function verifyLoneSignature(
   data: SignedData,
   deserializer: IdentityDeserializer,
 ): Promise<VerifiedSignatureSet> {
@@ -55,14 +55,29 @@ async function verifyLoneSignature(
   try {
     identity = deserializer.deserializeIdentity(data.identity);
   } catch (err) {
-    return {
+    return Promise.resolve({
       signers: [],
       rejected: [{ index: 0, claimedMspId: claimedMspId(data.identity), reason: errorMessage(err) }],
-    };
+    });
   }
-  const failure = await verifyCandidate({ index: 0, identity, data });
-  if (failure === undefined) return { signers: [identity], rejected: NONE_REJECTED };
-  return { signers: [], rejected: [{ index: 0, claimedMspId: identity.mspId, reason: failure }] };
+  const rejectedFor = (reason: string): VerifiedSignatureSet => ({
+    signers: [],
+    rejected: [{ index: 0, claimedMspId: identity.mspId, reason }],
+  });
+  let verified: Promise<boolean>;
+  try {
+    verified = identity.verify(data.data, data.signature);
+  } catch (err) {
+    verified = Promise.reject(err);
+  }
+  return verified.then(
+    (ok) =>
+      ok
+        ? { signers: [identity], rejected: NONE_REJECTED }
+        : rejectedFor(`signature by ${describeIdentity(identity)} does not verify over the signed data`),
+    (err: unknown) =>
+      rejectedFor(`signature by ${describeIdentity(identity)} could not be verified: ${errorMessage(err)}`),
+  );
 }
 
 async function verifyManySignatures(
