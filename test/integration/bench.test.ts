@@ -88,3 +88,32 @@ test('orderer bench against a channel the orderer does not have fails up front w
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('orderer bench over TLS: the dev orderer with --tls, its CA taken from dev-info.json', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'orderer-bench-tls-'));
+  const dev = await startDevOrderer(
+    { dataDir: join(root, 'data'), port: 0, adminPort: 0, operationsPort: 0, tls: true },
+    { logger: silentLogger() },
+  );
+  try {
+    const report = await benchFromFlags(
+      {
+        dataDir: join(root, 'data'),
+        count: 300,
+        size: 128,
+        streams: 4,
+        window: 4,
+        timeout: 60,
+        verify: false,
+        json: true,
+      },
+      { env: {}, cwd: root, stdout: () => {}, stderr: undefined },
+    );
+    assert.equal(report.accepted, 300);
+    assert.equal(report.delivered, 300);
+    assert.deepEqual(report.streamErrors, []);
+  } finally {
+    await dev.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
