@@ -195,14 +195,22 @@ export class BroadcastHandler {
  * invalid message stops the hand-over of every message after it).
  */
 export class BroadcastSession {
-  /** Settles once the last pushed message was handed over (or dropped). */
-  private handOffTail: Promise<void> = Promise.resolve();
-  /** Settles once the last pushed message was answered (or dropped). */
-  private tail: Promise<void> = Promise.resolve();
+  /**
+   * Messages not answered yet, in arrival order, from `head` on (`head` moves instead of shift(),
+   * which would copy the array per message). A slot's response is undefined until known, null
+   * when the message is dropped unanswered.
+   */
+  private slots: Slot[] = [];
+  private head = 0;
+  /** Index of the next slot to hand over. */
+  private handOffAt = 0;
+  /** A hand-over to a consenter that does not order on call is waiting for its answer. */
+  private handingOver = false;
   private inFlight = 0;
   private finished = false;
   /** No more hand-overs: an earlier message was invalid, or the stream is finished. */
   private stopped = false;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(
     private readonly handler: BroadcastHandler,
@@ -219,52 +227,112 @@ export class BroadcastSession {
 
   push(raw: Buffer): void {
     if (this.finished) return;
-    const validated = this.handler.validate(raw);
+    const slot: Slot = { validated: undefined, response: undefined };
+    this.slots.push(slot);
     this.inFlight++;
     if (this.inFlight === this.maxInFlight) this.io.pause();
-    let response!: Promise<BroadcastResponse | undefined>;
-    // Hand-over, in stream order. For a pipelining consenter it completes as soon as the message
-    // has its place in the order; otherwise only once the consenter answered (as in Fabric).
-    const handedOver = this.handOffTail.then(async () => {
-      const result = await validated;
-      if (this.stopped) {
-        response = Promise.resolve(undefined);
-        return;
-      }
-      if (!result.ok) this.stopped = true;
-      if (this.handler.canPipeline(result)) {
-        response = this.handler.submit(result);
-        return;
-      }
-      const answer = await this.handler.enqueue(result);
-      response = Promise.resolve(answer);
-    });
-    this.handOffTail = handedOver.catch(() => {});
-    this.tail = this.tail
-      .then(async () => {
-        await handedOver;
-        const answer = await response;
-        if (this.finished || answer === undefined) return;
-        this.io.send(answer);
-        if (answer.status !== common.Status.SUCCESS) {
-          this.finished = true;
-          this.stopped = true;
-          this.io.end();
-        }
-      })
-      .finally(() => {
-        this.inFlight--;
-        if (this.inFlight === this.maxInFlight - 1) this.io.resume();
-      });
+    this.handler.validate(raw).then(
+      (validated) => this.validated(slot, validated),
+      (err: unknown) => this.validated(slot, internalFailure(err)),
+    );
   }
 
   /** Resolves when every pushed message has been answered or dropped. */
   drained(): Promise<void> {
-    return this.tail;
+    if (this.head === this.slots.length) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   close(): void {
     this.finished = true;
     this.stopped = true;
   }
+
+  private validated(slot: Slot, validated: Validated): void {
+    slot.validated = validated;
+    this.handOver();
+  }
+
+  /** Hands over, in stream order, every validated message whose turn it is. */
+  private handOver(): void {
+    while (!this.handingOver && this.handOffAt < this.slots.length) {
+      const slot = this.slots[this.handOffAt]!;
+      const result = slot.validated;
+      if (result === undefined) break; // its validation is still running: later ones wait
+      this.handOffAt++;
+      if (this.stopped) {
+        slot.response = null;
+        continue;
+      }
+      if (!result.ok) this.stopped = true;
+      const answered = (response: BroadcastResponse) => {
+        slot.response = response;
+        this.answer();
+      };
+      if (this.handler.canPipeline(result)) {
+        // Its place in the order is taken now; the next message may go at once.
+        this.handler.submit(result).then(answered, (err: unknown) => answered(failureResponse(err)));
+      } else {
+        this.handingOver = true;
+        const next = (response: BroadcastResponse) => {
+          this.handingOver = false;
+          answered(response);
+          this.handOver();
+        };
+        this.handler.enqueue(result).then(next, (err: unknown) => next(failureResponse(err)));
+      }
+    }
+    this.answer();
+  }
+
+  /** Sends, in stream order, every response that is known from the oldest unanswered on. */
+  private answer(): void {
+    while (this.head < this.slots.length) {
+      const slot = this.slots[this.head]!;
+      if (slot.response === undefined) break;
+      this.slots[this.head] = DONE;
+      this.head++;
+      this.inFlight--;
+      if (this.inFlight === this.maxInFlight - 1) this.io.resume();
+      const response = slot.response;
+      if (response === null || this.finished) continue;
+      this.io.send(response);
+      if (response.status !== common.Status.SUCCESS) {
+        this.finished = true;
+        this.stopped = true;
+        this.io.end();
+      }
+    }
+    if (this.head > 1024 && this.head * 2 > this.slots.length) {
+      this.slots = this.slots.slice(this.head);
+      this.handOffAt -= this.head;
+      this.head = 0;
+    }
+    if (this.head === this.slots.length && this.drainWaiters.length > 0) {
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    }
+  }
+}
+
+interface Slot {
+  validated: Validated | undefined;
+  response: BroadcastResponse | null | undefined;
+}
+
+const DONE: Slot = { validated: undefined, response: null };
+
+/** validate() catches everything it knows; anything else still gets an answer. */
+function internalFailure(err: unknown): Validated {
+  return {
+    ok: false,
+    response: { status: common.Status.INTERNAL_SERVER_ERROR, info: errorMessage(err) },
+    channel: '',
+    type: -1,
+    validateMs: 0,
+  };
+}
+
+/** submit() and enqueue() answer refusals themselves; a rejection is a bug, still answered. */
+function failureResponse(err: unknown): BroadcastResponse {
+  return { status: common.Status.INTERNAL_SERVER_ERROR, info: errorMessage(err) };
 }

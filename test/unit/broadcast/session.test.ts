@@ -61,7 +61,7 @@ function setup(options: {
     pause: () => {},
     resume: () => {},
   });
-  return { fake, session, sent, isEnded: () => ended };
+  return { fake, handler, session, sent, isEnded: () => ended };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -141,4 +141,33 @@ test('broadcast session: a consenter refusal is SERVICE_UNAVAILABLE and ends the
   );
   assert.match(sent[0]!.info, /disk gone/);
   assert.ok(isEnded());
+});
+
+test('broadcast session: pauses reading at maxInFlight unanswered messages and resumes below it', async () => {
+  const { fake, handler } = setup({ ordersOnCall: true });
+  const events: string[] = [];
+  const sent: BroadcastResponse[] = [];
+  const session = new BroadcastSession(
+    handler,
+    {
+      send: (r) => sent.push(r),
+      end: () => events.push('end'),
+      pause: () => events.push('pause'),
+      resume: () => events.push('resume'),
+    },
+    2,
+  );
+  await session.drained(); // nothing pushed: already drained
+  session.push(makeEnvelope('a').raw);
+  assert.deepEqual(events, []);
+  session.push(makeEnvelope('b').raw);
+  assert.deepEqual(events, ['pause'], 'paused once two are unanswered');
+  await tick();
+  fake.pending.get('b')!.resolve();
+  await tick();
+  assert.deepEqual(events, ['pause'], 'b is durable but waits for a: still two unanswered');
+  fake.pending.get('a')!.resolve();
+  await session.drained();
+  assert.deepEqual(events, ['pause', 'resume']);
+  assert.equal(sent.length, 2);
 });
