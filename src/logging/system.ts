@@ -74,7 +74,7 @@ export class LoggingSystem {
     this.current = parseLogSpec(options.spec || 'info');
     this.format = parseLogFormat(options.format);
     const clock = deps.clock ?? systemClock;
-    this.destination = deps.destination ?? pino.destination({ dest: 1, sync: true });
+    this.destination = deps.destination ?? pino.destination({ dest: 2, sync: true });
     const labels = pino.levels.labels;
     // The closure keeps `this` for onChild/logMethod: pino calls them with the logger as `this`.
     // eslint-disable-next-line @typescript-eslint/no-this-alias

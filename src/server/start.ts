@@ -44,12 +44,12 @@ const DEV_ONLY_OPTIONS = ['dataDir', 'channel', 'port', 'adminPort', 'operations
 
 /**
  * The process's one LoggingSystem, from FABRIC_LOGGING_SPEC and FABRIC_LOGGING_FORMAT: every
- * component logger comes from it, so PUT /logspec reaches them all. Dev mode prints its summary on
- * stdout, so its log goes to stderr. A bad spec or format stops start-up (reported on the default
- * logging system), as every other bad setting does.
+ * component logger comes from it, so PUT /logspec reaches them all. The log goes to stderr, as
+ * Fabric's flogging writes to os.Stderr (dev mode's summary is on stdout). A bad spec or format
+ * stops start-up (reported on the default logging system), as every other bad setting does.
  */
-function processLogging(env: NodeJS.ProcessEnv, dev: boolean): { logging: LoggingSystem; error?: string } {
-  const destination = pino.destination({ dest: dev ? 2 : 1, sync: true });
+function processLogging(env: NodeJS.ProcessEnv): { logging: LoggingSystem; error?: string } {
+  const destination = pino.destination({ dest: 2, sync: true });
   try {
     return { logging: LoggingSystem.fromEnvironment(env, { destination }) };
   } catch (err) {
@@ -64,7 +64,7 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const dev = isDevModeStart(options, env, cwd);
-  const { logging, error: loggingError } = processLogging(env, dev);
+  const { logging, error: loggingError } = processLogging(env);
   const logger: Logger = logging.logger(LOGGER_NAMES.server);
   let stop: () => Promise<void>;
   try {
