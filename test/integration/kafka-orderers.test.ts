@@ -6,6 +6,7 @@
 // orderer, nothing acknowledged lost).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { common, orderer as ordererProtos } from '../../src/protos/index.js';
 import { systemClock } from '../../src/clock.js';
@@ -149,6 +150,19 @@ async function readTopic(
   }
 }
 
+function metricsText(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+}
+
 describe('Kafka consenter: three orderers on one broker', { skip, timeout: 240_000 }, () => {
   let broker: KafkaBroker;
   let nodes: TestOrderer[] = [];
@@ -192,6 +206,21 @@ describe('Kafka consenter: three orderers on one broker', { skip, timeout: 240_0
     );
     // The system channel (the channel creation went through Kafka too) is the same everywhere.
     await sameLedgers(nodes, 'system-channel', []);
+
+    // The produce requests behind those records show in Fabric's per-topic gauges (every 10 s).
+    let scraped = '';
+    await waitFor(
+      () => `consensus_kafka_records_per_request{topic="mychannel"} in /metrics:\n${scraped.slice(0, 2000)}`,
+      async () => {
+        scraped = await metricsText(nodes[0]!.orderer.operationsPort);
+        return /^consensus_kafka_records_per_request\{topic="mychannel"\} [1-9]/m.test(scraped);
+      },
+      30_000,
+      500,
+    );
+    assert.match(scraped, /^consensus_kafka_batch_size\{topic="mychannel"\} [1-9]/m);
+    assert.match(scraped, /^consensus_kafka_compression_ratio\{topic="mychannel"\} 100$/m);
+    assert.match(scraped, /^consensus_kafka_record_send_rate\{topic="mychannel"\} /m);
   });
 
   it('orders a BatchSize change through Kafka; a message validated under the old config is re-validated and re-submitted once', async () => {

@@ -58,6 +58,8 @@ export function kafkaOrdererEnv(
     ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_READTIMEOUT: '3s',
     ORDERER_KAFKA_RETRY_NETWORKTIMEOUTS_WRITETIMEOUT: '3s',
     ORDERER_KAFKA_RETRY_CONSUMER_RETRYBACKOFF: '300ms',
+    // /metrics on, so the consensus_kafka_* gauges can be read.
+    ORDERER_METRICS_PROVIDER: 'prometheus',
     ...overrides,
   };
 }

@@ -21,7 +21,11 @@ export class LazyKafkaClient implements KafkaClient {
 
   constructor(
     private readonly options: KafkaClientOptions,
-    private readonly deps: { clock: Clock; logger: Logger },
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      onProduced?: (topic: string, records: number, bytes: number) => void;
+    },
   ) {}
 
   connect(): Promise<KafkaClusterInfo> {

@@ -23,6 +23,8 @@ import { isRetriableKafkaFailure, kafkaFailure } from './client-errors.js';
 export interface PlatformaticKafkaClientDependencies {
   clock: Clock;
   logger: Logger;
+  /** Told of every produce request that succeeded: its topic, records and record bytes. */
+  onProduced?: (topic: string, records: number, bytes: number) => void;
 }
 
 const defaults = {
@@ -154,6 +156,7 @@ export class PlatformaticKafkaClient implements KafkaClient {
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private readonly produceLanes = new Map<string, ProduceLane>();
+  private readonly onProduced: PlatformaticKafkaClientDependencies['onProduced'];
 
   constructor(options: KafkaClientOptions, dependencies: PlatformaticKafkaClientDependencies) {
     if (options.brokers.length === 0) {
@@ -167,6 +170,7 @@ export class PlatformaticKafkaClient implements KafkaClient {
     this.options = options;
     this.clock = dependencies.clock;
     this.logger = dependencies.logger;
+    this.onProduced = dependencies.onProduced;
     const base = this.baseOptions();
     this.admin = new Admin({ ...base, clientId: `${options.clientId}-admin` });
     this.producer = new Producer({ ...base, acks: acksAll });
@@ -380,6 +384,11 @@ export class PlatformaticKafkaClient implements KafkaClient {
           }
           // The broker answers with the offset of the batch's first record.
           const first = toOffset(written.offset, 'offset');
+          if (this.onProduced) {
+            let bytes = 0;
+            for (const r of records) bytes += r.value.length + (r.key?.length ?? 0);
+            this.onProduced(topic, records.length, bytes);
+          }
           records.forEach((r, i) => r.resolve(first + i));
         } catch (error) {
           const failure =

@@ -10,6 +10,7 @@ import type { KafkaMetrics } from '../../metrics/index.js';
 import type { Consenter, ConsenterSupport, ReceivedEnvelope } from '../types.js';
 import type { KafkaClient, KafkaClientOptions, KafkaSaslPlainOptions, KafkaTlsOptions } from './client.js';
 import { LazyKafkaClient } from './client-lazy.js';
+import { ProduceStats } from './produce-stats.js';
 import { KafkaChain, KAFKA_PARTITION } from './chain.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -36,11 +37,22 @@ export interface KafkaConsenterDependencies {
   clock: Clock;
   logger: Logger;
   /** Default: the @platformatic/kafka client, loaded when the first Kafka channel starts. */
-  createClient?: (options: KafkaClientOptions, deps: { clock: Clock; logger: Logger }) => KafkaClient;
+  createClient?: (options: KafkaClientOptions, deps: KafkaClientDependencies) => KafkaClient;
   decodeEnvelope?: (raw: Buffer) => ReceivedEnvelope;
   /** consensus_kafka_* gauges (OrdererMetrics.kafka). */
   metrics?: KafkaMetrics;
 }
+
+/** What the consenter gives each client it creates. */
+export interface KafkaClientDependencies {
+  clock: Clock;
+  logger: Logger;
+  /** Told of every successful produce request (for the consensus_kafka_* topic gauges). */
+  onProduced?: (topic: string, records: number, bytes: number) => void;
+}
+
+/** How often the consensus_kafka_* topic gauges are recomputed. */
+const PRODUCE_GAUGES_INTERVAL_MS = 10_000;
 
 /** A named check for the operations /healthz endpoint: resolves when healthy. */
 export interface KafkaHealthCheck {
@@ -97,10 +109,34 @@ export class KafkaConsenter implements Consenter {
   private readonly options: KafkaConsenterOptions;
   private readonly deps: KafkaConsenterDependencies;
   private readonly chains = new Map<string, KafkaChain>();
+  private produceStats: ProduceStats | undefined;
 
   constructor(options: KafkaConsenterOptions, deps: KafkaConsenterDependencies) {
     this.options = options;
     this.deps = deps;
+  }
+
+  /** The per-topic produce counters behind the gauges, started with the first Kafka chain. */
+  private producedObserver(): KafkaClientDependencies['onProduced'] {
+    const metrics = this.deps.metrics;
+    if (!metrics) return undefined;
+    if (!this.produceStats) {
+      const stats = new ProduceStats(this.deps.clock.now());
+      this.produceStats = stats;
+      const publish = () => {
+        for (const s of stats.sample(this.deps.clock.now())) {
+          const labels = { topic: s.topic };
+          metrics.recordSendRate.set(s.recordSendRate, labels);
+          if (s.recordsPerRequest !== undefined) metrics.recordsPerRequest.set(s.recordsPerRequest, labels);
+          if (s.batchSize !== undefined) metrics.batchSize.set(s.batchSize, labels);
+          if (s.compressionRatio !== undefined) metrics.compressionRatio.set(s.compressionRatio, labels);
+        }
+        this.deps.clock.setTimer(PRODUCE_GAUGES_INTERVAL_MS, publish);
+      };
+      this.deps.clock.setTimer(PRODUCE_GAUGES_INTERVAL_MS, publish);
+    }
+    const stats = this.produceStats;
+    return (topic, records, bytes) => stats.record(topic, records, bytes);
   }
 
   handleChain(support: ConsenterSupport, metadata: Buffer | undefined): KafkaChain {
@@ -125,9 +161,11 @@ export class KafkaConsenter implements Consenter {
       ...(this.options.sasl ? { sasl: this.options.sasl } : {}),
     };
     // Fabric's sarama logger: Kafka.Verbose turns this name to debug in the logging spec.
-    const clientDeps = {
+    const onProduced = this.producedObserver();
+    const clientDeps: KafkaClientDependencies = {
       clock: this.deps.clock,
       logger: support.logger.child({ module: LOGGER_NAMES.kafkaClient }),
+      ...(onProduced ? { onProduced } : {}),
     };
     const client = this.deps.createClient
       ? this.deps.createClient(clientOptions, clientDeps)
