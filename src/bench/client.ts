@@ -48,12 +48,20 @@ export class RawDuplex extends EventEmitter {
       const value = headers['grpc-status'];
       if (value !== undefined) {
         status = String(value);
-        message = decodeURIComponent(String(headers['grpc-message'] ?? ''));
+        const raw = String(headers['grpc-message'] ?? '');
+        try {
+          message = decodeURIComponent(raw);
+        } catch {
+          message = raw; // not percent-encoded as gRPC asks: shown as sent
+        }
       }
     };
     stream.on('response', (headers) => {
       const httpStatus = headers[':status'];
-      if (httpStatus !== 200) this.fail(new Error(`the server answered HTTP ${httpStatus}, not gRPC`));
+      if (httpStatus !== 200) {
+        this.fail(new Error(`the server answered HTTP ${httpStatus}, not gRPC`));
+        this.cancel();
+      }
       takeStatus(headers);
     });
     stream.on('trailers', takeStatus);
@@ -96,7 +104,8 @@ export class RawDuplex extends EventEmitter {
     this.waiting.push(chunk);
     this.waitingBytes += chunk.length;
     for (;;) {
-      if (this.waitingBytes < 5) return;
+      // Nothing more is delivered once the call failed or was cancelled.
+      if (this.settled || this.waitingBytes < 5) return;
       let head = this.waiting[0]!;
       if (head.length < 5) {
         head = Buffer.concat(this.waiting);
@@ -181,6 +190,11 @@ export class AtomicBroadcastClient {
       const fail = (err: Error) => {
         clearTimeout(timer);
         session.destroy();
+        // The next waitForReady() tries again.
+        if (this.session === session) {
+          this.session = undefined;
+          this.connected = undefined;
+        }
         reject(new Error(`cannot connect to the orderer at ${address}: ${err.message}`));
       };
       const timer = setTimeout(

@@ -772,7 +772,12 @@ export class KafkaChain implements Chain {
     this.failure = err.kind === 'unavailable' ? err : unavailable(err.message, err.details, { cause: err });
     this.log.error({ err: err.message }, 'Kafka chain stopped');
     this.stopEverything();
-    void this.client.close();
+    // The chain has already failed; a client that cannot close cleanly adds nothing to act on.
+    this.client
+      .close()
+      .catch((closeErr: unknown) =>
+        this.log.debug({ err: errorMessage(closeErr) }, 'Kafka client did not close cleanly'),
+      );
   }
 }
 

@@ -14,11 +14,13 @@ import type {
   KafkaPartitionMetadata,
   OffsetRange,
 } from './client.js';
+import { checkBrokerAddresses } from './client.js';
 
 /** A KafkaClient that loads and creates the @platformatic/kafka client on its first call. */
 export class LazyKafkaClient implements KafkaClient {
   private client: Promise<KafkaClient> | undefined;
 
+  /** Checks the broker addresses at once, as the library client's constructor would. */
   constructor(
     private readonly options: KafkaClientOptions,
     private readonly deps: {
@@ -26,7 +28,9 @@ export class LazyKafkaClient implements KafkaClient {
       logger: Logger;
       onProduced?: (topic: string, records: number, bytes: number) => void;
     },
-  ) {}
+  ) {
+    checkBrokerAddresses(options.brokers);
+  }
 
   connect(): Promise<KafkaClusterInfo> {
     return this.loaded().then((c) => c.connect());
@@ -54,8 +58,13 @@ export class LazyKafkaClient implements KafkaClient {
   }
 
   async close(): Promise<void> {
-    // Never used: nothing was loaded, nothing to close.
-    if (this.client) await (await this.client).close();
+    // Never used, or the library could not be loaded: nothing to close (the failure was reported
+    // to the call that tried to use it).
+    if (this.client)
+      await this.client.then(
+        (c) => c.close(),
+        () => undefined,
+      );
   }
 
   private loaded(): Promise<KafkaClient> {

@@ -19,6 +19,7 @@ import type {
   OffsetRange,
 } from './client.js';
 import { isRetriableKafkaFailure, kafkaFailure } from './client-errors.js';
+import { checkBrokerAddresses } from './client.js';
 
 export interface PlatformaticKafkaClientDependencies {
   clock: Clock;
@@ -159,14 +160,7 @@ export class PlatformaticKafkaClient implements KafkaClient {
   private readonly onProduced: PlatformaticKafkaClientDependencies['onProduced'];
 
   constructor(options: KafkaClientOptions, dependencies: PlatformaticKafkaClientDependencies) {
-    if (options.brokers.length === 0) {
-      throw badRequest('Kafka client needs at least one broker address (host:port)');
-    }
-    for (const broker of options.brokers) {
-      if (!/^[^\s:]+:\d{1,5}$/.test(broker) && !/^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(broker)) {
-        throw badRequest(`Kafka broker address '${broker}' is not host:port`);
-      }
-    }
+    checkBrokerAddresses(options.brokers);
     this.options = options;
     this.clock = dependencies.clock;
     this.logger = dependencies.logger;

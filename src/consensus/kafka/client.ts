@@ -13,6 +13,7 @@
 // message as too large, 'not-found' for an offset the partition does not hold, 'bad-request' for
 // invalid arguments, 'internal' otherwise. details always carry { operation, reason, retriable }
 // and, where known, { topic, partition, kafkaError, causes }.
+import { badRequest } from '../../errors.js';
 
 /** TLS towards the brokers; PEM strings or buffers. */
 export interface KafkaTlsOptions {
@@ -141,4 +142,16 @@ export interface KafkaClient {
   consume(topic: string, partition: number, options: ConsumeOptions): AsyncIterable<KafkaMessage>;
   /** Ends consumers and closes every connection. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Throws a bad-request OrdererError unless brokers is a non-empty list of host:port addresses. */
+export function checkBrokerAddresses(brokers: readonly string[]): void {
+  if (brokers.length === 0) {
+    throw badRequest('Kafka client needs at least one broker address (host:port)');
+  }
+  for (const broker of brokers) {
+    if (!/^[^\s:]+:\d{1,5}$/.test(broker) && !/^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(broker)) {
+      throw badRequest(`Kafka broker address '${broker}' is not host:port`);
+    }
+  }
 }

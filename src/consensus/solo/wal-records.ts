@@ -70,7 +70,9 @@ export function encodeEnvelopeRecordChunks(record: Omit<EnvelopeRecord, 'type'>)
   head.writeUInt8(record.kind === 'config' ? 1 : 0, FRAME_BYTES + 1);
   writeU64(head, record.seq, FRAME_BYTES + 2);
   writeU64(head, record.configSeq, FRAME_BYTES + 10);
-  head.writeUInt32BE(crc32(record.raw, crc32(head.subarray(FRAME_BYTES))), 4);
+  const headCrc = crc32(head.subarray(FRAME_BYTES));
+  // Node 20's crc32 answers 0, not the running value, for some empty buffers: no chaining for those.
+  head.writeUInt32BE(record.raw.length > 0 ? crc32(record.raw, headCrc) : headCrc, 4);
   return [head, record.raw];
 }
 

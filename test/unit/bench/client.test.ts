@@ -100,6 +100,26 @@ describe('bench AtomicBroadcastClient (gRPC framing over node:http2)', () => {
     }
   });
 
+  it('shows a grpc-message that is not percent-encoded as sent, instead of throwing', async () => {
+    behaviours.set('/orderer.AtomicBroadcast/Deliver', (stream) => {
+      stream.respond({
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-status': '2',
+        'grpc-message': 'broken %E0%A4%A escape',
+      });
+      stream.end();
+    });
+    const client = new AtomicBroadcastClient({ address });
+    await client.waitForReady(5_000);
+    try {
+      const { error } = await collect(client.deliver());
+      assert.equal(error!.message, '2 broken %E0%A4%A escape');
+    } finally {
+      client.close();
+    }
+  });
+
   it('cancel() resets the stream without an error event; connecting nowhere fails clearly', async () => {
     let reset: number | undefined;
     const closed = new Promise<void>((resolve) =>
