@@ -1,13 +1,12 @@
 // The Kafka client library is loaded when the first Kafka channel needs it. Importing it costs an
 // orderer about 40 MB of resident memory (measured: node -e "import('@platformatic/kafka')"),
 // which an orderer with only solo or participation-API channels should not pay.
-import type { Clock } from '../../clock.js';
-import type { Logger } from '../../logging.js';
 import type {
   ConsumeOptions,
   CreateTopicOptions,
   CreateTopicOutcome,
   KafkaClient,
+  KafkaClientDependencies,
   KafkaClientOptions,
   KafkaClusterInfo,
   KafkaMessage,
@@ -23,11 +22,7 @@ export class LazyKafkaClient implements KafkaClient {
   /** Checks the broker addresses at once, as the library client's constructor would. */
   constructor(
     private readonly options: KafkaClientOptions,
-    private readonly deps: {
-      clock: Clock;
-      logger: Logger;
-      onProduced?: (topic: string, records: number, bytes: number) => void;
-    },
+    private readonly deps: KafkaClientDependencies,
   ) {
     checkBrokerAddresses(options.brokers);
   }

@@ -12,6 +12,7 @@ import type {
   CreateTopicOptions,
   CreateTopicOutcome,
   KafkaClient,
+  KafkaClientDependencies,
   KafkaClientOptions,
   KafkaClusterInfo,
   KafkaMessage,
@@ -20,13 +21,6 @@ import type {
 } from './client.js';
 import { isRetriableKafkaFailure, kafkaFailure } from './client-errors.js';
 import { checkBrokerAddresses } from './client.js';
-
-export interface PlatformaticKafkaClientDependencies {
-  clock: Clock;
-  logger: Logger;
-  /** Told of every produce request that succeeded: its topic, records and record bytes. */
-  onProduced?: (topic: string, records: number, bytes: number) => void;
-}
 
 const defaults = {
   connectTimeoutMs: 10_000,
@@ -157,9 +151,9 @@ export class PlatformaticKafkaClient implements KafkaClient {
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private readonly produceLanes = new Map<string, ProduceLane>();
-  private readonly onProduced: PlatformaticKafkaClientDependencies['onProduced'];
+  private readonly onProduced: KafkaClientDependencies['onProduced'];
 
-  constructor(options: KafkaClientOptions, dependencies: PlatformaticKafkaClientDependencies) {
+  constructor(options: KafkaClientOptions, dependencies: KafkaClientDependencies) {
     checkBrokerAddresses(options.brokers);
     this.options = options;
     this.clock = dependencies.clock;

@@ -13,7 +13,9 @@
 // message as too large, 'not-found' for an offset the partition does not hold, 'bad-request' for
 // invalid arguments, 'internal' otherwise. details always carry { operation, reason, retriable }
 // and, where known, { topic, partition, kafkaError, causes }.
+import type { Clock } from '../../clock.js';
 import { badRequest } from '../../errors.js';
+import type { Logger } from '../../logging.js';
 
 /** TLS towards the brokers; PEM strings or buffers. */
 export interface KafkaTlsOptions {
@@ -142,6 +144,15 @@ export interface KafkaClient {
   consume(topic: string, partition: number, options: ConsumeOptions): AsyncIterable<KafkaMessage>;
   /** Ends consumers and closes every connection. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What a client is given besides its options (by the consenter, which creates one per channel). */
+export interface KafkaClientDependencies {
+  clock: Clock;
+  logger: Logger;
+  /** Told of every successful produce request: its topic, records and record bytes (keys and
+   *  values), for the consensus_kafka_* topic gauges. */
+  onProduced?: (topic: string, records: number, bytes: number) => void;
 }
 
 /** Throws a bad-request OrdererError unless brokers is a non-empty list of host:port addresses. */

@@ -8,7 +8,13 @@ import { LOGGER_NAMES } from '../../logging/names.js';
 import type { KafkaConfig } from '../../config/types.js';
 import type { KafkaMetrics } from '../../metrics/index.js';
 import type { Consenter, ConsenterSupport, ReceivedEnvelope } from '../types.js';
-import type { KafkaClient, KafkaClientOptions, KafkaSaslPlainOptions, KafkaTlsOptions } from './client.js';
+import type {
+  KafkaClient,
+  KafkaClientDependencies,
+  KafkaClientOptions,
+  KafkaSaslPlainOptions,
+  KafkaTlsOptions,
+} from './client.js';
 import { LazyKafkaClient } from './client-lazy.js';
 import { ProduceStats } from './produce-stats.js';
 import { KafkaChain, KAFKA_PARTITION } from './chain.js';
@@ -41,14 +47,6 @@ export interface KafkaConsenterDependencies {
   decodeEnvelope?: (raw: Buffer) => ReceivedEnvelope;
   /** consensus_kafka_* gauges (OrdererMetrics.kafka). */
   metrics?: KafkaMetrics;
-}
-
-/** What the consenter gives each client it creates. */
-export interface KafkaClientDependencies {
-  clock: Clock;
-  logger: Logger;
-  /** Told of every successful produce request (for the consensus_kafka_* topic gauges). */
-  onProduced?: (topic: string, records: number, bytes: number) => void;
 }
 
 /** How often the consensus_kafka_* topic gauges are recomputed. */

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../../src/clock.js';
-import { KafkaConsenter, type KafkaClientDependencies } from '../../../../src/consensus/kafka/consenter.js';
+import type { KafkaClientDependencies } from '../../../../src/consensus/kafka/client.js';
+import { KafkaConsenter } from '../../../../src/consensus/kafka/consenter.js';
 import { ProduceStats } from '../../../../src/consensus/kafka/produce-stats.js';
 import type { Gauge, KafkaMetrics, Labels } from '../../../../src/metrics/index.js';
 import { FakeConsenterSupport, capturingLogger } from '../../../support/solo.js';
