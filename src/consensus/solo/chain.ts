@@ -163,14 +163,7 @@ export class SoloChain implements Chain {
   private submit(kind: MessageKind, env: ReceivedEnvelope, configSeq: number): Promise<void> {
     // The path of nearly every message, without the async frames of the general one.
     if (this.state === 'running' && this.waitingForReady === 0 && this.wal) {
-      const wal = this.wal;
-      return wal
-        .appendEnvelope(kind, configSeq, env.raw, (seq) =>
-          this.enqueue({ type: 'message', kind, seq, env, configSeq }),
-        )
-        .catch((err: unknown) => {
-          throw this.walFailure(kind, wal, err);
-        });
+      return this.appendToWal(this.wal, kind, env, configSeq);
     }
     return this.submitWhenReady(kind, env, configSeq);
   }
@@ -192,13 +185,23 @@ export class SoloChain implements Chain {
       this.enqueue({ type: 'message', kind, seq: this.seqWithoutWal++, env, configSeq });
       return;
     }
-    try {
-      await this.wal.appendEnvelope(kind, configSeq, env.raw, (seq) =>
+    await this.appendToWal(this.wal, kind, env, configSeq);
+  }
+
+  /** Logs the message; once durable it joins the inbox. A failed append stops the chain. */
+  private appendToWal(
+    wal: WalWriter,
+    kind: MessageKind,
+    env: ReceivedEnvelope,
+    configSeq: number,
+  ): Promise<void> {
+    return wal
+      .appendEnvelope(kind, configSeq, env.raw, (seq) =>
         this.enqueue({ type: 'message', kind, seq, env, configSeq }),
-      );
-    } catch (err) {
-      throw this.walFailure(kind, this.wal, err);
-    }
+      )
+      .catch((err: unknown) => {
+        throw this.walFailure(kind, wal, err);
+      });
   }
 
   /** What a caller whose WAL append failed is told; an append failure stops the chain. */

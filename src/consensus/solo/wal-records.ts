@@ -60,8 +60,8 @@ function readU64(buf: Buffer, offset: number): number {
 }
 
 /**
- * The same record as encodeEnvelopeRecord, as [frame and fixed fields, the raw envelope]: for a
- * writev, so the envelope is not copied into a record buffer of its own.
+ * An ENVELOPE record as [frame and fixed fields, the raw envelope]: for a writev, so the envelope
+ * is not copied into a record buffer of its own. encodeEnvelopeRecord is their concatenation.
  */
 export function encodeEnvelopeRecordChunks(record: Omit<EnvelopeRecord, 'type'>): [Buffer, Buffer] {
   const head = Buffer.allocUnsafe(FRAME_BYTES + ENVELOPE_FIXED_BYTES);
@@ -77,13 +77,7 @@ export function encodeEnvelopeRecordChunks(record: Omit<EnvelopeRecord, 'type'>)
 }
 
 export function encodeEnvelopeRecord(record: Omit<EnvelopeRecord, 'type'>): Buffer {
-  const { record: framed, body } = allocateRecord(ENVELOPE_FIXED_BYTES + record.raw.length);
-  body.writeUInt8(ENVELOPE_TYPE, 0);
-  body.writeUInt8(record.kind === 'config' ? 1 : 0, 1);
-  writeU64(body, record.seq, 2);
-  writeU64(body, record.configSeq, 10);
-  record.raw.copy(body, ENVELOPE_FIXED_BYTES);
-  return seal(framed);
+  return Buffer.concat(encodeEnvelopeRecordChunks(record));
 }
 
 export function encodeBatchRecord(record: Omit<BatchRecord, 'type'>): Buffer {
@@ -95,8 +89,9 @@ export function encodeBatchRecord(record: Omit<BatchRecord, 'type'>): Buffer {
   return seal(framed);
 }
 
-export function encodeRecord(record: WalRecord): Buffer {
-  return record.type === 'envelope' ? encodeEnvelopeRecord(record) : encodeBatchRecord(record);
+/** Any record, in the chunks it is written as. */
+export function encodeRecordChunks(record: WalRecord): Buffer[] {
+  return record.type === 'envelope' ? encodeEnvelopeRecordChunks(record) : [encodeBatchRecord(record)];
 }
 
 export interface DecodedWal {

@@ -1,7 +1,7 @@
 // Group commit over a WalFile: records handed in while an fsync is running are written together
 // and share the next fsync, so many concurrent order() calls cost one fsync, not one each.
 // Operations run strictly in the order they were requested; a compaction is one of them.
-import { encodeBatchRecord, encodeEnvelopeRecordChunks, encodeRecord } from './wal-records.js';
+import { encodeBatchRecord, encodeEnvelopeRecordChunks, encodeRecordChunks } from './wal-records.js';
 import type { EnvelopeRecord, MessageKind } from './wal-records.js';
 import type { WalFile } from './wal.js';
 
@@ -166,7 +166,7 @@ export class WalWriter {
 
   private async runCompaction(op: CompactOp): Promise<void> {
     try {
-      const content = Buffer.concat(op.collect().map(encodeRecord));
+      const content = Buffer.concat(op.collect().flatMap(encodeRecordChunks));
       await this.file.replaceDurably(content);
       this.lastCompactedBytes = content.length;
       // Appends queued behind this compaction go into the new log.
