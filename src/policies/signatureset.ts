@@ -60,23 +60,10 @@ function verifyLoneSignature(
       rejected: [{ index: 0, claimedMspId: claimedMspId(data.identity), reason: errorMessage(err) }],
     });
   }
-  const rejectedFor = (reason: string): VerifiedSignatureSet => ({
-    signers: [],
-    rejected: [{ index: 0, claimedMspId: identity.mspId, reason }],
-  });
-  let verified: Promise<boolean>;
-  try {
-    verified = identity.verify(data.data, data.signature);
-  } catch (err) {
-    verified = Promise.reject(err);
-  }
-  return verified.then(
-    (ok) =>
-      ok
-        ? { signers: [identity], rejected: NONE_REJECTED }
-        : rejectedFor(`signature by ${describeIdentity(identity)} does not verify over the signed data`),
-    (err: unknown) =>
-      rejectedFor(`signature by ${describeIdentity(identity)} could not be verified: ${errorMessage(err)}`),
+  return verifyCandidate({ index: 0, identity, data }).then((failure) =>
+    failure === undefined
+      ? { signers: [identity], rejected: NONE_REJECTED }
+      : { signers: [], rejected: [{ index: 0, claimedMspId: identity.mspId, reason: failure }] },
   );
 }
 
@@ -134,14 +121,21 @@ async function verifyManySignatures(
   return { signers: accepted.map((c) => c.identity), rejected };
 }
 
-/** Undefined when the signature verifies, else why not. */
-async function verifyCandidate({ identity, data }: Candidate): Promise<string | undefined> {
+/** Undefined when the signature verifies, else why not. One promise, no async frame (hot path). */
+function verifyCandidate({ identity, data }: Candidate): Promise<string | undefined> {
+  const couldNot = (err: unknown) =>
+    `signature by ${describeIdentity(identity)} could not be verified: ${errorMessage(err)}`;
+  let verified: Promise<boolean>;
   try {
-    const ok = await identity.verify(data.data, data.signature);
-    return ok ? undefined : `signature by ${describeIdentity(identity)} does not verify over the signed data`;
+    verified = identity.verify(data.data, data.signature);
   } catch (err) {
-    return `signature by ${describeIdentity(identity)} could not be verified: ${errorMessage(err)}`;
+    return Promise.resolve(couldNot(err));
   }
+  return verified.then(
+    (ok) =>
+      ok ? undefined : `signature by ${describeIdentity(identity)} does not verify over the signed data`,
+    couldNot,
+  );
 }
 
 function identityKey(identity: Identity): string {
