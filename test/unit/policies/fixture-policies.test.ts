@@ -85,6 +85,19 @@ describe('fixture channel policies over real signatures', () => {
     assert.match(err.message, /signature #0 \(Org3MSP\): MSP Org3MSP is not defined on channel mychannel/);
   });
 
+  it('/Channel/Writers refuses one signature that does not verify, and says whose it was', async () => {
+    const signed = signedBy(fixtureSigner('User1@org1'), data);
+    const tampered = { ...signed, data: Buffer.from('another payload') };
+    const err = await rejection(
+      mychannelAt2.policyManager.getPolicy(ChannelWriters)!.evaluateSignedData([tampered]),
+    );
+    assert.match(err.message, /got 0 valid signatures/);
+    assert.match(
+      err.message,
+      /signature #0 \(Org1MSP\): signature by Org1MSP client "User1@org1\.example\.com" does not verify over the signed data/,
+    );
+  });
+
   it('/Channel/Orderer/BlockValidation is satisfied by orderer0 signature on golden block 1', async () => {
     const block = readBlock('golden/mychannel/1.block');
     const signatures = blockSignatures(block);
