@@ -66,19 +66,22 @@ export class RawDuplex extends EventEmitter {
     });
     stream.on('trailers', takeStatus);
     stream.on('error', (err: Error) => this.fail(err));
+    /** Ends the call by its gRPC status; false when none has arrived. */
+    const settleByStatus = (): boolean => {
+      if (status === undefined) return false;
+      if (status === '0') this.settle('end');
+      else this.fail(Object.assign(new Error(`${status} ${message}`), { code: Number(status) }));
+      return true;
+    };
     // The server's side is done once its trailers (or trailers-only headers) arrived: the call
     // is over, even while this side is still open, as grpc-js sees it too.
     stream.on('end', () => {
-      if (status === '0') this.settle('end');
-      else if (status !== undefined)
-        this.fail(Object.assign(new Error(`${status} ${message}`), { code: Number(status) }));
+      settleByStatus();
       if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
     });
     stream.on('close', () => {
-      if (status === '0') this.settle('end');
-      else if (status !== undefined)
-        this.fail(Object.assign(new Error(`${status} ${message}`), { code: Number(status) }));
-      else this.fail(new Error(`the stream closed without a gRPC status (HTTP/2 code ${stream.rstCode})`));
+      if (!settleByStatus())
+        this.fail(new Error(`the stream closed without a gRPC status (HTTP/2 code ${stream.rstCode})`));
     });
   }
 
