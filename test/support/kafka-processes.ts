@@ -20,6 +20,7 @@ import {
   type ClientIdentity,
 } from './fabric-clients.js';
 import { ordererEnv, freePort } from './orderer.js';
+import { CLI_SOURCE, REPO_ROOT, lines } from './orderer-process.js';
 import { ordererGroupOf, rewriteGenesisBlock } from './genesis.js';
 import {
   SYS_KAFKA_BLOCK,
@@ -29,9 +30,6 @@ import {
   org1User,
   type LedgerBlock,
 } from './kafka-cluster.js';
-
-const REPO_ROOT = new URL('../../', import.meta.url).pathname;
-const CLI_SOURCE = join(REPO_ROOT, 'src/cli/main.ts');
 
 export interface KafkaOrdererProcess {
   readonly index: number;
@@ -182,19 +180,6 @@ export async function startKafkaOrdererProcess(
       return records;
     },
   };
-}
-
-function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    pending += chunk;
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) >= 0) {
-      onLine(pending.slice(0, newline));
-      pending = pending.slice(newline + 1);
-    }
-  });
 }
 
 /**

@@ -25,8 +25,9 @@ import { FIXTURES } from './fabric-clients.js';
 import { ordererEnv } from './orderer.js';
 import { ordererGroupOf, rewriteGenesisBlock } from './genesis.js';
 
-const REPO_ROOT = new URL('../../', import.meta.url).pathname;
-const CLI_SOURCE = join(REPO_ROOT, 'src/cli/main.ts');
+export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
+/** The CLI's TypeScript entry point, run through tsx. */
+export const CLI_SOURCE = join(REPO_ROOT, 'src/cli/main.ts');
 /** The package's `orderer` command (package.json "bin"), which runs the built dist/. */
 export const ORDERER_BIN = join(REPO_ROOT, 'bin/orderer.js');
 
@@ -271,7 +272,8 @@ export async function startOrdererProcess(options: OrdererProcessOptions): Promi
   };
 }
 
-function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+/** Calls onLine with every complete line the stream writes (utf8, without the newline). */
+export function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
   let pending = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
