@@ -6,7 +6,8 @@ import { ManualClock } from '../../../../src/clock.js';
 import { OrdererError } from '../../../../src/errors.js';
 import { LazyKafkaClient } from '../../../../src/consensus/kafka/client-lazy.js';
 import { KafkaConsenter } from '../../../../src/consensus/kafka/consenter.js';
-import { FakeConsenterSupport, capturingLogger } from '../../../support/solo.js';
+import { capturingLogger } from '../../../support/solo.js';
+import { TEST_CONSENTER_OPTIONS, mychannelSupport } from './consenter-fixtures.js';
 
 const deps = () => ({ clock: new ManualClock(), logger: capturingLogger().logger });
 const badRequest = (message: RegExp) => (err: unknown) =>
@@ -27,24 +28,7 @@ test('LazyKafkaClient: bad broker addresses are refused by the constructor; an u
 
 test('KafkaConsenter.handleChain refuses a channel whose KafkaBrokers entry is not host:port', () => {
   const { clock, logger } = deps();
-  const consenter = new KafkaConsenter(
-    {
-      retry: { shortIntervalMs: 100, shortTotalMs: 1000, longIntervalMs: 1000, longTotalMs: 5000 },
-      networkTimeouts: { dialTimeoutMs: 1000, readTimeoutMs: 3000, writeTimeoutMs: 1000 },
-      producer: { retryMax: 1, retryBackoffMs: 10 },
-      consumer: { retryBackoffMs: 100 },
-      replicationFactor: 1,
-      version: '2.0.0',
-    },
-    { clock, logger },
-  );
-  const support = new FakeConsenterSupport({
-    channelId: 'mychannel',
-    clock,
-    logger,
-    batchTimeoutMs: 2000,
-    batchSize: { maxMessageCount: 10, absoluteMaxBytes: 1 << 20, preferredMaxBytes: 1 << 19 },
-  });
-  support.config.kafkaBrokers = ['kafka0'];
+  const consenter = new KafkaConsenter(TEST_CONSENTER_OPTIONS, { clock, logger });
+  const support = mychannelSupport(clock, logger, ['kafka0']);
   assert.throws(() => consenter.handleChain(support, undefined), badRequest(/'kafka0' is not host:port/));
 });

@@ -7,7 +7,8 @@ import type { KafkaClientDependencies } from '../../../../src/consensus/kafka/cl
 import { KafkaConsenter } from '../../../../src/consensus/kafka/consenter.js';
 import { ProduceStats } from '../../../../src/consensus/kafka/produce-stats.js';
 import type { Gauge, KafkaMetrics, Labels } from '../../../../src/metrics/index.js';
-import { FakeConsenterSupport, capturingLogger } from '../../../support/solo.js';
+import { capturingLogger } from '../../../support/solo.js';
+import { TEST_CONSENTER_OPTIONS, mychannelSupport } from './consenter-fixtures.js';
 import { FakeKafkaCluster } from './fake-kafka.js';
 
 test('ProduceStats: rates and means over each interval, idle topics at rate 0 with no means', () => {
@@ -62,33 +63,16 @@ test('the Kafka consenter publishes what its clients produced as the topic gauge
   const { metrics, set } = recordingGauges();
   let clientDeps: KafkaClientDependencies | undefined;
   const cluster = new FakeKafkaCluster();
-  const consenter = new KafkaConsenter(
-    {
-      retry: { shortIntervalMs: 100, shortTotalMs: 1000, longIntervalMs: 1000, longTotalMs: 5000 },
-      networkTimeouts: { dialTimeoutMs: 1000, readTimeoutMs: 3000, writeTimeoutMs: 1000 },
-      producer: { retryMax: 1, retryBackoffMs: 10 },
-      consumer: { retryBackoffMs: 100 },
-      replicationFactor: 1,
-      version: '2.0.0',
-    },
-    {
-      clock,
-      logger,
-      metrics,
-      createClient: (_options, deps) => {
-        clientDeps = deps;
-        return cluster.client();
-      },
-    },
-  );
-  const support = new FakeConsenterSupport({
-    channelId: 'mychannel',
+  const consenter = new KafkaConsenter(TEST_CONSENTER_OPTIONS, {
     clock,
     logger,
-    batchTimeoutMs: 2000,
-    batchSize: { maxMessageCount: 10, absoluteMaxBytes: 1 << 20, preferredMaxBytes: 1 << 19 },
+    metrics,
+    createClient: (_options, deps) => {
+      clientDeps = deps;
+      return cluster.client();
+    },
   });
-  support.config.kafkaBrokers = ['127.0.0.1:9092'];
+  const support = mychannelSupport(clock, logger, ['127.0.0.1:9092']);
   consenter.handleChain(support, undefined);
   assert.ok(clientDeps?.onProduced, 'the client is told where to report its produce requests');
   clientDeps.onProduced('mychannel', 500, 1_000_000);
