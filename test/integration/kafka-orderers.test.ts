@@ -6,7 +6,6 @@
 // orderer, nothing acknowledged lost).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { common, orderer as ordererProtos } from '../../src/protos/index.js';
 import { systemClock } from '../../src/clock.js';
@@ -150,19 +149,6 @@ async function readTopic(
   }
 }
 
-function metricsText(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve(text));
-      })
-      .on('error', reject);
-  });
-}
-
 describe('Kafka consenter: three orderers on one broker', { skip, timeout: 240_000 }, () => {
   let broker: KafkaBroker;
   let nodes: TestOrderer[] = [];
@@ -212,7 +198,7 @@ describe('Kafka consenter: three orderers on one broker', { skip, timeout: 240_0
     await waitFor(
       () => `consensus_kafka_records_per_request{topic="mychannel"} in /metrics:\n${scraped.slice(0, 2000)}`,
       async () => {
-        scraped = await metricsText(nodes[0]!.orderer.operationsPort);
+        scraped = await (await fetch(`http://127.0.0.1:${nodes[0]!.orderer.operationsPort}/metrics`)).text();
         return /^consensus_kafka_records_per_request\{topic="mychannel"\} [1-9]/m.test(scraped);
       },
       30_000,
