@@ -4,7 +4,7 @@
 // once (group commit), writes the index entries, then raises the height and wakes the readers.
 // Readers get the canonical marshalled block, which is byte for byte what was appended (append
 // only accepts canonical bytes) and what Fabric's Go orderer would serve for the same folder.
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { internal, unavailable } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -31,6 +31,7 @@ import {
 } from './blockfiles.js';
 import { checkNextBlock, type ChainTip } from './chaincheck.js';
 import { HeightWaiter } from './heightwaiter.js';
+import { diskFullCode } from './diskfull.js';
 import { recoverLedgerFolder } from './recovery.js';
 import type { BlockStore, StoredBlock } from './types.js';
 
@@ -63,6 +64,8 @@ export interface FileBlockStoreDependencies {
   clock?: Clock;
   /** Told after every group commit (for ledger_blockchain_height / ledger_blockstorage_commit_time). */
   onCommit?: (event: CommitEvent) => void;
+  /** Opens block files for writing; tests inject faults (a full disk) through it. */
+  openFile?: (path: string, flags: string) => Promise<FileHandle>;
 }
 
 export interface FileBlockStoreStats {
@@ -75,6 +78,8 @@ export interface FileBlockStoreStats {
   reindexedBlocks: number;
   /** Bytes of an incomplete tail truncated when the ledger was opened. */
   droppedBytes: number;
+  /** Group commits that failed on a full disk and were cut back to the last good length. */
+  diskFullRepairs: number;
 }
 
 interface PendingAppend {
@@ -83,6 +88,8 @@ interface PendingAppend {
   /** Length prefix and record: written together with writev, never joined into one copy. */
   frame: readonly [Buffer, Buffer];
   frameLength: number;
+  /** The chain tip once this block is committed. */
+  tip: ChainTip;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -102,6 +109,8 @@ export class FileBlockStore implements BlockStore {
 
   private committedHeight: number;
   private pendingTip: ChainTip;
+  private committedTip: ChainTip;
+  private readonly openFile: (path: string, flags: string) => Promise<FileHandle>;
   private queue: PendingAppend[] = [];
   private commitLoop: Promise<void> | undefined;
   private failure: unknown;
@@ -124,6 +133,8 @@ export class FileBlockStore implements BlockStore {
     this.onCommit = dependencies.onCommit;
     this.committedHeight = tip.height;
     this.pendingTip = tip;
+    this.committedTip = tip;
+    this.openFile = dependencies.openFile ?? ((file, flags) => open(file, flags));
     this.counters = counters;
     this.cache = new BlockCache(
       options.cachedBlocks ?? DEFAULT_CACHED_BLOCKS,
@@ -157,7 +168,10 @@ export class FileBlockStore implements BlockStore {
     );
     let writeFile: FileHandle;
     try {
-      writeFile = await open(blockFilePath(options.directory, recovered.fileSizes.length - 1), 'r+');
+      writeFile = await (dependencies.openFile ?? open)(
+        blockFilePath(options.directory, recovered.fileSizes.length - 1),
+        'r+',
+      );
     } catch (err) {
       await recovered.index.close();
       throw err;
@@ -169,6 +183,7 @@ export class FileBlockStore implements BlockStore {
       directorySyncs: recovered.directorySyncs,
       reindexedBlocks: recovered.reindexedBlocks,
       droppedBytes: recovered.droppedBytes,
+      diskFullRepairs: 0,
     };
     logger.debug({ channelId: options.channelId, height: recovered.tip.height }, 'opened ledger');
     return new FileBlockStore(
@@ -206,7 +221,7 @@ export class FileBlockStore implements BlockStore {
       const bytes = ownsItsMemory(block.bytes) ? block.bytes : Buffer.from(block.bytes);
       this.pendingTip = tip;
       return new Promise<void>((resolve, reject) => {
-        this.queue.push({ number: parts.number, bytes, frame, frameLength, resolve, reject });
+        this.queue.push({ number: parts.number, bytes, frame, frameLength, tip, resolve, reject });
         // Started in a microtask so that appends issued together share the first fsync too.
         this.commitLoop ??= Promise.resolve().then(() => this.runCommitLoop());
       });
@@ -274,10 +289,16 @@ export class FileBlockStore implements BlockStore {
           for (const item of group) item.reject(this.writableErrorFor(item.number));
           continue;
         }
+        const tailBefore = { files: this.fileSizes.length, size: this.fileSizes[this.fileSizes.length - 1]! };
         try {
           await this.commitGroup(group);
           for (const item of group) item.resolve();
         } catch (err) {
+          const code = diskFullCode(err);
+          if (code !== undefined && (await this.repairAfterDiskFull(tailBefore, err))) {
+            this.rejectAfterDiskFull(group, code, err);
+            continue;
+          }
           this.failure = err;
           this.logger.error(
             { err, channelId: this.channelId },
@@ -295,6 +316,53 @@ export class FileBlockStore implements BlockStore {
     } finally {
       this.commitLoop = undefined;
     }
+  }
+
+  /**
+   * Cuts the block files back to where they ended before the failed group (no torn record stays
+   * between good ones, so the next append lands at the old tail) and makes that durable. False
+   * when even that fails: then the ledger stops for good.
+   */
+  private async repairAfterDiskFull(before: { files: number; size: number }, cause: unknown): Promise<boolean> {
+    try {
+      if (this.fileSizes.length > before.files) {
+        await this.writeFile.close();
+        for (let file = this.fileSizes.length - 1; file >= before.files; file--)
+          await unlink(blockFilePath(this.directory, file)).catch(() => {});
+        this.fileSizes.length = before.files;
+        this.writeFile = await this.openFile(blockFilePath(this.directory, before.files - 1), 'r+');
+      }
+      await this.writeFile.truncate(before.size);
+      await this.writeFile.datasync();
+      this.fileSizes[before.files - 1] = before.size;
+      this.counters.diskFullRepairs++;
+      return true;
+    } catch (err) {
+      this.logger.error(
+        { err, cause, channelId: this.channelId },
+        'ledger could not cut back a write that failed on a full disk',
+      );
+      return false;
+    }
+  }
+
+  /**
+   * The failed group and every append queued behind it are refused; the ledger takes the next block
+   * after the committed tip again, so the writer can retry once there is space.
+   */
+  private rejectAfterDiskFull(group: PendingAppend[], code: string, cause: unknown): void {
+    const refused = [...group, ...this.queue];
+    this.queue = [];
+    this.pendingTip = this.committedTip;
+    const error = unavailable(
+      `writing block ${refused[0]!.number} of channel ${this.channelId} failed: the disk is full (${code}) ` +
+        `under ${this.directory}; nothing was committed and the ledger still ends at block ${this.committedHeight - 1}. ` +
+        'Free space on that disk: the ledger accepts the block again once a write succeeds',
+      { channelId: this.channelId, blockNumber: refused[0]!.number, code },
+      { cause },
+    );
+    this.logger.warn({ err: cause, channelId: this.channelId, code }, 'ledger write failed on a full disk; will accept a retry');
+    for (const item of refused) item.reject(error);
   }
 
   private writableErrorFor(number: number): unknown {
@@ -333,6 +401,7 @@ export class FileBlockStore implements BlockStore {
 
     for (const item of group) this.cache.set(item.number, item.bytes);
     this.committedHeight = first + group.length;
+    this.committedTip = group[group.length - 1]!.tip;
     this.counters.appendedBlocks += group.length;
     this.counters.commitGroups++;
     this.waiter.notify();
@@ -362,7 +431,7 @@ export class FileBlockStore implements BlockStore {
 
   private async rollOver(): Promise<void> {
     const next = this.fileSizes.length;
-    const handle = await open(blockFilePath(this.directory, next), 'w+');
+    const handle = await this.openFile(blockFilePath(this.directory, next), 'w+');
     try {
       await syncDirectory(this.directory);
       this.counters.directorySyncs++;

@@ -16,3 +16,4 @@ export { LedgerAbortError } from './heightwaiter.js';
 export { isValidChannelId, assertValidChannelId } from './channelid.js';
 export { defaultMaxBlockFileSize } from './blockfiles.js';
 export { ledgerChannelIds, readChannelBlocks, type ReadOnlyChannel } from './readonly.js';
+export { diskFullCode, isDiskFull } from './diskfull.js';

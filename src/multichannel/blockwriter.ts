@@ -30,16 +30,27 @@ export interface BlockWriterDeps {
 }
 
 export class BlockWriter {
+  /** The last block handed over: the next one is built on it, before it is durable. */
   private lastBlock: common.IBlock;
   private lastConfigBlockNumber: number;
+  /** The last block the store made durable, and the last config as of it: where a failed write rolls back to. */
+  private committedBlock: common.IBlock;
+  private committedLastConfigNumber: number;
   private lastCommit: Promise<void> = Promise.resolve();
+  /** Bumped by a roll-back: writes handed over before it can no longer roll the writer back. */
+  private generation = 0;
 
   constructor(
     options: BlockWriterOptions,
     private readonly deps: BlockWriterDeps,
   ) {
-    this.lastBlock = options.lastBlock;
-    this.lastConfigBlockNumber = options.lastConfigBlockNumber;
+    this.lastBlock = this.committedBlock = options.lastBlock;
+    this.lastConfigBlockNumber = this.committedLastConfigNumber = options.lastConfigBlockNumber;
+  }
+
+  /** Number of the last block the store made durable. */
+  get committedNumber(): number {
+    return Number(this.committedBlock.header!.number);
   }
 
   get lastConfigNumber(): number {
@@ -59,6 +70,10 @@ export class BlockWriter {
    * resolves once the block is durable. The next block may be created before that.
    */
   writeBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {
+    return this.write(block, consenterMetadata, this.lastConfigBlockNumber);
+  }
+
+  private write(block: common.Block, consenterMetadata: Buffer | undefined, lastConfigNumber: number): Promise<void> {
     const expected = Number(this.lastBlock.header!.number) + 1;
     const number = Number(block.header!.number);
     if (number !== expected) {
@@ -66,46 +81,68 @@ export class BlockWriter {
         internal(`block writer expected block ${expected} but was given block ${number}`),
       );
     }
+    let bytes: Buffer;
+    try {
+      this.addLastConfig(block, lastConfigNumber);
+      this.addBlockSignature(block, consenterMetadata, lastConfigNumber);
+      bytes = marshalBlock(block);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Only a block that is signed and encoded becomes the base of the next one.
     this.lastBlock = block;
-    this.addLastConfig(block);
-    this.addBlockSignature(block, consenterMetadata);
-    const bytes = marshalBlock(block);
-    const previous = this.lastCommit;
-    const commit = previous.then(async () => {
+    this.lastConfigBlockNumber = lastConfigNumber;
+    const generation = this.generation;
+    const commit = this.lastCommit.then(async () => {
       await this.deps.store.append({ number, bytes });
+      this.committedBlock = block;
+      this.committedLastConfigNumber = lastConfigNumber;
       this.deps.onCommitted?.(block, bytes);
     });
-    // A failed append poisons the chain of writes: nothing after a missing block may be written.
+    // A failed append fails every write handed over after it (nothing may follow a missing block),
+    // then the writer continues from the last durable block so that the consenter can retry.
     this.lastCommit = commit;
+    commit.catch(() => this.rollBack(generation));
     return commit;
   }
 
   /** As writeBlock, for a block holding one config (or orderer) transaction: it becomes the last config. */
   writeConfigBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {
-    this.lastConfigBlockNumber = Number(block.header!.number);
-    return this.writeBlock(block, consenterMetadata);
+    return this.write(block, consenterMetadata, Number(block.header!.number));
   }
 
-  /** Resolves when every block handed over so far is durable. */
+  /** Resolves when every block handed over so far is durable; rejects when one failed. */
   flushed(): Promise<void> {
     return this.lastCommit;
   }
 
-  private addLastConfig(block: common.Block): void {
-    const value = common.LastConfig.encode(lastConfig(this.lastConfigBlockNumber)).finish();
+  private rollBack(generation: number): void {
+    if (generation !== this.generation) return;
+    this.generation++;
+    this.lastBlock = this.committedBlock;
+    this.lastConfigBlockNumber = this.committedLastConfigNumber;
+    this.lastCommit = Promise.resolve();
+  }
+
+  private addLastConfig(block: common.Block, lastConfigNumber: number): void {
+    const value = common.LastConfig.encode(lastConfig(lastConfigNumber)).finish();
     block.metadata!.metadata![BlockMetadataIndex.LAST_CONFIG] = common.Metadata.encode(
       value.length ? { value } : {},
     ).finish();
   }
 
-  private addBlockSignature(block: common.Block, consenterMetadata: Buffer | undefined): void {
+  private addBlockSignature(
+    block: common.Block,
+    consenterMetadata: Buffer | undefined,
+    lastConfigNumber: number,
+  ): void {
     const signatureHeader = newSignatureHeader(this.deps.signer);
     const innerMetadata = common.Metadata.encode(
       consenterMetadata?.length ? { value: consenterMetadata } : {},
     ).finish();
     const value = asBuffer(
       common.OrdererBlockMetadata.encode({
-        lastConfig: lastConfig(this.lastConfigBlockNumber),
+        lastConfig: lastConfig(lastConfigNumber),
         ...(innerMetadata.length ? { consenterMetadata: innerMetadata } : {}),
       }).finish(),
     );

@@ -190,20 +190,29 @@ export class ChainSupport implements ConsenterSupport {
         const configEnvelope = common.ConfigEnvelope.decode(env.data);
         await this.validateConfigEnvelope(configEnvelope, Number(block.header!.number));
         const bundle = this.deps.resources.createBundle(this.channelId, configEnvelope.config ?? {});
+        const previous = this.currentBundle;
         this.currentBundle = bundle;
         this.deps.onConfigApplied?.(bundle);
+        try {
+          await this.writer.writeConfigBlock(block, consenterMetadata);
+        } catch (err) {
+          // The block is not in the ledger (a full disk, say): the channel keeps its config, so a
+          // retry of the same config block validates against the same sequence again.
+          this.currentBundle = previous;
+          this.deps.onConfigApplied?.(previous);
+          throw err;
+        }
         this.logger.info(
           { block: Number(block.header!.number), sequence: bundle.sequence },
           'applied new channel configuration',
         );
-        break;
+        return;
       }
       default:
         throw badRequest(
           `config block holds an envelope of type ${env.channelHeader.type}, not CONFIG or ORDERER_TRANSACTION`,
         );
     }
-    return this.writer.writeConfigBlock(block, consenterMetadata);
   }
 
   /**

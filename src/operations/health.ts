@@ -46,7 +46,9 @@ export function ledgerWritableCheck(options: { location: string; component?: str
 /** What chainHealthCheck needs of the registrar. */
 export interface ChainHealthSource {
   channelIds(): string[];
-  getChain(channelId: string): { readonly chain: { errored(): Error | undefined } } | undefined;
+  getChain(
+    channelId: string,
+  ): { readonly chain: { errored(): Error | undefined; stalled?(): Error | undefined } } | undefined;
 }
 
 /**
@@ -63,7 +65,8 @@ export function chainHealthCheck(registrar: ChainHealthSource, component = 'cons
         const support = registrar.getChain(channelId);
         let error: Error | undefined;
         try {
-          error = support?.chain.errored();
+          // A chain stalled on a full disk still serves (Deliver) but is not healthy until it writes again.
+          error = support?.chain.errored() ?? support?.chain.stalled?.();
         } catch {
           continue; // no consenter attached to this channel
         }

@@ -13,14 +13,28 @@ import { decodeWal, planRecovery } from './wal-records.js';
 import type { EnvelopeRecord, MessageKind } from './wal-records.js';
 import { WalWriter, type WalWriterStats } from './wal-writer.js';
 import { FsWalStorage, type WalFile, type WalStorage } from './wal.js';
+import { diskFullCode, isDiskFull } from '../../ledger/index.js';
 
 /** Compact the log once it holds this many bytes (and after every restart). */
 export const DEFAULT_WAL_COMPACT_THRESHOLD_BYTES = 16 * 1024 * 1024;
+
+/** First wait before a block that failed on a full disk is written again; doubled per failure. */
+export const DEFAULT_DISK_FULL_RETRY_MIN_MS = 200;
+export const DEFAULT_DISK_FULL_RETRY_MAX_MS = 10_000;
 
 export interface SoloChainOptions {
   /** This channel's WAL directory; undefined runs without one (Fabric's behaviour). */
   walDir?: string | undefined;
   walCompactThresholdBytes?: number;
+  diskFullRetryMinMs?: number;
+  diskFullRetryMaxMs?: number;
+}
+
+/** A block that could not be written because the disk is full, being retried. */
+interface Stall {
+  readonly error: Error;
+  /** Starts the next attempt now (a request re-checks); settles when that attempt has run. */
+  retryNow(): Promise<void>;
 }
 
 export interface SoloChainDependencies {
@@ -54,6 +68,8 @@ export class SoloChain implements Chain {
   private readonly support: ConsenterSupport;
   private readonly walDir: string | undefined;
   private readonly compactThreshold: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
   private readonly walStorage: WalStorage;
   private readonly decodeEnvelope: (raw: Buffer) => ReceivedEnvelope;
   private readonly previousChainHalted: Promise<void>;
@@ -74,11 +90,18 @@ export class SoloChain implements Chain {
   private seqWithoutWal = 1;
   /** submit() calls waiting for recovery: later calls queue behind them, so call order is kept. */
   private waitingForReady = 0;
+  private stall: Stall | undefined;
+  /** Wakes a block write waiting to be retried (halt). */
+  private wakeStalled: (() => void) | undefined;
+  /** Settles the requests waiting on the block write attempt that runs next. */
+  private attemptSettled: (() => void) | undefined;
 
   constructor(support: ConsenterSupport, options: SoloChainOptions = {}, deps: SoloChainDependencies = {}) {
     this.support = support;
     this.walDir = options.walDir;
     this.compactThreshold = options.walCompactThresholdBytes ?? DEFAULT_WAL_COMPACT_THRESHOLD_BYTES;
+    this.retryMinMs = options.diskFullRetryMinMs ?? DEFAULT_DISK_FULL_RETRY_MIN_MS;
+    this.retryMaxMs = Math.max(this.retryMinMs, options.diskFullRetryMaxMs ?? DEFAULT_DISK_FULL_RETRY_MAX_MS);
     this.walStorage = deps.walStorage ?? new FsWalStorage();
     this.decodeEnvelope = deps.decodeEnvelope ?? defaultDecodeEnvelope;
     this.previousChainHalted = deps.previousChainHalted ?? Promise.resolve();
@@ -130,16 +153,32 @@ export class SoloChain implements Chain {
     if (this.state === 'starting') await this.ready;
     const refusal = this.refusal();
     if (refusal) throw refusal;
+    // Each request re-checks the disk: it runs the stalled write now instead of at the next backoff.
+    const stall = this.stall;
+    if (stall) {
+      await stall.retryNow();
+      if (this.stall) throw this.stall.error;
+    }
   }
 
+  /**
+   * Only a chain that will not serve again reports an error: one waiting for disk space still
+   * serves the blocks it has (Deliver) and resumes by itself, see stalled().
+   */
   errored(): Error | undefined {
     return this.state === 'halted' || this.state === 'failed' ? this.refusal() : undefined;
+  }
+
+  /** Why blocks are not being written right now (the disk is full); undefined when they are. */
+  stalled(): Error | undefined {
+    return this.stall?.error;
   }
 
   halt(): Promise<void> {
     if (this.haltDone) return this.haltDone;
     if (this.state !== 'failed') this.state = 'halted';
     this.stopTimer();
+    this.wakeStalled?.();
     this.haltDone = (async () => {
       await this.ready;
       // The message being handled finishes (a block is never left half-written); the rest stays in the WAL.
@@ -204,10 +243,23 @@ export class SoloChain implements Chain {
       });
   }
 
-  /** What a caller whose WAL append failed is told; an append failure stops the chain. */
+  /**
+   * What a caller whose WAL append failed is told. A full disk refuses just this message (the log
+   * was cut back to its last whole record); any other append failure stops the chain.
+   */
   private walFailure(kind: MessageKind, wal: WalWriter, err: unknown): Error {
     const refusal = this.refusal();
     if (refusal) return refusal;
+    const code = diskFullCode(err);
+    if (code !== undefined) {
+      return unavailable(
+        `solo chain for channel ${this.channelId} could not record the ${kind} message in its write-ahead log ` +
+          `${wal.location}: the disk is full (${code}); the message was not accepted. Free space on that disk and retry: ` +
+          'the chain resumes by itself once writes succeed',
+        { channel: this.channelId, code },
+        { cause: err },
+      );
+    }
     const failure = unavailable(
       `solo chain for channel ${this.channelId} could not record the ${kind} message in its write-ahead log ` +
         `${wal.location}: ${errorMessage(err)}; the chain has stopped, check the disk and restart the orderer`,
@@ -381,8 +433,92 @@ export class SoloChain implements Chain {
     await this.writeBlock('normal', batch, works);
   }
 
-  /** One block at a time: the next is created only after this one is in the ledger. */
+  /**
+   * One block at a time: the next is created only after this one is in the ledger. When the disk
+   * is full the same block is tried again (backoff on the injected clock, or at once when a request
+   * re-checks) until it is written or the chain halts; the rest of the loop waits behind it, so
+   * nothing is reordered, lost or written twice.
+   */
   private async writeBlock(
+    kind: MessageKind,
+    messages: readonly ReceivedEnvelope[],
+    works: readonly MessageWork[],
+  ): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        await this.tryWriteBlock(kind, messages, works);
+      } catch (err) {
+        const code = diskFullCode(err);
+        if (code === undefined || this.state !== 'running') throw err;
+        await this.waitForSpace(code, err, failures);
+        const refusal = this.refusal();
+        if (refusal) {
+          this.settleAttempt();
+          throw refusal;
+        }
+        continue;
+      }
+      return;
+    }
+  }
+
+  private settleAttempt(): void {
+    const settled = this.attemptSettled;
+    this.attemptSettled = undefined;
+    settled?.();
+  }
+
+  /** Settles at the next backoff, when a request re-checks, or when the chain halts. */
+  private waitForSpace(code: string, cause: unknown, failures: number): Promise<void> {
+    const error = unavailable(
+      `solo chain for channel ${this.channelId} cannot write its next block: the disk is full (${code}): ${errorMessage(cause)}; ` +
+        'acknowledged messages are kept and the chain resumes by itself once there is space, free space on the disk',
+      { channel: this.channelId, code },
+      { cause },
+    );
+    if (!this.stall) this.logger.error({ err: cause, channel: this.channelId, code }, 'solo chain stalled: disk full');
+    const delayMs = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(failures, 30));
+    return new Promise<void>((resolve) => {
+      let attemptDone: Promise<void> | undefined;
+      let settleAttempt: () => void = () => {};
+      const wake = () => {
+        timer.cancel();
+        this.wakeStalled = undefined;
+        attemptDone ??= new Promise<void>((done) => (settleAttempt = done));
+        resolve();
+      };
+      const timer = this.support.clock.setTimer(delayMs, wake);
+      this.wakeStalled = wake;
+      this.stall = {
+        error,
+        retryNow: () => {
+          wake();
+          return attemptDone!;
+        },
+      };
+      // The next attempt settles the requests that asked for it, whatever its outcome.
+      this.attemptSettled = () => settleAttempt();
+    });
+  }
+
+  private async tryWriteBlock(
+    kind: MessageKind,
+    messages: readonly ReceivedEnvelope[],
+    works: readonly MessageWork[],
+  ): Promise<void> {
+    try {
+      await this.writeBlockOnce(kind, messages, works);
+      // Cleared before the waiting requests are told, so that they see the chain writing again.
+      if (this.stall) {
+        this.stall = undefined;
+        this.logger.info({ channel: this.channelId }, 'disk has space again; solo chain resumed writing blocks');
+      }
+    } finally {
+      this.settleAttempt();
+    }
+  }
+
+  private async writeBlockOnce(
     kind: MessageKind,
     messages: readonly ReceivedEnvelope[],
     works: readonly MessageWork[],
@@ -395,6 +531,7 @@ export class SoloChain implements Chain {
       if (kind === 'config') await this.support.writeConfigBlock(block, undefined);
       else await this.support.writeBlock(block, undefined);
     } catch (err) {
+      if (isDiskFull(err)) throw err;
       throw internal(
         `solo chain for channel ${this.channelId} could not write ${kind} block ${blockNumber}: ${errorMessage(err)}; ` +
           'the chain has stopped, fix the ledger storage and restart the orderer (acknowledged messages are kept in the write-ahead log)',
@@ -424,8 +561,14 @@ export class SoloChain implements Chain {
     return size > 0 && size >= this.compactThreshold && size >= 2 * this.wal.compactedBytes;
   }
 
-  private compact(): Promise<void> {
-    return this.wal!.compact(() => this.unsettledRecords());
+  private async compact(): Promise<void> {
+    try {
+      await this.wal!.compact(() => this.unsettledRecords());
+    } catch (err) {
+      // The old log is whole; a compaction is only tidying, so a full disk just postpones it.
+      if (!isDiskFull(err)) throw err;
+      this.logger.warn({ err, channel: this.channelId }, 'write-ahead log compaction postponed: disk full');
+    }
   }
 
   private unsettledRecords(): EnvelopeRecord[] {

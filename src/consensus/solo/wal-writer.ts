@@ -4,6 +4,7 @@
 import { encodeBatchRecord, encodeEnvelopeRecordChunks, encodeRecordChunks } from './wal-records.js';
 import type { EnvelopeRecord, MessageKind } from './wal-records.js';
 import type { WalFile } from './wal.js';
+import { isDiskFull } from '../../ledger/index.js';
 
 export interface WalWriterOptions {
   /** The seq the next envelope gets (from recovery). */
@@ -155,6 +156,12 @@ export class WalWriter {
     try {
       await this.file.appendDurably(group.flatMap((op) => op.chunks));
     } catch (err) {
+      if (isDiskFull(err)) {
+        // The file cut the log back: only these records are refused, the log goes on after them.
+        for (const op of group) this.size -= op.size;
+        for (const op of group) op.reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
       this.fail(err, group);
       return;
     }
@@ -173,6 +180,11 @@ export class WalWriter {
       this.size = content.length + this.queue.reduce((n, o) => n + (o.type === 'append' ? o.size : 0), 0);
       this.stats.compactions++;
     } catch (err) {
+      if (isDiskFull(err)) {
+        // The old log is whole: the compaction is refused and may be tried again later.
+        op.reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
       this.fail(err, [op]);
       return;
     }
@@ -180,7 +192,8 @@ export class WalWriter {
   }
 
   private fail(err: unknown, current: Op[]): void {
-    // After a failed fsync the kernel may have dropped the dirty pages: never retry, stop for good.
+    // After a failed fsync the kernel may have dropped the dirty pages: never retry, stop for good
+    // (a full disk is the exception: the file cut the log back to bytes that were durable).
     const failure = err instanceof Error ? err : new Error(String(err));
     this.failure ??= failure;
     for (const op of current) op.reject(failure);

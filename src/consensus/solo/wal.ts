@@ -3,13 +3,20 @@
 // compacted. Everything that decides what to write lives in wal-records.ts and wal-writer.ts.
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { errorMessage } from '../../errors.js';
+import { isDiskFull } from '../../ledger/index.js';
 
 export interface WalFile {
   /** Where the log lives, for messages. */
   readonly location: string;
   /** The whole log as it is on disk (empty when there is none yet). */
   readAll(): Promise<Buffer>;
-  /** Appends the chunks in order and returns once they are on stable storage (one fsync). */
+  /**
+   * Appends the chunks in order and returns once they are on stable storage (one fsync). When it
+   * fails on a full disk (ENOSPC/EDQUOT) the log is cut back to its length before the call, so a
+   * retry never leaves a torn record between good ones; when that cut fails too, the error it
+   * throws names no disk-full code and the log must not be written again.
+   */
   appendDurably(chunks: readonly Buffer[]): Promise<void>;
   /** Atomically replaces the whole log with content; a crash leaves either the old or the new log. */
   replaceDurably(content: Buffer): Promise<void>;
@@ -55,6 +62,8 @@ async function fsyncDirectory(dir: string): Promise<void> {
 
 class FsWalFile implements WalFile {
   private handle: FileHandle | undefined;
+  /** Bytes known durable in the log: where a failed append is cut back to. */
+  private durableLength = 0;
   private closed = false;
 
   constructor(private readonly dir: string) {}
@@ -76,11 +85,31 @@ class FsWalFile implements WalFile {
     this.assertOpen();
     if (!this.handle) {
       this.handle = await open(this.location, 'a');
+      this.durableLength = (await this.handle.stat()).size;
       // The file may have just been created: make its directory entry durable too.
       await fsyncDirectory(this.dir);
     }
-    await writeAllChunks(this.handle, chunks);
-    await this.handle.datasync();
+    const handle = this.handle;
+    try {
+      await writeAllChunks(handle, chunks);
+      await handle.datasync();
+    } catch (err) {
+      if (isDiskFull(err)) await this.cutBack(handle, err);
+      throw err;
+    }
+    for (const chunk of chunks) this.durableLength += chunk.length;
+  }
+
+  private async cutBack(handle: FileHandle, cause: unknown): Promise<void> {
+    try {
+      await handle.truncate(this.durableLength);
+      await handle.datasync();
+    } catch (err) {
+      throw new Error(
+        `the write-ahead log ${this.location} could not be cut back to ${this.durableLength} bytes after a write failed ` +
+          `(${errorMessage(cause)}): ${errorMessage(err)}; it may end in a torn record, restart the orderer once the disk has space`,
+      );
+    }
   }
 
   async replaceDurably(content: Buffer): Promise<void> {
@@ -90,14 +119,19 @@ class FsWalFile implements WalFile {
     try {
       await writeAllChunks(temp, [content]);
       await temp.sync();
-    } finally {
-      await temp.close();
+    } catch (err) {
+      // The log being replaced is untouched; a half-written copy must not take space it lacks.
+      await temp.close().catch(() => {});
+      await rm(tempPath, { force: true }).catch(() => {});
+      throw err;
     }
+    await temp.close();
     await this.handle?.close();
     this.handle = undefined;
     await rename(tempPath, this.location);
     await fsyncDirectory(this.dir);
     this.handle = await open(this.location, 'a');
+    this.durableLength = content.length;
   }
 
   async close(): Promise<void> {
