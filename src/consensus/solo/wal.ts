@@ -105,9 +105,14 @@ class FsWalFile implements WalFile {
       await handle.truncate(this.durableLength);
       await handle.datasync();
     } catch (err) {
-      throw new Error(
-        `the write-ahead log ${this.location} could not be cut back to ${this.durableLength} bytes after a write failed ` +
-          `(${errorMessage(cause)}): ${errorMessage(err)}; it may end in a torn record, restart the orderer once the disk has space`,
+      // Its own code: the log may now end in a torn record, so this is not a retryable full disk.
+      throw Object.assign(
+        new Error(
+          `the write-ahead log ${this.location} could not be cut back to ${this.durableLength} bytes after a write failed ` +
+            `(${errorMessage(cause)}): ${errorMessage(err)}; it may end in a torn record, restart the orderer once the disk has space`,
+          { cause: err },
+        ),
+        { code: 'EWALREPAIR' },
       );
     }
   }
