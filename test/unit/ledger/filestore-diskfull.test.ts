@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { OrdererError } from '../../../src/errors.js';
+import type { OrdererError } from '../../../src/errors.js';
 import { FileBlockStore } from '../../../src/ledger/index.js';
 import { makeChain, withTempDir } from '../../support/ledger.js';
 import { DiskFullFault } from '../../support/disk-full-fault.js';
