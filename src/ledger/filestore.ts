@@ -323,7 +323,10 @@ export class FileBlockStore implements BlockStore {
    * between good ones, so the next append lands at the old tail) and makes that durable. False
    * when even that fails: then the ledger stops for good.
    */
-  private async repairAfterDiskFull(before: { files: number; size: number }, cause: unknown): Promise<boolean> {
+  private async repairAfterDiskFull(
+    before: { files: number; size: number },
+    cause: unknown,
+  ): Promise<boolean> {
     try {
       if (this.fileSizes.length > before.files) {
         await this.writeFile.close();
@@ -361,7 +364,10 @@ export class FileBlockStore implements BlockStore {
       { channelId: this.channelId, blockNumber: refused[0]!.number, code },
       { cause },
     );
-    this.logger.warn({ err: cause, channelId: this.channelId, code }, 'ledger write failed on a full disk; will accept a retry');
+    this.logger.warn(
+      { err: cause, channelId: this.channelId, code },
+      'ledger write failed on a full disk; will accept a retry',
+    );
     for (const item of refused) item.reject(error);
   }
 

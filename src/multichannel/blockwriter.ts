@@ -73,7 +73,11 @@ export class BlockWriter {
     return this.write(block, consenterMetadata, this.lastConfigBlockNumber);
   }
 
-  private write(block: common.Block, consenterMetadata: Buffer | undefined, lastConfigNumber: number): Promise<void> {
+  private write(
+    block: common.Block,
+    consenterMetadata: Buffer | undefined,
+    lastConfigNumber: number,
+  ): Promise<void> {
     const expected = Number(this.lastBlock.header!.number) + 1;
     const number = Number(block.header!.number);
     if (number !== expected) {

@@ -19,6 +19,7 @@ import { decodeEnvelope as defaultDecodeEnvelope } from '../../protoutil/envelop
 import { toNumber } from '../../protos/index.js';
 import type { Chain, ConsenterSupport, ReceivedEnvelope } from '../types.js';
 import type { KafkaClient, KafkaMessage } from './client.js';
+import { diskFullCode } from '../../ledger/index.js';
 import { isRetriableKafkaFailure } from './client-errors.js';
 import { KafkaCore, type CoreContext, type KafkaEffect } from './core.js';
 import {
@@ -113,6 +114,7 @@ export class KafkaChain implements Chain {
   private consumerError: OrdererError | undefined;
   private lastConsumerProblem: unknown;
   private connectInFlight = false;
+  private diskStall: OrdererError | undefined;
 
   constructor(
     support: ConsenterSupport,
@@ -644,19 +646,53 @@ export class KafkaChain implements Chain {
       );
     }
     const metadata = encodeKafkaMetadata(effect.metadata);
-    try {
-      if (effect.kind === 'config') await this.support.writeConfigBlock(block, metadata);
-      else await this.support.writeBlock(block, metadata);
-    } catch (err) {
-      throw internal(
-        `Kafka chain for channel ${this.channelId} could not write ${effect.kind} block ${number}: ${errorMessage(err)}; ` +
-          'the chain has stopped, fix the ledger storage and restart the orderer (it resumes from Kafka)',
-        { channel: this.channelId, blockNumber: number },
-        { cause: err },
-      );
+    for (let failures = 0; ; failures++) {
+      try {
+        const attempt = failures === 0 ? block : this.support.createNextBlock(effect.batch);
+        if (effect.kind === 'config') await this.support.writeConfigBlock(attempt, metadata);
+        else await this.support.writeBlock(attempt, metadata);
+        break;
+      } catch (err) {
+        const code = diskFullCode(err);
+        if (code === undefined || this.state !== 'running') throw this.writeFailure(effect.kind, number, err);
+        // A full disk: the same block is tried again (backoff on the injected clock) until it is
+        // written; consumption waits behind it and resumes from the same offset, nothing is skipped.
+        if (!this.diskStall)
+          this.log.error({ err: errorMessage(err), code, block: number }, 'Kafka chain stalled: disk full');
+        this.diskStall = unavailable(
+          `Kafka chain for channel ${this.channelId} cannot write block ${number}: the disk is full (${code}); ` +
+            'it resumes by itself once there is space, free space on the disk',
+          { channel: this.channelId, code },
+          { cause: err },
+        );
+        await waitOrAbort(
+          this.support.clock,
+          Math.min(10_000, 200 * 2 ** Math.min(failures, 30)),
+          this.stopping.signal,
+        );
+        if (this.state !== 'running') throw this.writeFailure(effect.kind, number, err);
+      }
+    }
+    if (this.diskStall) {
+      this.diskStall = undefined;
+      this.log.info({ block: number }, 'disk has space again; Kafka chain resumed writing blocks');
     }
     this.metrics?.lastOffsetPersisted.set(effect.metadata.lastOffsetPersisted, { channel: this.channelId });
     this.log.debug({ block: number, ...effect.metadata, messages: effect.batch.length }, 'wrote block');
+  }
+
+  /** Why blocks are not being written right now (the disk is full); undefined when they are. */
+  stalled(): Error | undefined {
+    return this.diskStall;
+  }
+
+  private writeFailure(kind: string, number: number, err: unknown): OrdererError {
+    return internal(
+      `Kafka chain for channel ${this.channelId} could not write ${kind} block ${number}: ${errorMessage(err)}; ` +
+        'the chain has stopped, fix the ledger storage and restart the orderer (it resumes from Kafka)',
+      { channel: this.channelId, blockNumber: number },
+      { cause: err },
+    );
   }
 
   private async postTimeToCut(blockNumber: number): Promise<void> {

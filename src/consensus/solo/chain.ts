@@ -476,7 +476,8 @@ export class SoloChain implements Chain {
       { channel: this.channelId, code },
       { cause },
     );
-    if (!this.stall) this.logger.error({ err: cause, channel: this.channelId, code }, 'solo chain stalled: disk full');
+    if (!this.stall)
+      this.logger.error({ err: cause, channel: this.channelId, code }, 'solo chain stalled: disk full');
     const delayMs = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(failures, 30));
     return new Promise<void>((resolve) => {
       let attemptDone: Promise<void> | undefined;
@@ -511,7 +512,10 @@ export class SoloChain implements Chain {
       // Cleared before the waiting requests are told, so that they see the chain writing again.
       if (this.stall) {
         this.stall = undefined;
-        this.logger.info({ channel: this.channelId }, 'disk has space again; solo chain resumed writing blocks');
+        this.logger.info(
+          { channel: this.channelId },
+          'disk has space again; solo chain resumed writing blocks',
+        );
       }
     } finally {
       this.settleAttempt();

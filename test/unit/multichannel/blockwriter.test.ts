@@ -81,7 +81,10 @@ test('block writer: blocks handed over behind a failed one fail too, and the wri
   const one = writer.writeBlock(writer.createNextBlock(batch('a')));
   const two = writer.writeBlock(writer.createNextBlock(batch('b')));
   const results = await Promise.allSettled([one, two]);
-  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['rejected', 'rejected'],
+  );
   setFull(false);
   const again = writer.createNextBlock(batch('a'));
   assert.equal(Number(again.header!.number), 1);
@@ -100,7 +103,11 @@ test('block writer: a config block that fails to append does not become the last
   setFull(false);
   const normal = writer.createNextBlock(batch('b'));
   await writer.writeBlock(normal);
-  assert.equal(lastConfigIndex(normal), 0, 'the block after the failed config block points at the old config');
+  assert.equal(
+    lastConfigIndex(normal),
+    0,
+    'the block after the failed config block points at the old config',
+  );
   const config = writer.createNextBlock(batch('config'));
   await writer.writeConfigBlock(config);
   assert.equal(writer.lastConfigNumber, 3);

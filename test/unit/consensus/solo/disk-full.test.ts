@@ -70,7 +70,10 @@ test('solo: a block that fails on a full disk is retried with backoff on the clo
 
   await orderAll(chain, ['d', 'e', 'f']);
   await chain.whenIdle();
-  assert.deepEqual(support.txIds, [['a', 'b', 'c'], ['d', 'e', 'f']]);
+  assert.deepEqual(support.txIds, [
+    ['a', 'b', 'c'],
+    ['d', 'e', 'f'],
+  ]);
   await chain.halt();
 });
 
