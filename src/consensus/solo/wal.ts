@@ -66,7 +66,10 @@ class FsWalFile implements WalFile {
   private durableLength = 0;
   private closed = false;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly openFile: OpenFile,
+  ) {}
 
   get location(): string {
     return join(this.dir, LOG_NAME);
@@ -84,7 +87,7 @@ class FsWalFile implements WalFile {
   async appendDurably(chunks: readonly Buffer[]): Promise<void> {
     this.assertOpen();
     if (!this.handle) {
-      this.handle = await open(this.location, 'a');
+      this.handle = await this.openFile(this.location, 'a');
       this.durableLength = (await this.handle.stat()).size;
       // The file may have just been created: make its directory entry durable too.
       await fsyncDirectory(this.dir);
@@ -135,7 +138,7 @@ class FsWalFile implements WalFile {
     this.handle = undefined;
     await rename(tempPath, this.location);
     await fsyncDirectory(this.dir);
-    this.handle = await open(this.location, 'a');
+    this.handle = await this.openFile(this.location, 'a');
     this.durableLength = content.length;
   }
 
@@ -151,15 +154,24 @@ class FsWalFile implements WalFile {
   }
 }
 
+/** Opens a file for appending; tests inject faults (a full disk) through it. */
+export type OpenFile = (path: string, flags: string) => Promise<FileHandle>;
+
 /** Logs as real files: <dir>/wal.log. */
 export class FsWalStorage implements WalStorage {
+  private readonly openFile: OpenFile;
+
+  constructor(deps: { openFile?: OpenFile } = {}) {
+    this.openFile = deps.openFile ?? ((path, flags) => open(path, flags));
+  }
+
   async open(dir: string): Promise<WalFile> {
     await mkdir(dir, { recursive: true });
     // The directory itself must survive a crash, or the log in it could vanish with it.
     await fsyncDirectory(dirname(dir));
     // A temp file is left only by a crash mid-compaction; the log it was replacing is still whole.
     await rm(join(dir, TEMP_NAME), { force: true });
-    return new FsWalFile(dir);
+    return new FsWalFile(dir, this.openFile);
   }
 
   async remove(dir: string): Promise<void> {
