@@ -2,6 +2,13 @@
 export { runBench, quantile, summarizeLatencies } from './run.js';
 export type { BenchOptions, BenchReport, BenchProgress, BenchPhase, LatencySummary } from './run.js';
 export { formatReport, formatProgress, TARGETS } from './report.js';
+export {
+  TerminalProgress,
+  formatProgressLine,
+  deliveryRate,
+  type ProgressWriter,
+  type TerminalProgressOptions,
+} from './progress.js';
 export { AtomicBroadcastClient, type AtomicBroadcastClientOptions } from './client.js';
 export {
   transactionEnvelope,

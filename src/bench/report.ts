@@ -1,5 +1,6 @@
 // The human-readable end of `orderer bench`: one table, numbers first, with the issue's targets.
 import type { BenchProgress, BenchReport } from './run.js';
+import { formatProgressLine } from './progress.js';
 
 /** The issue's targets for 1 KB envelopes over 64 streams. */
 export const TARGETS = { endToEndToVerifyRatio: 0.6, steadyRssBytes: 250 * 1024 * 1024 } as const;
@@ -15,6 +16,12 @@ export function formatReport(report: BenchReport, title = 'orderer bench'): stri
   add(
     'run',
     `${report.count.toLocaleString('en-US')} envelopes of ${report.size} B data (${report.envelopeBytes} B marshalled), ${report.streams} streams x ${report.window} in flight${report.connections ? ` over ${report.connections} connections` : ''} -> ${report.address} channel ${report.channel}`,
+  );
+  add(
+    'warm-up',
+    report.warmup
+      ? `${report.warmup.toLocaleString('en-US')} envelopes sent first and not counted (--warmup 0 to skip)`
+      : 'none: a fresh orderer is still unoptimised (JIT), so this run reads low (--warmup N)',
   );
   const rejected = Object.entries(report.rejected);
   add(
@@ -79,15 +86,7 @@ export function formatReport(report: BenchReport, title = 'orderer bench'): stri
 
 /** One line of progress for a terminal: a bar of delivered envelopes and the counters. */
 export function formatProgress(p: BenchProgress, columns = 80): string {
-  const done = p.phase === 'signing' ? p.signed : p.delivered;
-  const fraction = p.total ? Math.min(1, done / p.total) : 0;
-  const label =
-    p.phase === 'signing'
-      ? `signing ${p.signed}/${p.total}`
-      : `${p.phase} sent ${p.sent} acked ${p.acknowledged} delivered ${p.delivered}/${p.total}`;
-  const barWidth = Math.max(10, Math.min(40, columns - label.length - 12));
-  const filled = Math.round(fraction * barWidth);
-  return `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${label}`;
+  return formatProgressLine(p, undefined, columns);
 }
 
 function verifySamples(verify: NonNullable<BenchReport['verify']>): string {

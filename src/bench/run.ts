@@ -102,6 +102,11 @@ export interface BenchReport {
   readonly verify: VerifyRate | undefined;
   /** endToEndTps / verify.perSecond. */
   readonly endToEndToVerifyRatio: number | undefined;
+  /**
+   * Envelopes of an unreported run sent just before this one, so that the orderer's JIT and
+   * buffers were warm (set by the CLI; absent when there was none).
+   */
+  readonly warmup?: number;
 }
 
 /** The value at quantile q (0..1) of ascending-sorted values (nearest rank). */

@@ -446,3 +446,37 @@ export function blockJson(block: common.IBlock, context: DecodeContext = {}): Js
     metadata: metadataJson(block, ctx),
   };
 }
+
+/** One block in brief, for `orderer inspect`'s summary: what an operator scans a ledger for. */
+export interface BlockSummary {
+  readonly number: number;
+  readonly transactions: number;
+  /** Bytes of the marshalled block. */
+  readonly bytes: number;
+  /** Header type of the block's transactions (CONFIG, ENDORSER_TRANSACTION...), "+"-joined if mixed. */
+  readonly type: string;
+  /** SHA-256 of the block header, as the next block's previous_hash. */
+  readonly hash: string;
+}
+
+export function blockSummary(block: common.IBlock, marshalledBytes: number): BlockSummary {
+  const data = block.data?.data ?? [];
+  const types = new Set<string>();
+  for (const bytes of data) {
+    try {
+      const envelope = common.Envelope.decode(asBuffer(bytes));
+      const payload = common.Payload.decode(asBuffer(envelope.payload));
+      const ch = common.ChannelHeader.decode(asBuffer(payload.header?.channelHeader));
+      types.add(HEADER_TYPES[ch.type] ?? `UNKNOWN(${ch.type})`);
+    } catch {
+      types.add('UNDECODABLE');
+    }
+  }
+  return {
+    number: toNumber(block.header?.number),
+    transactions: data.length,
+    bytes: marshalledBytes,
+    type: types.size ? [...types].join('+') : 'EMPTY',
+    hash: blockHeaderHash(block.header ?? {}).toString('hex'),
+  };
+}

@@ -1,12 +1,14 @@
 // `orderer channel list|join|remove`: a client of the channel participation API that takes the
 // same flags as Fabric's `osnadmin channel ...` and prints what it prints (status line, then the
-// JSON body indented with tabs), so operators' scripts can switch between the two.
+// JSON body indented with tabs), so operators' scripts can switch between the two. Without
+// --orderer-address it talks to the dev orderer, found through its data folder's dev-info.json.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Command } from 'commander';
-import { badRequest, errorMessage } from '../errors.js';
+import { badRequest, errorMessage, unavailable } from '../errors.js';
+import { devDataDir, devInfoPath, readDevInfo } from '../dev/index.js';
 import { common } from '../protos/index.js';
 import { channelIdOfBlock } from '../channelconfig/index.js';
 
@@ -28,6 +30,9 @@ export interface AdminResponse {
 
 export interface ChannelCommandIo {
   write(text: string): void;
+  /** Where the dev data folder is looked for ($ORDERER_DEV_DATA_DIR, ./orderer-data). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
 }
 
 interface Connection {
@@ -73,6 +78,25 @@ function connectionFor(options: AdminConnectionOptions): Connection {
   };
 }
 
+/** A failed connection as an operator can act on: which endpoint, and what to check. */
+function connectionError(connection: Connection, err: NodeJS.ErrnoException): Error {
+  const endpoint = `${connection.host}:${connection.port}`;
+  const scheme = connection.secure ? 'https' : 'http';
+  const checks =
+    `check that the orderer is running, that ChannelParticipation.Enabled is true and that its Admin.ListenAddress is ${endpoint}` +
+    (connection.secure
+      ? ''
+      : ' (if Admin.TLS.Enabled is true, give --ca-file, --client-cert and --client-key)') +
+    '; for the dev orderer (`orderer start --dev`, admin port 7053 by default) leave -o out to use its data folder';
+  const what =
+    err.code === 'ECONNREFUSED'
+      ? `connection to the admin endpoint ${scheme}://${endpoint} was refused`
+      : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+        ? `the admin endpoint's host ${connection.host} was not found`
+        : `request to the admin endpoint ${scheme}://${endpoint} failed: ${err.message}`;
+  return unavailable(`${what}: ${checks}`, { endpoint, code: err.code }, { cause: err });
+}
+
 function request(
   connection: Connection,
   method: string,
@@ -95,7 +119,7 @@ function request(
     const req = connection.secure
       ? https.request({ ...target, ...connection.tls, agent: false }, onResponse)
       : http.request({ ...target, agent: false }, onResponse);
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => reject(connectionError(connection, err)));
     req.end(body?.bytes);
   });
 }
@@ -163,16 +187,44 @@ export function formatResponse(response: AdminResponse, showStatus = true): stri
 }
 
 interface CommonFlags {
-  ordererAddress: string;
+  ordererAddress?: string;
+  dataDir?: string;
   caFile?: string;
   clientCert?: string;
   clientKey?: string;
   status: boolean;
 }
 
-function connectionOptions(flags: CommonFlags): AdminConnectionOptions {
+/**
+ * The admin endpoint to use: --orderer-address, else the running dev orderer's (from dev-info.json
+ * in --data-dir, $ORDERER_DEV_DATA_DIR or ./orderer-data). Dev mode serves the admin API without
+ * TLS, so no TLS material comes from there.
+ */
+export function resolveAdminAddress(
+  flags: { ordererAddress?: string; dataDir?: string },
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): string {
+  if (flags.ordererAddress) return flags.ordererAddress;
+  const dataDir = devDataDir(flags.dataDir, env, cwd);
+  const dev = readDevInfo(dataDir);
+  if (!dev) {
+    throw badRequest(
+      `no --orderer-address given and no dev orderer found (${devInfoPath(dataDir)} does not exist): give -o host:port (the orderer's Admin.ListenAddress), point --data-dir at a dev data folder, or start one with \`orderer start --dev\``,
+    );
+  }
+  const runtime = dev.runtime;
+  if (!runtime || runtime.stoppedAt || !runtime.adminAddress) {
+    throw badRequest(
+      `the dev orderer of ${dataDir} is not running (${runtime?.stoppedAt ? `stopped at ${runtime.stoppedAt}` : runtime ? 'no admin endpoint recorded' : 'never started'}): start it with \`orderer start --dev${flags.dataDir ? ` --data-dir ${flags.dataDir}` : ''}\` or give -o host:port`,
+    );
+  }
+  return runtime.adminAddress;
+}
+
+function connectionOptions(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd: string): AdminConnectionOptions {
   return {
-    ordererAddress: flags.ordererAddress,
+    ordererAddress: resolveAdminAddress(flags, env, cwd),
     ...(flags.caFile ? { caFile: flags.caFile } : {}),
     ...(flags.clientCert ? { clientCert: flags.clientCert } : {}),
     ...(flags.clientKey ? { clientKey: flags.clientKey } : {}),
@@ -181,9 +233,13 @@ function connectionOptions(flags: CommonFlags): AdminConnectionOptions {
 
 function withConnectionFlags(command: Command): Command {
   return command
-    .requiredOption(
+    .option(
       '-o, --orderer-address <host:port>',
-      'admin endpoint of the orderer (Admin.ListenAddress)',
+      "admin endpoint of the orderer (Admin.ListenAddress; default: the running dev orderer's)",
+    )
+    .option(
+      '--data-dir <dir>',
+      'dev orderer data folder to find the admin endpoint in (default $ORDERER_DEV_DATA_DIR or ./orderer-data)',
     )
     .option(
       '--ca-file <path>',
@@ -199,6 +255,9 @@ export function registerChannelCommand(
   program: Command,
   io: ChannelCommandIo = { write: (text) => process.stdout.write(text) },
 ): Command {
+  const env = io.env ?? process.env;
+  const cwd = io.cwd ?? process.cwd();
+  const connect = (flags: CommonFlags) => connectionOptions(flags, env, cwd);
   const print = (response: AdminResponse, flags: CommonFlags) =>
     io.write(formatResponse(response, flags.status) + '\n');
 
@@ -209,10 +268,16 @@ export function registerChannelCommand(
       'after',
       `
 Examples:
+  $ orderer channel list                                  # the dev orderer (./orderer-data; admin port 7053)
+  $ orderer channel join --channelID mychannel --config-block ./mychannel.block --data-dir /tmp/dev
+  $ orderer channel list -o 127.0.0.1:7053 --channelID devchannel
   $ orderer channel join -o 127.0.0.1:9443 --channelID mychannel --config-block ./mychannel.block \\
       --ca-file ./tls/ca.crt --client-cert ./admin/tls/client.crt --client-key ./admin/tls/client.key
-  $ orderer channel list -o 127.0.0.1:9443 [--channelID mychannel] [TLS flags]
-  $ orderer channel remove -o 127.0.0.1:9443 --channelID mychannel [TLS flags]`,
+  $ orderer channel remove -o 127.0.0.1:9443 --channelID mychannel [TLS flags]
+
+Without -o the admin endpoint of the running dev orderer is used, read from dev-info.json in
+--data-dir, $ORDERER_DEV_DATA_DIR or ./orderer-data (dev mode serves it without TLS). 127.0.0.1:9443
+is Admin.ListenAddress in Fabric's sample orderer.yaml; the admin endpoint wants mutual TLS there.`,
     );
 
   withConnectionFlags(
@@ -224,7 +289,7 @@ Examples:
   ).action(async (flags: CommonFlags & { channelID: string; configBlock: string }) => {
     const blockBytes = readFlagFile(flags.configBlock, 'config block');
     checkBlockChannelId(blockBytes, flags.channelID);
-    print(await joinChannel(connectionOptions(flags), blockBytes), flags);
+    print(await joinChannel(connect(flags), blockBytes), flags);
   });
 
   withConnectionFlags(
@@ -233,7 +298,7 @@ Examples:
       .description('list the channels of the orderer; with --channelID, details of that channel')
       .option('-c, --channelID <name>', 'channel ID'),
   ).action(async (flags: CommonFlags & { channelID?: string }) => {
-    print(await listChannels(connectionOptions(flags), flags.channelID), flags);
+    print(await listChannels(connect(flags), flags.channelID), flags);
   });
 
   withConnectionFlags(
@@ -242,7 +307,7 @@ Examples:
       .description('remove the orderer from a channel (deletes its ledger of the channel)')
       .requiredOption('-c, --channelID <name>', 'channel ID'),
   ).action(async (flags: CommonFlags & { channelID: string }) => {
-    print(await removeChannel(connectionOptions(flags), flags.channelID), flags);
+    print(await removeChannel(connect(flags), flags.channelID), flags);
   });
 
   return channel;

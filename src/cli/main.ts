@@ -29,8 +29,10 @@ Examples:
   $ FABRIC_CFG_PATH=/etc/hyperledger/fabric orderer start
   $ ORDERER_GENERAL_LISTENPORT=7050 orderer start --config ./orderer.yaml
   $ orderer bench -n 20000 --size 1024 -c 64        load-test the dev orderer (or any: --orderer host:port ...)
+  $ orderer inspect ./orderer-data                  the dev orderer's blocks, one line each (--json: in full)
   $ orderer inspect ./orderer-data/devchannel-genesis.block
   $ orderer inspect /var/hyperledger/production/orderer --channel mychannel --from 0 --to 3
+  $ orderer channel list                            the dev orderer's channels (any orderer: -o host:port ...)
   $ orderer channel --help                          channel participation: list, join, remove
   $ orderer version
 

@@ -125,13 +125,17 @@ export function devLocalConfig(
   return config;
 }
 
-/** Addresses of listeners the composition root may expose (admin, operations), when it does. */
-function optionalAddress(
-  orderer: RunningOrderer,
-  key: 'adminAddress' | 'operationsAddress',
-): string | undefined {
-  const value = (orderer as unknown as Record<string, unknown>)[key];
-  return typeof value === 'string' && value ? value : undefined;
+/**
+ * Where the admin and operations servers really listen (their ports may have been 0, any free
+ * one): `orderer channel` and `orderer bench` find them here through dev-info.json.
+ */
+function listenerAddresses(orderer: RunningOrderer): { adminAddress?: string; operationsAddress?: string } {
+  return {
+    ...(orderer.adminPort ? { adminAddress: `${DEV_LISTEN_ADDRESS}:${orderer.adminPort}` } : {}),
+    ...(orderer.operationsPort
+      ? { operationsAddress: `${DEV_LISTEN_ADDRESS}:${orderer.operationsPort}` }
+      : {}),
+  };
 }
 
 /**
@@ -194,8 +198,7 @@ export async function startDevOrderer(
     throw err;
   }
 
-  const adminAddress = optionalAddress(orderer, 'adminAddress');
-  const operationsAddress = optionalAddress(orderer, 'operationsAddress');
+  const { adminAddress, operationsAddress } = listenerAddresses(orderer);
   const runtime: DevRuntimeInfo = {
     pid: process.pid,
     address: `${DEV_LISTEN_ADDRESS}:${orderer.port}`,

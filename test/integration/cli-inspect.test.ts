@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspectFile, inspectLedger } from '../../src/cli/inspect.js';
+import { inspectCommandOutput, inspectFile, inspectLedger, summarizeLedger } from '../../src/cli/inspect.js';
+import { readDevInfo, startDevOrderer } from '../../src/dev/index.js';
+import { silentLogger } from '../../src/logging.js';
 import { runCli } from '../../src/cli/main.js';
 import { goldenBlocks, goldenDir, writeGoOrdererLedger } from '../support/ledger.js';
 
@@ -156,5 +158,92 @@ test('orderer inspect (command line): block file to a JSON file; a channel creat
     assert.equal(await runCli(['node', 'orderer', 'inspect', join(dir, 'missing.block')]), 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('orderer inspect LEDGER: one line per block (number, transactions, size, type, hash) by default, JSON with --json/--full', async () => {
+  const location = mkdtempSync(join(tmpdir(), 'inspect-summary-'));
+  try {
+    const golden = await goldenBlocks('mychannel');
+    await writeGoOrdererLedger(location, 'mychannel', golden);
+    const full = (await inspectLedger(location, { channel: 'mychannel' })) as Any;
+    const summary = await summarizeLedger(location, { channel: 'mychannel' });
+    const channel = summary.channels[0]!;
+    assert.equal(channel.height, 6);
+    assert.deepEqual(
+      channel.blocks.map((b) => b.number),
+      [0, 1, 2, 3, 4, 5],
+    );
+    // Each line agrees with the full decoding and with the bytes Fabric's orderer wrote.
+    for (const [i, b] of channel.blocks.entries()) {
+      const block = full.channels[0].blocks[i];
+      assert.equal(b.hash, block.header.hash);
+      assert.equal(b.transactions, block.data.data.length);
+      assert.equal(b.bytes, golden[i]!.length);
+    }
+    assert.equal(channel.blocks[0]!.type, 'CONFIG');
+    assert.equal(channel.blocks[1]!.type, 'ENDORSER_TRANSACTION');
+    assert.equal(channel.blocks[1]!.transactions, 25);
+    assert.equal(channel.blocks[2]!.type, 'CONFIG');
+    assert.equal(channel.blocks[1]!.hash, full.channels[0].blocks[2].header.previous_hash);
+
+    const text = await inspectCommandOutput(location, { channel: 'mychannel' });
+    const lines = text.split('\n');
+    assert.match(text, /channel mychannel: height 6, consensus solo/);
+    assert.match(lines.find((l) => /^\s*block\s+txs\s+size\s+type\s+hash$/.test(l)) ?? '', /hash/);
+    const blockLines = lines.filter((l) => /^\s+\d+\s+\d+\s/.test(l));
+    assert.equal(blockLines.length, 6, text);
+    assert.match(
+      blockLines[1]!,
+      new RegExp(`^\\s+1\\s+25\\s+[\\d.]+ (B|KiB)\\s+ENDORSER_TRANSACTION\\s+${channel.blocks[1]!.hash}$`),
+    );
+
+    for (const flag of ['json', 'full'] as const) {
+      const json = JSON.parse(
+        await inspectCommandOutput(location, { channel: 'mychannel', [flag]: true }),
+      ) as Any;
+      assert.deepEqual(json, JSON.parse(JSON.stringify(full)), `--${flag} prints the full JSON`);
+    }
+    // The command line prints the summary too.
+    const out = join(location, 'summary.txt');
+    assert.equal(await runCli(['node', 'orderer', 'inspect', location, '-o', out]), 0);
+    assert.equal(readFileSync(out, 'utf8'), text);
+  } finally {
+    rmSync(location, { recursive: true, force: true });
+  }
+});
+
+test('orderer inspect ./orderer-data: the dev data folder itself, its ledger found through dev-info.json', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'inspect-dev-'));
+  const dataDir = join(root, 'orderer-data');
+  const dev = await startDevOrderer(
+    { dataDir, port: 0, adminPort: 0, operationsPort: 0 },
+    { logger: silentLogger() },
+  );
+  try {
+    const info = readDevInfo(dataDir)!;
+    assert.notEqual(info.ledgerDir, dataDir, 'the ledger is a folder inside the data folder');
+    const summary = await summarizeLedger(dataDir);
+    assert.equal(summary.ledger, info.ledgerDir);
+    const channel = summary.channels.find((c) => c.channel === 'devchannel')!;
+    assert.equal(channel.height, dev.orderer.registrar.channelInfo('devchannel')?.height);
+    assert.equal(channel.blocks[0]!.type, 'CONFIG');
+    assert.equal(channel.blocks[0]!.number, 0);
+    const text = await inspectCommandOutput(dataDir, {});
+    assert.match(text, /channel devchannel: height \d+, consensus solo/);
+    assert.match(
+      text,
+      new RegExp(`^\\s+0\\s+1\\s+[\\d.]+ (B|KiB)\\s+CONFIG\\s+${channel.blocks[0]!.hash}$`, 'm'),
+    );
+    const full = JSON.parse(await inspectCommandOutput(dataDir, { full: true })) as Any;
+    assert.equal(full.ledger, info.ledgerDir);
+    // A folder that is neither says what to give.
+    await assert.rejects(
+      inspectCommandOutput(root, {}),
+      /not a ledger folder.*dev data folder such as \.\/orderer-data/,
+    );
+  } finally {
+    await dev.stop();
+    rmSync(root, { recursive: true, force: true });
   }
 });
