@@ -19,7 +19,12 @@ export class RaftError extends Error {
   readonly code: RaftErrorCode;
   readonly details: Record<string, unknown>;
 
-  constructor(code: RaftErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+  constructor(
+    code: RaftErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'RaftError';
     this.code = code;
@@ -37,7 +42,10 @@ export class RaftInvariantError extends RaftError {
 
 // etcd's storage sentinels are shared values, compared by identity as Go compares them.
 export const ErrCompacted = new RaftError('compacted', 'requested index is unavailable due to compaction');
-export const ErrSnapOutOfDate = new RaftError('snap-out-of-date', 'requested index is older than the existing snapshot');
+export const ErrSnapOutOfDate = new RaftError(
+  'snap-out-of-date',
+  'requested index is older than the existing snapshot',
+);
 export const ErrUnavailable = new RaftError('unavailable', 'requested entry at index is unavailable');
 export const ErrSnapshotTemporarilyUnavailable = new RaftError(
   'snapshot-temporarily-unavailable',
@@ -45,7 +53,10 @@ export const ErrSnapshotTemporarilyUnavailable = new RaftError(
 );
 export const ErrProposalDropped = new RaftError('proposal-dropped', 'raft proposal dropped');
 export const ErrStepLocalMsg = new RaftError('step-local-msg', 'raft: cannot step raft local message');
-export const ErrStepPeerNotFound = new RaftError('step-peer-not-found', 'raft: cannot step as peer not found');
+export const ErrStepPeerNotFound = new RaftError(
+  'step-peer-not-found',
+  'raft: cannot step as peer not found',
+);
 
 export const isRaftError = (err: unknown, code: RaftErrorCode): err is RaftError =>
   err instanceof RaftError && err.code === code;

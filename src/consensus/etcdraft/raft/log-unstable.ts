@@ -34,7 +34,8 @@ export class Unstable {
   // The term of the entry at index i, if there is any.
   maybeTerm(i: number): number | undefined {
     if (i < this.offset) {
-      if (this.snapshot !== undefined && this.snapshot.metadata.index === i) return this.snapshot.metadata.term;
+      if (this.snapshot !== undefined && this.snapshot.metadata.index === i)
+        return this.snapshot.metadata.term;
       return undefined;
     }
     const last = this.maybeLastIndex();

@@ -2,12 +2,7 @@
 // MemoryStorage, the in-memory implementation (Fabric keeps a MemoryStorage in front of its WAL).
 // Methods are synchronous like etcd's; where Go returns an error value, these throw the shared
 // RaftError sentinels of errors.ts (ErrCompacted, ErrUnavailable, ...), compared by identity.
-import {
-  ErrCompacted,
-  ErrSnapOutOfDate,
-  ErrUnavailable,
-  invariant,
-} from './errors.js';
+import { ErrCompacted, ErrSnapOutOfDate, ErrUnavailable, invariant } from './errors.js';
 import { limitSize } from './entry-size.js';
 import type { ConfState, Entry, HardState, Snapshot } from './types.js';
 import { emptyHardState, emptySnapshot, newEntry } from './types.js';
