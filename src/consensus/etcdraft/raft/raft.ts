@@ -230,7 +230,7 @@ export const confChangeLeaveJoint = (cc: ConfChangeV2): boolean =>
 type StepFunc = (r: Raft, m: Message) => void;
 
 export class Raft {
-  readonly id: number;
+  id: number;
   term = 0;
   vote = 0;
   readStates: ReadState[] = [];
