@@ -257,8 +257,8 @@ export class Raft {
   electionElapsed = 0;
   // Ticks since the last heartbeatTimeout (leader only).
   heartbeatElapsed = 0;
-  readonly checkQuorum: boolean;
-  readonly preVote: boolean;
+  checkQuorum: boolean;
+  preVote: boolean;
   readonly heartbeatTimeout: number;
   readonly electionTimeout: number;
   // A random number in [electiontimeout, 2 * electiontimeout - 1], reset on each role change.

@@ -2,7 +2,8 @@
 // (https://raft.github.io/raft.pdf) against the state machine: init, step, check.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Raft, StateType } from '../../../../../src/consensus/etcdraft/raft/raft.js';
+import type { Raft} from '../../../../../src/consensus/etcdraft/raft/raft.js';
+import { StateType } from '../../../../../src/consensus/etcdraft/raft/raft.js';
 import type { MemoryStorage } from '../../../../../src/consensus/etcdraft/raft/storage.js';
 import type { Entry, Message } from '../../../../../src/consensus/etcdraft/raft/types.js';
 import { MessageType, NONE, newEntry, newMessage } from '../../../../../src/consensus/etcdraft/raft/types.js';
