@@ -216,7 +216,7 @@ class Simulation {
 }
 
 function runSchedule(seed: number, size: number): void {
-  const sim = new Simulation(seed, size);
+  const sim: Simulation = new Simulation(seed, size);
   for (let i = 0; i < 300; i++) sim.round(true);
   sim.checkLogMatching();
   // Heal everything: the group must elect and commit a fresh proposal on every node.
