@@ -13,3 +13,15 @@ export { RawNode, SnapshotStatus, mustSync, marshalConfChange, confChangeAsV2 } 
 export type { Ready, Peer } from './rawnode.js';
 export { getStatus, getBasicStatus, statusToJSON } from './status.js';
 export type { Status, BasicStatus } from './status.js';
+export {
+  describeEntry,
+  describeEntries,
+  describeMessage,
+  describeReady,
+  describeHardState,
+  describeSoftState,
+  describeConfState,
+  describeSnapshot,
+  confChangesToString,
+} from './describe.js';
+export type { EntryFormatter } from './describe.js';
