@@ -1,5 +1,6 @@
-// Port of etcd raft v3.5.9 log_test.go (the tests listed in the describe block; the rest of
-// log_test.go is not ported yet). Entries are written [index, term].
+// Port of etcd raft v3.5.9 log_test.go (the tests named in the describe block; TestCompaction,
+// TestLogRestore, TestIsOutOfBounds, TestTerm, TestTermWithUnstableSnapshot and TestSlice are not
+// ported yet). Entries are written [index, term].
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { NO_LIMIT } from '../../../../../src/consensus/etcdraft/raft/entry-size.js';
@@ -262,6 +263,213 @@ describe('RaftLog (etcd log_test.go)', () => {
       raftLog.append(ents(newEnts));
       raftLog.stableTo(stablei, stablet);
       assert.equal(raftLog.unstable.offset, wunstable, `#${i}`);
+    });
+  });
+
+  it('TestLogMaybeAppend', () => {
+    const previousEnts = ents([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
+    const lastindex = 3;
+    const lastterm = 3;
+    const commit = 1;
+    // logTerm, index, committed, ents, wlasti (0 = not appended), wappend, wcommit, wpanic
+    const tests: [number, number, number, E[], number, boolean, number, boolean][] = [
+      // not match: term is different
+      [lastterm - 1, lastindex, lastindex, [[lastindex + 1, 4]], 0, false, commit, false],
+      // not match: index out of bound
+      [lastterm, lastindex + 1, lastindex, [[lastindex + 2, 4]], 0, false, commit, false],
+      // match with the last existing entry
+      [lastterm, lastindex, lastindex, [], lastindex, true, lastindex, false],
+      [lastterm, lastindex, lastindex + 1, [], lastindex, true, lastindex, false], // do not increase commit higher than lastnewi
+      [lastterm, lastindex, lastindex - 1, [], lastindex, true, lastindex - 1, false], // commit up to the commit in the message
+      [lastterm, lastindex, 0, [], lastindex, true, commit, false], // commit do not decrease
+      [0, 0, lastindex, [], 0, true, commit, false], // commit do not decrease
+      [lastterm, lastindex, lastindex, [[lastindex + 1, 4]], lastindex + 1, true, lastindex, false],
+      [lastterm, lastindex, lastindex + 1, [[lastindex + 1, 4]], lastindex + 1, true, lastindex + 1, false],
+      [lastterm, lastindex, lastindex + 2, [[lastindex + 1, 4]], lastindex + 1, true, lastindex + 1, false], // do not increase commit higher than lastnewi
+      [
+        lastterm,
+        lastindex,
+        lastindex + 2,
+        [
+          [lastindex + 1, 4],
+          [lastindex + 2, 4],
+        ],
+        lastindex + 2,
+        true,
+        lastindex + 2,
+        false,
+      ],
+      // match with the the entry in the middle
+      [lastterm - 1, lastindex - 1, lastindex, [[lastindex, 4]], lastindex, true, lastindex, false],
+      [
+        lastterm - 2,
+        lastindex - 2,
+        lastindex,
+        [[lastindex - 1, 4]],
+        lastindex - 1,
+        true,
+        lastindex - 1,
+        false,
+      ],
+      [
+        lastterm - 3,
+        lastindex - 3,
+        lastindex,
+        [[lastindex - 2, 4]],
+        lastindex - 2,
+        true,
+        lastindex - 2,
+        true,
+      ], // conflict with existing committed entry
+      [
+        lastterm - 2,
+        lastindex - 2,
+        lastindex,
+        [
+          [lastindex - 1, 4],
+          [lastindex, 4],
+        ],
+        lastindex,
+        true,
+        lastindex,
+        false,
+      ],
+    ];
+    tests.forEach(([logTerm, index, committed, entries, wlasti, wappend, wcommit, wpanic], i) => {
+      const raftLog = newLog();
+      raftLog.append(previousEnts);
+      raftLog.committed = commit;
+      if (wpanic) {
+        assert.throws(
+          () => raftLog.maybeAppend(index, logTerm, committed, ents(entries)),
+          RaftInvariantError,
+          `#${i}`,
+        );
+        return;
+      }
+      const glasti = raftLog.maybeAppend(index, logTerm, committed, ents(entries));
+      assert.equal(glasti !== undefined, wappend, `#${i}`);
+      assert.equal(glasti ?? 0, wlasti, `#${i}`);
+      assert.equal(raftLog.committed, wcommit, `#${i}`);
+      if (glasti !== undefined && entries.length !== 0) {
+        const gents = raftLog.slice(
+          raftLog.lastIndex() - entries.length + 1,
+          raftLog.lastIndex() + 1,
+          NO_LIMIT,
+        );
+        assert.deepEqual(gents, ents(entries), `#${i}`);
+      }
+    });
+  });
+
+  // All the log related functionality works correctly after a compaction.
+  it('TestCompactionSideEffects', () => {
+    // Populate the log with 1000 entries; 750 in stable storage and 250 in unstable.
+    const lastIndex = 1000;
+    const unstableIndex = 750;
+    const lastTerm = lastIndex;
+    const storage = new MemoryStorage();
+    for (let i = 1; i <= unstableIndex; i++) storage.append([newEntry({ term: i, index: i })]);
+    const raftLog = newLog(storage);
+    for (let i = unstableIndex; i < lastIndex; i++) raftLog.append([newEntry({ term: i + 1, index: i + 1 })]);
+    assert.ok(raftLog.maybeCommit(lastIndex, lastTerm), 'maybeCommit returned false');
+    raftLog.appliedTo(raftLog.committed);
+    const offset = 500;
+    storage.compact(offset);
+    assert.equal(raftLog.lastIndex(), lastIndex);
+    for (let j = offset; j <= raftLog.lastIndex(); j++) assert.equal(raftLog.term(j), j, `term(${j})`);
+    for (let j = offset; j <= raftLog.lastIndex(); j++) assert.ok(raftLog.matchTerm(j, j), `matchTerm(${j})`);
+    const unstableEnts = raftLog.unstableEntries();
+    assert.equal(unstableEnts.length, 250);
+    assert.equal(unstableEnts[0]?.index, 751);
+    const prev = raftLog.lastIndex();
+    raftLog.append([newEntry({ index: raftLog.lastIndex() + 1, term: raftLog.lastIndex() + 1 })]);
+    assert.equal(raftLog.lastIndex(), prev + 1);
+    assert.equal(raftLog.entries(raftLog.lastIndex(), NO_LIMIT).length, 1);
+  });
+
+  const snapAt3 = () => ({
+    data: new Uint8Array(0),
+    metadata: { term: 1, index: 3, confState: emptyConfState() },
+  });
+
+  it('TestHasNextEnts', () => {
+    const tests: [number, boolean][] = [
+      [0, true],
+      [3, true],
+      [4, true],
+      [5, false],
+    ];
+    tests.forEach(([applied, hasNext], i) => {
+      const storage = new MemoryStorage();
+      storage.applySnapshot(snapAt3());
+      const raftLog = newLog(storage);
+      raftLog.append(
+        ents([
+          [4, 1],
+          [5, 1],
+          [6, 1],
+        ]),
+      );
+      raftLog.maybeCommit(5, 1);
+      raftLog.appliedTo(applied);
+      assert.equal(raftLog.hasNextEnts(), hasNext, `#${i}`);
+    });
+  });
+
+  it('TestNextEnts', () => {
+    const all: E[] = [
+      [4, 1],
+      [5, 1],
+      [6, 1],
+    ];
+    const tests: [number, E[]][] = [
+      [0, all.slice(0, 2)],
+      [3, all.slice(0, 2)],
+      [4, all.slice(1, 2)],
+      [5, []],
+    ];
+    tests.forEach(([applied, wents], i) => {
+      const storage = new MemoryStorage();
+      storage.applySnapshot(snapAt3());
+      const raftLog = newLog(storage);
+      raftLog.append(ents(all));
+      raftLog.maybeCommit(5, 1);
+      raftLog.appliedTo(applied);
+      assert.deepEqual(raftLog.nextEnts(), ents(wents), `#${i}`);
+    });
+  });
+
+  // unstableEntries returns the unstable part of the entries correctly.
+  it('TestUnstableEnts', () => {
+    const previousEnts = ents([
+      [1, 1],
+      [2, 2],
+    ]);
+    const tests: [number, Entry[]][] = [
+      [3, []],
+      [1, previousEnts],
+    ];
+    tests.forEach(([unstable, wents], i) => {
+      // append stable entries to storage
+      const storage = new MemoryStorage();
+      storage.append(previousEnts.slice(0, unstable - 1));
+      // append unstable entries to raftlog
+      const raftLog = newLog(storage);
+      raftLog.append(previousEnts.slice(unstable - 1));
+      const got = raftLog.unstableEntries();
+      const last = got[got.length - 1];
+      if (last !== undefined) raftLog.stableTo(last.index, last.term);
+      assert.deepEqual(got, wents, `#${i}`);
+      assert.equal(
+        raftLog.unstable.offset,
+        (previousEnts[previousEnts.length - 1] as Entry).index + 1,
+        `#${i}`,
+      );
     });
   });
 });
