@@ -275,7 +275,7 @@ export class RaftLog {
   }
 
   // firstIndex <= lo <= hi <= firstIndex + len(entries)
-  private mustCheckOutOfBounds(lo: number, hi: number): void {
+  mustCheckOutOfBounds(lo: number, hi: number): void {
     if (lo > hi) throw invariant(`invalid slice ${lo} > ${hi}`);
     const fi = this.firstIndex();
     if (lo < fi) throw ErrCompacted;

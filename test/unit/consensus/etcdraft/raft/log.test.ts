@@ -1,10 +1,8 @@
-// Port of etcd raft v3.5.9 log_test.go (the tests named in the describe block; TestCompaction,
-// TestLogRestore, TestIsOutOfBounds, TestTerm, TestTermWithUnstableSnapshot and TestSlice are not
-// ported yet). Entries are written [index, term].
+// Port of etcd raft v3.5.9 log_test.go, every test. Entries are written [index, term].
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NO_LIMIT } from '../../../../../src/consensus/etcdraft/raft/entry-size.js';
-import { RaftInvariantError } from '../../../../../src/consensus/etcdraft/raft/errors.js';
+import { NO_LIMIT, entrySize } from '../../../../../src/consensus/etcdraft/raft/entry-size.js';
+import { ErrCompacted, RaftInvariantError } from '../../../../../src/consensus/etcdraft/raft/errors.js';
 import { RaftLog } from '../../../../../src/consensus/etcdraft/raft/log.js';
 import { silentRaftLogger } from '../../../../../src/consensus/etcdraft/raft/logger.js';
 import { MemoryStorage } from '../../../../../src/consensus/etcdraft/raft/storage.js';
@@ -470,6 +468,215 @@ describe('RaftLog (etcd log_test.go)', () => {
         (previousEnts[previousEnts.length - 1] as Entry).index + 1,
         `#${i}`,
       );
+    });
+  });
+
+  const snapshotAt = (index: number, term: number) => ({
+    data: new Uint8Array(0),
+    metadata: { index, term, confState: emptyConfState() },
+  });
+  // Go's slice/mustCheckOutOfBounds return ErrCompacted; a thrown invariant is Go's panic.
+  const outcome = (f: () => unknown): 'ok' | 'compacted' | 'panic' => {
+    try {
+      f();
+      return 'ok';
+    } catch (err) {
+      if (err === ErrCompacted) return 'compacted';
+      if (err instanceof RaftInvariantError) return 'panic';
+      throw err;
+    }
+  };
+
+  // The number of log entries is correct after compactions.
+  it('TestCompaction', () => {
+    const tests: [number, number[], number[], boolean][] = [
+      // out of upper bound
+      [1000, [1001], [-1], false],
+      [1000, [300, 500, 800, 900], [700, 500, 200, 100], true],
+      // out of lower bound
+      [1000, [300, 299], [700, -1], false],
+    ];
+    tests.forEach(([lastIndex, compact, wleft, wallow], i) => {
+      const storage = new MemoryStorage();
+      for (let k = 1; k <= lastIndex; k++) storage.append([newEntry({ index: k })]);
+      const raftLog = newLog(storage);
+      raftLog.maybeCommit(lastIndex, 0);
+      raftLog.appliedTo(raftLog.committed);
+      for (let j = 0; j < compact.length; j++) {
+        const result = outcome(() => storage.compact(compact[j] as number));
+        if (result === 'panic') {
+          // Go recovers the panic and reports it only when compaction was to be allowed.
+          assert.equal(wallow, false, `#${i}.${j}: unexpected panic`);
+          return;
+        }
+        if (result === 'compacted') {
+          assert.equal(wallow, false, `#${i}.${j}: unexpected compaction error`);
+          continue;
+        }
+        assert.equal(raftLog.allEntries().length, wleft[j], `#${i}.${j}`);
+      }
+    });
+  });
+
+  it('TestLogRestore', () => {
+    const index = 1000;
+    const term = 1000;
+    const storage = new MemoryStorage();
+    storage.applySnapshot(snapshotAt(index, term));
+    const raftLog = newLog(storage);
+    assert.equal(raftLog.allEntries().length, 0);
+    assert.equal(raftLog.firstIndex(), index + 1);
+    assert.equal(raftLog.committed, index);
+    assert.equal(raftLog.unstable.offset, index + 1);
+    assert.equal(raftLog.term(index), term);
+  });
+
+  it('TestIsOutOfBounds', () => {
+    const offset = 100;
+    const num = 100;
+    const storage = new MemoryStorage();
+    storage.applySnapshot(snapshotAt(offset, 0));
+    const l = newLog(storage);
+    for (let i = 1; i <= num; i++) l.append([newEntry({ index: i + offset })]);
+    const first = offset + 1;
+    const tests: [number, number, 'ok' | 'compacted' | 'panic'][] = [
+      [first - 2, first + 1, 'compacted'],
+      [first - 1, first + 1, 'compacted'],
+      [first, first, 'ok'],
+      [first + num / 2, first + num / 2, 'ok'],
+      [first + num - 1, first + num - 1, 'ok'],
+      [first + num, first + num, 'ok'],
+      [first + num, first + num + 1, 'panic'],
+      [first + num + 1, first + num + 1, 'panic'],
+    ];
+    tests.forEach(([lo, hi, want], i) => {
+      assert.equal(
+        outcome(() => l.mustCheckOutOfBounds(lo, hi)),
+        want,
+        `#${i}`,
+      );
+    });
+  });
+
+  it('TestTerm', () => {
+    const offset = 100;
+    const num = 100;
+    const storage = new MemoryStorage();
+    storage.applySnapshot(snapshotAt(offset, 1));
+    const l = newLog(storage);
+    for (let i = 1; i < num; i++) l.append([newEntry({ index: offset + i, term: i })]);
+    const tests: [number, number][] = [
+      [offset - 1, 0],
+      [offset, 1],
+      [offset + num / 2, num / 2],
+      [offset + num - 1, num - 1],
+      [offset + num, 0],
+    ];
+    tests.forEach(([index, w], j) => assert.equal(l.term(index), w, `#${j}`));
+  });
+
+  it('TestTermWithUnstableSnapshot', () => {
+    const storagesnapi = 100;
+    const unstablesnapi = storagesnapi + 5;
+    const storage = new MemoryStorage();
+    storage.applySnapshot(snapshotAt(storagesnapi, 1));
+    const l = newLog(storage);
+    l.restore(snapshotAt(unstablesnapi, 1));
+    const tests: [number, number][] = [
+      // cannot get term from storage
+      [storagesnapi, 0],
+      // cannot get term from the gap between storage ents and unstable snapshot
+      [storagesnapi + 1, 0],
+      [unstablesnapi - 1, 0],
+      // get term from unstable snapshot index
+      [unstablesnapi, 1],
+    ];
+    tests.forEach(([index, w], i) => assert.equal(l.term(index), w, `#${i}`));
+  });
+
+  it('TestSlice', () => {
+    const offset = 100;
+    const num = 100;
+    const last = offset + num;
+    const half = offset + num / 2;
+    const halfSize = entrySize(newEntry({ index: half, term: half }));
+    const storage = new MemoryStorage();
+    storage.applySnapshot(snapshotAt(offset, 0));
+    for (let i = 1; i < num / 2; i++) storage.append([newEntry({ index: offset + i, term: offset + i })]);
+    const l = newLog(storage);
+    for (let i = num / 2; i < num; i++) l.append([newEntry({ index: offset + i, term: offset + i })]);
+    const tests: [number, number, number, E[], boolean][] = [
+      // test no limit
+      [offset - 1, offset + 1, NO_LIMIT, [], false],
+      [offset, offset + 1, NO_LIMIT, [], false],
+      [
+        half - 1,
+        half + 1,
+        NO_LIMIT,
+        [
+          [half - 1, half - 1],
+          [half, half],
+        ],
+        false,
+      ],
+      [half, half + 1, NO_LIMIT, [[half, half]], false],
+      [last - 1, last, NO_LIMIT, [[last - 1, last - 1]], false],
+      [last, last + 1, NO_LIMIT, [], true],
+      // test limit
+      [half - 1, half + 1, 0, [[half - 1, half - 1]], false],
+      [half - 1, half + 1, halfSize + 1, [[half - 1, half - 1]], false],
+      [half - 2, half + 1, halfSize + 1, [[half - 2, half - 2]], false],
+      [
+        half - 1,
+        half + 1,
+        halfSize * 2,
+        [
+          [half - 1, half - 1],
+          [half, half],
+        ],
+        false,
+      ],
+      [
+        half - 1,
+        half + 2,
+        halfSize * 3,
+        [
+          [half - 1, half - 1],
+          [half, half],
+          [half + 1, half + 1],
+        ],
+        false,
+      ],
+      [half, half + 2, halfSize, [[half, half]], false],
+      [
+        half,
+        half + 2,
+        halfSize * 2,
+        [
+          [half, half],
+          [half + 1, half + 1],
+        ],
+        false,
+      ],
+    ];
+    tests.forEach(([from, to, limit, w, wpanic], j) => {
+      if (wpanic) {
+        assert.equal(
+          outcome(() => l.slice(from, to, limit)),
+          'panic',
+          `#${j}`,
+        );
+        return;
+      }
+      if (from <= offset) {
+        assert.equal(
+          outcome(() => l.slice(from, to, limit)),
+          'compacted',
+          `#${j}`,
+        );
+        return;
+      }
+      assert.deepEqual(l.slice(from, to, limit), ents(w), `#${j}`);
     });
   });
 });
