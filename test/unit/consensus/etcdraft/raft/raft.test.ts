@@ -224,3 +224,122 @@ describe('etcd raft_test: snapshots', () => {
     assert.equal(msgs[0]?.type, MessageType.MsgSnap);
   });
 });
+
+describe('etcd raft_test: leader lease and restore', () => {
+  it('LeaderStepdownWhenQuorumActive', () => {
+    const sm = newTestRaft(1, 5, 1, peers(1, 2, 3));
+    sm.checkQuorum = true;
+    sm.becomeCandidate();
+    sm.becomeLeader();
+    for (let i = 0; i < sm.electionTimeout + 1; i++) {
+      sm.step(newMessage({ from: 2, type: MessageType.MsgHeartbeatResp, term: sm.term }));
+      sm.tick();
+    }
+    assert.equal(sm.state, StateType.StateLeader);
+  });
+
+  it('LeaderStepdownWhenQuorumLost', () => {
+    const sm = newTestRaft(1, 5, 1, peers(1, 2, 3));
+    sm.checkQuorum = true;
+    sm.becomeCandidate();
+    sm.becomeLeader();
+    for (let i = 0; i < sm.electionTimeout + 1; i++) sm.tick();
+    assert.equal(sm.state, StateType.StateFollower);
+  });
+
+  it('Restore: a snapshot replaces the log and the configuration, once', () => {
+    const s = {
+      data: new Uint8Array(0),
+      metadata: {
+        index: 11,
+        term: 11,
+        confState: {
+          voters: [1, 2, 3],
+          learners: [],
+          votersOutgoing: [],
+          learnersNext: [],
+          autoLeave: false,
+        },
+      },
+    };
+    const sm = newTestRaft(1, 10, 1, peers(1, 2));
+    assert.equal(sm.restore(s), true);
+    assert.equal(sm.raftLog.lastIndex(), 11);
+    assert.equal(sm.raftLog.term(11), 11);
+    assert.deepEqual(sm.prs.voterNodes(), [1, 2, 3]);
+    assert.equal(sm.restore(s), false);
+    // It should not campaign before actually applying data.
+    for (let i = 0; i < sm.randomizedElectionTimeout; i++) sm.tick();
+    assert.equal(sm.state, StateType.StateFollower);
+  });
+
+  it('RestoreIgnoreSnapshot: a snapshot at or below commit is ignored, a matching one fast-forwards commit', () => {
+    const sm = newTestRaft(1, 10, 1, peers(1, 2));
+    sm.raftLog.append([
+      newEntry({ term: 1, index: 1 }),
+      newEntry({ term: 1, index: 2 }),
+      newEntry({ term: 1, index: 3 }),
+    ]);
+    sm.raftLog.commitTo(1);
+    const s = {
+      data: new Uint8Array(0),
+      metadata: {
+        index: 1,
+        term: 1,
+        confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      },
+    };
+    assert.equal(sm.restore(s), false);
+    assert.equal(sm.raftLog.committed, 1);
+    s.metadata.index = 2;
+    assert.equal(sm.restore(s), false);
+    assert.equal(sm.raftLog.committed, 2);
+  });
+
+  it('PreVoteMigrationCanCompleteElection: a candidate left from before PreVote does not block it', () => {
+    const ns = [1, 2, 3].map((id) => newTestRaft(id, 10, 1, peers(1, 2, 3))) as [Raft, Raft, Raft];
+    for (const n of ns) n.becomeFollower(1, NONE);
+    ns[0].preVote = true;
+    ns[1].preVote = true;
+    // We intentionally do not enable PreVote for n3, this is done so in order to simulate a
+    // rolling restart process where it's possible to have a mixed version cluster with
+    // replicas with PreVote enabled, and replicas without.
+    const nt = Network.of(...ns);
+    nt.send(hup(1));
+    // Cause a network partition to isolate n3.
+    nt.isolate(3);
+    nt.send(
+      newMessage({
+        from: 1,
+        to: 1,
+        type: MessageType.MsgProp,
+        entries: [newEntry({ data: new TextEncoder().encode('some data') })],
+      }),
+    );
+    nt.send(hup(3));
+    nt.send(hup(3));
+    assert.equal(ns[0].state, StateType.StateLeader);
+    assert.equal(ns[1].state, StateType.StateFollower);
+    assert.equal(ns[2].state, StateType.StateCandidate);
+    // Enable prevote on n3, then recover the network
+    ns[2].preVote = true;
+    nt.recover();
+    const [, n2, n3] = ns;
+    // simulate leader down
+    nt.isolate(1);
+    // Call for elections from both n2 and n3.
+    nt.send(hup(3));
+    nt.send(hup(2));
+    // check state
+    assert.equal(n2.state, StateType.StateFollower);
+    assert.equal(n3.state, StateType.StatePreCandidate);
+    nt.send(hup(3));
+    nt.send(hup(2));
+    // Do we have a leader?
+    assert.ok(
+      (n2.state as StateType) === StateType.StateLeader ||
+        (n3.state as StateType) === StateType.StateFollower,
+      'no leader',
+    );
+  });
+});
