@@ -8,6 +8,7 @@ import {
   ErrProposalDropped,
   ErrSnapshotTemporarilyUnavailable,
   RaftError,
+  RaftInvariantError,
   invariant,
   isRaftError,
 } from './errors.js';
@@ -571,6 +572,8 @@ export class Raft {
       try {
         this.step(newMessage({ from: this.id, type: MessageType.MsgHup }));
       } catch (err) {
+        // Go drops the error Step returns here; a panic (invariant) still propagates.
+        if (!(err instanceof RaftError) || err instanceof RaftInvariantError) throw err;
         this.logger.debug(`error occurred during election: ${String(err)}`);
       }
     }
@@ -587,6 +590,7 @@ export class Raft {
         try {
           this.step(newMessage({ from: this.id, type: MessageType.MsgCheckQuorum }));
         } catch (err) {
+          if (!(err instanceof RaftError) || err instanceof RaftInvariantError) throw err;
           this.logger.debug(`error occurred during checking sending heartbeat: ${String(err)}`);
         }
       }
@@ -601,6 +605,7 @@ export class Raft {
       try {
         this.step(newMessage({ from: this.id, type: MessageType.MsgBeat }));
       } catch (err) {
+        if (!(err instanceof RaftError) || err instanceof RaftInvariantError) throw err;
         this.logger.debug(`error occurred during checking sending heartbeat: ${String(err)}`);
       }
     }
