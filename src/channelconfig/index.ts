@@ -33,3 +33,15 @@ export { createChannelConfig, newChannelTemplate } from './creation.js';
 export type { ChannelCreationDependencies, ChannelTemplate } from './creation.js';
 export { marshalConfigGroup, marshalConfig, marshalConfigEnvelope } from './configtx-marshal.js';
 export { checkConfigTransition, orgMspId } from './configtx-transition.js';
+export {
+  DEFAULT_SNAPSHOT_INTERVAL_SIZE,
+  etcdraftConfigOf,
+  ordererTlsAuthorities,
+  parseEtcdraftConfig,
+} from './etcdraft.js';
+export type {
+  ConsenterCertificateAuthorities,
+  EtcdraftConfig,
+  EtcdraftConsenter,
+  EtcdraftOptions,
+} from './etcdraft.js';
