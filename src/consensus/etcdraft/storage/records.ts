@@ -291,7 +291,9 @@ export function decodeRecords(bytes: Buffer): DecodedRecords {
     if (end > bytes.length) return stop({ kind: 'torn', offset });
     const body = bytes.subarray(bodyStart, end);
     if (crc32(body) !== bytes.readUInt32LE(offset + 8)) {
-      if (end === bytes.length && hasZeroSector(bytes, bodyStart, end)) return stop({ kind: 'torn', offset });
+      // Torn only if nothing but zeros follows: a record followed by real data was written whole.
+      if (allZero(bytes.subarray(end)) && hasZeroSector(bytes, bodyStart, end))
+        return stop({ kind: 'torn', offset });
       return stop({ kind: 'corrupt', offset, reason: 'the record body fails its CRC-32 check' });
     }
     try {
