@@ -131,22 +131,23 @@ test('a flipped byte in the last record is damage too, not a torn write', () =>
     });
   }));
 
-test('a missing middle segment and a damaged snap file are refused with typed errors', () =>
+test('missing segments and a damaged snap file are refused with typed errors', () =>
   withTempDir(async (root) => {
     const { wal } = await RaftWal.open({ ...options(root), segmentSizeBytes: 300 });
-    for (let index = 1; index <= 12; index++)
+    for (let index = 1; index <= 16; index++)
       await wal.save({ entries: entries(index, index, 1, 100), hardState: hardState(1, 1, index) });
     await wal.saveSnapshot({
       data: Buffer.from('the block'),
       metadata: {
-        index: 12,
+        index: 6,
         term: 1,
         confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
       },
     });
+    await wal.flush();
     await wal.close();
     const walDir = path.join(root, 'wal', 'ch');
-    const snapFile = path.join(root, 'snap', 'ch', '0000000000000001-000000000000000c.snap');
+    const snapFile = path.join(root, 'snap', 'ch', '0000000000000001-0000000000000006.snap');
 
     const snapBytes = await readFile(snapFile);
     await flipByte(snapFile, snapBytes.length - 3);
@@ -156,14 +157,28 @@ test('a missing middle segment and a damaged snap file are refused with typed er
       assert.match(err.message, /fails its CRC-32 check/);
       return true;
     });
+    await rm(snapFile);
+    await assert.rejects(RaftWal.open(options(root)), /cannot be used: the file does not exist/);
     await writeFile(snapFile, snapBytes);
+    assert.equal((await reopen(root)).snapshot?.metadata.index, 6);
 
     const segments = (await readdir(walDir)).sort();
-    assert.ok(segments.length >= 3, `segments: ${segments.join(', ')}`);
+    assert.ok(segments.length >= 4, `segments: ${segments.join(', ')}`);
+    const pristine = path.join(root, 'pristine');
+    await cp(root + '/wal', pristine, { recursive: true });
     await rm(path.join(walDir, segments[1]!));
     await assert.rejects(RaftWal.open(options(root)), (err: unknown) => {
       assert.ok(isRaftStorageError(err, 'wal-corrupt'), String(err));
-      assert.match(err.message, /segment seq 1 is missing/);
+      assert.match(err.message, /segment seq \d+ is missing before it/);
+      return true;
+    });
+    // Without its oldest segment, entries after the snapshot are in no file.
+    await rm(path.join(root, 'wal'), { recursive: true });
+    await cp(pristine, path.join(root, 'wal'), { recursive: true });
+    await rm(path.join(walDir, segments[0]!));
+    await assert.rejects(RaftWal.open(options(root)), (err: unknown) => {
+      assert.ok(isRaftStorageError(err, 'wal-corrupt'), String(err));
+      assert.match(err.message, /entries 7\.\.\d+ are in no segment/);
       return true;
     });
   }));
