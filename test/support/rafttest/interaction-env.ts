@@ -8,6 +8,7 @@
 // the previous snapshot's data. The storage hands out the newest of those snapshots when the
 // leader needs one to catch a follower up.
 import type { TestData } from '../datadriven.js';
+import { scanArg } from '../datadriven.js';
 import { RaftError } from '../../../src/consensus/etcdraft/raft/errors.js';
 import {
   describeEntries,
@@ -16,7 +17,8 @@ import {
   goQuote,
 } from '../../../src/consensus/etcdraft/raft/describe.js';
 import type { Config } from '../../../src/consensus/etcdraft/raft/raft.js';
-import { seededRandom } from '../../../src/consensus/etcdraft/raft/raft.js';
+import { seededRandom, stateTypeName } from '../../../src/consensus/etcdraft/raft/raft.js';
+import { ReadOnlyOption } from '../../../src/consensus/etcdraft/raft/read-only.js';
 import { RawNode } from '../../../src/consensus/etcdraft/raft/rawnode.js';
 import { MemoryStorage } from '../../../src/consensus/etcdraft/raft/storage.js';
 import { progressMapString } from '../../../src/consensus/etcdraft/raft/tracker/progress.js';
@@ -32,9 +34,11 @@ import {
   ConfChangeTransition,
   ConfChangeType,
   EntryType,
+  MessageType,
   emptySnapshot,
   isEmptyHardState,
   isEmptySnap,
+  newMessage,
 } from '../../../src/consensus/etcdraft/raft/types.js';
 import { decodeConfChange, decodeConfChangeV2 } from '../../../src/consensus/etcdraft/raft/wire.js';
 import { LEVEL_NAMES, LEVEL_NONE, RedirectLogger } from './redirect-logger.js';
@@ -130,12 +134,20 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-function splitMsgs(msgs: Message[], to: number): { toMsgs: Message[]; rest: Message[] } {
+function splitMsgs(msgs: Message[], to: number, type?: MessageType): { toMsgs: Message[]; rest: Message[] } {
   // NB: this does not reorder messages.
   const toMsgs: Message[] = [];
   const rest: Message[] = [];
-  for (const msg of msgs) (msg.to === to ? toMsgs : rest).push(msg);
+  for (const msg of msgs)
+    (msg.to === to && (type === undefined || msg.type === type) ? toMsgs : rest).push(msg);
   return { toMsgs, rest };
+}
+
+// Go's strconv.ParseBool.
+function parseBool(val: string): boolean {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(val)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(val)) return false;
+  throw new RaftError('config', `strconv.ParseBool: parsing "${val}": invalid syntax`);
 }
 
 const firstAsInt = (d: TestData): number => {
@@ -217,6 +229,24 @@ export class InteractionEnv {
       case 'propose':
         // propose <id> <data>
         return this.handlePropose(d);
+      case 'tick-election':
+        // tick-election <id>: tick an election interval (etcd-io/raft v3.6's harness).
+        return this.handleTickElection(d);
+      case 'raft-state':
+        // raft-state: each node's state, voter status, term and leader (v3.6's harness).
+        return this.raftState();
+      case 'report-unreachable':
+        // report-unreachable <id> <unreachable-id> (v3.6's harness).
+        return this.handleReportUnreachable(d);
+      case 'transfer-leadership':
+        // transfer-leadership from=<id> to=<id> (v3.6's harness).
+        return this.handleTransferLeadership(d);
+      case 'send-snapshot':
+        // send-snapshot <from-id> <to-id>: queue a MsgSnap of from's latest snapshot (v3.6's harness).
+        return this.handleSendSnapshot(d);
+      case 'set-randomized-election-timeout':
+        // set-randomized-election-timeout <id> timeout=<ticks> (v3.6's harness).
+        return this.handleSetRandomizedElectionTimeout(d);
       case 'propose-conf-change':
         // propose-conf-change <id> [v1=true] [transition=auto|implicit|explicit]
         // v1 v3 l4 r5
@@ -249,6 +279,7 @@ export class InteractionEnv {
     const n = firstAsInt(d);
     const snap = emptySnapshot();
     let given = false;
+    const options: Array<(config: Config) => void> = [];
     for (const arg of d.cmdArgs.slice(1)) {
       for (const val of arg.vals) {
         switch (arg.key) {
@@ -268,15 +299,44 @@ export class InteractionEnv {
             snap.data = new TextEncoder().encode(val);
             given = true;
             break;
+          // The config options of etcd-io/raft v3.6's add-nodes that v3.5.9's raft has.
+          case 'inflight': {
+            const v = parseUint(val, `${d.pos}: inflight`);
+            options.push((c) => (c.maxInflightMsgs = v));
+            break;
+          }
+          case 'prevote': {
+            const v = parseBool(val);
+            options.push((c) => (c.preVote = v));
+            break;
+          }
+          case 'checkquorum': {
+            const v = parseBool(val);
+            options.push((c) => (c.checkQuorum = v));
+            break;
+          }
+          case 'max-committed-size-per-ready': {
+            const v = parseUint(val, `${d.pos}: max-committed-size-per-ready`);
+            options.push((c) => (c.maxCommittedSizePerReady = v));
+            break;
+          }
+          case 'read-only':
+            if (val === 'safe') options.push((c) => (c.readOnlyOption = ReadOnlyOption.ReadOnlySafe));
+            else if (val === 'lease-based')
+              options.push((c) => (c.readOnlyOption = ReadOnlyOption.ReadOnlyLeaseBased));
+            else throw new RaftError('config', `invalid read-only option "${val}"`);
+            break;
         }
       }
     }
-    this.addNodes(n, given ? snap : undefined);
+    this.addNodes(n, given ? snap : undefined, (config) => {
+      for (const option of options) option(config);
+    });
   }
 
   // Adds n nodes with consecutive ids, each started from the snapshot when one is given
   // (bootstrapped at term 1) and from empty storage otherwise.
-  addNodes(n: number, snap: Snapshot | undefined): void {
+  addNodes(n: number, snap: Snapshot | undefined, configure?: (config: Config) => void): void {
     for (let i = 0; i < n; i++) {
       const id = 1 + this.nodes.length;
       const storage = new HistoryStorage(() => {
@@ -307,6 +367,7 @@ export class InteractionEnv {
         maxInflightMsgs: 2 ** 31 - 1,
         random: seededRandom(id),
       };
+      configure?.(config);
       if (this.options.onConfig !== undefined) {
         this.options.onConfig(config);
         // This could be supported but then we need to do more work translating back and forth.
@@ -338,24 +399,37 @@ export class InteractionEnv {
 
   private handleDeliverMsgs(d: TestData): void {
     const rs: Recipient[] = [];
+    let type: MessageType | undefined;
     for (const arg of d.cmdArgs) {
       if (arg.vals.length === 0) rs.push({ id: parseUint(arg.key, `${d.pos}: deliver-msgs`), drop: false });
       for (const val of arg.vals) {
+        if (arg.key === 'type') {
+          // etcd-io/raft v3.6: deliver only the messages of this type.
+          const t = MessageType[val as keyof typeof MessageType] as MessageType | undefined;
+          if (t === undefined) throw new ScriptError(`unknown message type ${val}`);
+          type = t;
+          continue;
+        }
         if (arg.key !== 'drop') continue;
         const id = parseUint(val, `${d.pos}: drop`);
         if (rs.some((r) => r.id === id)) throw new ScriptError(`can't both deliver and drop msgs to ${id}`);
         rs.push({ id, drop: true });
       }
     }
-    if (this.deliverMsgs(...rs) === 0) this.output.write('no messages\n');
+    if (this.deliverMsgsOfType(type, ...rs) === 0) this.output.write('no messages\n');
   }
 
   // Delivers (or drops, by the recipient's drop flag) the in-flight messages to the
   // recipients, removing them from the messages in flight; returns how many were handled.
   deliverMsgs(...rs: Recipient[]): number {
+    return this.deliverMsgsOfType(undefined, ...rs);
+  }
+
+  // deliverMsgs restricted to messages of one type (all types when undefined).
+  deliverMsgsOfType(type: MessageType | undefined, ...rs: Recipient[]): number {
     let n = 0;
     for (const r of rs) {
-      const { toMsgs, rest } = splitMsgs(this.messages, r.id);
+      const { toMsgs, rest } = splitMsgs(this.messages, r.id, type);
       this.messages = rest;
       n += toMsgs.length;
       for (const msg of toMsgs) {
@@ -499,6 +573,74 @@ export class InteractionEnv {
     for (let i = 0; i < num; i++) this.node(idx).rawNode.tick();
   }
 
+  private handleTickElection(d: TestData): void {
+    const idx = firstAsNodeIdx(d);
+    this.tick(idx, this.node(idx).config.electionTick);
+  }
+
+  // Each node's view of itself: state, whether it is a voter of its own config, term, leader.
+  raftState(): void {
+    for (const node of this.nodes) {
+      const st = node.rawNode.status();
+      const voterStatus = st.config.voters.ids().has(st.id) ? '(Voter)' : '(Non-Voter)';
+      this.output.write(
+        `${st.id}: ${stateTypeName(st.softState.raftState)} ${voterStatus} Term:${st.hardState.term} Lead:${st.softState.lead}\n`,
+      );
+    }
+  }
+
+  private handleReportUnreachable(d: TestData): void {
+    const idxs = nodeIdxs(d);
+    if (idxs.length !== 2) {
+      throw new RaftError(
+        'config',
+        'must specify exactly two node indexes: node on which to report, and reported node',
+      );
+    }
+    const [on, reported] = idxs as [number, number];
+    this.node(on).rawNode.reportUnreachable(this.node(reported).config.id);
+  }
+
+  private handleTransferLeadership(d: TestData): void {
+    const arg = (key: string): number => {
+      const v = scanArg(d, key)?.vals[0];
+      if (v === undefined) throw new ScriptError(`${d.pos}: transfer-leadership needs ${key}=<id>`);
+      const id = parseUint(v, `${d.pos}: ${key}`);
+      if (id === 0 || id > this.nodes.length)
+        throw new ScriptError(`${d.pos}: expected a valid "${key}" argument`);
+      return id;
+    };
+    const from = arg('from');
+    const to = arg('to');
+    this.node(from - 1).rawNode.transferLeader(to);
+  }
+
+  private handleSendSnapshot(d: TestData): void {
+    const idxs = nodeIdxs(d);
+    if (idxs.length !== 2) throw new ScriptError(`${d.pos}: send-snapshot takes two node ids`);
+    const [fromIdx, toIdx] = idxs as [number, number];
+    const from = this.node(fromIdx);
+    const msg = newMessage({
+      type: MessageType.MsgSnap,
+      term: from.rawNode.status().hardState.term,
+      from: fromIdx + 1,
+      to: toIdx + 1,
+      snapshot: from.storage.snapshot(),
+    });
+    this.messages.push(msg);
+    this.output.write(describeMessage(msg, goQuote));
+  }
+
+  private handleSetRandomizedElectionTimeout(d: TestData): void {
+    const idx = firstAsNodeIdx(d);
+    const v = scanArg(d, 'timeout')?.vals[0];
+    if (v === undefined)
+      throw new ScriptError(`${d.pos}: set-randomized-election-timeout needs timeout=<ticks>`);
+    const timeout = parseUint(v, `${d.pos}: timeout`);
+    if (timeout === 0) throw new ScriptError(`${d.pos}: timeout must not be zero`);
+    this.node(idx).rawNode.raft.randomizedElectionTimeout = timeout;
+  }
+
   private handlePropose(d: TestData): void {
     const idx = firstAsNodeIdx(d);
     const data = d.cmdArgs[1];
@@ -522,12 +664,7 @@ export class InteractionEnv {
       for (const val of arg.vals) {
         switch (arg.key) {
           case 'v1':
-            if (
-              !['true', 'false', '1', '0', 't', 'f', 'TRUE', 'FALSE', 'True', 'False', 'T', 'F'].includes(val)
-            ) {
-              throw new RaftError('config', `strconv.ParseBool: parsing "${val}": invalid syntax`);
-            }
-            v1 = ['true', '1', 't', 'TRUE', 'True', 'T'].includes(val);
+            v1 = parseBool(val);
             break;
           case 'transition':
             switch (val) {
