@@ -19,7 +19,7 @@ import {
 import type { Config } from '../../../src/consensus/etcdraft/raft/raft.js';
 import { seededRandom, stateTypeName } from '../../../src/consensus/etcdraft/raft/raft.js';
 import { ReadOnlyOption } from '../../../src/consensus/etcdraft/raft/read-only.js';
-import { RawNode } from '../../../src/consensus/etcdraft/raft/rawnode.js';
+import { RawNode, SnapshotStatus } from '../../../src/consensus/etcdraft/raft/rawnode.js';
 import { MemoryStorage } from '../../../src/consensus/etcdraft/raft/storage.js';
 import { progressMapString } from '../../../src/consensus/etcdraft/raft/tracker/progress.js';
 import type {
@@ -247,6 +247,12 @@ export class InteractionEnv {
       case 'set-randomized-election-timeout':
         // set-randomized-election-timeout <id> timeout=<ticks> (v3.6's harness).
         return this.handleSetRandomizedElectionTimeout(d);
+      case 'report-snapshot':
+        // report-snapshot <id> <reported-id> status=finish|failure (ours, as Fabric reports).
+        return this.handleReportSnapshot(d);
+      case 'read-index':
+        // read-index <id> <request-context> (ours).
+        return this.handleReadIndex(d);
       case 'propose-conf-change':
         // propose-conf-change <id> [v1=true] [transition=auto|implicit|explicit]
         // v1 v3 l4 r5
@@ -318,6 +324,22 @@ export class InteractionEnv {
           case 'max-committed-size-per-ready': {
             const v = parseUint(val, `${d.pos}: max-committed-size-per-ready`);
             options.push((c) => (c.maxCommittedSizePerReady = v));
+            break;
+          }
+          // Ours: the other options Fabric's etcdraft chain sets.
+          case 'disable-proposal-forwarding': {
+            const v = parseBool(val);
+            options.push((c) => (c.disableProposalForwarding = v));
+            break;
+          }
+          case 'max-size-per-msg': {
+            const v = parseUint(val, `${d.pos}: max-size-per-msg`);
+            options.push((c) => (c.maxSizePerMsg = v));
+            break;
+          }
+          case 'max-uncommitted-entries-size': {
+            const v = parseUint(val, `${d.pos}: max-uncommitted-entries-size`);
+            options.push((c) => (c.maxUncommittedEntriesSize = v));
             break;
           }
           case 'read-only':
@@ -639,6 +661,29 @@ export class InteractionEnv {
     const timeout = parseUint(v, `${d.pos}: timeout`);
     if (timeout === 0) throw new ScriptError(`${d.pos}: timeout must not be zero`);
     this.node(idx).rawNode.raft.randomizedElectionTimeout = timeout;
+  }
+
+  private handleReportSnapshot(d: TestData): void {
+    const idxs = nodeIdxs(d);
+    if (idxs.length !== 2) throw new ScriptError(`${d.pos}: report-snapshot takes two node ids`);
+    const [on, reported] = idxs as [number, number];
+    const status = scanArg(d, 'status')?.vals[0];
+    if (status !== 'finish' && status !== 'failure') {
+      throw new ScriptError(`${d.pos}: report-snapshot needs status=finish or status=failure`);
+    }
+    this.node(on).rawNode.reportSnapshot(
+      this.node(reported).config.id,
+      status === 'finish' ? SnapshotStatus.SnapshotFinish : SnapshotStatus.SnapshotFailure,
+    );
+  }
+
+  private handleReadIndex(d: TestData): void {
+    const idx = firstAsNodeIdx(d);
+    const ctx = d.cmdArgs[1];
+    if (d.cmdArgs.length !== 2 || ctx === undefined || ctx.vals.length > 0) {
+      throw new ScriptError(`${d.pos}: read-index takes a node id and a request context`);
+    }
+    this.node(idx).rawNode.readIndex(new TextEncoder().encode(ctx.key));
   }
 
   private handlePropose(d: TestData): void {

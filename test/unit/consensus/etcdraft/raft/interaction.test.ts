@@ -51,6 +51,23 @@ describe('etcd-io/raft v3.6.0 interaction scripts with etcd raft v3.5.9 output',
   }
 });
 
+// Our scripts for the options and calls Fabric's etcdraft chain relies on (PreVote, CheckQuorum,
+// no proposal forwarding, v1 conf changes, leadership transfer, snapshot reports, flow control,
+// read index), with the expected output etcd raft v3.5.9 printed for them (same generator).
+describe('Fabric-relevant interaction scripts with etcd raft v3.5.9 output', () => {
+  const dir = `${TESTDATA}fabric-cases/`;
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.txt'))
+    .sort();
+  it('has the six scripts', () => assert.equal(files.length, 6));
+  for (const name of files) {
+    it(name, () => {
+      const env = new InteractionEnv();
+      assert.ok(runDataDrivenFile(dir + name, (d) => env.handle(d)) > 0);
+    });
+  }
+});
+
 // Focused checks of the core divergences the scripts revealed, so a regression names its cause.
 describe('divergences from etcd found by the interaction scripts', () => {
   const newLeader = (): { rn: RawNode; storage: MemoryStorage } => {
