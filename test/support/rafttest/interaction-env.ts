@@ -253,6 +253,9 @@ export class InteractionEnv {
       case 'read-index':
         // read-index <id> <request-context> (ours).
         return this.handleReadIndex(d);
+      case 'restart':
+        // restart <id>: crash and restart from the persisted state (ours).
+        return this.restart(firstAsNodeIdx(d));
       case 'propose-conf-change':
         // propose-conf-change <id> [v1=true] [transition=auto|implicit|explicit]
         // v1 v3 l4 r5
@@ -684,6 +687,22 @@ export class InteractionEnv {
       throw new ScriptError(`${d.pos}: read-index takes a node id and a request context`);
     }
     this.node(idx).rawNode.readIndex(new TextEncoder().encode(ctx.key));
+  }
+
+  // The node crashes and comes back from what it persisted: a new RawNode over the same
+  // storage (HardState, entries), its state machine rebuilt from its initial snapshot by
+  // re-applying the committed entries. The storage's own snapshot stays the initial one, so a
+  // node whose log was compacted or replaced by a snapshot cannot be restarted this way.
+  restart(idx: number): void {
+    const node = this.node(idx);
+    const base = node.history[0] as Snapshot;
+    if (node.storage.firstIndex() - 1 !== base.metadata.index) {
+      throw new ScriptError(`restart: the log of node ${idx + 1} no longer starts at its initial snapshot`);
+    }
+    const config: Config = { ...node.config, applied: base.metadata.index };
+    node.rawNode = new RawNode(config);
+    node.config = config;
+    node.history = [base];
   }
 
   private handlePropose(d: TestData): void {
