@@ -59,7 +59,7 @@ describe('Fabric-relevant interaction scripts with etcd raft v3.5.9 output', () 
   const files = readdirSync(dir)
     .filter((name) => name.endsWith('.txt'))
     .sort();
-  it('has the nine scripts', () => assert.equal(files.length, 9));
+  it('has the ten scripts', () => assert.equal(files.length, 10));
   for (const name of files) {
     it(name, () => {
       const env = new InteractionEnv();
