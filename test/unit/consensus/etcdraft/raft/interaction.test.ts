@@ -14,6 +14,7 @@ import { MemoryStorage } from '../../../../../src/consensus/etcdraft/raft/storag
 import {
   ConfChangeTransition,
   ConfChangeType,
+  emptyConfState,
   isEmptyHardState,
 } from '../../../../../src/consensus/etcdraft/raft/types.js';
 
@@ -115,6 +116,41 @@ describe('divergences from etcd found by the interaction scripts', () => {
       ['2/4 EntryNormal "b"'],
       'the entry proposed before advance was marked stable without being handed out',
     );
+  });
+
+  it('a follower does not ack entries it received while a Ready was out and never persisted', () => {
+    const env = new InteractionEnv();
+    env.addNodes(2, {
+      data: new Uint8Array(0),
+      metadata: { index: 2, term: 1, confState: { ...emptyConfState(), voters: [1, 2] } },
+    });
+    env.campaign(0);
+    env.stabilize();
+    const text = new TextEncoder();
+    const follower = env.nodes[1];
+    assert.ok(follower !== undefined);
+    env.propose(0, text.encode('x'));
+    env.processReady(0);
+    env.deliverMsgs({ id: 2, drop: false });
+    // The follower's Ready holds x; while the application persists it, y arrives.
+    const rd = follower.rawNode.ready();
+    assert.deepEqual(
+      rd.entries.map((e) => describeEntry(e)),
+      ['1/4 EntryNormal "x"'],
+    );
+    follower.storage.append(rd.entries);
+    if (!isEmptyHardState(rd.hardState)) follower.storage.setHardState(rd.hardState);
+    env.propose(0, text.encode('y'));
+    env.processReady(0);
+    env.deliverMsgs({ id: 2, drop: false });
+    follower.rawNode.advance(rd);
+    const next = follower.rawNode.ready();
+    assert.deepEqual(
+      next.entries.map((e) => describeEntry(e)),
+      ['1/5 EntryNormal "y"'],
+      'y must be handed out for persisting before the follower acks it',
+    );
+    assert.equal(follower.storage.lastIndex(), 4, 'only x has been persisted');
   });
 
   it('logs a refused conf change with Go %v of the ConfChange / ConfChangeV2 value', () => {
