@@ -3,6 +3,13 @@
 // happens — Readys, delivered messages, raft's own log lines — the way etcd prints it, so the
 // scripts' expected output can be compared byte for byte.
 //
+// Beyond v3.5.9's commands it has those of etcd-io/raft v3.6.0's harness that v3.5.9's raft
+// supports (tick-election, raft-state, report-unreachable, transfer-leadership, send-snapshot,
+// set-randomized-election-timeout, deliver-msgs type=, add-nodes config options) and a few of
+// ours (report-snapshot, read-index, restart, more add-nodes options), each also implemented
+// in the Go generator that wrote the expected output of the scripts using them
+// (test/fixtures/etcd-raft-v3.5.9/interaction/generator/).
+//
 // As in etcd, each node has a MemoryStorage and an "appender" state machine: its history of
 // snapshots, where applying an entry appends the entry's data (or a conf change's context) to
 // the previous snapshot's data. The storage hands out the newest of those snapshots when the
