@@ -60,7 +60,7 @@ describe('Fabric-relevant interaction scripts with etcd raft v3.5.9 output', () 
   const files = readdirSync(dir)
     .filter((name) => name.endsWith('.txt'))
     .sort();
-  it('has the eleven scripts', () => assert.equal(files.length, 11));
+  it('has the twelve scripts', () => assert.equal(files.length, 12));
   for (const name of files) {
     it(name, () => {
       const env = new InteractionEnv();
