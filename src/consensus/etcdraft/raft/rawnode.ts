@@ -216,7 +216,7 @@ export class RawNode {
     const hardSt = r.hardState();
     if (!isEmptyHardState(hardSt) && !isHardStateEqual(hardSt, this.prevHardSt)) return true;
     if (r.raftLog.hasPendingSnapshot()) return true;
-    if (r.msgs.length > 0 || r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextEnts()) return true;
+    if (r.msgs.length > 0 || r.raftLog.unstable.entries.length > 0 || r.raftLog.hasNextEnts()) return true;
     if (r.readStates.length !== 0) return true;
     return false;
   }
