@@ -2,9 +2,18 @@
 // skipped with the reason outside CI, run (and so failed with how to get them) under CI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import {
   FABRIC_FIXTURES,
   FabricBinaryMissingError,
@@ -103,4 +112,40 @@ test('a binary counts only as an executable file', () => {
     assert.equal(fabricBin('osnadmin', env), join(dir, 'osnadmin'));
     assert.equal(fabricBinSkipReason(['osnadmin'], env), false);
   });
+});
+
+/** Every .ts/.mjs/.js file below dir, skipping fixture data and dependencies. */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      return ['node_modules', 'generated', 'fixtures'].includes(entry.name) ? [] : sources(path);
+    }
+    return /\.(ts|mjs|js)$/.test(entry.name) ? [path] : [];
+  });
+}
+
+test('no test, bench or source file reads Fabric artifacts from outside the repository', () => {
+  // The paths of the machines the project was first developed on; a fresh clone has neither.
+  const outside = /\/work\/shared\b|shared\/fixtures\/|shared\/fabric-bin/;
+  const allowed = new Set(['test/support/fabric-fixtures.ts', 'test/unit/support/fabric-fixtures.test.ts']);
+  const offenders: string[] = [];
+  for (const folder of ['test', 'bench', 'src', 'scripts']) {
+    for (const file of sources(join(PROJECT_ROOT, folder))) {
+      const name = relative(PROJECT_ROOT, file);
+      if (allowed.has(name)) continue;
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          // Comments may say where the binaries are looked for; code must go through fabric-fixtures.
+          if (outside.test(line) && !/^\s*(\/\/|\*|\/\*)/.test(line))
+            offenders.push(`${name}:${i + 1}: ${line.trim()}`);
+        });
+    }
+  }
+  assert.deepEqual(
+    offenders,
+    [],
+    'use FABRIC_FIXTURES / fabricBin from test/support/fabric-fixtures.ts instead of these paths',
+  );
 });
