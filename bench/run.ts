@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { formatReport, runBench, type BenchReport, type ClientSigner } from '../src/bench/index.js';
 import { readDevInfo, type DevInfo } from '../src/dev/index.js';
 import { loadLocalMsp } from '../src/msp/index.js';
+import { systemClock } from '../src/clock.js';
 
 interface Scenario {
   readonly name: string;
@@ -172,7 +173,7 @@ async function startDevOrderer(root: string, args: Args): Promise<OrdererUnderTe
     return {
       address: info.runtime!.address,
       channel: info.channel,
-      signer: loadLocalMsp({ dir: info.client.mspDir, mspId: info.client.mspId }).signer,
+      signer: loadLocalMsp({ dir: info.client.mspDir, mspId: info.client.mspId, clock: systemClock }).signer,
       pid: child.pid,
       describe: `dev orderer (solo) pid ${child.pid} at ${info.runtime!.address}, data in ${dataDir}`,
       async stop() {
@@ -233,7 +234,7 @@ async function startKafkaOrderer(root: string, args: Args): Promise<OrdererUnder
     return {
       address,
       channel: 'mychannel',
-      signer: loadLocalMsp({ dir: userMsp, mspId: 'Org1MSP' }).signer,
+      signer: loadLocalMsp({ dir: userMsp, mspId: 'Org1MSP', clock: systemClock }).signer,
       pid,
       describe: `Kafka orderer pid ${pid} at ${address} (sys-kafka.block, broker ${broker.bootstrap}, channel mychannel: BatchSize 500, BatchTimeout 2s)`,
       stop: cleanUp,

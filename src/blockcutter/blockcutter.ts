@@ -2,7 +2,7 @@
 // begins. Pure: it never touches timers or disks; the consenter owns the batch timer.
 import type { BatchSize } from '../channelconfig/types.js';
 import type { BlockCutterLike, ReceivedEnvelope } from '../consensus/types.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 export interface BlockCutterOptions {
   /** The BatchSize of the channel's current config, read on every call so config updates apply at once. */
@@ -10,7 +10,8 @@ export interface BlockCutterOptions {
 }
 
 export interface BlockCutterDependencies {
-  clock?: Clock;
+  /** For block_fill_duration: when the first pending message arrived. */
+  clock: Clock;
   /** Called with the seconds from the first pending message to its cut (blockcutter_block_fill_duration). */
   observeBlockFillDuration?: (seconds: number) => void;
 }
@@ -28,9 +29,9 @@ export class BlockCutter implements BlockCutterLike {
   private pendingBatchBytes = 0;
   private pendingSince = 0;
 
-  constructor(options: BlockCutterOptions, deps: BlockCutterDependencies = {}) {
+  constructor(options: BlockCutterOptions, deps: BlockCutterDependencies) {
     this.batchSize = options.batchSize;
-    this.clock = deps.clock ?? systemClock;
+    this.clock = deps.clock;
     this.observeFill = deps.observeBlockFillDuration ?? (() => {});
   }
 

@@ -5,7 +5,7 @@
 // (channel header version 1, tx_id = hex(SHA-256(nonce || creator)), empty creator).
 import { createHash, randomBytes } from 'node:crypto';
 import { badRequest } from '../errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { asBuffer, common, msp, orderer, peer } from '../protos/index.js';
 import { parsePolicy } from '../policies/index.js';
 import { blockDataHash } from '../ledger/index.js';
@@ -80,7 +80,7 @@ export interface GenesisProfile {
 
 export interface GenesisBlockDependencies {
   /** For the channel header timestamp. */
-  readonly clock?: Clock;
+  readonly clock: Clock;
   /** 24 nonce bytes; default crypto random. */
   readonly nonce?: () => Buffer;
 }
@@ -359,12 +359,9 @@ export function buildGenesisChannelGroup(profile: GenesisProfile): common.IConfi
 }
 
 /** configtxgen -outputBlock: the channel's genesis block (block 0, unsigned). */
-export function buildGenesisBlock(
-  profile: GenesisProfile,
-  deps: GenesisBlockDependencies = {},
-): common.Block {
+export function buildGenesisBlock(profile: GenesisProfile, deps: GenesisBlockDependencies): common.Block {
   const channelGroup = buildGenesisChannelGroup(profile);
-  const nowMs = (deps.clock ?? systemClock).now();
+  const nowMs = deps.clock.now();
   const nonce = deps.nonce ? deps.nonce() : randomBytes(24);
   // protoutil.SetTxID: hex(SHA-256(nonce || creator)); configtxgen's creator is empty.
   const txId = createHash('sha256').update(nonce).digest('hex');
@@ -401,6 +398,6 @@ export function buildGenesisBlock(
 }
 
 /** The marshalled genesis block, as `configtxgen -outputBlock` writes it. */
-export function buildGenesisBlockBytes(profile: GenesisProfile, deps: GenesisBlockDependencies = {}): Buffer {
+export function buildGenesisBlockBytes(profile: GenesisProfile, deps: GenesisBlockDependencies): Buffer {
   return bytesOf(common.Block.encode(buildGenesisBlock(profile, deps)).finish());
 }

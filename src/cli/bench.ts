@@ -15,6 +15,7 @@ import {
 import { loadLocalMsp } from '../msp/index.js';
 import { devDataDir, devInfoPath, readDevInfo, type DevInfo } from '../dev/index.js';
 import { parseAddress, parseByteCount, parseCount } from './options.js';
+import { systemClock } from '../clock.js';
 
 export interface BenchFlags {
   orderer?: string;
@@ -114,7 +115,7 @@ export async function benchFromFlags(
   },
 ): Promise<BenchReport> {
   const target = resolveBenchTarget(flags, io.env, io.cwd);
-  const signer = loadLocalMsp({ dir: target.mspDir, mspId: target.mspId }).signer;
+  const signer = loadLocalMsp({ dir: target.mspDir, mspId: target.mspId, clock: systemClock }).signer;
   const options: BenchOptions = {
     address: target.address,
     channel: target.channel,

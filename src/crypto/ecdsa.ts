@@ -247,19 +247,16 @@ export function verifyEcdsa(
 }
 
 /**
- * How many async verifications may be on libuv's threadpool at once. The threadpool is shared with
- * file I/O (write-ahead-log and ledger writes, fsyncs): with a thousand verifications queued there,
- * every fsync waited behind all of them, so a Broadcast answer took as long as verifying everything
- * in flight. The rest wait here, in arrival order. The limit is well above the thread count:
- * completions are collected once per event-loop turn, and under load a turn takes milliseconds,
- * so a slot turns over about once per turn (measured: 16 slots gave ~2,300 verifies/s with 7 ms
- * turns). With 32 per core an fsync waits behind at most ~64 verifies (about 1-2 ms of work on a
- * 4-thread pool) instead of a thousand.
+ * How many async verifications an AsyncVerifyQueue lets onto libuv's threadpool at once. The
+ * threadpool is shared with file I/O (write-ahead-log and ledger writes, fsyncs): with a thousand
+ * verifications queued there, every fsync waited behind all of them, so a Broadcast answer took as
+ * long as verifying everything in flight. The rest wait in the queue, in arrival order. The limit
+ * is well above the thread count: completions are collected once per event-loop turn, and under
+ * load a turn takes milliseconds, so a slot turns over about once per turn (measured: 16 slots gave
+ * ~2,300 verifies/s with 7 ms turns). With 32 per core an fsync waits behind at most ~64 verifies
+ * (about 1-2 ms of work on a 4-thread pool) instead of a thousand.
  */
 export const DEFAULT_ASYNC_VERIFY_CONCURRENCY = 32 * Math.max(1, availableParallelism());
-let asyncVerifyLimit = DEFAULT_ASYNC_VERIFY_CONCURRENCY;
-let asyncVerifyRunning = 0;
-const asyncVerifyQueue: VerifyJob[] = [];
 
 interface VerifyJob {
   readonly hashAlgorithm: HashAlgorithm;
@@ -270,47 +267,95 @@ interface VerifyJob {
   readonly reject: (err: Error) => void;
 }
 
-/** Sets how many async verifications may be on the threadpool at once. */
-export function setAsyncVerifyConcurrency(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new Error(`async verify concurrency must be >= 1 (got ${limit})`);
-  asyncVerifyLimit = limit;
-  while (asyncVerifyRunning < asyncVerifyLimit && asyncVerifyQueue.length > 0)
-    startVerify(asyncVerifyQueue.shift()!);
+export interface AsyncVerifyQueueOptions {
+  /** Verifications on the threadpool at once; default DEFAULT_ASYNC_VERIFY_CONCURRENCY. */
+  readonly concurrency?: number;
 }
 
-/** Verifications waiting for a threadpool slot and running on it (for tests and metrics). */
-export function asyncVerifyBacklog(): { running: number; queued: number } {
-  return { running: asyncVerifyRunning, queued: asyncVerifyQueue.length };
-}
-
-function startVerify(job: VerifyJob): void {
-  asyncVerifyRunning++;
-  try {
-    nodeVerify(
-      job.hashAlgorithm,
-      job.message,
-      { key: job.publicKey, dsaEncoding: 'ieee-p1363' },
-      job.p1363,
-      (err, ok) => {
-        verifyDone();
-        if (err) job.reject(err);
-        else job.resolve(ok);
-      },
+function checkConcurrency(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new Error(
+      `async verify concurrency must be >= 1 (got ${limit}); pass a whole number of verifications`,
     );
-  } catch (err) {
-    verifyDone();
-    job.reject(err as Error);
+  }
+  return limit;
+}
+
+/**
+ * ECDSA verification on libuv's threadpool, a bounded number at a time (see
+ * DEFAULT_ASYNC_VERIFY_CONCURRENCY). One queue is made by whoever owns the threadpool budget (the
+ * composition root) and its `verify` handed to the MSPs; queues made separately do not share
+ * their limits.
+ */
+export class AsyncVerifyQueue {
+  private limit: number;
+  private running = 0;
+  private readonly queue: VerifyJob[] = [];
+
+  constructor(options: AsyncVerifyQueueOptions = {}) {
+    this.limit = checkConcurrency(options.concurrency ?? DEFAULT_ASYNC_VERIFY_CONCURRENCY);
+  }
+
+  /** An AsyncSignatureVerifier: the same checks as verifyEcdsa, the arithmetic on the threadpool. */
+  readonly verify = (
+    publicKey: KeyObject,
+    message: Uint8Array,
+    signature: Uint8Array,
+    hashAlgorithm: HashAlgorithm = 'sha256',
+  ): Promise<boolean> => {
+    const pre = precheckEcdsaSignature(publicKey, signature);
+    if (!pre.p1363) return Promise.resolve(false);
+    const p1363 = pre.p1363;
+    return new Promise((resolve, reject) => {
+      const job: VerifyJob = { hashAlgorithm, message, publicKey, p1363, resolve, reject };
+      if (this.running < this.limit) this.start(job);
+      else this.queue.push(job);
+    });
+  };
+
+  /** Sets how many verifications may be on the threadpool at once; waiting ones start at once if allowed. */
+  setConcurrency(limit: number): void {
+    this.limit = checkConcurrency(limit);
+    while (this.running < this.limit && this.queue.length > 0) this.start(this.queue.shift()!);
+  }
+
+  /** Verifications running on the threadpool and waiting for a slot (for tests and metrics). */
+  backlog(): { running: number; queued: number } {
+    return { running: this.running, queued: this.queue.length };
+  }
+
+  private start(job: VerifyJob): void {
+    this.running++;
+    try {
+      nodeVerify(
+        job.hashAlgorithm,
+        job.message,
+        { key: job.publicKey, dsaEncoding: 'ieee-p1363' },
+        job.p1363,
+        (err, ok) => {
+          this.done();
+          if (err) job.reject(err);
+          else job.resolve(ok);
+        },
+      );
+    } catch (err) {
+      this.done();
+      job.reject(err as Error);
+    }
+  }
+
+  private done(): void {
+    this.running--;
+    const next = this.queue.shift();
+    if (next) this.start(next);
   }
 }
 
-function verifyDone(): void {
-  asyncVerifyRunning--;
-  const next = asyncVerifyQueue.shift();
-  if (next) startVerify(next);
-}
-
-/** Same as verifyEcdsa, but the curve arithmetic runs on libuv's threadpool (a few at a time). */
+/**
+ * Same as verifyEcdsa, but the curve arithmetic runs on libuv's threadpool, unbounded: for a few
+ * verifications at a time. Under load use an AsyncVerifyQueue (or a VerifyWorkerPool), so that
+ * verifications do not crowd file I/O off the threadpool.
+ */
 export function verifyEcdsaAsync(
   publicKey: KeyObject,
   message: Uint8Array,
@@ -320,9 +365,11 @@ export function verifyEcdsaAsync(
   const pre = precheckEcdsaSignature(publicKey, signature);
   if (!pre.p1363) return Promise.resolve(false);
   const p1363 = pre.p1363;
+  // A synchronous throw from nodeVerify (e.g. a key it cannot use) becomes the rejection.
   return new Promise((resolve, reject) => {
-    const job: VerifyJob = { hashAlgorithm, message, publicKey, p1363, resolve, reject };
-    if (asyncVerifyRunning < asyncVerifyLimit) startVerify(job);
-    else asyncVerifyQueue.push(job);
+    nodeVerify(hashAlgorithm, message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, p1363, (err, ok) => {
+      if (err) reject(err);
+      else resolve(ok);
+    });
   });
 }

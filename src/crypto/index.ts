@@ -11,9 +11,8 @@ export {
   signEcdsa,
   verifyEcdsa,
   verifyEcdsaAsync,
-  setAsyncVerifyConcurrency,
+  AsyncVerifyQueue,
   DEFAULT_ASYNC_VERIFY_CONCURRENCY,
-  asyncVerifyBacklog,
   precheckEcdsaSignature,
   parseEcdsaSignature,
   encodeEcdsaSignature,
@@ -24,6 +23,7 @@ export {
   curveByOid,
   type CurveName,
   type EcdsaSignature,
+  type AsyncVerifyQueueOptions,
 } from './ecdsa.js';
 export { VerifyWorkerPool, type AsyncSignatureVerifier, type VerifyPoolOptions } from './verify-pool.js';
 export {

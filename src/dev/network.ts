@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { badRequest, errorMessage } from '../errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { OrganizationCrypto, writeMspFolder, type CertifiedKey } from '../crypto/index.js';
 import { buildVerifyingMspConfig } from '../msp/index.js';
 import { buildGenesisBlockBytes, FABRIC_SAMPLE_ACLS } from '../channelconfig/genesis.js';
@@ -58,7 +58,8 @@ export interface DevNetworkOptions {
 }
 
 export interface DevNetworkDependencies {
-  readonly clock?: Clock;
+  /** Certificate validity and the createdAt of dev-info.json. */
+  readonly clock: Clock;
 }
 
 export interface DevNetwork {
@@ -118,7 +119,7 @@ function hasChannelLedgers(ledgerDir: string): boolean {
  * (identities, MSP folders, genesis block) and recorded in dev-info.json, which is written last, so
  * an interrupted first start is redone from scratch on the next one.
  */
-export function ensureDevNetwork(options: DevNetworkOptions, deps: DevNetworkDependencies = {}): DevNetwork {
+export function ensureDevNetwork(options: DevNetworkOptions, deps: DevNetworkDependencies): DevNetwork {
   const dataDir = resolve(options.dataDir);
   const existing = readDevInfo(dataDir);
   if (existing) {
@@ -143,7 +144,7 @@ export function ensureDevNetwork(options: DevNetworkOptions, deps: DevNetworkDep
       `${dataDir} holds a ledger but no ${DEV_INFO_FILE}, so its identities are unknown; delete ${dataDir} (or pick another --data-dir) to start a new dev network`,
     );
   }
-  const clock = deps.clock ?? systemClock;
+  const clock = deps.clock;
   const channel = options.channel ?? DEFAULT_DEV_CHANNEL;
   const cryptoDir = join(dataDir, 'crypto');
   rmSync(cryptoDir, { recursive: true, force: true });

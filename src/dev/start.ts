@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { badRequest } from '../errors.js';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logging.js';
 import { loadLocalConfig, type LocalConfig } from '../config/index.js';
 import { startOrderer, type RunningOrderer } from '../server/orderer.js';
@@ -172,7 +172,7 @@ export async function startDevOrderer(
   const endpoint = `${DEV_LISTEN_ADDRESS}:${ports.orderer}`;
   const network = ensureDevNetwork(
     { dataDir, ordererEndpoint: endpoint, ...(options.channel ? { channel: options.channel } : {}) },
-    deps.clock ? { clock: deps.clock } : {},
+    { clock: deps.clock ?? systemClock },
   );
   const info = network.info;
   if (info.ordererEndpoint !== endpoint) {

@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import {
   decodeFirstPem,
   derToPem,
@@ -183,8 +183,8 @@ export interface LoadLocalMspOptions {
   readonly dir: string;
   /** General.LocalMSPID. */
   readonly mspId: string;
-  /** For the "signing identity expired" check. Default: system clock. */
-  readonly clock?: Clock;
+  /** For the "signing identity expired" check. */
+  readonly clock: Clock;
 }
 
 export interface LocalMsp {
@@ -225,7 +225,7 @@ export function loadLocalMsp(options: LoadLocalMspOptions): LocalMsp {
   const pem = derToPem(provisional.sanitizedDer, 'CERTIFICATE');
   const identity = msp.deserializeIdentity(serializeIdentity(mspId, Buffer.from(pem)));
   identity.validate();
-  const expiry = expiryProblem(identity, (options.clock ?? systemClock).now());
+  const expiry = expiryProblem(identity, options.clock.now());
   if (expiry) throw badRequest(`local MSP ${mspId} at ${dir}: signing ${expiry}`);
 
   const signer = new LocalSigningIdentity(

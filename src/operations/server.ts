@@ -16,7 +16,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { OrdererError, badRequest, errorMessage } from '../errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logging.js';
 import type { VersionInfo } from '../version.js';
 import { isExposition, type MetricsProvider } from '../metrics/index.js';
@@ -63,7 +63,8 @@ export interface OperationsServerDependencies {
   healthChecks?: readonly HealthCheck[];
   version: VersionInfo;
   logger: Logger;
-  clock?: Clock;
+  /** The time in /healthz answers. */
+  clock: Clock;
 }
 
 type Route = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -93,7 +94,7 @@ export class OperationsServer {
     private readonly options: OperationsServerOptions,
     private readonly deps: OperationsServerDependencies,
   ) {
-    this.clock = deps.clock ?? systemClock;
+    this.clock = deps.clock;
     for (const check of deps.healthChecks ?? []) this.registerHealthCheck(check);
 
     const tls = options.tls;

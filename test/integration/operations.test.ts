@@ -204,6 +204,7 @@ describe('operations endpoint of a running orderer', () => {
         metrics: provider,
         healthChecks: [ledgerWritableCheck({ location: node.ledgerDir }), chainHealthCheck(registrar)],
         version: versionInfo(),
+        clock: systemClock,
         logger: logger.child({ module: 'operations' }),
       },
     );
@@ -362,6 +363,7 @@ describe('operations endpoint with TLS but without ClientAuthRequired (as Fabric
         metrics: provider,
         healthChecks: [ledgerWritableCheck({ location: ledgerPath })],
         version: { version: '1.0.0', commit: 'abc' },
+        clock: systemClock,
         logger: logging.logger('operations'),
       },
     );

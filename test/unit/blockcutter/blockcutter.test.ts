@@ -126,7 +126,7 @@ const cases: Case[] = [
 for (const c of cases) {
   test(`block cutter: ${c.name}`, () => {
     let current: BatchSize = BASE;
-    const cutter = new BlockCutter({ batchSize: () => current });
+    const cutter = new BlockCutter({ batchSize: () => current }, { clock: new ManualClock() });
     c.steps.forEach((step, i) => {
       if ('cut' in step) {
         assert.deepEqual(cutter.cut().map(txIdOf), step.batch, `step ${i}: cut`);

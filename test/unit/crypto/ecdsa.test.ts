@@ -14,8 +14,7 @@ import {
   toLowS,
   verifyEcdsa,
   verifyEcdsaAsync,
-  asyncVerifyBacklog,
-  setAsyncVerifyConcurrency,
+  AsyncVerifyQueue,
   DEFAULT_ASYNC_VERIFY_CONCURRENCY,
   precheckEcdsaSignature,
   curveByName,
@@ -119,30 +118,69 @@ describe('async verify on the threadpool', () => {
     const sigs = messages.map((m) => signEcdsa(keys.privateKey, m));
     // Every other signature is for another message: results must stay with their callers.
     const checks = messages.map((m, i) => (i % 2 === 0 ? m : messages[(i + 1) % messages.length]!));
-    setAsyncVerifyConcurrency(2);
-    try {
-      const order: number[] = [];
-      const pending = checks.map((m, i) =>
-        verifyEcdsaAsync(keys.publicKey, m, sigs[i]!).then((ok) => {
-          order.push(i);
-          return ok;
-        }),
-      );
-      assert.deepEqual(asyncVerifyBacklog(), { running: 2, queued: 10 });
-      const results = await Promise.all(pending);
-      assert.deepEqual(
-        results,
-        checks.map((_, i) => i % 2 === 0),
-      );
-      assert.deepEqual(asyncVerifyBacklog(), { running: 0, queued: 0 });
-      assert.equal(order.length, 12);
-    } finally {
-      setAsyncVerifyConcurrency(DEFAULT_ASYNC_VERIFY_CONCURRENCY);
-    }
+    const queue = new AsyncVerifyQueue({ concurrency: 2 });
+    const order: number[] = [];
+    const pending = checks.map((m, i) =>
+      queue.verify(keys.publicKey, m, sigs[i]!).then((ok) => {
+        order.push(i);
+        return ok;
+      }),
+    );
+    assert.deepEqual(queue.backlog(), { running: 2, queued: 10 });
+    const results = await Promise.all(pending);
+    assert.deepEqual(
+      results,
+      checks.map((_, i) => i % 2 === 0),
+    );
+    assert.deepEqual(queue.backlog(), { running: 0, queued: 0 });
+    assert.equal(order.length, 12);
   });
 
-  it('refuses a concurrency below one', () => {
-    assert.throws(() => setAsyncVerifyConcurrency(0), /must be >= 1/);
+  it('queues made separately keep separate limits and backlogs (no state shared between them)', async () => {
+    const keys = generateKeyPair('P-256');
+    const sig = signEcdsa(keys.privateKey, message);
+    const one = new AsyncVerifyQueue({ concurrency: 1 });
+    const three = new AsyncVerifyQueue({ concurrency: 3 });
+    const pending = [
+      ...Array.from({ length: 3 }, () => one.verify(keys.publicKey, message, sig)),
+      ...Array.from({ length: 4 }, () => three.verify(keys.publicKey, message, sig)),
+    ];
+    assert.deepEqual(one.backlog(), { running: 1, queued: 2 });
+    assert.deepEqual(three.backlog(), { running: 3, queued: 1 });
+    // Raising one queue's limit starts its waiting work and leaves the other queue alone.
+    one.setConcurrency(3);
+    assert.deepEqual(one.backlog(), { running: 3, queued: 0 });
+    assert.deepEqual(three.backlog(), { running: 3, queued: 1 });
+    assert.deepEqual(await Promise.all(pending), Array(7).fill(true));
+    assert.deepEqual(one.backlog(), { running: 0, queued: 0 });
+    assert.deepEqual(three.backlog(), { running: 0, queued: 0 });
+  });
+
+  it('a queue answers as verifyEcdsa does for bad signatures, without taking a slot', async () => {
+    const keys = generateKeyPair('P-256');
+    const queue = new AsyncVerifyQueue({ concurrency: 1 });
+    const wrong = signEcdsa(keys.privateKey, Buffer.from('another message'));
+    const malformed = Buffer.from([0x30, 0x02, 0x02, 0x00]);
+    const verdicts = [
+      queue.verify(keys.publicKey, message, wrong),
+      queue.verify(keys.publicKey, message, malformed),
+    ];
+    // The malformed one is refused by the precheck; only the wrong one reaches the threadpool.
+    assert.deepEqual(queue.backlog(), { running: 1, queued: 0 });
+    assert.deepEqual(await Promise.all(verdicts), [false, false]);
+  });
+
+  it('starts with the default limit and refuses a concurrency below one', async () => {
+    const keys = generateKeyPair('P-256');
+    const sig = signEcdsa(keys.privateKey, message);
+    const queue = new AsyncVerifyQueue();
+    const pending = Array.from({ length: DEFAULT_ASYNC_VERIFY_CONCURRENCY + 1 }, () =>
+      queue.verify(keys.publicKey, message, sig),
+    );
+    assert.deepEqual(queue.backlog(), { running: DEFAULT_ASYNC_VERIFY_CONCURRENCY, queued: 1 });
+    assert.throws(() => queue.setConcurrency(0), /must be >= 1 \(got 0\)/);
+    assert.throws(() => new AsyncVerifyQueue({ concurrency: 1.5 }), /must be >= 1 \(got 1.5\)/);
+    await Promise.all(pending);
   });
 });
 

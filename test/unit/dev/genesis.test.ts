@@ -65,15 +65,18 @@ function element(group: common.IConfigGroup, path: string[]): common.IConfigGrou
   return path.reduce((g, key) => g.groups![key]!, group);
 }
 
+// The header timestamp does not matter to these tests; what does is that no test reads the wall clock.
+const anyTime = { clock: new ManualClock() };
+
 const golden = common.Block.decode(readFileSync(join(FIXTURES, 'blocks/appsolo-genesis.block')));
 
 test('the tree has the shape of configtxgen AppSoloGenesis (keys, versions, mod_policies, policy types)', () => {
-  const built = buildGenesisBlock(fixtureProfile('appsolo'));
+  const built = buildGenesisBlock(fixtureProfile('appsolo'), anyTime);
   assert.deepEqual([...shape(configOf(built))].sort(), [...shape(configOf(golden))].sort());
 });
 
 test('policies and non-MSP values are byte-identical to configtxgen, MSP values decode the same', () => {
-  const mine = configOf(buildGenesisBlock(fixtureProfile('appsolo')));
+  const mine = configOf(buildGenesisBlock(fixtureProfile('appsolo'), anyTime));
   const theirs = configOf(golden);
   const groups = [[], ['Orderer'], ['Application'], ['Orderer', 'OrdererOrg'], ['Application', 'Org1MSP']];
   let compared = 0;
@@ -136,13 +139,16 @@ test('block layout as configtxgen: unsigned, metadata, CONFIG header version 1, 
 });
 
 test('the block builds a valid bundle with the real MSPs: solo, batch size, orgs, capabilities, policies', () => {
-  const bytes = buildGenesisBlockBytes({
-    ...fixtureProfile('devchannel'),
-    ordererAddresses: [],
-    batchTimeout: '250ms',
-    batchSize: { maxMessageCount: 100 },
-    acls: FABRIC_SAMPLE_ACLS,
-  });
+  const bytes = buildGenesisBlockBytes(
+    {
+      ...fixtureProfile('devchannel'),
+      ordererAddresses: [],
+      batchTimeout: '250ms',
+      batchSize: { maxMessageCount: 100 },
+      acls: FABRIC_SAMPLE_ACLS,
+    },
+    anyTime,
+  );
   const block = common.Block.decode(bytes);
   const { channelId, configEnvelope } = readConfigBlock(block);
   const bundle = channelResources().createBundle(channelId, configEnvelope.config!);
@@ -160,16 +166,19 @@ test('the block builds a valid bundle with the real MSPs: solo, batch size, orgs
 test('profile errors say what to fix', () => {
   const profile = fixtureProfile('appsolo');
   assert.throws(
-    () => buildGenesisBlock({ ...profile, applicationOrganizations: [] }),
+    () => buildGenesisBlock({ ...profile, applicationOrganizations: [] }, anyTime),
     /at least one application organization/,
   );
-  assert.throws(() => buildGenesisBlock({ ...profile, batchTimeout: '2 seconds' }), /BatchTimeout/);
+  assert.throws(() => buildGenesisBlock({ ...profile, batchTimeout: '2 seconds' }, anyTime), /BatchTimeout/);
   assert.throws(
     () =>
-      buildGenesisBlock({
-        ...profile,
-        policies: { orderer: { Readers: { type: 'ImplicitMeta', rule: 'ANY Readers' } } },
-      }),
+      buildGenesisBlock(
+        {
+          ...profile,
+          policies: { orderer: { Readers: { type: 'ImplicitMeta', rule: 'ANY Readers' } } },
+        },
+        anyTime,
+      ),
     /BlockValidation/,
   );
   assert.throws(
@@ -178,13 +187,16 @@ test('profile errors say what to fix', () => {
   );
   assert.throws(
     () =>
-      buildGenesisBlock({
-        ...profile,
-        applicationOrganizations: [
-          profile.applicationOrganizations[0]!,
-          profile.applicationOrganizations[0]!,
-        ],
-      }),
+      buildGenesisBlock(
+        {
+          ...profile,
+          applicationOrganizations: [
+            profile.applicationOrganizations[0]!,
+            profile.applicationOrganizations[0]!,
+          ],
+        },
+        anyTime,
+      ),
     /appears twice/,
   );
 });

@@ -22,6 +22,7 @@ const genesis = configEnvelopeOfBlock('golden/mychannel/0.block').config!;
 const signer = loadLocalMsp({
   dir: join(CRYPTO, 'ordererOrganizations/example.com/orderers/orderer0.example.com/msp'),
   mspId: 'OrdererMSP',
+  clock: systemClock,
 }).signer;
 const org1User = loadIdentity('org1User');
 const ordererAdminClient = loadIdentity('ordererAdmin');

@@ -36,6 +36,7 @@ import {
   signcertPem,
   type FixtureIdentityName,
 } from '../../support/certs.js';
+import { systemClock } from '../../../src/clock.js';
 
 const Role = common.MSPRole.MSPRoleType;
 const names = Object.keys(FIXTURE_IDENTITIES) as FixtureIdentityName[];
@@ -223,7 +224,11 @@ describe('signatures through identities', () => {
     const metadata = common.Metadata.decode(asBuffer(block.metadata?.metadata?.[0]));
     const { signatureHeader, signature } = metadata.signatures[0]!;
     const creator = asBuffer(common.SignatureHeader.decode(asBuffer(signatureHeader)).creator);
-    const local = loadLocalMsp({ dir: FIXTURE_IDENTITIES.orderer0.dir, mspId: 'OrdererMSP' });
+    const local = loadLocalMsp({
+      dir: FIXTURE_IDENTITIES.orderer0.dir,
+      mspId: 'OrdererMSP',
+      clock: systemClock,
+    });
     assert.deepEqual(
       creator,
       local.signer.serialized,
@@ -246,7 +251,7 @@ describe('local MSP folders', () => {
   for (const name of names) {
     const f = FIXTURE_IDENTITIES[name];
     it(`loads ${name}: signer validates in its own MSP and signs verifiably`, async () => {
-      const local = loadLocalMsp({ dir: f.dir, mspId: f.mspId });
+      const local = loadLocalMsp({ dir: f.dir, mspId: f.mspId, clock: systemClock });
       assert.equal(local.signer.mspId, f.mspId);
       assert.deepEqual(local.signer.serialized, fixtureSerialized(name));
       const id = local.msp.deserializeIdentity(local.signer.serialized);
@@ -289,7 +294,7 @@ describe('local MSP folders', () => {
 
   it('explains a missing folder or a keystore without the matching key', () => {
     assert.throws(
-      () => loadLocalMsp({ dir: '/nonexistent/msp', mspId: 'X' }),
+      () => loadLocalMsp({ dir: '/nonexistent/msp', mspId: 'X', clock: systemClock }),
       /could not load a valid signer certificate/,
     );
   });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { ManualClock } from '../../../src/clock.js';
+import { ManualClock, systemClock } from '../../../src/clock.js';
 import { OrdererError } from '../../../src/errors.js';
 import { BlockCutter } from '../../../src/blockcutter/index.js';
 import { readConfigBlock } from '../../../src/channelconfig/index.js';
@@ -165,6 +165,7 @@ test('appendVerified refuses a config block, signed by a real orderer, whose seq
   const orderer0 = loadLocalMsp({
     dir: join(CRYPTO, 'ordererOrganizations/example.com/orderers/orderer0.example.com/msp'),
     mspId: 'OrdererMSP',
+    clock: systemClock,
   }).signer;
   const scratch = new MemoryBlockStore({ channelId: 'mychannel' });
   for (let n = 0; n <= 2; n++) await scratch.append({ number: n, bytes: golden[n]! });

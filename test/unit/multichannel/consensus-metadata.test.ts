@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import pino from 'pino';
-import { ManualClock } from '../../../src/clock.js';
+import { ManualClock, systemClock } from '../../../src/clock.js';
 import { OrdererError } from '../../../src/errors.js';
 import { BlockCutter } from '../../../src/blockcutter/index.js';
 import { loadLocalMsp } from '../../../src/msp/index.js';
@@ -41,6 +41,7 @@ async function channelWith(validate: Consenter['validateConsensusMetadata']) {
       signer: loadLocalMsp({
         dir: join(CRYPTO, 'ordererOrganizations/example.com/orderers/orderer0.example.com/msp'),
         mspId: 'OrdererMSP',
+        clock: systemClock,
       }).signer,
       clock,
       logger: pino({ level: 'silent' }),

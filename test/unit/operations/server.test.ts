@@ -165,6 +165,7 @@ test('/metrics is 404 when metrics are disabled; /healthz answers 408 when check
       healthChecks: [{ component: 'stuck', check: () => new Promise(() => {}) }],
       version: { version: '1', commit: 'c' },
       logger: logging.logger('operations'),
+      clock: new ManualClock(),
     },
   );
   const port = await server.start();
@@ -194,6 +195,7 @@ test('beforeScrape brings gauges up to date before every /metrics scrape; its er
       },
       version: { version: '1', commit: 'c' },
       logger: logging.logger('operations'),
+      clock: new ManualClock(),
     },
   );
   const port = await server.start();
@@ -217,6 +219,7 @@ test('a listen address in use is reported with the setting to change', async () 
     metrics: new DisabledProvider(),
     version: { version: '1', commit: 'c' },
     logger: logging.logger('operations'),
+    clock: new ManualClock(),
   };
   const first = new OperationsServer({ listenAddress: '127.0.0.1:0', tls: NO_TLS }, deps);
   const port = await first.start();
@@ -250,6 +253,7 @@ test('TLS files that cannot be read are reported at construction', () => {
           metrics: new DisabledProvider(),
           version: { version: '1', commit: 'c' },
           logger: logging.logger('o'),
+          clock: new ManualClock(),
         },
       ),
     /cannot read TLS certificate \/nonexistent\/server\.crt \(Operations\.TLS\)/,

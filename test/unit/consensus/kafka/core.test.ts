@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockCutter } from '../../../../src/blockcutter/index.js';
+import { ManualClock } from '../../../../src/clock.js';
 import type { BatchSize } from '../../../../src/channelconfig/types.js';
 import { decodeEnvelope } from '../../../../src/protoutil/index.js';
 import { orderer as ordererProtos } from '../../../../src/protos/index.js';
@@ -35,7 +36,7 @@ function newCore(state: Partial<KafkaCoreState> = {}, batch: Partial<BatchSize> 
     preferredMaxBytes: 1 << 19,
     ...batch,
   };
-  const cutter = new BlockCutter({ batchSize: () => batchSize });
+  const cutter = new BlockCutter({ batchSize: () => batchSize }, { clock: new ManualClock() });
   return { core: new KafkaCore({ ...FRESH, ...state }, { blockCutter: cutter, decodeEnvelope }), cutter };
 }
 
