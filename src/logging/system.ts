@@ -42,8 +42,12 @@ export function parseLogFormat(format: string | undefined): LogFormat {
 }
 
 // Which system made a logger, so that code handed only a logger (dev mode, tests) can still reach
-// the system behind it for /logspec. Weak: it never keeps a logger alive.
-const owners = new WeakMap<Logger, LoggingSystem>();
+// the system behind it for /logspec. Each logger carries its own system (a non-enumerable property
+// under this key, set when the system tracks it): no registry shared between systems at module
+// level, and nothing that outlives the logger.
+const OWNER: unique symbol = Symbol('fabric-orderer-ts logging system');
+
+type OwnedLogger = Logger & { [OWNER]?: LoggingSystem };
 
 interface TrackedLogger {
   readonly ref: WeakRef<Logger>;
@@ -104,7 +108,9 @@ export class LoggingSystem {
    * elsewhere (e.g. silentLogger()).
    */
   static of(logger: Logger): LoggingSystem | undefined {
-    return owners.get(logger);
+    // Own property only: a child made outside pino's onChild hook would otherwise inherit its
+    // parent's entry through the prototype chain without being tracked for spec changes.
+    return Object.prototype.hasOwnProperty.call(logger, OWNER) ? (logger as OwnedLogger)[OWNER] : undefined;
   }
 
   /** A logger named `name` (e.g. "orderer", "orderer.common.server"); its level follows the spec. */
@@ -153,7 +159,7 @@ export class LoggingSystem {
     const name = String(bindings.module ?? bindings.name ?? '');
     logger.level = levelFor(this.current, name);
     const entry: TrackedLogger = { ref: new WeakRef(logger), name };
-    owners.set(logger, this);
+    Object.defineProperty(logger, OWNER, { value: this, enumerable: false });
     this.tracked.add(entry);
     this.finalizer.register(logger, entry);
   }
