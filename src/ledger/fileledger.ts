@@ -51,7 +51,7 @@ export class FileLedgerFactory implements LedgerFactory {
   /** Prepares the folders, finishes interrupted removals and lists the channels on disk. */
   static async open(
     options: FileLedgerFactoryOptions,
-    dependencies: FileLedgerFactoryDependencies = {},
+    dependencies: FileLedgerFactoryDependencies,
   ): Promise<FileLedgerFactory> {
     const logger = dependencies.logger ?? silentLogger();
     const chainsDir = chainsDirectory(options.location);

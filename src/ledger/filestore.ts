@@ -7,7 +7,7 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { internal, unavailable } from '../errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../logging.js';
 import {
   BlockFormatError,
@@ -61,7 +61,8 @@ export interface CommitEvent {
 
 export interface FileBlockStoreDependencies {
   logger?: Logger;
-  clock?: Clock;
+  /** Times each group commit (CommitEvent.durationMs). */
+  clock: Clock;
   /** Told after every group commit (for ledger_blockchain_height / ledger_blockstorage_commit_time). */
   onCommit?: (event: CommitEvent) => void;
   /** Opens block files for writing; tests inject faults (a full disk) through it. */
@@ -129,7 +130,7 @@ export class FileBlockStore implements BlockStore {
     this.directory = options.directory;
     this.maxBlockFileSize = options.maxBlockFileSize ?? defaultMaxBlockFileSize;
     this.logger = dependencies.logger ?? silentLogger();
-    this.clock = dependencies.clock ?? systemClock;
+    this.clock = dependencies.clock;
     this.onCommit = dependencies.onCommit;
     this.committedHeight = tip.height;
     this.pendingTip = tip;
@@ -147,7 +148,7 @@ export class FileBlockStore implements BlockStore {
   /** Opens the channel's folder, recovering from an interrupted write or a missing index. */
   static async open(
     options: FileBlockStoreOptions,
-    dependencies: FileBlockStoreDependencies = {},
+    dependencies: FileBlockStoreDependencies,
   ): Promise<FileBlockStore> {
     const maxBlockFileSize = options.maxBlockFileSize ?? defaultMaxBlockFileSize;
     if (

@@ -30,6 +30,7 @@ import {
   strictDeliverStatus,
   type KafkaOrdererProcess,
 } from '../support/kafka-processes.js';
+import { systemClock } from '../../src/clock.js';
 
 const skip = kafkaTestsSkipReason();
 if (skip) console.log(`# skipping Kafka orderer process tests: ${skip}`);
@@ -217,7 +218,7 @@ describe('Kafka consenter: three orderer processes from sys-kafka.block', { skip
         () => load.acknowledged.length >= beforeRestart + 40,
       );
       // What the killed orderer's ledger holds (opened as the orderer opens it: a torn tail is cut off).
-      const ledgers = await FileLedgerFactory.open({ location: victim.ledgerDir });
+      const ledgers = await FileLedgerFactory.open({ location: victim.ledgerDir }, { clock: systemClock });
       try {
         const store = await ledgers.open(CHANNEL);
         lastOnDisk = describeBlock((await store.getBlock(store.height() - 1))!.bytes);

@@ -2,13 +2,17 @@
 // pipelines them) and prints "committed N" once append(N) has resolved, i.e. once N is durable.
 import { FileBlockStore } from '../../src/ledger/index.js';
 import { makeBlock } from './ledger.js';
+import { systemClock } from '../../src/clock.js';
 
 const [directory, maxBlockFileSize] = process.argv.slice(2);
-const store = await FileBlockStore.open({
-  channelId: 'killtest',
-  directory: directory!,
-  maxBlockFileSize: Number(maxBlockFileSize),
-});
+const store = await FileBlockStore.open(
+  {
+    channelId: 'killtest',
+    directory: directory!,
+    maxBlockFileSize: Number(maxBlockFileSize),
+  },
+  { clock: systemClock },
+);
 let previous: Uint8Array = Buffer.alloc(0);
 let number = store.height();
 if (number > 0) throw new Error('the kill test starts from an empty ledger');

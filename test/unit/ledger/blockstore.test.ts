@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { OrdererError } from '../../../src/errors.js';
 import { FileBlockStore, MemoryBlockStore, type BlockStore } from '../../../src/ledger/index.js';
 import { makeBlock, makeChain, withTempDir } from '../../support/ledger.js';
+import { systemClock } from '../../../src/clock.js';
 
 const implementations: Array<{
   name: string;
@@ -24,7 +25,10 @@ const implementations: Array<{
     name: 'FileBlockStore',
     run: (body) =>
       withTempDir(async (directory) => {
-        const store = await FileBlockStore.open({ channelId: 'mychannel', directory });
+        const store = await FileBlockStore.open(
+          { channelId: 'mychannel', directory },
+          { clock: systemClock },
+        );
         try {
           await body(store);
         } finally {

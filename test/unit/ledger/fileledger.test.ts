@@ -5,6 +5,7 @@ import path from 'node:path';
 import { OrdererError } from '../../../src/errors.js';
 import { FileLedgerFactory, MemoryLedgerFactory, type LedgerFactory } from '../../../src/ledger/index.js';
 import { goldenBlocks, makeChain, withTempDir, writeGoOrdererLedger } from '../../support/ledger.js';
+import { systemClock } from '../../../src/clock.js';
 
 const exists = (p: string) =>
   stat(p).then(
@@ -14,7 +15,7 @@ const exists = (p: string) =>
 
 test('lists channels on disk, opens the same instance, creates Fabric-style folders', () =>
   withTempDir(async (location) => {
-    const factory = await FileLedgerFactory.open({ location });
+    const factory = await FileLedgerFactory.open({ location }, { clock: systemClock });
     assert.deepEqual(factory.channelIds(), []);
     const [a, b] = await Promise.all([factory.open('mychannel'), factory.open('mychannel')]);
     assert.equal(a, b);
@@ -31,7 +32,7 @@ test('lists channels on disk, opens the same instance, creates Fabric-style fold
 
     await mkdir(path.join(location, 'chains', 'Not_A_Channel'));
     await writeFile(path.join(location, 'chains', 'stray-file'), 'x');
-    const reopened = await FileLedgerFactory.open({ location });
+    const reopened = await FileLedgerFactory.open({ location }, { clock: systemClock });
     assert.deepEqual(reopened.channelIds(), ['another.channel-2', 'mychannel']);
     assert.equal((await reopened.open('mychannel')).height(), 3);
     await reopened.close();
@@ -44,7 +45,7 @@ test("opens a Go orderer's FileLedger.Location (golden mychannel and system-chan
     await writeGoOrdererLedger(location, 'mychannel', mychannel);
     await writeGoOrdererLedger(location, 'system-channel', system);
     await mkdir(path.join(location, 'index')); // Fabric's LevelDB index: left alone
-    const factory = await FileLedgerFactory.open({ location });
+    const factory = await FileLedgerFactory.open({ location }, { clock: systemClock });
     assert.deepEqual(factory.channelIds(), ['mychannel', 'system-channel']);
     for (const [channelId, blocks] of [
       ['mychannel', mychannel],
@@ -60,7 +61,7 @@ test("opens a Go orderer's FileLedger.Location (golden mychannel and system-chan
 
 test('rejects channel IDs that are not valid Fabric channel names (no path tricks)', () =>
   withTempDir(async (location) => {
-    const factory = await FileLedgerFactory.open({ location });
+    const factory = await FileLedgerFactory.open({ location }, { clock: systemClock });
     for (const channelId of ['', '..', '../x', 'UPPER', 'a/b', '1abc', 'a_b', 'a'.repeat(250)]) {
       await assert.rejects(
         factory.open(channelId),
@@ -76,7 +77,7 @@ test('rejects channel IDs that are not valid Fabric channel names (no path trick
 
 test('remove() closes and deletes a ledger; reopening gives a fresh one', () =>
   withTempDir(async (location) => {
-    const factory = await FileLedgerFactory.open({ location });
+    const factory = await FileLedgerFactory.open({ location }, { clock: systemClock });
     const store = await factory.open('mychannel');
     for (const block of makeChain(4)) await store.append(block);
     const waiter = assert.rejects(store.waitForBlock(10), { name: 'AbortError' });
@@ -96,7 +97,7 @@ test('remove() closes and deletes a ledger; reopening gives a fresh one', () =>
 
 test('open() right after remove() waits for the removal and does not get the removed ledger', () =>
   withTempDir(async (location) => {
-    const factory = await FileLedgerFactory.open({ location });
+    const factory = await FileLedgerFactory.open({ location }, { clock: systemClock });
     const old = await factory.open('mychannel');
     for (const block of makeChain(2)) await old.append(block);
     const removal = factory.remove('mychannel');
@@ -111,7 +112,7 @@ test('open() right after remove() waits for the removal and does not get the rem
 
 test("an interrupted removal (ours or a Go orderer's) is finished on start, never reopened", () =>
   withTempDir(async (location) => {
-    const factory = await FileLedgerFactory.open({ location });
+    const factory = await FileLedgerFactory.open({ location }, { clock: systemClock });
     for (const channelId of ['doomed', 'kept']) {
       const store = await factory.open(channelId);
       for (const block of makeChain(3)) await store.append(block);
@@ -121,7 +122,7 @@ test("an interrupted removal (ours or a Go orderer's) is finished on start, neve
     await writeFile(path.join(location, 'pendingops', 'remove', 'doomed.remove'), '');
     await writeFile(path.join(location, 'pendingops', 'remove', 'half-written.remove~'), '');
 
-    const restarted = await FileLedgerFactory.open({ location });
+    const restarted = await FileLedgerFactory.open({ location }, { clock: systemClock });
     assert.deepEqual(restarted.channelIds(), ['kept']);
     assert.equal(await exists(path.join(location, 'chains', 'doomed')), false);
     assert.deepEqual(await readdir(path.join(location, 'pendingops', 'remove')), []);

@@ -6,6 +6,7 @@ import type { OrdererError } from '../../../src/errors.js';
 import { FileBlockStore } from '../../../src/ledger/index.js';
 import { makeChain, withTempDir } from '../../support/ledger.js';
 import { DiskFullFault } from '../../support/disk-full-fault.js';
+import { systemClock } from '../../../src/clock.js';
 
 const channelId = 'mychannel';
 const blockFile = (directory: string) => path.join(directory, 'blockfile_000000');
@@ -14,7 +15,10 @@ test('a write that fails on a full disk is cut back, refused as unavailable nami
   withTempDir(async (directory) => {
     const chain = makeChain(6);
     const fault = new DiskFullFault();
-    const store = await FileBlockStore.open({ channelId, directory }, { openFile: fault.openFile });
+    const store = await FileBlockStore.open(
+      { channelId, directory },
+      { clock: systemClock, openFile: fault.openFile },
+    );
     for (const block of chain.slice(0, 3)) await store.append(block);
     const goodSize = (await stat(blockFile(directory))).size;
 
@@ -44,7 +48,10 @@ test('a write that fails on a full disk is cut back, refused as unavailable nami
     assert.equal(store.height(), 6);
     await store.close();
 
-    const reopened = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 });
+    const reopened = await FileBlockStore.open(
+      { channelId, directory, cachedBlocks: 0 },
+      { clock: systemClock },
+    );
     assert.equal(reopened.stats().droppedBytes, 0, 'no torn record in the middle or at the end of the file');
     assert.equal(reopened.height(), 6);
     for (const block of chain) assert.deepEqual((await reopened.getBlock(block.number))?.bytes, block.bytes);
@@ -55,7 +62,10 @@ test('a full disk does not stop readers waiting for the next block: they get it 
   withTempDir(async (directory) => {
     const chain = makeChain(3);
     const fault = new DiskFullFault();
-    const store = await FileBlockStore.open({ channelId, directory }, { openFile: fault.openFile });
+    const store = await FileBlockStore.open(
+      { channelId, directory },
+      { clock: systemClock, openFile: fault.openFile },
+    );
     await store.append(chain[0]!);
     const waiting = store.waitForBlock(1);
     fault.full = true;

@@ -10,6 +10,7 @@ import {
   goldenBlocks,
   writeGoOrdererLedger,
 } from '../../support/ledger.js';
+import { systemClock } from '../../../src/clock.js';
 
 const channelId = 'mychannel';
 const indexPath = (directory: string) => path.join(directory, 'blocklocations.idx');
@@ -28,11 +29,14 @@ async function assertServes(store: FileBlockStore, blocks: readonly { number: nu
 test('survives a restart: same height, same bytes, appends continue', () =>
   withTempDir(async (directory) => {
     const chain = makeChain(12);
-    const first = await FileBlockStore.open({ channelId, directory });
+    const first = await FileBlockStore.open({ channelId, directory }, { clock: systemClock });
     for (const block of chain.slice(0, 10)) await first.append(block);
     await first.close();
 
-    const second = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 });
+    const second = await FileBlockStore.open(
+      { channelId, directory, cachedBlocks: 0 },
+      { clock: systemClock },
+    );
     assert.equal(second.stats().reindexedBlocks, 0);
     assert.equal(second.stats().droppedBytes, 0);
     await assertServes(second, chain.slice(0, 10));
@@ -40,7 +44,10 @@ test('survives a restart: same height, same bytes, appends continue', () =>
     await second.append(chain[11]!);
     await second.close();
 
-    const third = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 });
+    const third = await FileBlockStore.open(
+      { channelId, directory, cachedBlocks: 0 },
+      { clock: systemClock },
+    );
     await assertServes(third, chain);
     await third.close();
   }));
@@ -49,7 +56,10 @@ test('writes block files byte-identical to what the Go orderer writes', () =>
   withTempDir(async (directory) => {
     const golden = await goldenBlocks('mychannel');
     await mkdir(path.join(directory, 'ours'));
-    const store = await FileBlockStore.open({ channelId, directory: path.join(directory, 'ours') });
+    const store = await FileBlockStore.open(
+      { channelId, directory: path.join(directory, 'ours') },
+      { clock: systemClock },
+    );
     for (const [number, bytes] of golden.entries()) await store.append({ number, bytes });
     await store.close();
     const theirs = await writeGoOrdererLedger(path.join(directory, 'go'), channelId, golden);
@@ -62,7 +72,7 @@ test('writes block files byte-identical to what the Go orderer writes', () =>
 test('group commit: blocks appended together share one fsync; one at a time each get one', () =>
   withTempDir(async (directory) => {
     const chain = makeChain(60);
-    const store = await FileBlockStore.open({ channelId, directory });
+    const store = await FileBlockStore.open({ channelId, directory }, { clock: systemClock });
     const before = store.stats();
     await Promise.all(chain.slice(0, 50).map((block) => store.append(block)));
     const afterBatch = store.stats();
@@ -80,7 +90,7 @@ test('group commit: blocks appended together share one fsync; one at a time each
 test('appends arriving during a commit form the next group', () =>
   withTempDir(async (directory) => {
     const chain = makeChain(30);
-    const store = await FileBlockStore.open({ channelId, directory });
+    const store = await FileBlockStore.open({ channelId, directory }, { clock: systemClock });
     const first = store.append(chain[0]!);
     await Promise.resolve();
     await Promise.resolve();
@@ -96,7 +106,10 @@ test('rolls over to new block files below the maximum size and reads across them
   withTempDir(async (directory) => {
     const chain = makeChain(20, { transactions: 2, transactionSize: 300 });
     const maxBlockFileSize = 3500;
-    const store = await FileBlockStore.open({ channelId, directory, maxBlockFileSize, cachedBlocks: 0 });
+    const store = await FileBlockStore.open(
+      { channelId, directory, maxBlockFileSize, cachedBlocks: 0 },
+      { clock: systemClock },
+    );
     for (const block of chain.slice(0, 7)) await store.append(block);
     await Promise.all(chain.slice(7).map((block) => store.append(block)));
     const files = await blockFiles(directory);
@@ -105,7 +118,10 @@ test('rolls over to new block files below the maximum size and reads across them
     await assertServes(store, chain);
     await store.close();
 
-    const reopened = await FileBlockStore.open({ channelId, directory, maxBlockFileSize, cachedBlocks: 0 });
+    const reopened = await FileBlockStore.open(
+      { channelId, directory, maxBlockFileSize, cachedBlocks: 0 },
+      { clock: systemClock },
+    );
     await assertServes(reopened, chain);
     await reopened.append(makeBlock(20, chain[19]!.headerHash));
     await reopened.close();
@@ -116,12 +132,15 @@ test('a block larger than the maximum file size gets a file of its own', () =>
     const small = makeChain(2);
     const big = makeBlock(2, small[1]!.headerHash, { transactions: 10, transactionSize: 1000 });
     const after = makeBlock(3, big.headerHash);
-    const store = await FileBlockStore.open({
-      channelId,
-      directory,
-      maxBlockFileSize: 4000,
-      cachedBlocks: 0,
-    });
+    const store = await FileBlockStore.open(
+      {
+        channelId,
+        directory,
+        maxBlockFileSize: 4000,
+        cachedBlocks: 0,
+      },
+      { clock: systemClock },
+    );
     for (const block of [...small, big, after]) await store.append(block);
     assert.deepEqual(await blockFiles(directory), [
       'blockfile_000000',
@@ -167,12 +186,18 @@ for (const { name, damage, rebuilt } of indexDamage) {
   test(`an index that is ${name} is rebuilt from the block files`, () =>
     withTempDir(async (directory) => {
       const chain = makeChain(16);
-      const store = await FileBlockStore.open({ channelId, directory, maxBlockFileSize: 5000 });
+      const store = await FileBlockStore.open(
+        { channelId, directory, maxBlockFileSize: 5000 },
+        { clock: systemClock },
+      );
       await Promise.all(chain.map((block) => store.append(block)));
       await store.close();
       await damage(indexPath(directory));
 
-      const reopened = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 });
+      const reopened = await FileBlockStore.open(
+        { channelId, directory, cachedBlocks: 0 },
+        { clock: systemClock },
+      );
       assert.equal(reopened.stats().reindexedBlocks, rebuilt(chain.length));
       assert.equal(reopened.stats().droppedBytes, 0);
       await assertServes(reopened, chain);
@@ -185,7 +210,10 @@ test('reads a ledger folder written by the Go orderer (golden mychannel blocks) 
   withTempDir(async (directory) => {
     const golden = await goldenBlocks('mychannel');
     const folder = await writeGoOrdererLedger(directory, channelId, golden);
-    const store = await FileBlockStore.open({ channelId, directory: folder, cachedBlocks: 0 });
+    const store = await FileBlockStore.open(
+      { channelId, directory: folder, cachedBlocks: 0 },
+      { clock: systemClock },
+    );
     assert.equal(store.stats().reindexedBlocks, 6);
     assert.equal(store.height(), 6);
     for (const [number, bytes] of golden.entries())
@@ -194,7 +222,10 @@ test('reads a ledger folder written by the Go orderer (golden mychannel blocks) 
     const next = makeBlock(6, blockHeaderHash(unmarshalCanonicalBlock(golden[5]!)));
     await store.append(next);
     await store.close();
-    const reopened = await FileBlockStore.open({ channelId, directory: folder, cachedBlocks: 0 });
+    const reopened = await FileBlockStore.open(
+      { channelId, directory: folder, cachedBlocks: 0 },
+      { clock: systemClock },
+    );
     assert.equal(reopened.stats().reindexedBlocks, 0);
     await assertServes(reopened, [...golden.map((bytes, number) => ({ number, bytes })), next]);
     await reopened.close();
@@ -206,12 +237,15 @@ test('reads a Go orderer folder with rolled-over files, including the empty file
     // Block 0 (20 KB) does not fit in 16 KB: Fabric moves on from the empty file 0.
     const folder = await writeGoOrdererLedger(directory, channelId, golden, 16 * 1024);
     assert.equal((await stat(path.join(folder, 'blockfile_000000'))).size, 0);
-    const store = await FileBlockStore.open({
-      channelId,
-      directory: folder,
-      maxBlockFileSize: 16 * 1024,
-      cachedBlocks: 0,
-    });
+    const store = await FileBlockStore.open(
+      {
+        channelId,
+        directory: folder,
+        maxBlockFileSize: 16 * 1024,
+        cachedBlocks: 0,
+      },
+      { clock: systemClock },
+    );
     assert.equal(store.height(), 6);
     for (const [number, bytes] of golden.entries())
       assert.deepEqual((await store.getBlock(number))?.bytes, bytes);
@@ -221,7 +255,7 @@ test('reads a Go orderer folder with rolled-over files, including the empty file
 test('the latest blocks are served from the cache without touching the files', () =>
   withTempDir(async (directory) => {
     const chain = makeChain(3);
-    const store = await FileBlockStore.open({ channelId, directory });
+    const store = await FileBlockStore.open({ channelId, directory }, { clock: systemClock });
     for (const block of chain) await store.append(block);
     await rm(path.join(directory, 'blockfile_000000'));
     assert.deepEqual((await store.getBlock(2))?.bytes, chain[2]!.bytes);
@@ -231,11 +265,11 @@ test('the latest blocks are served from the cache without touching the files', (
 test('rejects an invalid maximum file size', () =>
   withTempDir(async (directory) => {
     await assert.rejects(
-      FileBlockStore.open({ channelId, directory, maxBlockFileSize: 0 }),
+      FileBlockStore.open({ channelId, directory, maxBlockFileSize: 0 }, { clock: systemClock }),
       /maxBlockFileSize/,
     );
     await assert.rejects(
-      FileBlockStore.open({ channelId, directory, maxBlockFileSize: 2 ** 33 }),
+      FileBlockStore.open({ channelId, directory, maxBlockFileSize: 2 ** 33 }, { clock: systemClock }),
       /maxBlockFileSize/,
     );
   }));
@@ -244,12 +278,15 @@ test('the recent-block cache is bounded by bytes as well as by count', () =>
   withTempDir(async (directory) => {
     const chain = makeChain(5, { transactions: 4, transactionSize: 1000 });
     const size = Math.max(...chain.map((b) => b.bytes.length));
-    const store = await FileBlockStore.open({
-      channelId,
-      directory,
-      cachedBlocks: 64,
-      cachedBlockBytes: Math.floor(2.5 * size),
-    });
+    const store = await FileBlockStore.open(
+      {
+        channelId,
+        directory,
+        cachedBlocks: 64,
+        cachedBlockBytes: Math.floor(2.5 * size),
+      },
+      { clock: systemClock },
+    );
     for (const block of chain) await store.append(block);
     const three = (await store.getBlock(3))!.bytes;
     const four = (await store.getBlock(4))!.bytes;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileBlockStore } from '../../../src/ledger/index.js';
 import { makeBlock, withTempDir } from '../../support/ledger.js';
+import { systemClock } from '../../../src/clock.js';
 
 const childScript = fileURLToPath(new URL('../../support/ledger-append-child.ts', import.meta.url));
 
@@ -55,12 +56,15 @@ for (const { name, maxBlockFileSize, killAfter } of [
       const reported = await appendUntilKilled(directory, maxBlockFileSize, killAfter);
       assert.ok(reported >= killAfter);
 
-      const store = await FileBlockStore.open({
-        channelId: 'killtest',
-        directory,
-        maxBlockFileSize,
-        cachedBlocks: 0,
-      });
+      const store = await FileBlockStore.open(
+        {
+          channelId: 'killtest',
+          directory,
+          maxBlockFileSize,
+          cachedBlocks: 0,
+        },
+        { clock: systemClock },
+      );
       assert.ok(store.height() > reported, `height ${store.height()} lost reported block ${reported}`);
       let previous: Uint8Array = Buffer.alloc(0);
       for (let number = 0; number < store.height(); number++) {

@@ -12,6 +12,7 @@ import {
   encodeVarint,
 } from '../../../src/ledger/blockcodec.js';
 import { makeBlock, makeChain, withTempDir, pseudoRandomBytes } from '../../support/ledger.js';
+import { systemClock } from '../../../src/clock.js';
 
 const channelId = 'mychannel';
 const chain = makeChain(6, { transactions: 4, transactionSize: 1200 }); // ~5 KB blocks: 2-byte length prefixes
@@ -19,7 +20,7 @@ const chain = makeChain(6, { transactions: 4, transactionSize: 1200 }); // ~5 KB
 /** A clean ledger of chain[0..4] in one file; returns where block 4's frame starts and ends. */
 async function cleanLedger(directory: string): Promise<{ file: string; lastStart: number; end: number }> {
   await mkdir(directory, { recursive: true });
-  const store = await FileBlockStore.open({ channelId, directory });
+  const store = await FileBlockStore.open({ channelId, directory }, { clock: systemClock });
   for (const block of chain.slice(0, 5)) await store.append(block);
   await store.close();
   const index = await readFile(path.join(directory, 'blocklocations.idx'));
@@ -28,7 +29,7 @@ async function cleanLedger(directory: string): Promise<{ file: string; lastStart
 }
 
 async function assertRecoveredTo(directory: string, height: number, expectedDropped: number) {
-  const store = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 });
+  const store = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 }, { clock: systemClock });
   try {
     assert.equal(store.height(), height);
     assert.equal(store.stats().droppedBytes, expectedDropped);
@@ -39,7 +40,7 @@ async function assertRecoveredTo(directory: string, height: number, expectedDrop
   } finally {
     await store.close();
   }
-  const again = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 });
+  const again = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 }, { clock: systemClock });
   assert.equal(again.height(), height + 1);
   assert.equal(again.stats().droppedBytes, 0);
   assert.deepEqual((await again.getBlock(height))?.bytes, chain[height]!.bytes);
@@ -102,7 +103,10 @@ for (const { name, bytes } of garbageTails) {
 
 test('an invalid block in an earlier file followed by more data is corruption: refuse to open, touch nothing', () =>
   withTempDir(async (directory) => {
-    const store = await FileBlockStore.open({ channelId, directory, maxBlockFileSize: 12_000 });
+    const store = await FileBlockStore.open(
+      { channelId, directory, maxBlockFileSize: 12_000 },
+      { clock: systemClock },
+    );
     for (const block of chain) await store.append(block);
     await store.close();
     const first = path.join(directory, 'blockfile_000000');
@@ -112,7 +116,7 @@ test('an invalid block in an earlier file followed by more data is corruption: r
     await rm(path.join(directory, 'blocklocations.idx'));
     const sizeBefore = (await stat(first)).size;
     await assert.rejects(
-      FileBlockStore.open({ channelId, directory }),
+      FileBlockStore.open({ channelId, directory }, { clock: systemClock }),
       (err: unknown) => err instanceof OrdererError && err.kind === 'internal' && /corrupt/.test(err.message),
     );
     assert.equal((await stat(first)).size, sizeBefore);
@@ -120,11 +124,17 @@ test('an invalid block in an earlier file followed by more data is corruption: r
 
 test('a gap in the block file numbers refuses to open', () =>
   withTempDir(async (directory) => {
-    const store = await FileBlockStore.open({ channelId, directory, maxBlockFileSize: 12_000 });
+    const store = await FileBlockStore.open(
+      { channelId, directory, maxBlockFileSize: 12_000 },
+      { clock: systemClock },
+    );
     for (const block of chain) await store.append(block);
     await store.close();
     await rm(path.join(directory, 'blockfile_000001'));
-    await assert.rejects(FileBlockStore.open({ channelId, directory }), /not 0 to N-1 without gaps/);
+    await assert.rejects(
+      FileBlockStore.open({ channelId, directory }, { clock: systemClock }),
+      /not 0 to N-1 without gaps/,
+    );
   }));
 
 const scanCases = [

@@ -154,3 +154,18 @@ test('LoggingSystem.of finds the system behind a logger and its descendants, and
   assert.equal(LoggingSystem.of(other.logger('y')), other);
   assert.equal(LoggingSystem.of(silentLogger()), undefined);
 });
+
+test('the system a logger carries stays out of what it logs and of its enumerable keys', () => {
+  const out = collector();
+  const system = new LoggingSystem({ format: 'json' }, { destination: out.destination });
+  const logger = system.logger('orderer.common.server').child({ module: 'ledger' });
+  logger.info({ height: 3 }, 'committed');
+  const entry = JSON.parse(out.lines[0]!) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(entry).sort(), ['height', 'level', 'module', 'msg', 'name', 'pid', 'time']);
+  const owner = Object.getOwnPropertySymbols(logger)
+    .map((key) => Object.getOwnPropertyDescriptor(logger, key)!)
+    .filter((d) => d.value === system);
+  assert.equal(owner.length, 1, 'the logger itself holds its system');
+  assert.equal(owner[0]!.enumerable, false);
+  assert.ok(!Object.values(logger).includes(system));
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../../src/clock.js';
+import { ManualClock, systemClock } from '../../../src/clock.js';
 import { BlockCutter } from '../../../src/blockcutter/index.js';
 import { FileLedgerFactory } from '../../../src/ledger/index.js';
 import { common } from '../../../src/protos/index.js';
@@ -140,7 +140,10 @@ test('block fill duration from a real block cutter', async () => {
 test("ledger height and commit time from a real file ledger's group commits, with Fabric's buckets", () =>
   withTempDir(async (location) => {
     const { provider, metrics } = setup();
-    const factory = await FileLedgerFactory.open({ location }, { onCommit: metrics.ledgerCommitObserver() });
+    const factory = await FileLedgerFactory.open(
+      { location },
+      { clock: systemClock, onCommit: metrics.ledgerCommitObserver() },
+    );
     const store = await factory.open('mychannel');
     for (const block of makeChain(3)) await store.append(block);
     await factory.close();
