@@ -100,8 +100,7 @@ export class SoloChain implements Chain {
       { blockCutter: support.blockCutter },
     );
     // Getters: the sequence, BatchTimeout and WAL size are read only when a decision needs them.
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const chain = this;
+    const currentWal = () => this.wal;
     this.context = {
       get sequence() {
         return support.sequence();
@@ -110,7 +109,7 @@ export class SoloChain implements Chain {
         return support.sharedConfig().batchTimeoutMs;
       },
       get wal() {
-        return chain.wal;
+        return currentWal();
       },
     };
   }
