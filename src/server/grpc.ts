@@ -8,10 +8,10 @@ import { deliverBlockResponse, deliverStatusResponse, type DeliverHandler } from
 import type { Logger } from '../logging.js';
 import { systemClock, type Clock } from '../clock.js';
 import {
-  DEFAULT_RESET_BUDGET,
+  DEFAULT_STREAM_BUDGET,
   Http2StreamGuard,
   http2ServersOf,
-  type ResetBudgetOptions,
+  type StreamBudgetOptions,
 } from './h2-streams.js';
 
 const rawBytes = {
@@ -60,10 +60,10 @@ export interface GrpcServerOptions {
   maxSendMsgSize: number;
   keepalive: { serverMinIntervalMs: number; serverIntervalMs: number; serverTimeoutMs: number };
   /**
-   * When a connection is drained because its client resets streams too fast (see h2-streams.ts).
-   * Default: mirrors nghttp2's limit, draining at half of it.
+   * When a connection is drained because its client opens streams too fast to reset them all
+   * within Node's limit (see h2-streams.ts). Default: nghttp2's limit, draining at half of it.
    */
-  resetBudget?: ResetBudgetOptions;
+  streamBudget?: StreamBudgetOptions;
 }
 
 /** Told of every Deliver stream (deliver_streams_opened / deliver_streams_closed). */
@@ -157,7 +157,7 @@ export class AtomicBroadcastServer {
       );
     });
     const guard = new Http2StreamGuard(
-      { resetBudget: this.options.resetBudget ?? DEFAULT_RESET_BUDGET },
+      { streamBudget: this.options.streamBudget ?? DEFAULT_STREAM_BUDGET },
       { clock: this.deps.clock ?? systemClock, logger: this.deps.logger },
     );
     for (const http2Server of http2ServersOf(this.server)) guard.guard(http2Server);

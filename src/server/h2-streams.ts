@@ -12,12 +12,17 @@
 //    and, once it is empty, sends GOAWAY(INTERNAL_ERROR). Node clients destroy the whole session
 //    on a GOAWAY with an error code, so every stream in flight on that connection fails with
 //    "Received RST_STREAM with code 2 ... Session closed with error code 2" — valid envelopes of
-//    other clients included. Cancelling a stream after its answer, or a deadline, is ordinary
-//    client behaviour, and grpc-go never ends a connection for it. Node 20 offers no way to tune
-//    the bucket, so each session mirrors it here and, well before it runs dry, is drained
-//    gracefully: GOAWAY(NO_ERROR) with the largest stream id (nothing in flight is refused), a
-//    PING round trip, then Node's own closing GOAWAY. Once a GOAWAY is submitted nghttp2 stops
-//    counting, streams in flight complete, and the client's next calls use a new connection.
+//    other clients included. Cancelling a call, or a deadline, is ordinary client behaviour, and
+//    grpc-go never ends a connection for it. Node 20 offers no way to tune the bucket, and many
+//    resets never reach JavaScript (one that arrives after the server closed its side of the
+//    stream is counted by nghttp2 but seen by nobody), so each session keeps the same bucket and
+//    takes a token for every stream the client opens: a client resets a stream at most once, so
+//    this bucket is never fuller than nghttp2's. Well before it runs dry the session is drained
+//    gracefully, as grpc-go retires a connection: GOAWAY(NO_ERROR) with the largest stream id
+//    (nothing on its way is refused), a PING round trip, then Node's own closing GOAWAY. Once a
+//    GOAWAY is submitted nghttp2 stops counting, streams in flight complete, and the client's
+//    next calls go over a new connection. A client opening fewer than 33 streams a second is
+//    never drained; one opening more reconnects every (burst - drainAt) / (rate - 33) seconds.
 import type * as http2 from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import type * as grpc from '@grpc/grpc-js';
@@ -31,38 +36,39 @@ export const NGHTTP2_RESET_RATE_PER_SECOND = 33;
 /** The largest stream id: a first GOAWAY with it refuses no stream already on its way. */
 const MAX_STREAM_ID = 2 ** 31 - 1;
 
-export interface ResetBudgetOptions {
+export interface StreamBudgetOptions {
   burst: number;
   ratePerSecond: number;
   /**
-   * Drain the session when this many tokens are left. The mirror cannot see every reset (one
-   * for a stream the server already forgot is invisible to JavaScript) and its seconds are not
-   * nghttp2's monotonic ones, so it keeps a wide margin.
+   * Drain the session when this many tokens are left. The bucket's seconds are wall-clock ones,
+   * not nghttp2's monotonic ones, and resets of earlier streams may still be on their way, so
+   * it keeps a wide margin.
    */
   drainAt: number;
 }
 
-export const DEFAULT_RESET_BUDGET: ResetBudgetOptions = {
+export const DEFAULT_STREAM_BUDGET: StreamBudgetOptions = {
   burst: NGHTTP2_RESET_BURST,
   ratePerSecond: NGHTTP2_RESET_RATE_PER_SECOND,
   drainAt: NGHTTP2_RESET_BURST / 2,
 };
 
 /**
- * The token bucket nghttp2 keeps per server session for RST_STREAM frames received
- * (nghttp2_ratelim: whole seconds, refilled by rate a second up to burst, one token a reset).
+ * nghttp2's token bucket for a server session (nghttp2_ratelim: whole seconds, refilled by rate
+ * a second up to burst), one token taken per stream.
  */
-export class ResetBudget {
+export class StreamBudget {
   private tokens: number;
   private second: number;
 
   constructor(
-    private readonly options: ResetBudgetOptions,
+    private readonly options: StreamBudgetOptions,
     private readonly deps: { clock: Clock },
   ) {
-    if (!(options.drainAt >= 0 && options.drainAt < options.burst)) {
+    if (!(options.drainAt >= 0 && options.drainAt < options.burst && options.ratePerSecond >= 0)) {
       throw new RangeError(
-        `reset budget drainAt (${options.drainAt}) must be at least 0 and below burst (${options.burst})`,
+        `stream budget: drainAt (${options.drainAt}) must be at least 0 and below burst ` +
+          `(${options.burst}), and ratePerSecond (${options.ratePerSecond}) at least 0`,
       );
     }
     this.tokens = options.burst;
@@ -73,8 +79,8 @@ export class ResetBudget {
     return this.tokens;
   }
 
-  /** Counts one reset by the peer; true when the session should now be drained. */
-  peerReset(): boolean {
+  /** Takes the token of one new stream; true when the session should now be drained. */
+  take(): boolean {
     const second = Math.floor(this.deps.clock.now() / 1000);
     if (second > this.second) {
       this.tokens = Math.min(
@@ -86,6 +92,10 @@ export class ResetBudget {
     if (this.tokens > 0) this.tokens--;
     return this.tokens <= this.options.drainAt;
   }
+}
+
+export interface Http2GuardOptions {
+  streamBudget: StreamBudgetOptions;
 }
 
 export interface Http2GuardDeps {
@@ -110,71 +120,32 @@ export function http2ServersOf(server: grpc.Server): http2.Http2Server[] {
 
 /** Applies both behaviours above to every session and stream of the servers it guards. */
 export class Http2StreamGuard {
-  /** Streams this guard reset itself, which the reset budget must not count as the peer's. */
-  private readonly serverResets = new WeakSet<http2.ServerHttp2Stream>();
-  private readonly budgets = new WeakMap<http2.Http2Session, ResetBudget>();
-  private readonly draining = new WeakSet<http2.Http2Session>();
-
   constructor(
-    private readonly options: { resetBudget: ResetBudgetOptions },
+    private readonly options: Http2GuardOptions,
     private readonly deps: Http2GuardDeps,
   ) {}
 
   guard(server: http2.Http2Server): void {
-    // Before grpc-js's own listener, so its first respond() already goes through the wrapper.
-    server.prependListener('stream', (stream: http2.ServerHttp2Stream) => {
-      this.resetWhenServerFinishesFirst(stream);
-      this.countPeerResets(stream);
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      const budget = new StreamBudget(this.options.streamBudget, this.deps);
+      let draining = false;
+      // Before Node's own listener, which hands the stream to grpc-js: its first respond()
+      // then already goes through the wrapper.
+      session.prependListener('stream', (stream: http2.ServerHttp2Stream) => {
+        resetWhenServerFinishesFirst(stream);
+        if (budget.take() && !draining) {
+          draining = true;
+          this.drain(session);
+        }
+      });
     });
   }
 
-  /**
-   * After the server's final frame (a trailers-only response, or trailers), a stream whose
-   * client has not half-closed is reset with NO_ERROR. Node writes the frames already queued for
-   * the stream before the RST_STREAM, so the status always arrives first.
-   */
-  private resetWhenServerFinishesFirst(stream: http2.ServerHttp2Stream): void {
-    const finish = () => {
-      if (stream.closed || stream.destroyed) return;
-      if (stream.state.remoteClose) return; // the client is done too: the stream closes by itself
-      this.serverResets.add(stream);
-      stream.close(h2.NGHTTP2_NO_ERROR);
-    };
-    const respond = stream.respond;
-    stream.respond = function (this: http2.ServerHttp2Stream, headers, respondOptions) {
-      respond.call(this, headers, respondOptions);
-      if (respondOptions?.endStream) finish();
-    };
-    const sendTrailers = stream.sendTrailers;
-    stream.sendTrailers = function (this: http2.ServerHttp2Stream, trailers) {
-      sendTrailers.call(this, trailers);
-      finish();
-    };
-  }
-
-  private countPeerResets(stream: http2.ServerHttp2Stream): void {
-    const session = stream.session;
-    if (!session) return;
-    let budget = this.budgets.get(session);
-    if (!budget) {
-      budget = new ResetBudget(this.options.resetBudget, this.deps);
-      this.budgets.set(session, budget);
-    }
-    stream.once('close', () => {
-      // A stream torn down with its session, or reset by this server, is not the peer's reset.
-      if (session.destroyed || session.closed || this.serverResets.has(stream)) return;
-      if (!stream.rstCode) return; // NO_ERROR: an ordinary end
-      if (budget.peerReset()) this.drain(session);
-    });
-  }
-
-  /** Graceful two-step GOAWAY (RFC 9113 §6.8), as grpc-go does when it retires a connection. */
-  private drain(session: http2.Http2Session): void {
-    if (this.draining.has(session)) return;
-    this.draining.add(session);
+  private drain(session: http2.ServerHttp2Session): void {
     this.deps.logger.info(
       { remoteAddress: session.socket?.remoteAddress, remotePort: session.socket?.remotePort },
-      'client resets streams faster than HTTP/2 allows on one connection; asking it to reconnect (GOAWAY NO_ERROR)',
+      'client opens (and may reset) streams faster than Node lets one HTTP/2 connection reset ' +
+        'them; asking it to reconnect (GOAWAY NO_ERROR) before Node would end the connection',
     );
     try {
       session.goaway(h2.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
@@ -186,4 +157,35 @@ export class Http2StreamGuard {
       // The session closed meanwhile: nothing left to drain.
     }
   }
+}
+
+/**
+ * After the server's final frame (a trailers-only response, or trailers), a stream whose client
+ * has not half-closed is reset with NO_ERROR. Node writes the frames already queued for the
+ * stream before the RST_STREAM, so the status always arrives first.
+ */
+function resetWhenServerFinishesFirst(stream: http2.ServerHttp2Stream): void {
+  const finish = () => {
+    if (stream.closed || stream.destroyed || clientFinished(stream)) return;
+    stream.close(h2.NGHTTP2_NO_ERROR);
+  };
+  const respond = stream.respond;
+  stream.respond = function (this: http2.ServerHttp2Stream, headers, respondOptions) {
+    respond.call(this, headers, respondOptions);
+    if (respondOptions?.endStream) finish();
+  };
+  const sendTrailers = stream.sendTrailers;
+  stream.sendTrailers = function (this: http2.ServerHttp2Stream, trailers) {
+    sendTrailers.call(this, trailers);
+    finish();
+  };
+}
+
+/**
+ * Whether the client's END_STREAM has arrived, read or not. (Node's stream.state.remoteClose
+ * stays 0 after it, and readableEnded waits until grpc-js has read everything.)
+ */
+function clientFinished(stream: http2.ServerHttp2Stream): boolean {
+  const readable = (stream as unknown as { _readableState?: { ended?: boolean } })._readableState;
+  return readable?.ended ?? stream.readableEnded;
 }
