@@ -177,7 +177,9 @@ function resetWhenServerFinishesFirst(stream: http2.ServerHttp2Stream): void {
   const sendTrailers = stream.sendTrailers;
   stream.sendTrailers = function (this: http2.ServerHttp2Stream, trailers) {
     sendTrailers.call(this, trailers);
-    finish();
+    // Node hands the trailers to nghttp2 in a setImmediate of its own; reset after that one, or
+    // the RST_STREAM would go first and the client would never see the status.
+    setImmediate(finish);
   };
 }
 
