@@ -28,7 +28,10 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-test("every Fabric orderer metric is exposed under Fabric's name and type", async () => {
+// Names and types only. That the series move with traffic is checked for a running orderer in
+// test/integration/metrics-traffic.test.ts (broadcast, deliver, block cutter, ledger, logging), and
+// for the Kafka gauges in consensus/kafka/chain.test.ts and produce-stats.test.ts.
+test("every Fabric orderer metric is declared under Fabric's name and type", async () => {
   const { provider } = setup();
   const text = await provider.scrape();
   const expected: [string, string][] = [
