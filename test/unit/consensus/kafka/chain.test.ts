@@ -403,6 +403,31 @@ test('a stale config message is re-submitted and Broadcast waits until it comes 
   await chain.halt();
 });
 
+test('a re-submitted config message rejected when re-validated again unblocks Broadcast (Fabric stays blocked)', async () => {
+  const { chain, support, cluster } = setup();
+  support.seq = 1;
+  await chain.waitReady();
+  cluster.deliverBelow = 2;
+  await chain.configure(makeEnvelope('cfg', { type: 1 }), 0);
+  await until('re-submitted', () => cluster.log('mychannel').length === 3);
+  let ready = false;
+  void chain.waitReady().then(() => (ready = true));
+  await settle();
+  assert.equal(ready, false, 'ingress is blocked');
+  // The config changed again before the re-submission came back, and it no longer applies.
+  support.seq = 2;
+  support.reprocessConfig = () => {
+    throw new Error('read set version mismatch');
+  };
+  cluster.release();
+  await until('ingress unblocked', () => ready);
+  assert.equal(support.configValidations, 2);
+  assert.deepEqual(support.blocks, [], 'nothing ordered');
+  assert.equal(chain.coreState().lastResubmittedConfigOffset, 0, 'no re-submission in flight any more');
+  assert.equal(cluster.log('mychannel').length, 3, 'not re-submitted again');
+  await chain.halt();
+});
+
 test('halt() releases a Broadcast waiting on blocked ingress', async () => {
   const metadata = encodeKafkaMetadata({
     lastOffsetPersisted: -1,
