@@ -8,7 +8,7 @@ import { OrdererError, unavailable, internal, errorMessage } from '../../errors.
 import { toNumber } from '../../protos/index.js';
 import { decodeEnvelope as defaultDecodeEnvelope } from '../../protoutil/index.js';
 import type { TimerHandle } from '../../clock.js';
-import type { Chain, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import type { Chain, ChainStatusReport, ConsenterSupport, ReceivedEnvelope } from '../types.js';
 import { decodeWal, planRecovery } from './wal-records.js';
 import type { EnvelopeRecord, MessageKind } from './wal-records.js';
 import { WalWriter, type WalWriterStats } from './wal-writer.js';
@@ -65,6 +65,8 @@ type State = 'created' | 'starting' | 'running' | 'halted' | 'failed';
 export class SoloChain implements Chain {
   /** submit() gives each message its WAL seq (or inbox slot) synchronously, in call order. */
   readonly ordersOnCall = true;
+  /** Solo has no cluster: nothing reaches it through the cluster service. */
+  readonly cluster = undefined;
   private readonly support: ConsenterSupport;
   private readonly walDir: string | undefined;
   private readonly compactThreshold: number;
@@ -165,6 +167,11 @@ export class SoloChain implements Chain {
    * Only a chain that will not serve again reports an error: one waiting for disk space still
    * serves the blocks it has (Deliver) and resumes by itself, see stalled().
    */
+  /** Fabric reports a solo chain, which has no status reporter, as relation "other". */
+  statusReport(): ChainStatusReport {
+    return { consensusRelation: 'other', status: this.errored() ? 'inactive' : 'active' };
+  }
+
   errored(): Error | undefined {
     return this.state === 'halted' || this.state === 'failed' ? this.refusal() : undefined;
   }

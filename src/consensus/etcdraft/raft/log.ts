@@ -107,8 +107,11 @@ export class RaftLog {
     return index;
   }
 
+  // A copy, as Go's slice header is one: a Ready holds these entries until advance(), and
+  // entries raft appends meanwhile (the auto-leave ConfChangeV2 appended inside advance) must
+  // not show up in it, or advance marks them stable although the application never saw them.
   unstableEntries(): Entry[] {
-    return this.unstable.entries.length === 0 ? [] : this.unstable.entries;
+    return this.unstable.entries.slice();
   }
 
   // All committed entries available for execution.
