@@ -142,9 +142,16 @@ interface RawStream {
   stream: http2.ClientHttp2Stream;
 }
 
-/** A gRPC call on its own HTTP/2 connection whose responses are never read. */
-function openUnreadStream(port: number, method: 'Deliver' | 'Broadcast'): RawStream {
-  const session = http2.connect(`http://127.0.0.1:${port}`);
+/**
+ * A gRPC call on its own HTTP/2 connection whose responses are never read. With `windowBytes`
+ * the client grants only that much stream window: 0 is a client that takes no answer at all
+ * (Broadcast answers are 8 bytes, so the default 64 KiB would hold thousands of them).
+ */
+function openUnreadStream(port: number, method: 'Deliver' | 'Broadcast', windowBytes?: number): RawStream {
+  const session = http2.connect(
+    `http://127.0.0.1:${port}`,
+    windowBytes === undefined ? {} : { settings: { initialWindowSize: windowBytes } },
+  );
   session.on('error', () => {});
   const stream = session.request({
     ':method': 'POST',
@@ -202,7 +209,7 @@ async function broadcastPhase(orderer: OrdererProcess, args: Args) {
   let taken = 0;
   const phase = new AbortController();
   const streams = Array.from({ length: args.broadcastStreams }, () =>
-    openUnreadStream(orderer.port, 'Broadcast'),
+    openUnreadStream(orderer.port, 'Broadcast', 0),
   );
   const writers = streams.map(async ({ stream }) => {
     while (!phase.signal.aborted && !stream.destroyed) {
@@ -215,13 +222,16 @@ async function broadcastPhase(orderer: OrdererProcess, args: Args) {
       if (full) await once(stream, 'drain', { signal: phase.signal }).catch(() => {});
     }
   });
-  await sleep(args.holdSeconds * 1000);
+  // Bounded reading shows as nothing more taken in the second half of the hold.
+  await sleep((args.holdSeconds * 1000) / 2);
+  const takenFirstHalf = taken;
+  await sleep((args.holdSeconds * 1000) / 2);
   phase.abort();
   await Promise.all(writers);
   const peak = sampler.stop();
   await closeStreams(streams);
   await sleep(args.settleSeconds * 1000);
-  return { peak, after: rssBytes(orderer.pid), taken };
+  return { peak, after: rssBytes(orderer.pid), taken, takenSecondHalf: taken - takenFirstHalf };
 }
 
 const mib = (bytes: number) => `${(bytes / MIB).toFixed(0)} MiB`;
@@ -273,7 +283,7 @@ try {
 
   const b = await broadcastPhase(orderer, args);
   console.log(
-    `${args.broadcastStreams} Broadcast streams, answers never read: ${b.taken} envelopes taken in ${args.holdSeconds} s (${(b.taken / args.broadcastStreams).toFixed(0)} per stream), peak RSS ${mib(b.peak)} (+${mib(b.peak - d.after)}), after closing ${mib(b.after)}`,
+    `${args.broadcastStreams} Broadcast streams, answers never read: ${b.taken} envelopes taken in ${args.holdSeconds} s (${(b.taken / args.broadcastStreams).toFixed(0)} per stream, ${b.takenSecondHalf} in the second half), peak RSS ${mib(b.peak)} (+${mib(b.peak - d.after)}), after closing ${mib(b.after)}`,
   );
 } finally {
   await orderer?.stop();
