@@ -180,14 +180,40 @@ function closeStreams(streams: RawStream[]): Promise<void> {
   ).then(() => undefined);
 }
 
-async function deliverPhase(orderer: OrdererProcess, args: Args) {
-  const request = grpcFrame(
+function wholeChainRequest(): Buffer {
+  return grpcFrame(
     signedEnvelope(org1User, {
       type: HeaderType.DELIVER_SEEK_INFO,
       channelId: CHANNEL,
       data: seekInfo('oldest', 'newest', 'block'),
     }),
   );
+}
+
+/** One client that reads as fast as it can: what the bound on unsent bytes costs a healthy reader. */
+async function fastReader(orderer: OrdererProcess): Promise<{ bytes: number; seconds: number }> {
+  const session = http2.connect(`http://127.0.0.1:${orderer.port}`);
+  try {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/orderer.AtomicBroadcast/Deliver',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    const started = performance.now();
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    // Half-closed after the request, so the orderer ends the stream after its status.
+    stream.end(wholeChainRequest());
+    await once(stream, 'end');
+    return { bytes, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    session.destroy();
+  }
+}
+
+async function deliverPhase(orderer: OrdererProcess, args: Args) {
+  const request = wholeChainRequest();
   const sampler = sampleRss(orderer.pid);
   const streams = Array.from({ length: args.deliverStreams }, () => {
     const raw = openUnreadStream(orderer.port, 'Deliver');
@@ -273,6 +299,12 @@ try {
     `slow readers: ${args.blocks} blocks of ~${args.blockKib} KiB (${mib(ledgerBytes)} on disk, filled in ${((performance.now() - filling) / 1000).toFixed(1)} s); hold ${args.holdSeconds} s, settle ${args.settleSeconds} s`,
   );
   await sleep(args.settleSeconds * 1000);
+  for (let run = 1; run <= 3; run++) {
+    const fast = await fastReader(orderer);
+    console.log(
+      `one reading Deliver stream, run ${run}: ${mib(fast.bytes)} in ${fast.seconds.toFixed(2)} s = ${(fast.bytes / MIB / fast.seconds).toFixed(0)} MiB/s`,
+    );
+  }
   const baseline = rssBytes(orderer.pid);
   console.log(`orderer RSS before any slow reader: ${mib(baseline)}`);
 
