@@ -223,6 +223,8 @@ export class AtomicBroadcastServer {
     this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
     call.on('cancelled', () => abort.abort(new Error('client cancelled')));
     call.on('error', () => abort.abort(new Error('stream error')));
+    // A write the transport never takes (the call went away) must not hold its handler and block.
+    call.on('close', () => abort.abort(new Error('stream closed')));
     const clientCertDer = peerCertificate(call);
     const writer = new StreamWriter(call);
     try {
