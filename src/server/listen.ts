@@ -1,5 +1,6 @@
 // Listen addresses as Fabric's orderer.yaml writes them: "host:port", "[::1]:port", ":port" (every
 // interface, as Go listens). Port 0 picks a free port.
+import { createServer } from 'node:net';
 import { badRequest } from '../errors.js';
 
 export function parseListenAddress(
@@ -17,4 +18,35 @@ export function parseListenAddress(
   }
   const host = match[1] ?? match[2];
   return { host: host ? host : undefined, port };
+}
+
+/**
+ * Why nothing can listen on host:port right now, found by trying it (a plain TCP listen, closed at
+ * once): for explaining a listener that failed, whose own error (gRPC's "No address added out of
+ * total 1 resolved") does not say. Undefined when the listen succeeds.
+ */
+export function listenProblem(host: string | undefined, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.unref();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(describeListenError(err, port)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+}
+
+/** A listen error as an operator reads it. */
+export function describeListenError(err: NodeJS.ErrnoException, port: number): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `port ${port} is already in use by another process`;
+    case 'EADDRNOTAVAIL':
+      return 'the address is not one of this host';
+    case 'EACCES':
+      return `port ${port} needs privileges this process does not have`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name does not resolve';
+    default:
+      return err.message;
+  }
 }

@@ -6,7 +6,10 @@ import { pino } from 'pino';
 import { loadLocalConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
+import { versionInfo } from '../version.js';
 import { startOrderer } from './orderer.js';
+import { logConfiguration, logVersion } from './startupLog.js';
+import { EXIT_CODES, UsageError, cannotStartLine } from './startupError.js';
 
 export interface StartOptions {
   configPath?: string;
@@ -26,6 +29,8 @@ export interface StartOptions {
   tls?: boolean;
   /** Where dev mode prints its summary (default stdout). */
   print?: (text: string) => void;
+  /** Where the one-line reason for not starting goes (default stderr). */
+  printError?: (line: string) => void;
 }
 
 /**
@@ -69,9 +74,10 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
   let stop: () => Promise<void>;
   try {
     if (loggingError) throw new Error(loggingError);
+    logVersion(logger, versionInfo());
     if (dev) {
       if (options.configPath) {
-        throw new Error('--dev and --config exclude each other: dev mode makes its own configuration');
+        throw new UsageError('--dev and --config exclude each other: dev mode makes its own configuration');
       }
       const { startDevOrderer, formatDevBanner, devDataDir } = await import('../dev/index.js');
       const ignored = Object.keys(env).filter(
@@ -99,7 +105,7 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
     } else {
       const devOnly = DEV_ONLY_OPTIONS.filter((key) => options[key] !== undefined && options[key] !== false);
       if (devOnly.length) {
-        throw new Error(
+        throw new UsageError(
           `${devOnly.join(', ')} apply to dev mode only; with a configuration file set them in orderer.yaml (or ORDERER_* variables), or add --dev`,
         );
       }
@@ -109,15 +115,23 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
         cwd,
       });
       for (const warning of loaded.warnings) logger.warn(warning);
-      logger.info({ configFile: loaded.configFile ?? '(none: defaults)' }, 'loaded local configuration');
+      logConfiguration(logger, loaded.config, loaded.configFile);
       const orderer = await startOrderer(loaded.config, { logging, logger });
       logger.info({ address: orderer.address, channels: orderer.registrar.channelIds() }, 'orderer started');
       stop = () => orderer.stop();
     }
   } catch (err) {
-    logger.fatal(errorMessage(err));
+    // By now startOrderer has closed whatever it had opened, so nothing holds the event loop and
+    // the process ends with the status below. The log entry is for log collectors; the line after
+    // it is the one an operator reads (the last line of stderr).
+    const usage = err instanceof UsageError;
+    const setting = (err as { setting?: unknown }).setting;
+    logger.fatal(typeof setting === 'string' ? { setting } : {}, errorMessage(err));
     logging.flush();
-    return 1;
+    (options.printError ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+      usage ? `orderer: ${errorMessage(err)}` : cannotStartLine(err),
+    );
+    return usage ? EXIT_CODES.usage : EXIT_CODES.cannotStart;
   }
 
   await new Promise<void>((resolve) => {
@@ -134,5 +148,5 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
     process.on('SIGINT', onSignal);
   });
   logging.flush();
-  return 0;
+  return EXIT_CODES.ok;
 }
