@@ -26,13 +26,13 @@ import { BlockCutter } from '../blockcutter/index.js';
 import { SoloConsenter } from '../consensus/solo/index.js';
 import { KafkaConsenter, kafkaConsenterOptions } from '../consensus/kafka/index.js';
 import { Registrar, type ChannelResources } from '../multichannel/index.js';
-import { BroadcastHandler } from '../broadcast/index.js';
-import { DeliverHandler, type DeliverChain } from '../deliver/index.js';
+import type { DeliverChain } from '../deliver/index.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
 import { AtomicBroadcastServer, type TlsMaterial } from './grpc.js';
 import { CloserStack, once } from './closers.js';
 import { listenProblem, parseListenAddress } from './listen.js';
 import { StartupError, envVariableOf } from './startupError.js';
+import { GatedBroadcastHandler, GatedDeliverHandler, StartupGate } from './startupGate.js';
 import type { Consenter } from '../consensus/types.js';
 import type { SigningIdentity } from '../msp/types.js';
 
@@ -302,21 +302,25 @@ async function startResources(
 
   // The gRPC listener is bound before any ledger or channel exists, as Fabric's Main listens
   // before it creates the ledger factory: a port in use stops start-up with nothing written.
-  // Until the channels are open every call is answered SERVICE_UNAVAILABLE ("starting").
+  // Calls that arrive before the channels are open wait at the gate (see startupGate.ts).
+  const gate = new StartupGate();
   const serving: { registrar?: Registrar } = {};
   const ready = (): Registrar => {
     if (!serving.registrar) {
-      throw unavailable('the orderer is still starting (opening its ledger and channels): retry shortly');
+      throw unavailable('the orderer did not start (see its log); retry once it has been restarted');
     }
     return serving.registrar;
   };
   const expiry = new CertificateExpiryCache();
-  const broadcast = new BroadcastHandler({
-    support: { broadcastChannelSupport: (env) => ready().broadcastChannelSupport(env) },
-    logger: named(LOGGER_NAMES.broadcast),
-    observer: metrics.broadcastObserver(),
-  });
-  const deliver = new DeliverHandler(
+  const broadcast = new GatedBroadcastHandler(
+    {
+      support: { broadcastChannelSupport: (env) => ready().broadcastChannelSupport(env) },
+      logger: named(LOGGER_NAMES.broadcast),
+      observer: metrics.broadcastObserver(),
+    },
+    gate,
+  );
+  const deliver = new GatedDeliverHandler(
     {
       timeWindowMs: general.authentication.timeWindowMs,
       mutualTls: !!tls?.clientAuthRequired,
@@ -339,6 +343,7 @@ async function startResources(
       expiry,
       observer: metrics.deliverObserver(),
     },
+    gate,
   );
   const server = new AtomicBroadcastServer(
     {
@@ -359,6 +364,9 @@ async function startResources(
   // stop() ends the gRPC streams before anything else (then the stack closes the rest).
   const stopServer = once(() => server.stop());
   resources.push('gRPC server', stopServer);
+  // Closed before the server: calls waiting for start-up must go on (and be refused) for the
+  // server's shutdown not to wait out its grace period on them.
+  resources.push('calls waiting for start-up', () => gate.open());
   try {
     await server.start();
   } catch (err) {
@@ -481,6 +489,7 @@ async function startResources(
     refreshClientRoots();
   }
   serving.registrar = registrar;
+  gate.open();
 
   let stopping: Promise<void> | undefined;
   return {

@@ -71,6 +71,19 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
   const dev = isDevModeStart(options, env, cwd);
   const { logging, error: loggingError } = processLogging(env);
   const logger: Logger = logging.logger(LOGGER_NAMES.server);
+  // Listening from the start: a SIGTERM while the ledger and channels are being opened (the gRPC
+  // port is already bound then) stops the orderer in order once start-up is done, rather than
+  // killing it part-way through a write.
+  let received: NodeJS.Signals | undefined;
+  let onReceived: ((signal: NodeJS.Signals) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    received = signal;
+    onReceived?.(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   let stop: () => Promise<void>;
   try {
     if (loggingError) throw new Error(loggingError);
@@ -121,6 +134,8 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
       stop = () => orderer.stop();
     }
   } catch (err) {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     // By now startOrderer has closed whatever it had opened, so nothing holds the event loop and
     // the process ends with the status below. The log entry is for log collectors; the line after
     // it is the one an operator reads (the last line of stderr).
@@ -134,19 +149,13 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
     return usage ? EXIT_CODES.usage : EXIT_CODES.cannotStart;
   }
 
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'received signal, shutting down');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      stop().then(resolve, (err) => {
-        logger.error(errorMessage(err));
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  const signal = received ?? (await new Promise<NodeJS.Signals>((resolve) => (onReceived = resolve)));
+  logger.info({ signal }, 'received signal, shutting down');
+  try {
+    await stop();
+  } catch (err) {
+    logger.error(errorMessage(err));
+  }
   logging.flush();
   return EXIT_CODES.ok;
 }
