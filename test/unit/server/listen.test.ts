@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseListenAddress } from '../../../src/server/listen.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { describeListenError, listenProblem, parseListenAddress } from '../../../src/server/listen.js';
 
 test('listen addresses as orderer.yaml writes them', () => {
   const parse = (address: string) => parseListenAddress(address, 'Operations.ListenAddress');
@@ -16,4 +17,23 @@ test('listen addresses as orderer.yaml writes them', () => {
     () => parseListenAddress('localhost', 'Admin.ListenAddress'),
     /invalid Admin\.ListenAddress 'localhost'/,
   );
+});
+
+test('listenProblem explains why a port cannot be listened on, by trying it', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const port = (holder.address() as AddressInfo).port;
+  try {
+    assert.equal(await listenProblem('127.0.0.1', port), `port ${port} is already in use by another process`);
+  } finally {
+    await new Promise((resolve) => holder.close(resolve));
+  }
+  // Released: the same port can be listened on again (the probe closed its own listener too).
+  assert.equal(await listenProblem('127.0.0.1', port), undefined);
+  assert.equal(await listenProblem('127.0.0.1', port), undefined);
+  assert.equal(
+    describeListenError(Object.assign(new Error('listen EACCES'), { code: 'EACCES' }), 80),
+    'port 80 needs privileges this process does not have',
+  );
+  assert.equal(describeListenError(new Error('something else'), 1), 'something else');
 });
