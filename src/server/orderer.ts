@@ -30,7 +30,7 @@ import type { DeliverChain } from '../deliver/index.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
 import { AtomicBroadcastServer, type TlsMaterial } from './grpc.js';
 import { CloserStack, once } from './closers.js';
-import { listenProblem, parseListenAddress } from './listen.js';
+import { listenProblem, listenRemedy, parseListenAddress } from './listen.js';
 import { StartupError, envVariableOf } from './startupError.js';
 import { GatedBroadcastHandler, GatedDeliverHandler, StartupGate } from './startupGate.js';
 import type { Consenter } from '../consensus/types.js';
@@ -210,13 +210,18 @@ function readBootstrapBlock(path: string, resources: ChannelResources): Buffer {
 /** A listener that failed to start, as a StartupError naming its setting and why (probed). */
 async function listenFailure(
   setting: string,
+  settings: string,
   address: { host: string | undefined; port: number },
   err: unknown,
-  remedy: string,
 ): Promise<StartupError> {
   const shown = `${address.host ?? ''}:${address.port}`;
-  const why = (await listenProblem(address.host, address.port)) ?? errorMessage(err);
-  return new StartupError(setting, `cannot listen on ${shown}: ${why}`, remedy, { cause: err });
+  const problem = await listenProblem(address.host, address.port);
+  return new StartupError(
+    setting,
+    `cannot listen on ${shown}: ${problem?.reason ?? errorMessage(err)}`,
+    listenRemedy(problem?.code, settings),
+    { cause: err },
+  );
 }
 
 export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Promise<RunningOrderer> {
@@ -294,9 +299,9 @@ async function startResources(
     const address = parseListenAddress(config.operations.listenAddress, 'Operations.ListenAddress');
     throw await listenFailure(
       'Operations.ListenAddress',
+      'Operations.ListenAddress (ORDERER_OPERATIONS_LISTENADDRESS)',
       address,
       err,
-      'stop the process that holds it or set Operations.ListenAddress (ORDERER_OPERATIONS_LISTENADDRESS) to a free host:port',
     );
   }
 
@@ -372,9 +377,9 @@ async function startResources(
   } catch (err) {
     throw await listenFailure(
       'General.ListenPort',
+      'General.ListenAddress / General.ListenPort (ORDERER_GENERAL_LISTENADDRESS, ORDERER_GENERAL_LISTENPORT)',
       { host: general.listenAddress || undefined, port: general.listenPort },
       err,
-      'stop the process that holds it, or set General.ListenAddress and General.ListenPort (ORDERER_GENERAL_LISTENADDRESS, ORDERER_GENERAL_LISTENPORT) to a free address',
     );
   }
 
@@ -476,9 +481,9 @@ async function startResources(
       const address = parseListenAddress(config.admin.listenAddress, 'Admin.ListenAddress');
       throw await listenFailure(
         'Admin.ListenAddress',
+        'Admin.ListenAddress (ORDERER_ADMIN_LISTENADDRESS)',
         address,
         err,
-        'stop the process that holds it or set Admin.ListenAddress (ORDERER_ADMIN_LISTENADDRESS) to a free host:port',
       );
     }
   }

@@ -73,7 +73,8 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
   const logger: Logger = logging.logger(LOGGER_NAMES.server);
   // Listening from the start: a SIGTERM while the ledger and channels are being opened (the gRPC
   // port is already bound then) stops the orderer in order once start-up is done, rather than
-  // killing it part-way through a write.
+  // killing it part-way through a write. A second signal is not caught: it ends a start-up that
+  // hangs the default way.
   let received: NodeJS.Signals | undefined;
   let onReceived: ((signal: NodeJS.Signals) => void) | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
