@@ -32,7 +32,12 @@ import { AtomicBroadcastServer, type TlsMaterial } from './grpc.js';
 import { CloserStack, once } from './closers.js';
 import { listenProblem, listenRemedy, parseListenAddress } from './listen.js';
 import { StartupError, envVariableOf } from './startupError.js';
-import { GatedBroadcastHandler, GatedDeliverHandler, StartupGate } from './startupGate.js';
+import {
+  GatedBroadcastHandler,
+  GatedDeliverHandler,
+  StartupGate,
+  holdInfoUntilStarted,
+} from './startupGate.js';
 import type { Consenter } from '../consensus/types.js';
 import type { SigningIdentity } from '../msp/types.js';
 
@@ -362,7 +367,7 @@ async function startResources(
     {
       broadcast,
       deliver,
-      logger: named(LOGGER_NAMES.grpc),
+      logger: holdInfoUntilStarted(named(LOGGER_NAMES.grpc), gate),
       deliverStreams: metrics.deliverStreamObserver(),
     },
   );
@@ -371,7 +376,7 @@ async function startResources(
   resources.push('gRPC server', stopServer);
   // Closed before the server: calls waiting for start-up must go on (and be refused) for the
   // server's shutdown not to wait out its grace period on them.
-  resources.push('calls waiting for start-up', () => gate.open());
+  resources.push('calls waiting for start-up', () => gate.abandon());
   try {
     await server.start();
   } catch (err) {

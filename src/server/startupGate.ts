@@ -6,15 +6,27 @@
 // which has no registrar then.
 import { BroadcastHandler } from '../broadcast/index.js';
 import { DeliverHandler, type DeliverRequestContext } from '../deliver/index.js';
+import type { Logger } from '../logging.js';
 
 export class StartupGate {
   private settle!: () => void;
   private done = false;
   private readonly settled = new Promise<void>((resolve) => (this.settle = resolve));
+  private readonly onStarted: (() => void)[] = [];
 
-  /** Start-up is over, successfully or not: let waiting calls through. */
+  /** Start-up succeeded: let waiting calls through and run the onStart callbacks. */
   open(): void {
+    if (this.done) return;
     this.done = true;
+    this.settle();
+    for (const callback of this.onStarted.splice(0)) callback();
+  }
+
+  /** Start-up failed: let waiting calls through (to be refused); the onStart callbacks never run. */
+  abandon(): void {
+    if (this.done) return;
+    this.done = true;
+    this.onStarted.length = 0;
     this.settle();
   }
 
@@ -22,7 +34,12 @@ export class StartupGate {
     return this.done;
   }
 
-  /** Resolves once open() was called, or when `signal` aborts (the call went away). */
+  /** Runs `callback` when open() is called (not after abandon()). */
+  onStart(callback: () => void): void {
+    if (!this.done) this.onStarted.push(callback);
+  }
+
+  /** Resolves once open() or abandon() was called, or when `signal` aborts (the call went away). */
   passed(signal?: AbortSignal): Promise<void> {
     if (this.done || !signal) return this.settled;
     if (signal.aborted) return Promise.resolve();
@@ -35,6 +52,27 @@ export class StartupGate {
       });
     });
   }
+}
+
+/**
+ * `logger` with its info lines held until the gate opens, then written (dropped if start-up is
+ * abandoned). For the gRPC server's "AtomicBroadcast server listening": operators, scripts and
+ * tests take that line as "the orderer serves", which the early bind alone no longer means; held,
+ * it comes after the channels and the admin server are up, as Fabric's "Beginning to serve
+ * requests" does. Every other level, and info after start-up, passes straight through.
+ */
+export function holdInfoUntilStarted(logger: Logger, gate: StartupGate): Logger {
+  const held: Parameters<Logger['info']>[] = [];
+  // Inherits every other method and pino's state, so level changes (PUT /logspec) still apply.
+  const holding = Object.create(logger) as Logger;
+  holding.info = ((...args: Parameters<Logger['info']>) => {
+    if (gate.isOpen) logger.info(...args);
+    else held.push(args);
+  }) as Logger['info'];
+  gate.onStart(() => {
+    for (const args of held.splice(0)) logger.info(...args);
+  });
+  return holding;
 }
 
 /** Broadcast whose messages wait for the gate before they are validated. */

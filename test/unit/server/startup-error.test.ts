@@ -8,7 +8,8 @@ import {
   cannotStartLine,
   envVariableOf,
 } from '../../../src/server/startupError.js';
-import { StartupGate } from '../../../src/server/startupGate.js';
+import { StartupGate, holdInfoUntilStarted } from '../../../src/server/startupGate.js';
+import { LoggingSystem } from '../../../src/logging.js';
 import { OrdererError } from '../../../src/errors.js';
 
 test('a StartupError names the setting, the problem and what to do, on one line', () => {
@@ -58,4 +59,32 @@ test('calls wait at the start-up gate until it opens, or until they go away', as
   assert.deepEqual(order, ['call left', 'call passed']);
   assert.equal(gate.isOpen, true);
   await gate.passed(new AbortController().signal);
+});
+
+test('the listening line is held until start-up succeeds, and dropped when it fails', () => {
+  const lines: string[] = [];
+  const destination = { write: (chunk: string) => lines.push(JSON.parse(chunk).msg as string) };
+  const logger = new LoggingSystem({ format: 'json', spec: 'debug' }, { destination }).logger(
+    'orderer.common.comm',
+  );
+
+  const started = new StartupGate();
+  const held = holdInfoUntilStarted(logger, started);
+  held.info({ address: '127.0.0.1:7050' }, 'AtomicBroadcast server listening');
+  held.debug('a debug line passes at once');
+  logger.info('channels opened');
+  assert.deepEqual(lines, ['a debug line passes at once', 'channels opened']);
+  started.open();
+  assert.deepEqual(lines.slice(2), ['AtomicBroadcast server listening']);
+  held.info('after start-up');
+  assert.equal(lines.at(-1), 'after start-up');
+
+  lines.length = 0;
+  const failed = new StartupGate();
+  const dropped = holdInfoUntilStarted(logger, failed);
+  dropped.info('AtomicBroadcast server listening');
+  failed.abandon();
+  failed.open();
+  assert.deepEqual(lines, [], 'a start that failed never says it listens');
+  assert.equal(failed.isOpen, true);
 });
