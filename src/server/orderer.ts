@@ -275,7 +275,6 @@ async function startResources(
   const metricsProvider = createMetricsProvider({ provider: config.metrics.provider }, { logger });
   const metrics = new OrdererMetrics({ version: versionInfo().version }, { provider: metricsProvider });
   logging.observeEntries(metrics.loggingObserver());
-  resources.push('log entry metrics', () => logging.observeEntries(undefined));
   const reportParticipation = metrics.participationObserver();
   // Set once the registrar exists; until then there are no channels to report.
   const scrapeSource: { registrar?: Registrar } = {};
