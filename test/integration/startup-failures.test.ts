@@ -289,6 +289,14 @@ describe('the start-up log', () => {
       // A private key's path is not a secret and is what an operator checks.
       assert.match(config.general.tls.privateKey, /server\.key$/);
 
+      // "listening" is the readiness line: it comes once the channels and the admin server are up,
+      // although the port was bound before the ledger was opened.
+      const order = logEntries(proc.output).map((e) => e.msg);
+      const bootstrapped = order.indexOf('bootstrapped channel from genesis block');
+      const admin = order.indexOf('admin server listening');
+      const listening = order.indexOf('AtomicBroadcast server listening');
+      assert.ok(bootstrapped >= 0 && admin > bootstrapped && listening > admin, order.join(' | '));
+
       const transcript = proc.output.join('\n');
       assert.ok(!transcript.includes(password), 'the SASL password appears in the output');
       for (const line of keyBody)
@@ -298,5 +306,40 @@ describe('the start-up log', () => {
       await proc.stop();
     }
     assert.deepEqual(await proc.exited, { code: 0, signal: null });
+  });
+});
+
+describe('a SIGTERM while the orderer is starting', () => {
+  it('stops it in order once start-up is done: status 0, not killed by the signal', async () => {
+    const ledgerDir = tempDir('startup-ledger-');
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'start'], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        FABRIC_LOGGING_FORMAT: 'json',
+        ...ordererEnv(ledgerDir, { ORDERER_GENERAL_LISTENPORT: String(await freePort()) }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('close', (code, signal) => resolve([code, signal])),
+    );
+    lines(child.stdout, (line) => output.push(line));
+    // The first line start-up writes, before the configuration is even read.
+    await new Promise<void>((resolve) =>
+      lines(child.stderr, (line) => {
+        output.push(line);
+        if (line.includes('starting orderer')) resolve();
+      }),
+    );
+    child.kill('SIGTERM');
+    const [code, signal] = await closed;
+    assert.deepEqual({ code, signal }, { code: EXIT_CODES.ok, signal: null }, output.join('\n'));
+    const messages = logEntries(output).map((e) => e.msg);
+    assert.ok(messages.includes('orderer started'), messages.join(' | '));
+    assert.ok(messages.includes('orderer stopped'), messages.join(' | '));
+    assert.deepEqual(ledgerChannels(ledgerDir), ['system-channel'], 'the ledger is whole');
   });
 });
