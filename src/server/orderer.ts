@@ -4,13 +4,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { common } from '../protos/index.js';
-import { errorMessage, unavailable } from '../errors.js';
+import { OrdererError, errorMessage, unavailable } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
 import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
 import { createMetricsProvider, OrdererMetrics } from '../metrics/index.js';
 import { OperationsServer, chainHealthCheck, ledgerWritableCheck } from '../operations/index.js';
 import { versionInfo } from '../version.js';
-import { AdminServer, adminServerOptions } from '../participation/index.js';
+import {
+  AdminServer,
+  adminServerOptions,
+  type ChannelParticipationRegistrar,
+} from '../participation/index.js';
 import type { LocalConfig } from '../config/index.js';
 import { loadLocalMsp, mspFromConfig, ChannelMspManager } from '../msp/index.js';
 import { VerifyWorkerPool, type AsyncSignatureVerifier } from '../crypto/index.js';
@@ -218,9 +222,12 @@ async function listenFailure(
   settings: string,
   address: { host: string | undefined; port: number },
   err: unknown,
-): Promise<StartupError> {
+): Promise<Error> {
   const shown = `${address.host ?? ''}:${address.port}`;
   const problem = await listenProblem(address.host, address.port);
+  // The address is fine: the listener failed for its own reason (e.g. its TLS files), which an
+  // OrdererError already explains.
+  if (!problem && err instanceof OrdererError) return err;
   return new StartupError(
     setting,
     `cannot listen on ${shown}: ${problem?.reason ?? errorMessage(err)}`,
@@ -313,10 +320,18 @@ async function startResources(
   // before it creates the ledger factory: a port in use stops start-up with nothing written.
   // Calls that arrive before the channels are open wait at the gate (see startupGate.ts).
   const gate = new StartupGate();
+  // Their "listening" lines are held until start-up is done, in this order: the gRPC one last, as
+  // the line that says the orderer serves.
+  const adminLogger = holdInfoUntilStarted(named(LOGGER_NAMES.channelParticipation), gate);
+  const grpcLogger = holdInfoUntilStarted(named(LOGGER_NAMES.grpc), gate);
   const serving: { registrar?: Registrar } = {};
   const ready = (): Registrar => {
     if (!serving.registrar) {
-      throw unavailable('the orderer did not start (see its log); retry once it has been restarted');
+      throw unavailable(
+        gate.isOpen
+          ? 'the orderer did not start (see its log); retry once it has been restarted'
+          : 'the orderer is still starting (opening its ledger and channels); retry shortly',
+      );
     }
     return serving.registrar;
   };
@@ -366,7 +381,7 @@ async function startResources(
     {
       broadcast,
       deliver,
-      logger: holdInfoUntilStarted(named(LOGGER_NAMES.grpc), gate),
+      logger: grpcLogger,
       deliverStreams: metrics.deliverStreamObserver(),
     },
   );
@@ -385,6 +400,43 @@ async function startResources(
       { host: general.listenAddress || undefined, port: general.listenPort },
       err,
     );
+  }
+
+  // The admin listener too is bound before the ledger is opened (Fabric binds it after its
+  // channels): a port in use leaves nothing behind. Until start-up is done, joins and removals wait
+  // and listings are answered 503. Fabric starts it even when channel participation is disabled: it
+  // answers 503 then.
+  const participation: ChannelParticipationRegistrar = {
+    joinChannel: async (block) => {
+      await gate.passed();
+      return ready().joinChannel(block);
+    },
+    removeChannel: async (channelId) => {
+      await gate.passed();
+      return ready().removeChannel(channelId);
+    },
+    channelInfo: (channelId) => ready().channelInfo(channelId),
+    channelIds: () => ready().channelIds(),
+    systemChannelName: () => ready().systemChannelName(),
+  };
+  const admin = new AdminServer(adminServerOptions(config), {
+    registrar: participation,
+    logger: adminLogger,
+  });
+  let adminPort: number | undefined;
+  if (config.admin.listenAddress) {
+    resources.push('admin server', () => admin.stop());
+    try {
+      adminPort = await admin.start();
+    } catch (err) {
+      const address = parseListenAddress(config.admin.listenAddress, 'Admin.ListenAddress');
+      throw await listenFailure(
+        'Admin.ListenAddress',
+        'Admin.ListenAddress (ORDERER_ADMIN_LISTENADDRESS)',
+        address,
+        err,
+      );
+    }
   }
 
   const ledgerFactory = await FileLedgerFactory.open(
@@ -470,27 +522,6 @@ async function startResources(
     metrics.ledger.blockchainHeight.set(registrar.getChain(channel)!.height(), { channel });
   }
   operations.registerHealthCheck(chainHealthCheck(registrar));
-
-  // Fabric starts the admin server even when channel participation is disabled: it answers 503.
-  const admin = new AdminServer(adminServerOptions(config), {
-    registrar,
-    logger: named(LOGGER_NAMES.channelParticipation),
-  });
-  let adminPort: number | undefined;
-  if (config.admin.listenAddress) {
-    resources.push('admin server', () => admin.stop());
-    try {
-      adminPort = await admin.start();
-    } catch (err) {
-      const address = parseListenAddress(config.admin.listenAddress, 'Admin.ListenAddress');
-      throw await listenFailure(
-        'Admin.ListenAddress',
-        'Admin.ListenAddress (ORDERER_ADMIN_LISTENADDRESS)',
-        address,
-        err,
-      );
-    }
-  }
 
   if (tls?.clientAuthRequired) {
     refreshClientRoots = () =>

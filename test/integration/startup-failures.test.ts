@@ -190,6 +190,27 @@ describe('orderer start that cannot start exits non-zero, on its own, with one l
     assert.deepEqual(readdirSync(ledgerDir), []);
   });
 
+  it('an admin port in use, without having created a channel', async () => {
+    const ledgerDir = tempDir('startup-ledger-');
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const ended = await failedStart(ledgerDir, { ORDERER_ADMIN_LISTENADDRESS: `127.0.0.1:${port}` });
+      assertCannotStart(
+        ended,
+        new RegExp(
+          `Admin\\.ListenAddress: cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is already in use by another process: stop the process that holds it, or set Admin\\.ListenAddress \\(ORDERER_ADMIN_LISTENADDRESS\\) to a free port`,
+        ),
+      );
+      // The gRPC listener it had bound is closed again: nothing answers the "listening" line.
+      assert.ok(!ended.output.some((line) => line.includes('AtomicBroadcast server listening')));
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+    assert.deepEqual(readdirSync(ledgerDir), []);
+  });
+
   it('a missing MSP folder names General.LocalMSPDir', async () => {
     const ledgerDir = tempDir('startup-ledger-');
     const missing = join(ledgerDir, 'no-such-msp');
