@@ -1,5 +1,7 @@
-// The composition root: local config -> identity -> ledger -> channel resources -> consenters ->
-// registrar -> Broadcast/Deliver handlers -> gRPC. Everything is built here and passed down.
+// The composition root: local config -> identity -> operations server -> gRPC and admin listeners
+// (bound, their calls held at the start-up gate) -> ledger -> consenters -> registrar and channels
+// -> gate opened. Everything is built here and passed down; everything started is registered in a
+// closer stack, so a start that fails part-way closes it all again and stop() closes it in order.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -403,18 +405,12 @@ async function startResources(
   }
 
   // The admin listener too is bound before the ledger is opened (Fabric binds it after its
-  // channels): a port in use leaves nothing behind. Until start-up is done, joins and removals wait
-  // and listings are answered 503. Fabric starts it even when channel participation is disabled: it
-  // answers 503 then.
+  // channels): a port in use leaves nothing behind. Until start-up is done its requests are
+  // answered 503, "still starting". Fabric starts it even when channel participation is disabled:
+  // it answers 503 then.
   const participation: ChannelParticipationRegistrar = {
-    joinChannel: async (block) => {
-      await gate.passed();
-      return ready().joinChannel(block);
-    },
-    removeChannel: async (channelId) => {
-      await gate.passed();
-      return ready().removeChannel(channelId);
-    },
+    joinChannel: (block) => ready().joinChannel(block),
+    removeChannel: (channelId) => ready().removeChannel(channelId),
     channelInfo: (channelId) => ready().channelInfo(channelId),
     channelIds: () => ready().channelIds(),
     systemChannelName: () => ready().systemChannelName(),
