@@ -38,6 +38,7 @@ import { AtomicBroadcastServer, type TlsMaterial } from './grpc.js';
 import { CloserStack, once } from './closers.js';
 import { listenProblem, listenRemedy, parseListenAddress } from './listen.js';
 import { StartupError, envVariableOf } from './startupError.js';
+import { logConfiguration } from './startupLog.js';
 import {
   GatedBroadcastHandler,
   GatedDeliverHandler,
@@ -267,6 +268,7 @@ async function startResources(
   resources: CloserStack,
 ): Promise<RunningOrderer> {
   const { clock, logging, logger } = deps;
+  logConfiguration(logger, config);
   // A component's logger: a child named as Fabric names that component's logger, so specs such as
   // "info:orderer.consensus=debug" select it by prefix.
   const named = (name: string) => logger.child({ module: name });

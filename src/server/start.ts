@@ -8,7 +8,7 @@ import { errorMessage } from '../errors.js';
 import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
 import { versionInfo } from '../version.js';
 import { startOrderer } from './orderer.js';
-import { logConfiguration, logVersion } from './startupLog.js';
+import { logVersion } from './startupLog.js';
 import { EXIT_CODES, UsageError, cannotStartLine } from './startupError.js';
 
 export interface StartOptions {
@@ -129,7 +129,7 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
         cwd,
       });
       for (const warning of loaded.warnings) logger.warn(warning);
-      logConfiguration(logger, loaded.config, loaded.configFile);
+      logger.info({ configFile: loaded.configFile ?? '(none: defaults)' }, 'loaded local configuration');
       const orderer = await startOrderer(loaded.config, { logging, logger });
       logger.info({ address: orderer.address, channels: orderer.registrar.channelIds() }, 'orderer started');
       stop = () => orderer.stop();

@@ -50,10 +50,10 @@ export function logVersion(logger: Logger, version: VersionInfo): void {
   );
 }
 
-/** The effective configuration, as Fabric's "Orderer config values", secrets redacted. */
-export function logConfiguration(logger: Logger, config: LocalConfig, configFile: string | undefined): void {
-  logger.info(
-    { configFile: configFile ?? '(none: defaults)', config: redactedConfig(config) },
-    'effective configuration',
-  );
+/**
+ * The effective configuration, as Fabric's "Orderer config values", secrets redacted. Logged by
+ * startOrderer, so dev mode's generated configuration is in the log too.
+ */
+export function logConfiguration(logger: Logger, config: LocalConfig): void {
+  logger.info({ config: redactedConfig(config) }, 'effective configuration');
 }

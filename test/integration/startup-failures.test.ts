@@ -294,8 +294,9 @@ describe('the start-up log', () => {
       assert.equal(version.commit, versionInfo().commit);
       assert.equal(version.fabricCompatibility, 'v2.5');
 
+      const loaded = await waitForLog(proc, (e) => e.msg === 'loaded local configuration');
+      assert.equal(loaded.configFile, join(FIXTURES, 'sampleconfig/orderer.yaml'));
       const effective = await waitForLog(proc, (e) => e.msg === 'effective configuration');
-      assert.equal(effective.configFile, join(FIXTURES, 'sampleconfig/orderer.yaml'));
       const config = effective.config as {
         general: { listenPort: number; localMSPDir: string; tls: { privateKey: string } };
         fileLedger: { location: string };
