@@ -7,7 +7,10 @@ import { OrdererError, errorMessage } from '../errors.js';
 export const EXIT_CODES = {
   /** Ran and stopped normally (e.g. after SIGTERM). */
   ok: 0,
-  /** Could not start: a setting is wrong or the environment does not fit it (file, folder, port). */
+  /**
+   * `orderer start` could not start: a setting is wrong or the machine does not fit it (a file,
+   * folder or key missing, a port in use). Any other command: it failed.
+   */
   cannotStart: 1,
   /** The command line itself is wrong: unknown command or flag, bad flag value. */
   usage: 2,
