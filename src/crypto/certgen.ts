@@ -6,7 +6,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import {
   children,
   derBitString,
@@ -56,8 +56,9 @@ export interface SubjectSpec {
   readonly locality?: string;
 }
 
-export interface ValiditySpec {
-  /** ms since epoch; default: now - 5 minutes (tolerates small clock skew, as cryptogen). */
+/** Validity fields that may each be left out. */
+export interface ValidityOverrides {
+  /** ms since epoch; default: the clock's now - 5 minutes (tolerates small clock skew, as cryptogen). */
   readonly notBefore?: number;
   /** ms since epoch; default: notBefore + validityDays. */
   readonly notAfter?: number;
@@ -66,29 +67,34 @@ export interface ValiditySpec {
   readonly clock?: Clock;
 }
 
-export interface CaSpec extends SubjectSpec, ValiditySpec {
-  readonly curve?: CurveName;
-  /** basicConstraints pathLen; omitted when undefined. */
-  readonly pathLen?: number;
-}
+/** A validity period: it starts at notBefore when given, else just before the clock's now, so one of the two is required. */
+export type ValiditySpec = ValidityOverrides & ({ readonly notBefore: number } | { readonly clock: Clock });
 
-export interface LeafSpec extends SubjectSpec, ValiditySpec {
-  readonly curve?: CurveName;
-  /** Use this key instead of generating one (e.g. to re-issue a certificate). */
-  readonly keyPair?: KeyPair;
-  readonly dnsNames?: readonly string[];
-  /** IP addresses; entries of `hosts` that are IPs go here automatically. */
-  readonly ipAddresses?: readonly string[];
-  /** Host names or IPs for a TLS certificate's SANs. */
-  readonly hosts?: readonly string[];
-  /** TLS certificates get digitalSignature+keyEncipherment and serverAuth+clientAuth EKUs. */
-  readonly tls?: boolean;
-  readonly serialNumber?: bigint;
-  readonly keyUsage?: number;
-  readonly extKeyUsage?: readonly string[];
-  /** Issue a certificate with CA:TRUE (an invalid identity, for tests). */
-  readonly isCA?: boolean;
-}
+export type CaSpec = SubjectSpec &
+  ValiditySpec & {
+    readonly curve?: CurveName;
+    /** basicConstraints pathLen; omitted when undefined. */
+    readonly pathLen?: number;
+  };
+
+export type LeafSpec = SubjectSpec &
+  ValiditySpec & {
+    readonly curve?: CurveName;
+    /** Use this key instead of generating one (e.g. to re-issue a certificate). */
+    readonly keyPair?: KeyPair;
+    readonly dnsNames?: readonly string[];
+    /** IP addresses; entries of `hosts` that are IPs go here automatically. */
+    readonly ipAddresses?: readonly string[];
+    /** Host names or IPs for a TLS certificate's SANs. */
+    readonly hosts?: readonly string[];
+    /** TLS certificates get digitalSignature+keyEncipherment and serverAuth+clientAuth EKUs. */
+    readonly tls?: boolean;
+    readonly serialNumber?: bigint;
+    readonly keyUsage?: number;
+    readonly extKeyUsage?: readonly string[];
+    /** Issue a certificate with CA:TRUE (an invalid identity, for tests). */
+    readonly isCA?: boolean;
+  };
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -163,8 +169,8 @@ function signatureAlgorithmFor(signer: KeyObject): { oid: string; hash: 'sha256'
 }
 
 function resolveValidity(spec: ValiditySpec): { notBefore: number; notAfter: number } {
-  const now = (spec.clock ?? systemClock).now();
-  const notBefore = spec.notBefore ?? now - 5 * 60_000;
+  // ValiditySpec guarantees a clock whenever notBefore is missing.
+  const notBefore = spec.notBefore ?? (spec.clock as Clock).now() - 5 * 60_000;
   const notAfter = spec.notAfter ?? notBefore + (spec.validityDays ?? 3650) * 86_400_000;
   return { notBefore, notAfter };
 }
@@ -319,18 +325,19 @@ export function issueCertificate(ca: CertifiedKey, spec: LeafSpec): CertifiedKey
   return certified(cert, keys.privateKey);
 }
 
-export interface CrlSpec {
+/** thisUpdate defaults to the clock's now, so one of the two is required. */
+export type CrlSpec = {
   readonly revoked: readonly { serialNumber: bigint; revocationDate?: number }[];
-  readonly thisUpdate?: number;
   readonly nextUpdate?: number;
   readonly crlNumber?: bigint;
-  readonly clock?: Clock;
-}
+} & (
+  | { readonly thisUpdate: number; readonly clock?: Clock }
+  | { readonly thisUpdate?: number; readonly clock: Clock }
+);
 
 /** A v2 CRL signed by `ca`, carrying the CA's key identifier as AuthorityKeyIdentifier. */
 export function createCrl(ca: CertifiedKey, spec: CrlSpec): CertificateRevocationList {
-  const now = (spec.clock ?? systemClock).now();
-  const thisUpdate = spec.thisUpdate ?? now;
+  const thisUpdate = spec.thisUpdate ?? (spec.clock as Clock).now();
   const nextUpdate = spec.nextUpdate ?? thisUpdate + 30 * 86_400_000;
   const alg = signatureAlgorithmFor(ca.privateKey);
   const algId = derSequence(derOid(alg.oid));
@@ -465,12 +472,12 @@ export function writeNodeFolder(dir: string, spec: NodeFolderSpec): { mspDir: st
 
 export type OrgRole = 'client' | 'peer' | 'admin' | 'orderer';
 
-export interface OrganizationSpec extends ValiditySpec {
+export type OrganizationSpec = ValiditySpec & {
   readonly mspId: string;
   /** e.g. "org1.example.com": CAs are ca.<domain> and tlsca.<domain>. */
   readonly domain: string;
   readonly curve?: CurveName;
-}
+};
 
 export interface OrgIdentity {
   readonly role: OrgRole;
@@ -483,7 +490,7 @@ export class OrganizationCrypto {
   readonly tlsCa: CertifiedKey;
 
   constructor(readonly spec: OrganizationSpec) {
-    const subject = { organization: spec.domain, curve: spec.curve, ...validityOf(spec) };
+    const subject = { organization: spec.domain, curve: spec.curve, ...(validityOf(spec) as ValiditySpec) };
     this.ca = createRootCa({ commonName: `ca.${spec.domain}`, ...subject });
     this.tlsCa = createRootCa({ commonName: `tlsca.${spec.domain}`, ...subject });
   }
@@ -496,9 +503,10 @@ export class OrganizationCrypto {
   issue(
     commonName: string,
     role: OrgRole,
-    options: { hosts?: readonly string[] } & ValiditySpec = {},
+    options: { hosts?: readonly string[] } & ValidityOverrides = {},
   ): OrgIdentity {
-    const validity = { ...validityOf(this.spec), ...validityOf(options) };
+    // The organization's ValiditySpec with the overrides on top is still a ValiditySpec.
+    const validity = { ...validityOf(this.spec), ...validityOf(options) } as ValiditySpec;
     const signer = issueCertificate(this.ca, {
       commonName,
       organizationalUnits: [role],
@@ -534,8 +542,8 @@ export class OrganizationCrypto {
   }
 }
 
-function validityOf(v: ValiditySpec): ValiditySpec {
-  const out: { -readonly [K in keyof ValiditySpec]: ValiditySpec[K] } = {};
+function validityOf(v: ValidityOverrides): ValidityOverrides {
+  const out: { -readonly [K in keyof ValidityOverrides]: ValidityOverrides[K] } = {};
   if (v.notBefore !== undefined) out.notBefore = v.notBefore;
   if (v.notAfter !== undefined) out.notAfter = v.notAfter;
   if (v.validityDays !== undefined) out.validityDays = v.validityDays;

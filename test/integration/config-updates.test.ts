@@ -30,6 +30,7 @@ import {
 } from '../support/fabric-clients.js';
 import { goldenBlocks, writeGoOrdererLedger } from '../support/ledger.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import { systemClock } from '../../src/clock.js';
 
 const CHANNEL = 'mychannel';
 const org1Admin = loadIdentity('org1Admin');
@@ -40,7 +41,7 @@ const ordererAdmin = loadIdentity('ordererAdmin');
 
 /** An admin of Org3MSP, an organization that is not a member of mychannel. */
 function org3AdminIdentity(): ClientIdentity {
-  const org3 = new OrganizationCrypto({ mspId: 'Org3MSP', domain: 'org3.example.com' });
+  const org3 = new OrganizationCrypto({ clock: systemClock, mspId: 'Org3MSP', domain: 'org3.example.com' });
   const admin = org3.issue('Admin@org3.example.com', 'admin');
   const certPem = Buffer.from(admin.signer.certPem);
   return {

@@ -10,6 +10,7 @@ import {
   type CertifiedKey,
 } from '../../src/crypto/index.js';
 import { CRYPTO, serializeIdentity, signLowS, type ClientIdentity } from './fabric-clients.js';
+import { systemClock } from '../../src/clock.js';
 
 /** An identity whose certificate is issued by `ca` (a client of that org, by NodeOU). */
 export function issuedIdentity(
@@ -18,6 +19,7 @@ export function issuedIdentity(
   validity: { notBefore?: number; notAfter?: number },
 ): ClientIdentity {
   const leaf = issueCertificate(ca, {
+    clock: systemClock,
     commonName: `Test@${mspId}`,
     organizationalUnits: ['client'],
     ...validity,
@@ -50,4 +52,8 @@ export const expiredOrg1User = issuedIdentity('Org1MSP', org1Ca(), {
 });
 
 /** A client of Org3MSP, an org on no channel. */
-export const org3User = issuedIdentity('Org3MSP', createRootCa({ commonName: 'ca.org3.example.com' }), {});
+export const org3User = issuedIdentity(
+  'Org3MSP',
+  createRootCa({ clock: systemClock, commonName: 'ca.org3.example.com' }),
+  {},
+);

@@ -17,6 +17,7 @@ import {
 } from '../../src/crypto/index.js';
 import { CRYPTO } from './fabric-clients.js';
 import { ORDERER0_DIR } from './orderer.js';
+import { systemClock } from '../../src/clock.js';
 
 const require = createRequire(import.meta.url);
 
@@ -57,12 +58,21 @@ export function org1TlsCa(): CertifiedKey {
 
 /** A CA nobody trusts, with the same shape as cryptogen's TLS CAs. */
 export function untrustedTlsCa(): CertifiedKey {
-  return createRootCa({ commonName: 'tlsca.org1.example.com', organization: 'org1.example.com' });
+  return createRootCa({
+    clock: systemClock,
+    commonName: 'tlsca.org1.example.com',
+    organization: 'org1.example.com',
+  });
 }
 
 /** A TLS client certificate (serverAuth+clientAuth EKUs, as cryptogen issues them) under `ca`. */
 export function issueClientPair(ca: CertifiedKey, commonName: string): { certPem: Buffer; keyPem: Buffer } {
-  const leaf = issueCertificate(ca, { commonName, organization: 'org1.example.com', tls: true });
+  const leaf = issueCertificate(ca, {
+    clock: systemClock,
+    commonName,
+    organization: 'org1.example.com',
+    tls: true,
+  });
   return { certPem: Buffer.from(leaf.certPem), keyPem: Buffer.from(leaf.keyPem) };
 }
 

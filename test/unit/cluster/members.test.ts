@@ -6,12 +6,19 @@ import { generateKeyPairSync } from 'node:crypto';
 import { MemberMapping, type ClusterMember } from '../../../src/cluster/members.js';
 import { createRootCa, issueCertificate } from '../../../src/crypto/index.js';
 import { OrdererError } from '../../../src/errors.js';
+import { systemClock } from '../../../src/clock.js';
 
-const ca = createRootCa({ commonName: 'tlsca.example.com', organization: 'example.com' });
+const ca = createRootCa({ clock: systemClock, commonName: 'tlsca.example.com', organization: 'example.com' });
 const keys = [1, 2, 3].map(() => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }));
 const cert = (i: number, cn = `orderer${i}`) =>
   Buffer.from(
-    issueCertificate(ca, { commonName: cn, tls: true, hosts: ['127.0.0.1'], keyPair: keys[i]! }).certPem,
+    issueCertificate(ca, {
+      clock: systemClock,
+      commonName: cn,
+      tls: true,
+      hosts: ['127.0.0.1'],
+      keyPair: keys[i]!,
+    }).certPem,
   );
 
 const members: ClusterMember[] = [0, 1, 2].map((i) => ({
@@ -30,7 +37,7 @@ test('a sender is the consenter whose client certificate has the same public key
     ['the same lookup again (cached)', cert(1, 'orderer1-renewed'), 2],
     [
       'a certificate of a new key',
-      Buffer.from(issueCertificate(ca, { commonName: 'orderer1', tls: true }).certPem),
+      Buffer.from(issueCertificate(ca, { clock: systemClock, commonName: 'orderer1', tls: true }).certPem),
       undefined,
     ],
     ['bytes that are no certificate', Buffer.from('not a certificate'), undefined],

@@ -23,6 +23,7 @@ import {
   writeNodeFolder,
 } from '../../../src/crypto/index.js';
 import { ORG1, signcertPem, FIXTURE_IDENTITIES, tempDir } from '../../support/certs.js';
+import { systemClock } from '../../../src/clock.js';
 
 describe('certificate parsing (fixtures)', () => {
   const caPem = readFileSync(join(ORG1, 'ca/ca.org1.example.com-cert.pem'));
@@ -54,8 +55,13 @@ describe('certificate parsing (fixtures)', () => {
 });
 
 describe('certificate generation', () => {
-  const root = createRootCa({ commonName: 'ca.gen.example.com', organization: 'gen.example.com' });
+  const root = createRootCa({
+    clock: systemClock,
+    commonName: 'ca.gen.example.com',
+    organization: 'gen.example.com',
+  });
   const intermediate = createIntermediateCa(root, {
+    clock: systemClock,
     commonName: 'ica.gen.example.com',
     organization: 'gen.example.com',
   });
@@ -81,9 +87,12 @@ describe('certificate generation', () => {
   });
 
   it('produces CRLs that revoke by serial and are signed by the CA', () => {
-    const leaf = issueCertificate(intermediate, { commonName: 'revoked' });
+    const leaf = issueCertificate(intermediate, { clock: systemClock, commonName: 'revoked' });
     const crl = parseCrl(
-      createCrl(intermediate, { revoked: [{ serialNumber: leaf.cert.serialNumber }] }).toPem(),
+      createCrl(intermediate, {
+        clock: systemClock,
+        revoked: [{ serialNumber: leaf.cert.serialNumber }],
+      }).toPem(),
     );
     assert.equal(crl.isRevoked(leaf.cert.serialNumber), true);
     assert.equal(crl.isRevoked(leaf.cert.serialNumber + 1n), false);
@@ -94,8 +103,17 @@ describe('certificate generation', () => {
 
   it('writes a cryptogen-shaped node folder', () => {
     const dir = tempDir();
-    const signer = issueCertificate(root, { commonName: 'peer0', organizationalUnits: ['peer'] });
-    const tls = issueCertificate(root, { commonName: 'peer0', tls: true, hosts: ['localhost'] });
+    const signer = issueCertificate(root, {
+      clock: systemClock,
+      commonName: 'peer0',
+      organizationalUnits: ['peer'],
+    });
+    const tls = issueCertificate(root, {
+      clock: systemClock,
+      commonName: 'peer0',
+      tls: true,
+      hosts: ['localhost'],
+    });
     const { mspDir, tlsDir } = writeNodeFolder(dir, {
       rootCerts: [root.cert],
       tlsRootCerts: [root.cert],
@@ -111,7 +129,7 @@ describe('certificate generation', () => {
   });
 
   it('sanitizes a high-S certificate signature to low-S without changing what was signed', () => {
-    const leaf = issueCertificate(root, { commonName: 'high-s' }).cert;
+    const leaf = issueCertificate(root, { clock: systemClock, commonName: 'high-s' }).cert;
     const p256 = curveByName('P-256')!;
     const { r, s } = parseEcdsaSignature(leaf.signature);
     const high = new Certificate(
@@ -131,7 +149,7 @@ describe('certificate generation', () => {
 
 describe('PEM', () => {
   it('finds blocks and skips text around them', () => {
-    const root = createRootCa({ commonName: 'pem' });
+    const root = createRootCa({ clock: systemClock, commonName: 'pem' });
     const blocks = decodePemBlocks(`junk\n${root.certPem}more junk\n${root.keyPem}`);
     assert.deepEqual(
       blocks.map((b) => b.type),
