@@ -274,10 +274,16 @@ test('a Ready whose save is held sends nothing until the save is durable', async
   const held: { release: () => void }[] = [];
   let holding = 0;
   const sends: number[] = [];
+  let signalHeld = () => {};
+  const firstHeld = new Promise<void>((resolve) => (signalHeld = resolve));
   const wrapWal = (id: number, wal: RaftNodeWal): RaftNodeWal => ({
     async save(update) {
       await wal.save(update);
-      if (id === holding) await new Promise<void>((resolve) => held.push({ release: resolve }));
+      if (id === holding)
+        await new Promise<void>((resolve) => {
+          held.push({ release: resolve });
+          signalHeld();
+        });
     },
     saveSnapshot: (s) => wal.saveSnapshot(s),
   });
@@ -290,16 +296,20 @@ test('a Ready whose save is held sends nothing until the save is durable', async
       holding = follower;
       sends.length = 0;
       net.node(leader).propose(payload(0));
-      // Deliver the leader's append to the follower; its save then hangs.
-      const waitHeld = async () => {
-        for (let i = 0; held.length === 0 && i < 1000; i++) await new Promise((r) => setImmediate(r));
-      };
+      // Deliver the leader's append to the follower; its save then hangs (or, if it is never
+      // held, settling ends and the assertion below says so).
       const settling = net.settle();
-      await waitHeld();
-      assert.equal(held.length, 1, "the follower is persisting the leader's append");
-      assert.ok(!sends.includes(follower), 'the follower sent nothing while its save was not durable');
-      holding = 0;
-      held.shift()!.release();
+      const releaseAll = () => {
+        holding = 0;
+        for (const h of held.splice(0)) h.release();
+      };
+      try {
+        await Promise.race([firstHeld, settling]);
+        assert.equal(held.length, 1, "the follower is persisting the leader's append");
+        assert.ok(!sends.includes(follower), 'the follower sent nothing while its save was not durable');
+      } finally {
+        releaseAll();
+      }
       await settling;
       assert.ok(sends.includes(follower), 'the follower acked once its save was durable');
       await net.tick(1);
