@@ -21,6 +21,8 @@ export interface MemberLedger {
   readonly applied: Entry[];
   /** Every index handed to onCommitted, to check nothing is handed twice. */
   readonly delivered: number[];
+  /** Indexes of the snapshots the application was told to catch up to. */
+  readonly snapshots: number[];
   lastIndex: number;
 }
 
@@ -66,7 +68,8 @@ export class RaftNodeNet {
     this.wrapWal = settings.wrapWal;
     this.onSend = settings.onSend;
     this.optionOverrides = settings.options ?? {};
-    for (const id of this.ids) this.ledgers.set(id, { applied: [], delivered: [], lastIndex: 0 });
+    for (const id of this.ids)
+      this.ledgers.set(id, { applied: [], delivered: [], snapshots: [], lastIndex: 0 });
   }
 
   async init(): Promise<void> {
@@ -124,6 +127,14 @@ export class RaftNodeNet {
               if (entry.type === 0 && entry.data.length > 0) ledger.applied.push(entry);
               ledger.lastIndex = entry.index;
             }
+          },
+          onSnapshot: (snapshot) => {
+            // A chain would pull the blocks up to the snapshot from the leader; here its data
+            // carries the payloads applied up to it.
+            ledger.snapshots.push(snapshot.metadata.index);
+            const carried = JSON.parse(new TextDecoder().decode(snapshot.data)) as Entry[];
+            ledger.applied.splice(0, ledger.applied.length, ...carried.map(decodeCarried));
+            ledger.lastIndex = snapshot.metadata.index;
           },
           onLeaderChange: (leader, term) => this.leaderChanges.push({ id, leader, term }),
           onHalt: (error) => this.errors.push(error),
@@ -218,6 +229,18 @@ export class RaftNodeNet {
     }
   }
 }
+
+/** The snapshot data tests take: the payloads applied so far, so a follower can rebuild from it. */
+export function snapshotData(applied: readonly Entry[]): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify(applied.map((e) => ({ ...e, data: Buffer.from(e.data).toString('base64') }))),
+  );
+}
+
+const decodeCarried = (e: Entry): Entry => ({
+  ...e,
+  data: new Uint8Array(Buffer.from(e.data as unknown as string, 'base64')),
+});
 
 export const payload = (i: number): Uint8Array => new TextEncoder().encode(`block-${i}`);
 export const text = (e: Entry): string => new TextDecoder().decode(e.data);

@@ -26,6 +26,7 @@ import {
   TICK_MS,
   payload,
   recordingWal,
+  snapshotData,
   text,
   type OrderEvent,
 } from '../../../support/raft-node-net.js';
@@ -428,5 +429,58 @@ test('stop() cancels the tick timers and refuses further input', async () => {
     await net.stop(2);
     await net.stop(3);
     assert.equal(net.clock.pendingTimers, 0);
+  });
+});
+
+test('a follower behind a compacted leader log catches up from a MsgSnap, and restarts from it', async () => {
+  await withNet(3, async (net) => {
+    for (const id of net.ids) await net.start(id);
+    const leader = await net.electLeader();
+    await net.proposeAll(leader, [payload(0)]);
+    await net.tick(1);
+    const follower = net.ids.find((id) => id !== leader)!;
+    net.isolate(follower);
+    const during = Array.from({ length: 12 }, (_, i) => payload(i + 1));
+    await net.proposeAll(leader, during);
+    await net.tick(1);
+    const leaderNode = net.node(leader);
+    const snapIndex = leaderNode.appliedIndex;
+    await leaderNode.takeSnapshot(
+      snapIndex,
+      leaderNode.confState(),
+      snapshotData(net.ledgers.get(leader)!.applied),
+    );
+    // The leader keeps only 4 entries behind the snapshot: the follower's next entry is gone.
+    assert.ok(leaderNode.memoryStorage.firstIndex() > net.ledgers.get(follower)!.lastIndex + 1);
+    const ledger = net.ledgers.get(follower)!;
+    const deliveredBefore = ledger.delivered.length;
+    net.heal(follower);
+    await net.tick(3);
+    const snaps = net.sent.filter((s) => s.message.type === MessageType.MsgSnap);
+    assert.equal(snaps.length, 1, 'the leader sent one snapshot');
+    assert.equal(snaps[0]!.message.to, follower);
+    assert.equal(snaps[0]!.message.snapshot!.metadata.index, snapIndex);
+    await net.proposeAll(leader, [payload(13)]);
+    await net.tick(2);
+    assert.deepEqual(ledger.snapshots, [snapIndex], 'the follower was told to catch up to the snapshot');
+    const all = Array.from({ length: 14 }, (_, i) => `block-${i}`);
+    assert.deepEqual(appliedTexts(net, follower), all);
+    assertDeliveredOnce(net, follower);
+    assert.ok(
+      ledger.delivered.slice(deliveredBefore).every((i) => i > snapIndex),
+      'entries covered by the snapshot were not handed over one by one',
+    );
+    assert.deepEqual([...net.node(follower).confState().voters].sort(), [1, 2, 3]);
+
+    // Restarted, it recovers the snapshot from its WAL and hands over neither it nor its entries again.
+    await net.stop(follower);
+    const restarted = await net.start(follower);
+    await net.tick(2);
+    assert.deepEqual(ledger.snapshots, [snapIndex]);
+    assert.deepEqual(appliedTexts(net, follower), all);
+    assertDeliveredOnce(net, follower);
+    assert.deepEqual([...restarted.confState().voters].sort(), [1, 2, 3]);
+    assert.equal(restarted.status().softState.lead, leader);
+    assert.deepEqual(net.errors, []);
   });
 });
