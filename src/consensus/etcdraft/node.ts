@@ -95,8 +95,8 @@ export interface RaftTransport {
 export interface RaftNodeHandler {
   /**
    * Committed entries after the applied index, in log order, each exactly once: normal entries
-   * (an empty one is a new leader's) and conf changes, which the node has applied to Raft already
-   * when this is called for the next batch (confState() is current after the call returns).
+   * (an empty one is a new leader's) and conf changes. The node applies the conf changes to Raft
+   * itself, before this call, so confState() already reflects them (Fabric never rejects one).
    */
   onCommitted(entries: Entry[]): void | Promise<void>;
   /** A snapshot beyond the applied index: the application must catch up to it (Fabric's snapC). */
@@ -445,6 +445,9 @@ export class RaftNode {
       } catch (err) {
         throw this.haltErrorFor('persisting Raft data to the WAL', err);
       }
+      // Stopped while persisting: what is durable stays, and a restart hands it over; nothing
+      // more is sent or applied by a node its owner has shut down.
+      if (this.state !== 'running') return;
       const seconds = (this.clock.now() - started) / 1000;
       const electionTimeout = (this.options.tickIntervalMs * this.options.electionTick) / 1000;
       if (seconds > electionTimeout / 2)
@@ -501,16 +504,9 @@ export class RaftNode {
 
   private async applyCommitted(entries: Entry[]): Promise<void> {
     if (entries.length === 0) return;
-    const fresh = entries.filter((entry) => entry.index > this.applied);
-    if (fresh.length > 0) {
-      try {
-        await this.handler.onCommitted(fresh);
-      } catch (err) {
-        throw this.haltErrorFor(`applying committed entries ${fresh[0]!.index}-${fresh.at(-1)!.index}`, err);
-      }
-    }
     // Conf changes are applied to Raft even when the application had applied their entries:
-    // after a restart the membership is rebuilt from them (the snapshot carries only the older part).
+    // after a restart the membership is rebuilt from them (the snapshot carries only the older
+    // part). They go first so that confState() is current while the application handles them.
     for (const entry of entries) {
       if (entry.type === EntryType.ConfChange) {
         const cc = decodeConfChange(entry.data);
@@ -518,6 +514,14 @@ export class RaftNode {
         this.logConfChange(cc.type, cc.nodeId);
       } else if (entry.type === EntryType.ConfChangeV2) {
         this.currentConfState = this.rawNode.applyConfChange(decodeConfChangeV2(entry.data));
+      }
+    }
+    const fresh = entries.filter((entry) => entry.index > this.applied);
+    if (fresh.length > 0) {
+      try {
+        await this.handler.onCommitted(fresh);
+      } catch (err) {
+        throw this.haltErrorFor(`applying committed entries ${fresh[0]!.index}-${fresh.at(-1)!.index}`, err);
       }
     }
     this.applied = Math.max(this.applied, entries.at(-1)!.index);

@@ -12,6 +12,7 @@ import {
   type RaftNodeWal,
 } from '../../../../src/consensus/etcdraft/node.js';
 import {
+  ConfChangeType,
   ErrProposalDropped,
   MessageType,
   emptyHardState,
@@ -483,4 +484,89 @@ test('a follower behind a compacted leader log catches up from a MsgSnap, and re
     assert.equal(restarted.status().softState.lead, leader);
     assert.deepEqual(net.errors, []);
   });
+});
+
+test('a node added by a conf change joins with an empty log and catches up from the leader', async () => {
+  await withNet(
+    4,
+    async (net) => {
+      for (const id of [1, 2, 3]) await net.start(id);
+      const leader = await net.electLeader();
+      await net.proposeAll(leader, [payload(0)]);
+      net
+        .node(leader)
+        .proposeConfChange({ type: ConfChangeType.AddNode, nodeId: 4, context: undefined, id: 0 });
+      await net.settle();
+      await net.tick(1);
+      for (const id of [1, 2, 3]) assert.deepEqual([...net.node(id).confState().voters].sort(), [1, 2, 3, 4]);
+      const joined = await net.start(4, { join: true });
+      assert.equal(joined.status().hardState.term, 0, 'a joining node does not bootstrap');
+      await net.tick(3);
+      await net.proposeAll(leader, [payload(1)]);
+      await net.tick(2);
+      assert.deepEqual(appliedTexts(net, 4), ['block-0', 'block-1']);
+      assert.deepEqual([...joined.confState().voters].sort(), [1, 2, 3, 4]);
+      assertDeliveredOnce(net, 4);
+      assert.equal(joined.appliedIndex, net.node(leader).appliedIndex);
+      assert.deepEqual(net.errors, []);
+    },
+    { options: { peers: [1, 2, 3] } },
+  );
+});
+
+test('a node stopped while a save is in flight neither sends nor applies that Ready, and hands it over after restart', async () => {
+  let hold: (() => void) | undefined;
+  let holding = 0;
+  let signalHeld = () => {};
+  const firstHeld = new Promise<void>((resolve) => (signalHeld = resolve));
+  const wrapWal = (id: number, wal: RaftNodeWal): RaftNodeWal => ({
+    async save(update) {
+      await wal.save(update);
+      if (id === holding && update.entries?.some((e) => e.data.length > 0) === true)
+        await new Promise<void>((resolve) => {
+          hold = resolve;
+          signalHeld();
+        });
+    },
+    saveSnapshot: (s) => wal.saveSnapshot(s),
+  });
+  await withNet(
+    3,
+    async (net) => {
+      for (const id of net.ids) await net.start(id);
+      const leader = await net.electLeader();
+      const follower = net.ids.find((id) => id !== leader)!;
+      await net.proposeAll(leader, [payload(0)]);
+      await net.tick(1);
+      const appliedBefore = net.ledgers.get(follower)!.applied.length;
+      // The follower's save of block-1 is held, then the follower is stopped.
+      holding = follower;
+      net.node(leader).propose(payload(1));
+      const sentBefore = net.sent.filter((s) => s.from === follower).length;
+      const settling = net.settle();
+      await Promise.race([firstHeld, settling]);
+      assert.ok(hold !== undefined, 'the follower is persisting block-1');
+      const stopping = net.stop(follower);
+      holding = 0;
+      hold();
+      await stopping;
+      await settling;
+      await net.tick(1);
+      assert.equal(
+        net.sent.filter((s) => s.from === follower).length,
+        sentBefore,
+        'the stopped follower never acked block-1',
+      );
+      assert.equal(
+        net.ledgers.get(follower)!.applied.length,
+        appliedBefore,
+        'a stopped node applies nothing',
+      );
+      await net.start(follower);
+      await net.tick(2);
+      assert.deepEqual(appliedTexts(net, follower), ['block-0', 'block-1']);
+      assertDeliveredOnce(net, follower);
+    },
+    { wrapWal },
+  );
 });
