@@ -166,6 +166,7 @@ export class RaftNode {
   private applied: number;
   private currentConfState: ConfState;
   private leader = NONE;
+  private readyTerm: number;
   private campaignPending: boolean;
   private tickTimer: TimerHandle | undefined;
   private campaignTimer: TimerHandle | undefined;
@@ -207,6 +208,7 @@ export class RaftNode {
     this.memoryStorage.append(recovered.entries);
     this.currentConfState = recovered.snapshot?.metadata.confState ?? emptyConfStateOf();
     this.applied = Math.max(options.appliedIndex ?? 0, 0);
+    this.readyTerm = recovered.hardState.term;
 
     this.rawNode = new RawNode({
       id: options.id,
@@ -435,7 +437,12 @@ export class RaftNode {
 
   private async handle(rd: Ready): Promise<void> {
     const save: { hardState?: Ready['hardState']; entries?: Entry[]; snapshot?: Snapshot } = {};
-    if (!isEmptyHardState(rd.hardState)) save.hardState = rd.hardState;
+    if (!isEmptyHardState(rd.hardState)) {
+      save.hardState = rd.hardState;
+      // The term the Ready's soft state belongs to; the core may be further on by the time the
+      // save is durable, since steps keep arriving meanwhile.
+      this.readyTerm = rd.hardState.term;
+    }
     if (rd.entries.length > 0) save.entries = rd.entries;
     if (!isEmptySnap(rd.snapshot)) save.snapshot = rd.snapshot;
     if (save.hardState !== undefined || save.entries !== undefined || save.snapshot !== undefined) {
@@ -476,7 +483,7 @@ export class RaftNode {
       const lead = rd.softState.lead;
       if (lead !== this.leader) {
         this.leader = lead;
-        this.handler.onLeaderChange?.(lead, this.rawNode.raft.term);
+        this.handler.onLeaderChange?.(lead, this.readyTerm);
       }
       if (this.campaignPending && lead !== NONE) {
         this.logger.info(`leader ${lead} is present, quit campaign`);
@@ -539,7 +546,11 @@ export class RaftNode {
     const outgoing: Message[] = [];
     for (const m of messages) {
       if (m.to === NONE) continue;
-      if (m.type === MessageType.MsgSnap && m.snapshot !== undefined)
+      if (
+        m.type === MessageType.MsgSnap &&
+        m.snapshot !== undefined &&
+        this.currentConfState.voters.length > 0
+      )
         outgoing.push({
           ...m,
           snapshot: { ...m.snapshot, metadata: { ...m.snapshot.metadata, confState: this.currentConfState } },

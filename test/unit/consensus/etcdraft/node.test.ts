@@ -90,6 +90,12 @@ test('a fresh 3-node group elects the picked campaigner early and applies 100 pr
     }
     const changes = net.leaderChanges.filter((c) => c.leader === picked);
     assert.deepEqual(changes.map((c) => c.id).sort(), [1, 2, 3], 'every node reported the new leader');
+    const term = net.node(picked).status().hardState.term;
+    assert.deepEqual(
+      changes.map((c) => c.term),
+      [term, term, term],
+      'with the term it was elected in',
+    );
     assert.deepEqual(net.errors, []);
   });
 });
