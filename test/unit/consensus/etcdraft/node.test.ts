@@ -20,7 +20,8 @@ import {
   newMessage,
   type Message,
 } from '../../../../src/consensus/etcdraft/raft/index.js';
-import type { RaftSave } from '../../../../src/consensus/etcdraft/storage/index.js';
+import { RaftWal, type RaftSave } from '../../../../src/consensus/etcdraft/storage/index.js';
+import { withTempDir } from '../../../support/ledger.js';
 import {
   CHANNEL,
   RaftNodeNet,
@@ -575,4 +576,69 @@ test('a node stopped while a save is in flight neither sends nor applies that Re
     },
     { wrapWal },
   );
+});
+
+test('a one-node channel elects itself on its campaign tick and commits alone', async () => {
+  await withNet(1, async (net) => {
+    const node = await net.start(1);
+    await net.tick(2);
+    assert.equal(net.leader(), 1);
+    await net.proposeAll(1, [payload(0), payload(1)]);
+    assert.deepEqual(appliedTexts(net, 1), ['block-0', 'block-1']);
+    assert.equal(node.appliedIndex, 4);
+  });
+});
+
+test('an application that fails to apply halts the node; the entries are handed over again after restart', async () => {
+  await withTempDir(async (root) => {
+    const open = () => RaftWal.open({ walDir: `${root}/wal`, snapDir: `${root}/snap`, channel: CHANNEL });
+    const options = {
+      id: 1,
+      channel: CHANNEL,
+      peers: [1],
+      electionTick: 10,
+      heartbeatTick: 1,
+      maxSizePerMsg: 1024,
+      maxInflightMsgs: 5,
+      tickIntervalMs: TICK_MS,
+    };
+    const clock = new ManualClock();
+    const first = await open();
+    const halts: Error[] = [];
+    const node = new RaftNode(options, {
+      ...first,
+      clock,
+      transport: { send: () => {} },
+      handler: {
+        onCommitted: () => {
+          throw new Error('ledger write failed: ENOSPC');
+        },
+        onHalt: (e) => halts.push(e),
+      },
+    });
+    node.start();
+    await node.whenIdle();
+    assert.equal(halts.length, 1);
+    assert.ok(isRaftNodeError(halts[0], 'halted'));
+    assert.match(halts[0].message, /applying committed entries 1-1 failed \(ledger write failed: ENOSPC\)/);
+    assert.equal(node.appliedIndex, 0, 'nothing counts as applied');
+    await first.wal.close();
+
+    const second = await open();
+    const delivered: number[] = [];
+    const again = new RaftNode(
+      { ...options, appliedIndex: 0 },
+      {
+        ...second,
+        clock,
+        transport: { send: () => {} },
+        handler: { onCommitted: (entries) => void delivered.push(...entries.map((e) => e.index)) },
+      },
+    );
+    again.start();
+    await again.whenIdle();
+    assert.deepEqual(delivered, [1], 'the bootstrap entry is handed over after the restart');
+    await again.stop();
+    await second.wal.close();
+  });
 });
