@@ -55,6 +55,7 @@ export class RaftNodeNet {
   private readonly wrapWal: WalWrapper | undefined;
   private readonly optionOverrides: Partial<RaftNodeOptions>;
   private readonly onSend: ((from: number, message: Message) => void) | undefined;
+  private readonly failSend: ((from: number, message: Message) => boolean) | undefined;
 
   constructor(
     size: number,
@@ -62,11 +63,14 @@ export class RaftNodeNet {
       wrapWal?: WalWrapper;
       options?: Partial<RaftNodeOptions>;
       onSend?: (from: number, message: Message) => void;
+      /** Makes a send fail as a broken stream would (the message is not delivered). */
+      failSend?: (from: number, message: Message) => boolean;
     } = {},
   ) {
     this.ids = Array.from({ length: size }, (_, i) => i + 1);
     this.wrapWal = settings.wrapWal;
     this.onSend = settings.onSend;
+    this.failSend = settings.failSend;
     this.optionOverrides = settings.options ?? {};
     for (const id of this.ids)
       this.ledgers.set(id, { applied: [], delivered: [], snapshots: [], lastIndex: 0 });
@@ -170,7 +174,12 @@ export class RaftNodeNet {
       this.sent.push({ from, message });
       this.onSend?.(from, message);
       // A partition or a stopped peer is a failed send, as a broken cluster stream is.
-      if (this.isolated.has(from) || this.isolated.has(message.to) || !this.members.has(message.to)) {
+      if (
+        this.isolated.has(from) ||
+        this.isolated.has(message.to) ||
+        !this.members.has(message.to) ||
+        this.failSend?.(from, message) === true
+      ) {
         failed.push(message.to);
         continue;
       }

@@ -642,3 +642,46 @@ test('an application that fails to apply halts the node; the entries are handed 
     await second.wal.close();
   });
 });
+
+test('a MsgSnap that fails to send is reported failed, and the leader sends it again', async () => {
+  let snapFailures = 0;
+  await withNet(
+    3,
+    async (net) => {
+      for (const id of net.ids) await net.start(id);
+      const leader = await net.electLeader();
+      const follower = net.ids.find((id) => id !== leader)!;
+      net.isolate(follower);
+      await net.proposeAll(
+        leader,
+        Array.from({ length: 10 }, (_, i) => payload(i)),
+      );
+      await net.tick(1);
+      const leaderNode = net.node(leader);
+      await leaderNode.takeSnapshot(
+        leaderNode.appliedIndex,
+        leaderNode.confState(),
+        snapshotData(net.ledgers.get(leader)!.applied),
+      );
+      net.heal(follower);
+      await net.tick(6);
+      const snaps = net.sent.filter(
+        (s) => s.message.type === MessageType.MsgSnap && s.message.to === follower,
+      );
+      assert.equal(snapFailures, 1);
+      assert.ok(snaps.length >= 2, `the snapshot was sent again after the failure (${snaps.length} sends)`);
+      assert.deepEqual(
+        appliedTexts(net, follower),
+        Array.from({ length: 10 }, (_, i) => `block-${i}`),
+      );
+      assert.deepEqual(net.errors, []);
+    },
+    {
+      failSend: (_from, m) => {
+        if (m.type !== MessageType.MsgSnap || snapFailures > 0) return false;
+        snapFailures++;
+        return true;
+      },
+    },
+  );
+});
