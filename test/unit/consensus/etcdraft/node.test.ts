@@ -685,3 +685,21 @@ test('a MsgSnap that fails to send is reported failed, and the leader sends it a
     },
   );
 });
+
+test('transferLeadership hands leadership to the transferee, which then takes proposals', async () => {
+  await withNet(3, async (net) => {
+    for (const id of net.ids) await net.start(id);
+    const leader = await net.electLeader();
+    await net.proposeAll(leader, [payload(0)]);
+    await net.tick(1);
+    const transferee = net.ids.find((id) => id !== leader)!;
+    net.node(leader).transferLeadership(transferee);
+    await net.settle();
+    assert.equal(net.leader(), transferee);
+    for (const id of net.ids)
+      assert.equal(net.node(id).leaderId, transferee, `node ${id} knows the new leader`);
+    await net.proposeAll(transferee, [payload(1)]);
+    await net.tick(1);
+    for (const id of net.ids) assert.deepEqual(appliedTexts(net, id), ['block-0', 'block-1']);
+  });
+});
