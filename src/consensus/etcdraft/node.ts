@@ -240,6 +240,15 @@ export class RaftNode {
 
   /** Starts ticking and handling Readies; delivers a recovered snapshot the application lacks. */
   start(): void {
+    if (this.state === 'running')
+      throw new RaftNodeError(
+        'invalid-options',
+        `Raft node ${this.id} of channel ${this.options.channel} is already started`,
+        {
+          channel: this.options.channel,
+          id: this.id,
+        },
+      );
     if (this.state !== 'new') throw this.notRunning('start');
     this.state = 'running';
     this.armTick();
