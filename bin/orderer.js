@@ -9,5 +9,8 @@ if (!existsSync(fileURLToPath(main))) {
   console.error('orderer: dist/ is missing; run `npm ci` (or `npm run build`) in the project folder first');
   process.exit(1);
 }
-const { runCli } = await import(main.href);
-process.exitCode = await runCli(process.argv);
+const { runCli, finishProcess } = await import(main.href);
+// finishProcess arrived with the exit codes; a dist/ built before it only has runCli.
+const code = await runCli(process.argv);
+if (typeof finishProcess === 'function') finishProcess(code);
+else process.exitCode = code;

@@ -211,11 +211,15 @@ export class BroadcastSession {
   /** No more hand-overs: an earlier message was invalid, or the stream is finished. */
   private stopped = false;
   private drainWaiters: (() => void)[] = [];
+  /** The last send() found the response stream full: the client is not reading its answers. */
+  private sendBlocked = false;
+  private readingPaused = false;
 
   constructor(
     private readonly handler: BroadcastHandler,
     private readonly io: {
-      send(response: BroadcastResponse): void;
+      /** False when the stream's buffer is full; writable() is then called once it has room. */
+      send(response: BroadcastResponse): boolean;
       /** Called after the first non-SUCCESS response was sent. */
       end(): void;
       /** Backpressure: pause/resume reading from the client. */
@@ -230,7 +234,7 @@ export class BroadcastSession {
     const slot: Slot = { validated: undefined, response: undefined };
     this.slots.push(slot);
     this.inFlight++;
-    if (this.inFlight === this.maxInFlight) this.io.pause();
+    this.updateReading();
     this.handler.validate(raw).then(
       (validated) => this.validated(slot, validated),
       (err: unknown) => this.validated(slot, internalFailure(err)),
@@ -246,6 +250,25 @@ export class BroadcastSession {
   close(): void {
     this.finished = true;
     this.stopped = true;
+  }
+
+  /** The response stream has room again (its 'drain'). */
+  writable(): void {
+    this.sendBlocked = false;
+    this.updateReading();
+  }
+
+  /**
+   * Reading stops while maxInFlight messages are unanswered, and while the client leaves its
+   * answers unread: otherwise such a client could make the server take on envelopes and queue
+   * answers without bound. Then HTTP/2 flow control stops the client's sends.
+   */
+  private updateReading(): void {
+    const pause = this.inFlight >= this.maxInFlight || this.sendBlocked;
+    if (pause === this.readingPaused) return;
+    this.readingPaused = pause;
+    if (pause) this.io.pause();
+    else this.io.resume();
   }
 
   private validated(slot: Slot, validated: Validated): void {
@@ -293,10 +316,9 @@ export class BroadcastSession {
       this.slots[this.head] = DONE;
       this.head++;
       this.inFlight--;
-      if (this.inFlight === this.maxInFlight - 1) this.io.resume();
       const response = slot.response;
       if (response === null || this.finished) continue;
-      this.io.send(response);
+      if (!this.io.send(response)) this.sendBlocked = true;
       if (response.status !== common.Status.SUCCESS) {
         this.finished = true;
         this.stopped = true;
@@ -308,6 +330,7 @@ export class BroadcastSession {
       this.handOffAt -= this.head;
       this.head = 0;
     }
+    this.updateReading();
     if (this.head === this.slots.length && this.drainWaiters.length > 0) {
       for (const resolve of this.drainWaiters.splice(0)) resolve();
     }

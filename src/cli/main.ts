@@ -7,6 +7,7 @@ import { registerInspectCommand } from './inspect.js';
 import { registerChannelCommand } from './channel.js';
 import { parsePort } from './options.js';
 import type { StartOptions } from '../server/start.js';
+import { EXIT_CODES } from '../server/startupError.js';
 
 /** `orderer start`'s flags: StartOptions by name, the config file as --config. */
 export type StartFlags = Pick<
@@ -120,14 +121,35 @@ export async function runCli(argv: string[]): Promise<number> {
     return exitCode || (typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode;
+      // Commander has printed what was wrong; --help and --version end here too, with 0.
+      return err.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     }
     console.error(`orderer: ${errorMessage(err)}`);
-    return 1;
+    return EXIT_CODES.cannotStart;
   }
+}
+
+/** How long a failed command's process may take to end on its own before it is made to. */
+export const FAILED_EXIT_GRACE_MS = 5000;
+
+/**
+ * Ends the `orderer` process with `code`: by letting the event loop empty, so buffered output is
+ * written, or, when a failed command still leaves something open (which it should not: start-up
+ * closes what it opened), by process.exit after FAILED_EXIT_GRACE_MS, saying so, so that a
+ * supervisor always sees the failure. For the process entry points only (never in tests).
+ */
+export function finishProcess(code: number): void {
+  process.exitCode = code;
+  if (code === EXIT_CODES.ok) return;
+  setTimeout(() => {
+    process.stderr.write(
+      `orderer: still running ${FAILED_EXIT_GRACE_MS} ms after failing (a handle was left open); exiting with status ${code}\n`,
+    );
+    process.exit(code);
+  }, FAILED_EXIT_GRACE_MS).unref();
 }
 
 const invokedDirectly = process.argv[1] && import.meta.url === new URL(process.argv[1], 'file://').href;
 if (invokedDirectly) {
-  process.exitCode = await runCli(process.argv);
+  finishProcess(await runCli(process.argv));
 }

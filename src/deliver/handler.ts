@@ -1,7 +1,7 @@
 // Deliver: SeekInfo in, blocks and one status out (Fabric's common/deliver/deliver.go, spec §2).
 // No gRPC types here: the server adapter passes raw request bytes and a block sender.
 import { createHash } from 'node:crypto';
-import { common, orderer, asBuffer, toNumber } from '../protos/index.js';
+import { common, orderer, asBuffer, toNumber, type ProtoLong } from '../protos/index.js';
 import { badRequest, errorMessage, forbidden, notFound, OrdererError, unavailable } from '../errors.js';
 import { statusOf } from '../status.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
@@ -86,11 +86,13 @@ export class DeliverHandler {
     const env = decodeEnvelope(raw);
     const timestamp = env.channelHeader.timestamp;
     if (!timestamp) throw badRequest('channel header in envelope must contain timestamp');
+    // Seconds are any int64 (2^63 on the wire reads as -2^63): compare as numbers, which stay
+    // finite, and never build a Date outside its range, which would throw and answer 500.
     const envTime = toNumber(timestamp.seconds) * 1000 + Math.floor((timestamp.nanos ?? 0) / 1e6);
     const now = this.deps.clock.now();
-    if (Math.abs(now - envTime) > this.options.timeWindowMs) {
+    if (!(Math.abs(now - envTime) <= this.options.timeWindowMs)) {
       throw badRequest(
-        `envelope timestamp ${new Date(envTime).toISOString()} is more than ${this.options.timeWindowMs / 1000}s apart from current server time ${new Date(now).toISOString()}: synchronize the client's clock (General.Authentication.TimeWindow)`,
+        `envelope timestamp ${describeTimestamp(timestamp, envTime)} is more than ${this.options.timeWindowMs / 1000}s apart from current server time ${new Date(now).toISOString()}: synchronize the client's clock (General.Authentication.TimeWindow)`,
       );
     }
     if (this.options.mutualTls) {
@@ -271,6 +273,14 @@ class SessionAccessControl {
     }
     this.evaluatedSequence = bundle.sequence;
   }
+}
+
+/** Largest |ms| since the epoch a Date holds (ECMAScript's time value range). */
+const MAX_DATE_MS = 8.64e15;
+
+function describeTimestamp(timestamp: { seconds?: ProtoLong; nanos?: number | null }, ms: number): string {
+  if (Math.abs(ms) <= MAX_DATE_MS) return new Date(ms).toISOString();
+  return `${String(timestamp.seconds)}s ${timestamp.nanos ?? 0}ns since the epoch (outside any date)`;
 }
 
 /** DeliverResponse{block} built around stored block bytes without decoding or re-encoding them. */

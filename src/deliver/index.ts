@@ -1,1 +1,2 @@
 export * from './handler.js';
+export * from './stream-writer.js';

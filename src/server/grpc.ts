@@ -4,8 +4,20 @@ import * as grpc from '@grpc/grpc-js';
 import { orderer } from '../protos/index.js';
 import { errorMessage } from '../errors.js';
 import { BroadcastSession, type BroadcastHandler } from '../broadcast/index.js';
-import { deliverBlockResponse, deliverStatusResponse, type DeliverHandler } from '../deliver/index.js';
+import {
+  StreamWriter,
+  deliverBlockResponse,
+  deliverStatusResponse,
+  type DeliverHandler,
+} from '../deliver/index.js';
 import type { Logger } from '../logging.js';
+import { systemClock, type Clock } from '../clock.js';
+import {
+  DEFAULT_STREAM_BUDGET,
+  Http2StreamGuard,
+  http2ServersOf,
+  type StreamBudgetOptions,
+} from './h2-streams.js';
 
 const rawBytes = {
   requestSerialize: (value: Buffer) => value,
@@ -52,6 +64,11 @@ export interface GrpcServerOptions {
   maxRecvMsgSize: number;
   maxSendMsgSize: number;
   keepalive: { serverMinIntervalMs: number; serverIntervalMs: number; serverTimeoutMs: number };
+  /**
+   * When a connection is drained because its client opens streams too fast to reset them all
+   * within Node's limit (see h2-streams.ts). Default: nghttp2's limit, draining at half of it.
+   */
+  streamBudget?: StreamBudgetOptions;
 }
 
 /** Told of every Deliver stream (deliver_streams_opened / deliver_streams_closed). */
@@ -65,6 +82,8 @@ export interface GrpcServerDeps {
   deliver: DeliverHandler;
   logger: Logger;
   deliverStreams?: DeliverStreamObserver;
+  /** Default: the system clock. */
+  clock?: Clock;
 }
 
 export class AtomicBroadcastServer {
@@ -142,6 +161,11 @@ export class AtomicBroadcastServer {
             : resolve(port),
       );
     });
+    const guard = new Http2StreamGuard(
+      { streamBudget: this.options.streamBudget ?? DEFAULT_STREAM_BUDGET },
+      { clock: this.deps.clock ?? systemClock, logger: this.deps.logger },
+    );
+    for (const http2Server of http2ServersOf(this.server)) guard.guard(http2Server);
     this.deps.logger.info(
       { address: this.address, tls: !!this.options.tls },
       'AtomicBroadcast server listening',
@@ -181,13 +205,12 @@ export class AtomicBroadcastServer {
       call.end();
     };
     const session = new BroadcastSession(this.deps.broadcast, {
-      send: (response) => {
-        if (!ended) call.write(encodeBroadcastResponse(response));
-      },
+      send: (response) => (ended ? true : call.write(encodeBroadcastResponse(response))),
       end: () => end(),
       pause: () => call.pause(),
       resume: () => call.resume(),
     });
+    call.on('drain', () => session.writable());
     call.on('data', (raw: Buffer) => session.push(raw));
     call.on('end', () => void session.drained().then(end));
     call.on('error', (err) => {
@@ -219,7 +242,10 @@ export class AtomicBroadcastServer {
     this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
     call.on('cancelled', () => abort.abort(new Error('client cancelled')));
     call.on('error', () => abort.abort(new Error('stream error')));
+    // A write the transport never takes (the call went away) must not hold its handler and block.
+    call.on('close', () => abort.abort(new Error('stream closed')));
     const clientCertDer = peerCertificate(call);
+    const writer = new StreamWriter(call);
     try {
       // Not `for await (... of call)`: its iterator destroys the stream when the loop ends, and a
       // destroyed call never sends its OK trailers, so the client would wait until it cancels.
@@ -227,9 +253,9 @@ export class AtomicBroadcastServer {
         const status = await this.deps.deliver.handle(raw, {
           signal: abort.signal,
           ...(clientCertDer ? { clientCertDer } : {}),
-          sendBlock: (blockBytes) => write(call, deliverBlockResponse(blockBytes), abort.signal),
+          sendBlock: (blockBytes) => writer.write(deliverBlockResponse(blockBytes), abort.signal),
         });
-        await write(call, deliverStatusResponse(status), abort.signal);
+        await writer.write(deliverStatusResponse(status), abort.signal);
         if (status !== 200) break;
       }
     } catch (err) {
@@ -290,26 +316,4 @@ function peerCertificate(call: grpc.ServerDuplexStream<Buffer, Buffer>): Buffer 
   const auth = call.getAuthContext?.();
   const raw = auth?.sslPeerCertificate?.raw;
   return raw && raw.length ? raw : undefined;
-}
-
-/** Writes with backpressure: waits for 'drain' when the stream's buffer is full. */
-function write(
-  call: grpc.ServerDuplexStream<Buffer, Buffer>,
-  data: Buffer,
-  signal: AbortSignal,
-): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  if (call.write(data)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      call.off('drain', onDrain);
-      reject(signal.reason);
-    };
-    const onDrain = () => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    call.once('drain', onDrain);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -6,7 +6,10 @@ import { pino } from 'pino';
 import { loadLocalConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
+import { versionInfo } from '../version.js';
 import { startOrderer } from './orderer.js';
+import { logVersion } from './startupLog.js';
+import { EXIT_CODES, UsageError, cannotStartLine } from './startupError.js';
 
 export interface StartOptions {
   configPath?: string;
@@ -26,6 +29,8 @@ export interface StartOptions {
   tls?: boolean;
   /** Where dev mode prints its summary (default stdout). */
   print?: (text: string) => void;
+  /** Where the one-line reason for not starting goes (default stderr). */
+  printError?: (line: string) => void;
 }
 
 /**
@@ -66,12 +71,27 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
   const dev = isDevModeStart(options, env, cwd);
   const { logging, error: loggingError } = processLogging(env);
   const logger: Logger = logging.logger(LOGGER_NAMES.server);
+  // Listening from the start: a SIGTERM while the ledger and channels are being opened (the gRPC
+  // port is already bound then) stops the orderer in order once start-up is done, rather than
+  // killing it part-way through a write. A second signal is not caught: it ends a start-up that
+  // hangs the default way.
+  let received: NodeJS.Signals | undefined;
+  let onReceived: ((signal: NodeJS.Signals) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    received = signal;
+    onReceived?.(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   let stop: () => Promise<void>;
   try {
     if (loggingError) throw new Error(loggingError);
+    logVersion(logger, versionInfo());
     if (dev) {
       if (options.configPath) {
-        throw new Error('--dev and --config exclude each other: dev mode makes its own configuration');
+        throw new UsageError('--dev and --config exclude each other: dev mode makes its own configuration');
       }
       const { startDevOrderer, formatDevBanner, devDataDir } = await import('../dev/index.js');
       const ignored = Object.keys(env).filter(
@@ -99,7 +119,7 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
     } else {
       const devOnly = DEV_ONLY_OPTIONS.filter((key) => options[key] !== undefined && options[key] !== false);
       if (devOnly.length) {
-        throw new Error(
+        throw new UsageError(
           `${devOnly.join(', ')} apply to dev mode only; with a configuration file set them in orderer.yaml (or ORDERER_* variables), or add --dev`,
         );
       }
@@ -115,24 +135,28 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
       stop = () => orderer.stop();
     }
   } catch (err) {
-    logger.fatal(errorMessage(err));
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    // By now startOrderer has closed whatever it had opened, so nothing holds the event loop and
+    // the process ends with the status below. The log entry is for log collectors; the line after
+    // it is the one an operator reads (the last line of stderr).
+    const usage = err instanceof UsageError;
+    const setting = (err as { setting?: unknown }).setting;
+    logger.fatal(typeof setting === 'string' ? { setting } : {}, errorMessage(err));
     logging.flush();
-    return 1;
+    (options.printError ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+      usage ? `orderer: ${errorMessage(err)}` : cannotStartLine(err),
+    );
+    return usage ? EXIT_CODES.usage : EXIT_CODES.cannotStart;
   }
 
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'received signal, shutting down');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      stop().then(resolve, (err) => {
-        logger.error(errorMessage(err));
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  const signal = received ?? (await new Promise<NodeJS.Signals>((resolve) => (onReceived = resolve)));
+  logger.info({ signal }, 'received signal, shutting down');
+  try {
+    await stop();
+  } catch (err) {
+    logger.error(errorMessage(err));
+  }
   logging.flush();
-  return 0;
+  return EXIT_CODES.ok;
 }

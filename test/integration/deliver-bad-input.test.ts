@@ -60,18 +60,48 @@ function withChannelHeader(
   envelope: Buffer,
   edit: (chdr: hlCommon.ChannelHeader) => void,
   signer = org1User,
+  /** Wire bytes appended to the edited channel header (fields the bindings cannot encode). */
+  extraFields: Buffer = Buffer.alloc(0),
 ): Buffer {
   const env = hlCommon.Envelope.deserializeBinary(envelope);
   const payload = hlCommon.Payload.deserializeBinary(env.getPayload_asU8());
   const header = payload.getHeader()!;
   const chdr = hlCommon.ChannelHeader.deserializeBinary(header.getChannelHeader_asU8());
   edit(chdr);
-  header.setChannelHeader(chdr.serializeBinary());
+  header.setChannelHeader(Buffer.concat([chdr.serializeBinary(), extraFields]));
   payload.setHeader(header);
   const payloadBytes = payload.serializeBinary();
   env.setPayload(payloadBytes);
   env.setSignature(signer.sign(payloadBytes));
   return Buffer.from(env.serializeBinary());
+}
+
+/** Varint of an unsigned 64-bit value, for fields the protobuf bindings refuse to encode. */
+function varint64(value: bigint): Buffer {
+  const bytes: number[] = [];
+  let v = BigInt.asUintN(64, value);
+  while (v > 0x7fn) {
+    bytes.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  bytes.push(Number(v));
+  return Buffer.from(bytes);
+}
+
+/**
+ * The request with its channel header timestamp replaced by one with any 64-bit seconds and 32-bit
+ * nanos, written as wire bytes: the bindings assert on seconds beyond 2^53, but a client written
+ * in another language can send anything. Protobuf allows fields in any order.
+ */
+function withRawTimestamp(envelope: Buffer, seconds: bigint, nanos = 0): Buffer {
+  const timestamp = Buffer.concat([
+    Buffer.from([0x08]),
+    varint64(seconds),
+    ...(nanos !== 0 ? [Buffer.from([0x10]), varint64(BigInt(nanos))] : []),
+  ]);
+  // ChannelHeader.timestamp is field 3, length-delimited.
+  const field = Buffer.concat([Buffer.from([0x1a]), varint64(BigInt(timestamp.length)), timestamp]);
+  return withChannelHeader(envelope, (chdr) => chdr.clearTimestamp(), org1User, field);
 }
 
 function blockNumbers(blocks: hlCommon.Block[]): number[] {
@@ -236,6 +266,18 @@ describe('Deliver over gRPC (spec §2)', () => {
     () => seekEnvelope(0, 0, { timestampMs: Date.now() + 16 * MINUTE }),
     BAD_REQUEST,
   );
+  // Seconds that overflow int64 or the range of a date: Fabric answers BAD_REQUEST (the time window
+  // check fails), never INTERNAL_SERVER_ERROR.
+  for (const [name, seconds, nanos] of [
+    ['timestamp seconds 2^63 (wraps to -2^63)', 2n ** 63n, 0],
+    ['timestamp seconds 2^63 - 1', 2n ** 63n - 1n, 0],
+    ['timestamp seconds 2^64 - 1 (wraps to -1)', 2n ** 64n - 1n, 0],
+    ['timestamp seconds 10^15 (beyond any date)', 10n ** 15n, 0],
+    ['timestamp seconds -10^15', -(10n ** 15n), 0],
+    ['timestamp 2^63 seconds and -2^31 nanos', 2n ** 63n, -(2 ** 31)],
+  ] as const) {
+    rejects(name, () => withRawTimestamp(seekEnvelope(0, 0), seconds, nanos), BAD_REQUEST);
+  }
   rejects(
     'no timestamp',
     () => withChannelHeader(seekEnvelope(0, 0), (chdr) => chdr.clearTimestamp()),
@@ -389,14 +431,40 @@ describe('Deliver over gRPC (spec §2)', () => {
   });
 
   it('keeps serving other streams while one waits at the tip', async () => {
+    const tip = height();
     const session = deliverSession(client);
-    const waiting = session.request(seekEnvelope('nextCommit', 'nextCommit'));
+    // An answered first request proves the stream is up, so the waiting one reaches the server now.
+    assert.equal((await session.request(seekEnvelope('newest', 'newest'))).status, 200);
+    let settled = false;
+    const waiting = session.request(seekEnvelope('nextCommit', tip));
+    void waiting.then(() => (settled = true));
     for (let i = 0; i < 3; i++) await stillServes();
-    session.close();
     assert.equal(
-      (await waiting).status,
-      undefined,
-      'the waiting request ended with the stream, without status',
+      settled,
+      false,
+      'the request for the next block is still waiting after the others were served',
     );
+    // It was waiting on the server, not lost: the next block answers it on the same stream.
+    await broadcastBatch();
+    assert.deepEqual(await waiting, { blocks: [tip], status: 200 });
+    session.close();
+  });
+
+  it('Broadcast accepts overflowing timestamps (Fabric does not check them) and Deliver serves the block', async () => {
+    const tip = height();
+    const envelopes = [2n ** 63n, 2n ** 63n - 1n, 2n ** 64n - 1n, 10n ** 15n, -(10n ** 15n)].map((seconds) =>
+      withRawTimestamp(signedEnvelope(org1User, { channelId: CHANNEL }), seconds),
+    );
+    assert.equal(envelopes.length, BATCH, 'one full batch, so the block is cut by count');
+    const responses = await broadcastAll(client, envelopes);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      envelopes.map(() => 200),
+      JSON.stringify(responses),
+    );
+    await waitForHeight(tip + 1);
+    const result = await deliver(client, seekEnvelope(tip, tip));
+    assert.equal(result.status, 200);
+    assert.equal(result.blocks[0]!.getData()!.getDataList().length, BATCH);
   });
 });

@@ -774,6 +774,7 @@ export class KafkaChain implements Chain {
         { offset: originalOffset, err: errorMessage(err) },
         'rejecting config message after re-validation',
       );
+      await this.apply(this.core.configRejected(originalOffset));
       return;
     }
     const posted = await this.repost(

@@ -1,5 +1,6 @@
 // BroadcastSession: hand-over order, pipelining for consenters that order on call, in-order
-// responses, and the stream ending at the first non-SUCCESS response.
+// responses, the stream ending at the first non-SUCCESS response, and reading paused while too
+// many messages are unanswered or the client leaves its answers unread.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BroadcastHandler, BroadcastSession, type BroadcastResponse } from '../../../src/broadcast/index.js';
@@ -56,7 +57,10 @@ function setup(options: {
   const sent: BroadcastResponse[] = [];
   let ended = false;
   const session = new BroadcastSession(handler, {
-    send: (r) => sent.push(r),
+    send: (r) => {
+      sent.push(r);
+      return true;
+    },
     end: () => (ended = true),
     pause: () => {},
     resume: () => {},
@@ -150,7 +154,10 @@ test('broadcast session: pauses reading at maxInFlight unanswered messages and r
   const session = new BroadcastSession(
     handler,
     {
-      send: (r) => sent.push(r),
+      send: (r) => {
+        sent.push(r);
+        return true;
+      },
       end: () => events.push('end'),
       pause: () => events.push('pause'),
       resume: () => events.push('resume'),
@@ -170,4 +177,89 @@ test('broadcast session: pauses reading at maxInFlight unanswered messages and r
   await session.drained();
   assert.deepEqual(events, ['pause', 'resume']);
   assert.equal(sent.length, 2);
+});
+
+/**
+ * A response stream like grpc-js's: send() reports full once `capacity` responses wait for the
+ * client; take() lets the client read them and reports the stream writable again.
+ */
+function unreadStream(capacity: number) {
+  const events: string[] = [];
+  const queued: BroadcastResponse[] = [];
+  let session: BroadcastSession | undefined;
+  return {
+    events,
+    queued,
+    io: {
+      send: (r: BroadcastResponse) => {
+        queued.push(r);
+        return queued.length < capacity;
+      },
+      end: () => events.push('end'),
+      pause: () => events.push('pause'),
+      resume: () => events.push('resume'),
+    },
+    attach(s: BroadcastSession) {
+      session = s;
+    },
+    take() {
+      queued.splice(0);
+      session!.writable();
+    },
+  };
+}
+
+test('broadcast session: stops reading while the client leaves its answers unread, resumes on drain', async () => {
+  const { fake, handler } = setup({ ordersOnCall: true });
+  const stream = unreadStream(2);
+  const session = new BroadcastSession(handler, stream.io, 256);
+  stream.attach(session);
+  for (const id of ['a', 'b', 'c']) session.push(makeEnvelope(id).raw);
+  await tick();
+  fake.pending.get('a')!.resolve();
+  await tick();
+  assert.deepEqual(stream.events, [], 'one answer queued: the stream still has room');
+  fake.pending.get('b')!.resolve();
+  await tick();
+  assert.equal(stream.queued.length, 2);
+  assert.deepEqual(stream.events, ['pause'], 'the stream is full: no more envelopes are read');
+  // Messages read before the pause are still handled and answered (into the full stream).
+  fake.pending.get('c')!.resolve();
+  await session.drained();
+  assert.equal(stream.queued.length, 3);
+  assert.deepEqual(stream.events, ['pause'], 'still paused until the client reads');
+  stream.take();
+  assert.deepEqual(stream.events, ['pause', 'resume']);
+});
+
+test('broadcast session: a drain does not resume reading while maxInFlight messages are unanswered', async () => {
+  const { fake, handler } = setup({ ordersOnCall: true });
+  const stream = unreadStream(2);
+  const session = new BroadcastSession(handler, stream.io, 2);
+  stream.attach(session);
+  session.push(makeEnvelope('a').raw);
+  session.push(makeEnvelope('b').raw);
+  assert.deepEqual(stream.events, ['pause'], 'two unanswered');
+  await tick();
+  fake.pending.get('a')!.resolve();
+  await tick();
+  assert.deepEqual(stream.events, ['pause', 'resume'], 'one unanswered and room in the stream');
+  fake.pending.get('b')!.resolve();
+  await tick();
+  assert.deepEqual(stream.events, ['pause', 'resume', 'pause'], "b's answer filled the stream");
+  session.push(makeEnvelope('c').raw);
+  session.push(makeEnvelope('d').raw);
+  await tick();
+  stream.take();
+  assert.deepEqual(
+    stream.events,
+    ['pause', 'resume', 'pause'],
+    'drained, but c and d are unanswered: reading stays paused',
+  );
+  fake.pending.get('c')!.resolve();
+  await tick();
+  assert.deepEqual(stream.events, ['pause', 'resume', 'pause', 'resume'], 'one unanswered, room again');
+  fake.pending.get('d')!.resolve();
+  await session.drained();
+  assert.equal(stream.events.at(-1), 'pause', "d's answer filled the stream again");
 });

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseListenAddress } from '../../../src/server/listen.js';
+import { createServer, type AddressInfo } from 'node:net';
+import {
+  describeListenError,
+  listenProblem,
+  listenRemedy,
+  parseListenAddress,
+} from '../../../src/server/listen.js';
 
 test('listen addresses as orderer.yaml writes them', () => {
   const parse = (address: string) => parseListenAddress(address, 'Operations.ListenAddress');
@@ -16,4 +22,33 @@ test('listen addresses as orderer.yaml writes them', () => {
     () => parseListenAddress('localhost', 'Admin.ListenAddress'),
     /invalid Admin\.ListenAddress 'localhost'/,
   );
+});
+
+test('listenProblem explains why a port cannot be listened on, by trying it', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const port = (holder.address() as AddressInfo).port;
+  try {
+    assert.deepEqual(await listenProblem('127.0.0.1', port), {
+      code: 'EADDRINUSE',
+      reason: `port ${port} is already in use by another process`,
+    });
+  } finally {
+    await new Promise((resolve) => holder.close(resolve));
+  }
+  // Released: the same port can be listened on again (the probe closed its own listener too).
+  assert.equal(await listenProblem('127.0.0.1', port), undefined);
+  assert.equal(await listenProblem('127.0.0.1', port), undefined);
+  assert.equal(
+    describeListenError(Object.assign(new Error('listen EACCES'), { code: 'EACCES' }), 80),
+    'port 80 needs privileges this process does not have',
+  );
+  assert.equal(describeListenError(new Error('something else'), 1), 'something else');
+  assert.equal(
+    listenRemedy('EADDRINUSE', 'Admin.ListenAddress'),
+    'stop the process that holds it, or set Admin.ListenAddress to a free port',
+  );
+  assert.match(listenRemedy('EADDRNOTAVAIL', 'Admin.ListenAddress'), /an address of this host/);
+  assert.match(listenRemedy('EACCES', 'Admin.ListenAddress'), /above 1023/);
+  assert.equal(listenRemedy(undefined, 'Admin.ListenAddress'), 'check Admin.ListenAddress');
 });
