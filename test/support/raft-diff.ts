@@ -1,0 +1,820 @@
+// The TypeScript side of the differential test of our Raft core against etcd's real RawNode
+// (issue #10). Nodes live on one of two hosts: the Go harness (test/differential/raft, etcd raft
+// v3.5.9, spoken to over JSON lines) or in process (our RawNode). Both hosts run the same commands
+// with the same application Ready loop and answer with the raftpb bytes of each Ready, so a
+// Simulation can mix them in one group (messages cross as encoded bytes) or run the same seeded
+// schedule on an all-etcd and an all-ours group and compare every Ready byte for byte.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { RaftError } from '../../src/consensus/etcdraft/raft/errors.js';
+import { MemoryStorage } from '../../src/consensus/etcdraft/raft/storage.js';
+import { RawNode, SnapshotStatus, marshalConfChange } from '../../src/consensus/etcdraft/raft/rawnode.js';
+import type { RandomIntn } from '../../src/consensus/etcdraft/raft/raft.js';
+import type { ConfState } from '../../src/consensus/etcdraft/raft/types.js';
+import {
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  emptyConfState,
+  isEmptyHardState,
+  isEmptySnap,
+} from '../../src/consensus/etcdraft/raft/types.js';
+import {
+  decodeConfChange,
+  decodeConfChangeV2,
+  decodeConfState,
+  decodeEntry,
+  decodeHardState,
+  decodeMessage,
+  decodeSnapshot,
+  encodeConfState,
+  encodeEntry,
+  encodeHardState,
+  encodeMessage,
+  encodeSnapshot,
+} from '../../src/consensus/etcdraft/raft/wire.js';
+import { describeEntry, describeMessage } from '../../src/consensus/etcdraft/raft/describe.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const HARNESS_DIR = join(ROOT, 'test/differential/raft');
+
+// --- building the Go harness ---
+
+export type HarnessBinary = { path: string } | { skip: string };
+
+// Builds the harness once per source version into a cache folder keyed by the hash of its
+// sources, so repeated runs (and parallel test files) reuse one binary.
+export function raftDiffBinary(): HarnessBinary {
+  const hash = createHash('sha256');
+  for (const name of ['main.go', 'go.mod', 'go.sum']) hash.update(readFileSync(join(HARNESS_DIR, name)));
+  const path = join(tmpdir(), 'raft-diff-cache', hash.digest('hex').slice(0, 16), 'raft-diff');
+  if (existsSync(path)) return { path };
+  const built = spawnSync('bash', [join(ROOT, 'scripts/raft-diff-build.sh'), path], { encoding: 'utf8' });
+  if (built.status === 3) return { skip: built.stderr.trim() };
+  if (built.status !== 0 || !existsSync(path)) {
+    throw new Error(
+      `building the etcd raft harness (scripts/raft-diff-build.sh) failed with status ${built.status}:\n` +
+        `${built.stdout}${built.stderr}`,
+    );
+  }
+  return { path };
+}
+
+// --- the shared command protocol ---
+
+export interface NodeConfig {
+  electionTick: number;
+  heartbeatTick: number;
+  maxSizePerMsg: number;
+  maxInflightMsgs: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+}
+
+// Fabric's etcdraft settings (orderer/consensus/etcdraft/chain.go and the default Options).
+export const FABRIC_RAFT_CONFIG: NodeConfig = {
+  electionTick: 10,
+  heartbeatTick: 1,
+  maxSizePerMsg: 1024 * 1024,
+  maxInflightMsgs: 256,
+  preVote: true,
+  checkQuorum: true,
+};
+
+export type Command =
+  | { op: 'new'; node: string; id: number; seed: number; peers: number[]; config: NodeConfig }
+  | { op: 'drop' | 'restart' | 'tick' | 'campaign' | 'ready' | 'status'; node: string }
+  | { op: 'propose' | 'proposeConfChange' | 'step' | 'snapshot'; node: string; data: string }
+  | { op: 'reportSnapshot'; node: string; to: number; failure: boolean }
+  | { op: 'reportUnreachable' | 'transferLeader'; node: string; to: number };
+
+// A Ready as both hosts report it: raftpb bytes in base64; confState is the ConfState after the
+// conf changes this Ready applied (or the snapshot's), null when unchanged.
+export interface ReadyRecord {
+  softState: { lead: number; raftState: number } | null;
+  hardState: string | null;
+  entries: string[];
+  committed: string[];
+  snapshot: string | null;
+  messages: string[];
+  mustSync: boolean;
+  confState: string | null;
+}
+
+export interface StatusInfo {
+  lead: number;
+  raftState: number;
+  term: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  voters: number[];
+  learners: number[];
+}
+
+export interface CommandResult {
+  error?: string;
+  ready?: ReadyRecord | null;
+  status?: StatusInfo;
+  index?: number;
+}
+
+export interface Host {
+  run(cmds: Command[]): Promise<CommandResult[]>;
+  close(): Promise<void>;
+}
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
+
+// The per-node randomness both hosts use for the randomized election timeout: mulberry32 giving
+// 31-bit values, turned into [0, n) by Go's math/rand Int31n, because that is what etcd's
+// globalRand.Intn does with the values the harness's Source serves.
+export function int31nStream(seed: number): RandomIntn {
+  let state = seed >>> 0;
+  const next31 = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) >>> 1;
+  };
+  return (n: number): number => {
+    if ((n & (n - 1)) === 0) return next31() & (n - 1);
+    const max = 2 ** 31 - 1 - (2 ** 31 % n);
+    let v = next31();
+    while (v > max) v = next31();
+    return v % n;
+  };
+}
+
+// --- the Go host ---
+
+export class GoHost implements Host {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly waiting: Array<{ resolve: (r: CommandResult[]) => void; reject: (e: Error) => void }> = [];
+  private stderr = '';
+  private exited: Error | undefined;
+
+  constructor(binary: string) {
+    this.child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+    const lines = createInterface({ input: this.child.stdout });
+    lines.on('line', (line) => {
+      const waiter = this.waiting.shift();
+      if (waiter === undefined) return;
+      try {
+        waiter.resolve((JSON.parse(line) as { results: CommandResult[] }).results);
+      } catch (err) {
+        waiter.reject(
+          new Error(`raft-diff harness answered a line that is not JSON: ${line}`, { cause: err }),
+        );
+      }
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exited = new Error(`raft-diff harness exited (code ${code}, signal ${signal}): ${this.stderr}`);
+      for (const waiter of this.waiting.splice(0)) waiter.reject(this.exited);
+    });
+  }
+
+  run(cmds: Command[]): Promise<CommandResult[]> {
+    if (cmds.length === 0) return Promise.resolve([]);
+    if (this.exited !== undefined) return Promise.reject(this.exited);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.child.stdin.write(`${JSON.stringify({ cmds })}\n`);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.exited !== undefined) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stdin.end();
+    await exited;
+  }
+}
+
+// --- the in-process host: our core, driven exactly as main.go drives etcd's ---
+
+class TsNode {
+  readonly storage = new MemoryStorage();
+  rn!: RawNode;
+  confState: ConfState = emptyConfState();
+  applied = 0;
+
+  constructor(
+    readonly id: number,
+    readonly random: RandomIntn,
+    readonly config: NodeConfig,
+  ) {}
+
+  start(peers: number[]): void {
+    this.rn = new RawNode({ id: this.id, ...this.config, storage: this.storage, random: this.random });
+    if (peers.length > 0) this.rn.bootstrap(peers.map((id) => ({ id })));
+  }
+
+  ready(): ReadyRecord | null {
+    if (!this.rn.hasReady()) return null;
+    const rd = this.rn.ready();
+    const out: ReadyRecord = {
+      softState:
+        rd.softState === undefined ? null : { lead: rd.softState.lead, raftState: rd.softState.raftState },
+      hardState: isEmptyHardState(rd.hardState) ? null : b64(encodeHardState(rd.hardState)),
+      entries: [],
+      committed: [],
+      snapshot: null,
+      messages: [],
+      mustSync: rd.mustSync,
+      confState: null,
+    };
+    if (!isEmptySnap(rd.snapshot)) {
+      out.snapshot = b64(encodeSnapshot(rd.snapshot));
+      this.storage.applySnapshot(rd.snapshot);
+      this.confState = rd.snapshot.metadata.confState;
+      this.applied = rd.snapshot.metadata.index;
+      out.confState = b64(encodeConfState(this.confState));
+    }
+    out.entries = rd.entries.map((e) => b64(encodeEntry(e)));
+    this.storage.append(rd.entries);
+    if (!isEmptyHardState(rd.hardState)) this.storage.setHardState(rd.hardState);
+    for (const e of rd.committedEntries) {
+      out.committed.push(b64(encodeEntry(e)));
+      if (e.type === EntryType.ConfChange) {
+        this.confState = this.rn.applyConfChange(decodeConfChange(e.data));
+        out.confState = b64(encodeConfState(this.confState));
+      } else if (e.type === EntryType.ConfChangeV2) {
+        this.confState = this.rn.applyConfChange(decodeConfChangeV2(e.data));
+        out.confState = b64(encodeConfState(this.confState));
+      }
+      this.applied = e.index;
+    }
+    out.messages = rd.messages.map((m) => b64(encodeMessage(m)));
+    this.rn.advance(rd);
+    return out;
+  }
+}
+
+// An error as the Go harness words it: our RaftError sentinels carry etcd's messages; an
+// invariant error is where etcd panics.
+const errorText = (err: unknown): string =>
+  err instanceof RaftError
+    ? err.code === 'invariant'
+      ? `panic: ${err.message}`
+      : err.message
+    : `panic: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+
+export class TsHost implements Host {
+  private readonly nodes = new Map<string, TsNode>();
+
+  run(cmds: Command[]): Promise<CommandResult[]> {
+    return Promise.resolve(cmds.map((c) => this.execute(c)));
+  }
+
+  close(): Promise<void> {
+    this.nodes.clear();
+    return Promise.resolve();
+  }
+
+  private execute(c: Command): CommandResult {
+    try {
+      if (c.op === 'new') {
+        const n = new TsNode(c.id, int31nStream(c.seed), c.config);
+        this.nodes.set(c.node, n);
+        n.start(c.peers);
+        return {};
+      }
+      const n = this.nodes.get(c.node);
+      if (n === undefined) return { error: `raft-diff: no node "${c.node}"` };
+      switch (c.op) {
+        case 'drop':
+          this.nodes.delete(c.node);
+          return {};
+        case 'restart':
+          n.start([]);
+          n.applied = 0;
+          return {};
+        case 'tick':
+          n.rn.tick();
+          return {};
+        case 'campaign':
+          n.rn.campaign();
+          return {};
+        case 'propose':
+          n.rn.propose(unb64(c.data));
+          return {};
+        case 'proposeConfChange':
+          n.rn.proposeConfChange(decodeConfChange(unb64(c.data)));
+          return {};
+        case 'step':
+          n.rn.step(decodeMessage(unb64(c.data)));
+          return {};
+        case 'ready': {
+          // As the harness answers: no ready field when there was nothing to do.
+          const rd = n.ready();
+          return rd === null ? {} : { ready: rd };
+        }
+        case 'reportSnapshot':
+          n.rn.reportSnapshot(
+            c.to,
+            c.failure ? SnapshotStatus.SnapshotFailure : SnapshotStatus.SnapshotFinish,
+          );
+          return {};
+        case 'reportUnreachable':
+          n.rn.reportUnreachable(c.to);
+          return {};
+        case 'transferLeader':
+          n.rn.transferLeader(c.to);
+          return {};
+        case 'snapshot': {
+          if (n.applied <= n.storage.snapshot().metadata.index) return {};
+          n.storage.createSnapshot(n.applied, n.confState, unb64(c.data));
+          n.storage.compact(n.applied);
+          return { index: n.applied };
+        }
+        case 'status': {
+          const st = n.rn.status();
+          return {
+            status: {
+              lead: st.softState.lead,
+              raftState: st.softState.raftState,
+              term: st.hardState.term,
+              commit: st.hardState.commit,
+              applied: st.applied,
+              lastIndex: n.storage.lastIndex(),
+              voters: [...st.config.voters.ids()].sort((a, b) => a - b),
+              learners: [...(st.config.learners ?? [])].sort((a, b) => a - b),
+            },
+          };
+        }
+      }
+    } catch (err) {
+      return { error: errorText(err) };
+    }
+  }
+}
+
+// --- the simulation ---
+
+// A deterministic PRNG for the schedule itself (not for the nodes).
+export class ScheduleRandom {
+  private readonly next: RandomIntn;
+  constructor(seed: number) {
+    this.next = int31nStream(seed ^ 0x5eed);
+  }
+  int(n: number): number {
+    return this.next(n);
+  }
+  chance(percent: number): boolean {
+    return this.next(100) < percent;
+  }
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('pick from an empty list');
+    return items[this.next(items.length)] as T;
+  }
+}
+
+export type Backend = 'go' | 'ts';
+
+export interface ScheduleOptions {
+  seed: number;
+  // The backend of each initial member, in ID order (IDs 1..n).
+  backends: Backend[];
+  rounds: number;
+  // Percent chances per round.
+  dropPercent: number;
+  delayPercent: number;
+  proposePercent: number;
+  partitionPercent: number;
+  crashPercent: number;
+  snapshotPercent: number;
+  confChangePercent: number;
+  transferPercent: number;
+  // The backend of members added by conf changes; random between go and ts when 'mixed'.
+  addBackend: Backend | 'mixed';
+  maxMembers: number;
+}
+
+interface InFlight {
+  deliverAt: number;
+  from: number;
+  to: number;
+  type: MessageType;
+  bytes: string;
+}
+
+interface Member {
+  id: number;
+  backend: Backend;
+  handle: string;
+  downUntil: number; // the round the node restarts at; 0 when up
+  lead: number;
+  raftState: number;
+  term: number;
+  commit: number;
+  applied: number;
+  confState: ConfState;
+  removed: boolean;
+}
+
+export class RaftSafetyError extends Error {
+  override name = 'RaftSafetyError';
+}
+
+const hostOf = (hosts: Record<Backend, Host>, b: Backend): Host => hosts[b];
+
+// One group under one schedule. Each round is one batch per host: deliver due messages, random
+// events, tick every live node, then handle each node's Ready; a node's outbound messages are
+// delivered in a later round, maybe delayed (reordered), dropped or cut by a partition.
+export class Simulation {
+  readonly members = new Map<number, Member>();
+  private readonly rand: ScheduleRandom;
+  private inflight: InFlight[] = [];
+  private partition = new Map<number, number>(); // id -> side; absent = side 0
+  round = 0;
+  healed = false;
+  // Safety: the entry committed at each index (its raftpb bytes), the leader of each term.
+  readonly committed = new Map<number, string>();
+  readonly leaders = new Map<number, number>();
+  readonly trace: string[] = [];
+  proposals = 0;
+  confChanges = 0;
+  restarts = 0;
+  snapshotsSent = 0;
+  private nextId: number;
+
+  constructor(
+    private readonly hosts: Record<Backend, Host>,
+    private readonly prefix: string,
+    readonly options: ScheduleOptions,
+    private readonly config: NodeConfig = FABRIC_RAFT_CONFIG,
+  ) {
+    this.rand = new ScheduleRandom(options.seed);
+    this.nextId = options.backends.length + 1;
+  }
+
+  private nodeSeed(id: number): number {
+    return (Math.imul(this.options.seed, 0x9e3779b1) ^ id) >>> 0;
+  }
+
+  private member(id: number, backend: Backend): Member {
+    const m: Member = {
+      id,
+      backend,
+      handle: `${this.prefix}-${id}`,
+      downUntil: 0,
+      lead: 0,
+      raftState: 0,
+      term: 0,
+      commit: 0,
+      applied: 0,
+      confState: emptyConfState(),
+      removed: false,
+    };
+    this.members.set(id, m);
+    return m;
+  }
+
+  async start(): Promise<void> {
+    const peers = this.options.backends.map((_, i) => i + 1);
+    const cmds = this.options.backends.map((backend, i) => {
+      const m = this.member(i + 1, backend);
+      return {
+        m,
+        cmd: {
+          op: 'new',
+          node: m.handle,
+          id: m.id,
+          seed: this.nodeSeed(m.id),
+          peers,
+          config: this.config,
+        } as Command,
+      };
+    });
+    await this.execute(cmds);
+  }
+
+  async close(): Promise<void> {
+    await this.execute(
+      [...this.members.values()].map((m) => ({ m, cmd: { op: 'drop', node: m.handle } as Command })),
+    );
+  }
+
+  // Runs commands, each on its node's host, keeping their order per host (nodes share nothing,
+  // so the order across hosts does not matter), and records them in the trace.
+  private async execute(cmds: Array<{ m: Member; cmd: Command }>): Promise<CommandResult[]> {
+    const byHost: Record<Backend, number[]> = { go: [], ts: [] };
+    cmds.forEach((c, i) => byHost[c.m.backend].push(i));
+    const results: CommandResult[] = new Array(cmds.length);
+    await Promise.all(
+      (['go', 'ts'] as const).map(async (b) => {
+        const idx = byHost[b];
+        if (idx.length === 0) return;
+        const out = await hostOf(this.hosts, b).run(idx.map((i) => (cmds[i] as { cmd: Command }).cmd));
+        idx.forEach((i, k) => {
+          results[i] = out[k] as CommandResult;
+        });
+      }),
+    );
+    cmds.forEach(({ m, cmd }, i) => {
+      const r = results[i] as CommandResult;
+      const { node: _node, ...rest } = cmd as Command & { config?: unknown };
+      if ('config' in rest) delete rest.config;
+      this.trace.push(`r${this.round} n${m.id} ${JSON.stringify(rest)} -> ${JSON.stringify(r)}`);
+      if (r.error !== undefined && r.error.startsWith('panic')) {
+        throw new RaftSafetyError(`node ${m.id} (${m.backend}) failed on ${cmd.op}: ${r.error}`);
+      }
+    });
+    return results;
+  }
+
+  private live(): Member[] {
+    return [...this.members.values()].filter((m) => m.downUntil === 0);
+  }
+
+  private cut(from: number, to: number): boolean {
+    return (this.partition.get(from) ?? 0) !== (this.partition.get(to) ?? 0);
+  }
+
+  private leader(): Member | undefined {
+    // The live node that believes itself leader with the highest term.
+    let best: Member | undefined;
+    for (const m of this.live()) {
+      if (m.raftState === 2 && (best === undefined || m.term > best.term)) best = m;
+    }
+    return best;
+  }
+
+  // Heals the network and stops the faults, for the liveness check.
+  heal(): void {
+    this.healed = true;
+    this.partition.clear();
+  }
+
+  async runRound(): Promise<void> {
+    const o = this.options;
+    const r = ++this.round;
+    const cmds: Array<{ m: Member; cmd: Command }> = [];
+    const faults = !this.healed;
+
+    // Crashed nodes come back: a new RawNode over the storage the handled Readies saved.
+    for (const m of this.members.values()) {
+      if (m.downUntil !== 0 && (m.downUntil <= r || this.healed)) {
+        m.downUntil = 0;
+        // Entries from the snapshot on are applied again after the restart.
+        m.applied = 0;
+        cmds.push({ m, cmd: { op: 'restart', node: m.handle } });
+        this.restarts++;
+      }
+    }
+
+    // Deliver what is due, in send order among equal delivery rounds.
+    const due = this.inflight.filter((f) => f.deliverAt <= r);
+    this.inflight = this.inflight.filter((f) => f.deliverAt > r);
+    const unreachable = new Set<string>();
+    for (const f of due) {
+      const to = this.members.get(f.to);
+      const from = this.members.get(f.from);
+      if (to === undefined || from === undefined) continue;
+      const lost =
+        to.downUntil !== 0 || this.cut(f.from, f.to) || (faults && this.rand.chance(o.dropPercent));
+      if (lost) {
+        if (f.type === MessageType.MsgSnap && from.downUntil === 0) {
+          cmds.push({ m: from, cmd: { op: 'reportSnapshot', node: from.handle, to: f.to, failure: true } });
+        }
+        const key = `${f.from}>${f.to}`;
+        if (from.downUntil === 0 && this.cut(f.from, f.to) && !unreachable.has(key)) {
+          unreachable.add(key);
+          cmds.push({ m: from, cmd: { op: 'reportUnreachable', node: from.handle, to: f.to } });
+        }
+        continue;
+      }
+      cmds.push({ m: to, cmd: { op: 'step', node: to.handle, data: f.bytes } });
+      if (f.type === MessageType.MsgSnap) {
+        this.snapshotsSent++;
+        if (from.downUntil === 0) {
+          cmds.push({ m: from, cmd: { op: 'reportSnapshot', node: from.handle, to: f.to, failure: false } });
+        }
+      }
+    }
+
+    // Random events.
+    const live = this.live();
+    if (live.length > 0 && this.rand.chance(o.proposePercent)) {
+      const target = this.rand.chance(70) ? (this.leader() ?? this.rand.pick(live)) : this.rand.pick(live);
+      this.proposals++;
+      const data = b64(new TextEncoder().encode(`p${this.proposals}@${r}`));
+      cmds.push({ m: target, cmd: { op: 'propose', node: target.handle, data } });
+    }
+    if (faults && this.rand.chance(o.partitionPercent)) {
+      this.partition.clear();
+      if (this.rand.chance(70)) {
+        // Cut off a random minority (one node, or two of five), sometimes including the leader.
+        const ids = [...this.members.keys()];
+        const size = ids.length >= 5 && this.rand.chance(50) ? 2 : 1;
+        for (let i = 0; i < size; i++) this.partition.set(this.rand.pick(ids), 1);
+      }
+    }
+    if (faults && this.rand.chance(o.crashPercent)) {
+      const victim = this.rand.pick([...this.members.values()]);
+      if (victim.downUntil === 0) victim.downUntil = r + 1 + this.rand.int(25);
+    }
+    if (this.rand.chance(o.snapshotPercent)) {
+      const m = this.rand.pick(this.live().length > 0 ? this.live() : [...this.members.values()]);
+      if (m.downUntil === 0) {
+        cmds.push({
+          m,
+          cmd: { op: 'snapshot', node: m.handle, data: b64(new TextEncoder().encode(`snap${m.id}@${r}`)) },
+        });
+      }
+    }
+    if (faults && this.rand.chance(o.transferPercent)) {
+      const lead = this.leader();
+      const voters = lead?.confState.voters.filter((id) => id !== lead.id) ?? [];
+      if (lead !== undefined && voters.length > 0) {
+        cmds.push({ m: lead, cmd: { op: 'transferLeader', node: lead.handle, to: this.rand.pick(voters) } });
+      }
+    }
+    if (this.rand.chance(o.confChangePercent)) this.confChange(cmds);
+
+    for (const m of this.live()) cmds.push({ m, cmd: { op: 'tick', node: m.handle } });
+    // Ready is handled after everything else this round; a restarted node included.
+    const readyAt = cmds.length;
+    for (const m of this.live()) cmds.push({ m, cmd: { op: 'ready', node: m.handle } });
+
+    const results = await this.execute(cmds);
+    for (let i = readyAt; i < cmds.length; i++) {
+      const { m } = cmds[i] as { m: Member };
+      const rd = (results[i] as CommandResult).ready;
+      if (rd !== undefined && rd !== null) this.absorb(m, rd);
+    }
+  }
+
+  // Proposes a membership change at the leader: add a voter or learner (a new, empty node started
+  // now, which the leader catches up with entries or a snapshot), promote a learner, or remove a
+  // follower while at least three voters remain.
+  private confChange(cmds: Array<{ m: Member; cmd: Command }>): void {
+    const lead = this.leader();
+    if (lead === undefined) return;
+    const cs = lead.confState;
+    const choice = this.rand.int(4);
+    let cc: { type: ConfChangeType; nodeId: number } | undefined;
+    if (choice <= 1 && this.members.size < this.options.maxMembers) {
+      const id = this.nextId++;
+      const ab = this.options.addBackend;
+      const backend: Backend = ab === 'mixed' ? (this.rand.chance(50) ? 'go' : 'ts') : ab;
+      const m = this.member(id, backend);
+      cmds.push({
+        m,
+        cmd: { op: 'new', node: m.handle, id, seed: this.nodeSeed(id), peers: [], config: this.config },
+      });
+      cc = { type: choice === 0 ? ConfChangeType.AddNode : ConfChangeType.AddLearnerNode, nodeId: id };
+    } else if (choice === 2 && cs.learners.length > 0) {
+      cc = { type: ConfChangeType.AddNode, nodeId: this.rand.pick(cs.learners) };
+    } else if (choice === 3 && cs.voters.length > 3) {
+      const followers = cs.voters.filter((id) => id !== lead.id);
+      cc = { type: ConfChangeType.RemoveNode, nodeId: this.rand.pick(followers) };
+    }
+    if (cc === undefined) return;
+    this.confChanges++;
+    const data = b64(marshalConfChange({ ...cc, id: this.confChanges, context: undefined }));
+    cmds.push({ m: lead, cmd: { op: 'proposeConfChange', node: lead.handle, data } });
+  }
+
+  // Takes in a handled Ready: checks safety, and queues its messages on the network.
+  private absorb(m: Member, rd: ReadyRecord): void {
+    if (rd.hardState !== null) {
+      const hs = decodeHardState(unb64(rd.hardState));
+      if (hs.term < m.term)
+        throw new RaftSafetyError(`node ${m.id}: term went back from ${m.term} to ${hs.term}`);
+      if (hs.commit < m.commit) {
+        throw new RaftSafetyError(`node ${m.id}: commit went back from ${m.commit} to ${hs.commit}`);
+      }
+      m.term = hs.term;
+      m.commit = hs.commit;
+    }
+    if (rd.softState !== null) {
+      m.lead = rd.softState.lead;
+      m.raftState = rd.softState.raftState;
+      if (m.raftState === 2) {
+        // Election safety: at most one leader per term.
+        const other = this.leaders.get(m.term);
+        if (other !== undefined && other !== m.id) {
+          throw new RaftSafetyError(`two leaders in term ${m.term}: ${other} and ${m.id}`);
+        }
+        this.leaders.set(m.term, m.id);
+      }
+    }
+    if (rd.snapshot !== null) {
+      // A snapshot stands for the committed entries up to its index; record its index only.
+      const index = decodeSnapshotIndex(rd.snapshot);
+      if (index < m.applied)
+        throw new RaftSafetyError(`node ${m.id}: snapshot ${index} behind applied ${m.applied}`);
+      m.applied = index;
+    }
+    if (rd.confState !== null) m.confState = decodeConfState(unb64(rd.confState));
+    for (const text of rd.committed) {
+      const e = decodeEntry(unb64(text));
+      if (m.applied !== 0 && e.index !== m.applied + 1) {
+        throw new RaftSafetyError(`node ${m.id}: applied ${describeEntry(e)} after index ${m.applied}`);
+      }
+      m.applied = e.index;
+      // State machine safety: every node applies the same entry at each index, encoded to the
+      // same bytes whichever implementation encoded it.
+      const seen = this.committed.get(e.index);
+      if (seen === undefined) this.committed.set(e.index, text);
+      else if (seen !== text) {
+        throw new RaftSafetyError(
+          `node ${m.id} (${m.backend}) applied ${describeEntry(e)} at index ${e.index} where another node ` +
+            `applied ${describeEntry(decodeEntry(unb64(seen)))}`,
+        );
+      }
+      if (e.type === EntryType.ConfChange && e.data.length > 0) {
+        const cc = decodeConfChange(e.data);
+        if (cc.type === ConfChangeType.RemoveNode) {
+          const gone = this.members.get(cc.nodeId);
+          if (gone !== undefined) gone.removed = true;
+        }
+      }
+    }
+    for (const text of rd.messages) {
+      const msg = decodeMessage(unb64(text));
+      const delayed = !this.healed && this.rand.chance(this.options.delayPercent);
+      this.inflight.push({
+        deliverAt: this.round + 1 + (delayed ? 1 + this.rand.int(3) : 0),
+        from: msg.from,
+        to: msg.to,
+        type: msg.type,
+        bytes: text,
+      });
+    }
+  }
+
+  // Liveness after healing: a leader emerges and a final proposal reaches every voter of its
+  // configuration. Returns the rounds it took; throws when it does not happen in time.
+  async converge(maxRounds = 400): Promise<number> {
+    this.heal();
+    const start = this.round;
+    const marker = b64(new TextEncoder().encode(`final@${this.options.seed}`));
+    let proposedAt = -1;
+    while (this.round - start < maxRounds) {
+      await this.runRound();
+      const lead = this.leader();
+      if (lead === undefined) continue;
+      if (proposedAt < 0 || this.round - proposedAt > 40) {
+        // (Re)propose: an earlier attempt may have been dropped by a leader change.
+        proposedAt = this.round;
+        await this.execute([{ m: lead, cmd: { op: 'propose', node: lead.handle, data: marker } }]);
+        continue;
+      }
+      const index = [...this.committed.entries()].find(([, text]) => entryData(text) === marker)?.[0];
+      if (index === undefined) continue;
+      const voters = lead.confState.voters;
+      if (voters.every((id) => (this.members.get(id)?.applied ?? 0) >= index)) return this.round - start;
+    }
+    throw new RaftSafetyError(
+      `no progress: ${maxRounds} rounds after healing, the final proposal did not reach every voter ` +
+        `(members ${[...this.members.values()].map((m) => `${m.id}:${m.backend} state=${m.raftState} term=${m.term} applied=${m.applied} voters=${m.confState.voters.join(',')}`).join('; ')})`,
+    );
+  }
+
+  async status(m: Member): Promise<StatusInfo> {
+    const [r] = await this.execute([{ m, cmd: { op: 'status', node: m.handle } }]);
+    if (r?.status === undefined) throw new Error(`status of node ${m.id}: ${r?.error}`);
+    return r.status;
+  }
+}
+
+const entryData = (text: string): string => b64(decodeEntry(unb64(text)).data);
+
+const decodeSnapshotIndex = (text: string): number => decodeSnapshot(unb64(text)).metadata.index;
+
+// Describes a trace line's base64 payloads as raftpb, for a divergence report.
+export function describeTraceLine(line: string): string {
+  const arrow = line.indexOf(' -> ');
+  if (arrow < 0) return line;
+  try {
+    const result = JSON.parse(line.slice(arrow + 4)) as CommandResult;
+    const rd = result.ready;
+    if (rd === undefined || rd === null) return line;
+    const parts = [
+      rd.softState === null ? '' : `soft=${JSON.stringify(rd.softState)}`,
+      rd.hardState === null ? '' : `hs=${JSON.stringify(decodeHardState(unb64(rd.hardState)))}`,
+      ...rd.entries.map((e) => `ent ${describeEntry(decodeEntry(unb64(e)))}`),
+      ...rd.committed.map((e) => `commit ${describeEntry(decodeEntry(unb64(e)))}`),
+      ...rd.messages.map((msg) => `msg ${describeMessage(decodeMessage(unb64(msg)))}`),
+      rd.snapshot === null ? '' : `snap index ${decodeSnapshotIndex(rd.snapshot)}`,
+    ].filter((p) => p !== '');
+    return `${line.slice(0, arrow)} ->\n      ${parts.join('\n      ')}`;
+  } catch {
+    return line;
+  }
+}
