@@ -10,8 +10,15 @@
 // RAFT_DIFF_SCHEDULES=5000 runs more schedules per suite; RAFT_DIFF_SEED=<n> replays one seed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GoHost, TsHost, Simulation, describeTraceLine, raftDiffBinary } from '../support/raft-diff.js';
-import type { Backend, Host, ScheduleOptions } from '../support/raft-diff.js';
+import {
+  FABRIC_RAFT_CONFIG,
+  GoHost,
+  TsHost,
+  Simulation,
+  describeTraceLine,
+  raftDiffBinary,
+} from '../support/raft-diff.js';
+import type { Backend, Host, NodeConfig, ScheduleOptions } from '../support/raft-diff.js';
 
 const binary = raftDiffBinary();
 const skip = 'skip' in binary ? binary.skip : undefined;
@@ -19,7 +26,7 @@ if (skip !== undefined && process.env.CI) {
   throw new Error(`the Raft differential test needs Go in CI: ${skip}`);
 }
 
-const SCHEDULES = Number(process.env.RAFT_DIFF_SCHEDULES ?? '60');
+const SCHEDULES = Number(process.env.RAFT_DIFF_SCHEDULES ?? '40');
 const ONE_SEED = process.env.RAFT_DIFF_SEED === undefined ? undefined : Number(process.env.RAFT_DIFF_SEED);
 const seeds = (base: number): number[] =>
   ONE_SEED !== undefined ? [ONE_SEED] : Array.from({ length: SCHEDULES }, (_, i) => base + i);
@@ -40,10 +47,16 @@ function schedule(seed: number, backends: Backend[], addBackend: Backend | 'mixe
     snapshotPercent: 6,
     confChangePercent: 4,
     transferPercent: 1,
+    campaignPercent: 1,
     addBackend,
     maxMembers: backends.length + 2,
   };
 }
+
+// Fabric's settings for most schedules; every fourth one small messages and a small in-flight
+// window, so that appends are split and flow control pauses replication.
+const config = (seed: number): NodeConfig =>
+  seed % 4 === 3 ? { ...FABRIC_RAFT_CONFIG, maxSizePerMsg: 300, maxInflightMsgs: 2 } : FABRIC_RAFT_CONFIG;
 
 const rerun = (seed: number): string => `replay with RAFT_DIFF_SEED=${seed}`;
 
@@ -74,8 +87,18 @@ describe('Raft core against etcd raft v3.5.9 (differential)', { skip }, () => {
   };
 
   async function lockstep(seed: number, size: number): Promise<void> {
-    const etcd = new Simulation(hosts, `etcd${seed}`, schedule(seed, Array(size).fill('go'), 'go'));
-    const ours = new Simulation(hosts, `ours${seed}`, schedule(seed, Array(size).fill('ts'), 'ts'));
+    const etcd = new Simulation(
+      hosts,
+      `etcd${seed}`,
+      schedule(seed, Array(size).fill('go'), 'go'),
+      config(seed),
+    );
+    const ours = new Simulation(
+      hosts,
+      `ours${seed}`,
+      schedule(seed, Array(size).fill('ts'), 'ts'),
+      config(seed),
+    );
     const compare = (): void => {
       const n = Math.max(etcd.trace.length, ours.trace.length);
       for (let i = 0; i < n; i++) {
@@ -119,7 +142,7 @@ describe('Raft core against etcd raft v3.5.9 (differential)', { skip }, () => {
       i === 0 ? 'go' : i === 1 ? 'ts' : (seed >> i) % 2 === 0 ? 'go' : 'ts',
     );
     if (seed % 2 === 1) backends.reverse();
-    const sim = new Simulation(hosts, `mixed${seed}`, schedule(seed, backends, 'mixed'));
+    const sim = new Simulation(hosts, `mixed${seed}`, schedule(seed, backends, 'mixed'), config(seed));
     try {
       await sim.start();
       for (let r = 0; r < sim.options.rounds; r++) await sim.runRound();

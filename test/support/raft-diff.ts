@@ -398,6 +398,7 @@ export interface ScheduleOptions {
   snapshotPercent: number;
   confChangePercent: number;
   transferPercent: number;
+  campaignPercent: number;
   // The backend of members added by conf changes; random between go and ts when 'mixed'.
   addBackend: Backend | 'mixed';
   maxMembers: number;
@@ -611,7 +612,11 @@ export class Simulation {
     if (live.length > 0 && this.rand.chance(o.proposePercent)) {
       const target = this.rand.chance(70) ? (this.leader() ?? this.rand.pick(live)) : this.rand.pick(live);
       this.proposals++;
-      const data = b64(new TextEncoder().encode(`p${this.proposals}@${r}`));
+      // Sizes up to a few hundred bytes, so that a small maxSizePerMsg splits appends.
+      const tag = new TextEncoder().encode(`p${this.proposals}@${r}:`);
+      const payload = new Uint8Array(tag.length + (this.rand.chance(20) ? this.rand.int(400) : 0));
+      payload.set(tag);
+      const data = b64(payload);
       cmds.push({ m: target, cmd: { op: 'propose', node: target.handle, data } });
     }
     if (faults && this.rand.chance(o.partitionPercent)) {
@@ -625,7 +630,11 @@ export class Simulation {
     }
     if (faults && this.rand.chance(o.crashPercent)) {
       const victim = this.rand.pick([...this.members.values()]);
-      if (victim.downUntil === 0) victim.downUntil = r + 1 + this.rand.int(25);
+      if (victim.downUntil === 0) {
+        victim.downUntil = r + 1 + this.rand.int(25);
+        // Sometimes it dies after saving its last Ready but before sending its messages.
+        if (this.rand.chance(50)) this.inflight = this.inflight.filter((f) => f.from !== victim.id);
+      }
     }
     if (this.rand.chance(o.snapshotPercent)) {
       const m = this.rand.pick(this.live().length > 0 ? this.live() : [...this.members.values()]);
@@ -644,6 +653,10 @@ export class Simulation {
       }
     }
     if (this.rand.chance(o.confChangePercent)) this.confChange(cmds);
+    if (faults && this.rand.chance(o.campaignPercent)) {
+      const m = this.rand.pick(live.length > 0 ? live : [...this.members.values()]);
+      if (m.downUntil === 0) cmds.push({ m, cmd: { op: 'campaign', node: m.handle } });
+    }
 
     for (const m of this.live()) cmds.push({ m, cmd: { op: 'tick', node: m.handle } });
     // Ready is handled after everything else this round; a restarted node included.
@@ -691,6 +704,7 @@ export class Simulation {
 
   // Takes in a handled Ready: checks safety, and queues its messages on the network.
   private absorb(m: Member, rd: ReadyRecord): void {
+    if (m.backend === 'go') checkWireRoundTrip(m.id, rd);
     if (rd.hardState !== null) {
       const hs = decodeHardState(unb64(rd.hardState));
       if (hs.term < m.term)
@@ -794,6 +808,21 @@ export class Simulation {
 }
 
 const entryData = (text: string): string => b64(decodeEntry(unb64(text)).data);
+
+// wire.ts must decode what etcd's gogoproto Marshal wrote and encode it back to the same bytes.
+function checkWireRoundTrip(id: number, rd: ReadyRecord): void {
+  const check = (what: string, text: string, again: (bytes: Uint8Array) => Uint8Array): void => {
+    const back = b64(again(unb64(text)));
+    if (back !== text) {
+      throw new RaftSafetyError(`wire.ts re-encodes etcd node ${id}'s ${what} ${text} as ${back}`);
+    }
+  };
+  if (rd.hardState !== null) check('HardState', rd.hardState, (b) => encodeHardState(decodeHardState(b)));
+  if (rd.snapshot !== null) check('Snapshot', rd.snapshot, (b) => encodeSnapshot(decodeSnapshot(b)));
+  if (rd.confState !== null) check('ConfState', rd.confState, (b) => encodeConfState(decodeConfState(b)));
+  for (const e of [...rd.entries, ...rd.committed]) check('Entry', e, (b) => encodeEntry(decodeEntry(b)));
+  for (const msg of rd.messages) check('Message', msg, (b) => encodeMessage(decodeMessage(b)));
+}
 
 const decodeSnapshotIndex = (text: string): number => decodeSnapshot(unb64(text)).metadata.index;
 
