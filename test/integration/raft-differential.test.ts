@@ -53,10 +53,14 @@ function schedule(seed: number, backends: Backend[], addBackend: Backend | 'mixe
   };
 }
 
-// Fabric's settings for most schedules; every fourth one small messages and a small in-flight
-// window, so that appends are split and flow control pauses replication.
-const config = (seed: number): NodeConfig =>
-  seed % 4 === 3 ? { ...FABRIC_RAFT_CONFIG, maxSizePerMsg: 300, maxInflightMsgs: 2 } : FABRIC_RAFT_CONFIG;
+// Fabric's settings for half the schedules; the others let followers forward proposals
+// (MsgProp on the wire), and every fourth also has small messages and a small in-flight window,
+// so that appends are split and flow control pauses replication.
+function config(seed: number): NodeConfig {
+  if (seed % 4 < 2) return FABRIC_RAFT_CONFIG;
+  const forwarding = { ...FABRIC_RAFT_CONFIG, disableProposalForwarding: false };
+  return seed % 4 === 3 ? { ...forwarding, maxSizePerMsg: 300, maxInflightMsgs: 2 } : forwarding;
+}
 
 const rerun = (seed: number): string => `replay with RAFT_DIFF_SEED=${seed}`;
 
@@ -122,6 +126,9 @@ describe('Raft core against etcd raft v3.5.9 (differential)', { skip }, () => {
         compare();
       }
       const [etcdRounds, ourRounds] = [await etcd.converge(), await ours.converge()];
+      compare();
+      await etcd.statuses();
+      await ours.statuses();
       compare();
       assert.equal(ourRounds, etcdRounds);
       count(ours);

@@ -75,9 +75,11 @@ export interface NodeConfig {
   maxInflightMsgs: number;
   preVote: boolean;
   checkQuorum: boolean;
+  disableProposalForwarding: boolean;
 }
 
-// Fabric's etcdraft settings (orderer/consensus/etcdraft/chain.go and the default Options).
+// Fabric's etcdraft settings (orderer/consensus/etcdraft/chain.go and the default Options); Fabric
+// leaves Applied at 0, so a restarted node applies its log again from the last snapshot.
 export const FABRIC_RAFT_CONFIG: NodeConfig = {
   electionTick: 10,
   heartbeatTick: 1,
@@ -85,6 +87,7 @@ export const FABRIC_RAFT_CONFIG: NodeConfig = {
   maxInflightMsgs: 256,
   preVote: true,
   checkQuorum: true,
+  disableProposalForwarding: true,
 };
 
 export type Command =
@@ -800,10 +803,16 @@ export class Simulation {
     );
   }
 
-  async status(m: Member): Promise<StatusInfo> {
-    const [r] = await this.execute([{ m, cmd: { op: 'status', node: m.handle } }]);
-    if (r?.status === undefined) throw new Error(`status of node ${m.id}: ${r?.error}`);
-    return r.status;
+  // Every node's Status (lead, state, term, commit, applied, last index, configuration), into
+  // the trace, so that lockstep runs compare the end states too.
+  async statuses(): Promise<StatusInfo[]> {
+    const results = await this.execute(
+      this.live().map((m) => ({ m, cmd: { op: 'status', node: m.handle } })),
+    );
+    return results.map((r, i) => {
+      if (r.status === undefined) throw new Error(`status of node ${this.live()[i]?.id}: ${r.error}`);
+      return r.status;
+    });
   }
 }
 

@@ -82,6 +82,8 @@ type config struct {
 	MaxInflightMsgs int    `json:"maxInflightMsgs"`
 	PreVote         bool   `json:"preVote"`
 	CheckQuorum     bool   `json:"checkQuorum"`
+	// Fabric sets DisableProposalForwarding (orderer/consensus/etcdraft/chain.go).
+	DisableProposalForwarding bool `json:"disableProposalForwarding"`
 }
 
 type command struct {
@@ -143,6 +145,8 @@ func (n *node) start(peers []uint64) error {
 		PreVote:         n.cfg.PreVote,
 		CheckQuorum:     n.cfg.CheckQuorum,
 		Logger:          discardLogger,
+
+		DisableProposalForwarding: n.cfg.DisableProposalForwarding,
 	}
 	rn, err := raft.NewRawNode(c)
 	if err != nil {
