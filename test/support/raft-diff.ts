@@ -429,6 +429,36 @@ interface Member {
   removed: boolean;
 }
 
+export interface SimulationStats {
+  proposals: number;
+  confChangesProposed: number;
+  confChangesCommitted: number;
+  restarts: number;
+  snapshotsSent: number;
+  snapshotsApplied: number;
+  leaderTerms: number;
+  partitioned: number;
+  dropped: number;
+  delayed: number;
+  crossImplementation: number;
+  committed: number;
+}
+
+export const emptyStats = (): SimulationStats => ({
+  proposals: 0,
+  confChangesProposed: 0,
+  confChangesCommitted: 0,
+  restarts: 0,
+  snapshotsSent: 0,
+  snapshotsApplied: 0,
+  leaderTerms: 0,
+  partitioned: 0,
+  dropped: 0,
+  delayed: 0,
+  crossImplementation: 0,
+  committed: 0,
+});
+
 export class RaftSafetyError extends Error {
   override name = 'RaftSafetyError';
 }
@@ -449,10 +479,8 @@ export class Simulation {
   readonly committed = new Map<number, string>();
   readonly leaders = new Map<number, number>();
   readonly trace: string[] = [];
-  proposals = 0;
-  confChanges = 0;
-  restarts = 0;
-  snapshotsSent = 0;
+  // What the schedule exercised, so a test can assert its faults and traffic really happened.
+  readonly stats: SimulationStats = emptyStats();
   private nextId: number;
 
   constructor(
@@ -576,7 +604,7 @@ export class Simulation {
         // Entries from the snapshot on are applied again after the restart.
         m.applied = 0;
         cmds.push({ m, cmd: { op: 'restart', node: m.handle } });
-        this.restarts++;
+        this.stats.restarts++;
       }
     }
 
@@ -591,6 +619,8 @@ export class Simulation {
       const lost =
         to.downUntil !== 0 || this.cut(f.from, f.to) || (faults && this.rand.chance(o.dropPercent));
       if (lost) {
+        if (this.cut(f.from, f.to)) this.stats.partitioned++;
+        else if (to.downUntil === 0) this.stats.dropped++;
         if (f.type === MessageType.MsgSnap && from.downUntil === 0) {
           cmds.push({ m: from, cmd: { op: 'reportSnapshot', node: from.handle, to: f.to, failure: true } });
         }
@@ -602,8 +632,9 @@ export class Simulation {
         continue;
       }
       cmds.push({ m: to, cmd: { op: 'step', node: to.handle, data: f.bytes } });
+      if (to.backend !== from.backend) this.stats.crossImplementation++;
       if (f.type === MessageType.MsgSnap) {
-        this.snapshotsSent++;
+        this.stats.snapshotsSent++;
         if (from.downUntil === 0) {
           cmds.push({ m: from, cmd: { op: 'reportSnapshot', node: from.handle, to: f.to, failure: false } });
         }
@@ -614,9 +645,9 @@ export class Simulation {
     const live = this.live();
     if (live.length > 0 && this.rand.chance(o.proposePercent)) {
       const target = this.rand.chance(70) ? (this.leader() ?? this.rand.pick(live)) : this.rand.pick(live);
-      this.proposals++;
+      this.stats.proposals++;
       // Sizes up to a few hundred bytes, so that a small maxSizePerMsg splits appends.
-      const tag = new TextEncoder().encode(`p${this.proposals}@${r}:`);
+      const tag = new TextEncoder().encode(`p${this.stats.proposals}@${r}:`);
       const payload = new Uint8Array(tag.length + (this.rand.chance(20) ? this.rand.int(400) : 0));
       payload.set(tag);
       const data = b64(payload);
@@ -700,8 +731,8 @@ export class Simulation {
       cc = { type: ConfChangeType.RemoveNode, nodeId: this.rand.pick(followers) };
     }
     if (cc === undefined) return;
-    this.confChanges++;
-    const data = b64(marshalConfChange({ ...cc, id: this.confChanges, context: undefined }));
+    this.stats.confChangesProposed++;
+    const data = b64(marshalConfChange({ ...cc, id: this.stats.confChangesProposed, context: undefined }));
     cmds.push({ m: lead, cmd: { op: 'proposeConfChange', node: lead.handle, data } });
   }
 
@@ -727,10 +758,12 @@ export class Simulation {
         if (other !== undefined && other !== m.id) {
           throw new RaftSafetyError(`two leaders in term ${m.term}: ${other} and ${m.id}`);
         }
+        if (other === undefined) this.stats.leaderTerms++;
         this.leaders.set(m.term, m.id);
       }
     }
     if (rd.snapshot !== null) {
+      this.stats.snapshotsApplied++;
       // A snapshot stands for the committed entries up to its index; record its index only.
       const index = decodeSnapshotIndex(rd.snapshot);
       if (index < m.applied)
@@ -747,8 +780,10 @@ export class Simulation {
       // State machine safety: every node applies the same entry at each index, encoded to the
       // same bytes whichever implementation encoded it.
       const seen = this.committed.get(e.index);
-      if (seen === undefined) this.committed.set(e.index, text);
-      else if (seen !== text) {
+      if (seen === undefined) {
+        this.committed.set(e.index, text);
+        this.stats.committed++;
+      } else if (seen !== text) {
         throw new RaftSafetyError(
           `node ${m.id} (${m.backend}) applied ${describeEntry(e)} at index ${e.index} where another node ` +
             `applied ${describeEntry(decodeEntry(unb64(seen)))}`,
@@ -756,6 +791,8 @@ export class Simulation {
       }
       if (e.type === EntryType.ConfChange && e.data.length > 0) {
         const cc = decodeConfChange(e.data);
+        // Bootstrap entries carry ID 0; the schedule's changes count from 1.
+        if (seen === undefined && cc.id > 0) this.stats.confChangesCommitted++;
         if (cc.type === ConfChangeType.RemoveNode) {
           const gone = this.members.get(cc.nodeId);
           if (gone !== undefined) gone.removed = true;
@@ -765,6 +802,7 @@ export class Simulation {
     for (const text of rd.messages) {
       const msg = decodeMessage(unb64(text));
       const delayed = !this.healed && this.rand.chance(this.options.delayPercent);
+      if (delayed) this.stats.delayed++;
       this.inflight.push({
         deliverAt: this.round + 1 + (delayed ? 1 + this.rand.int(3) : 0),
         from: msg.from,
