@@ -93,7 +93,8 @@ export const FABRIC_RAFT_CONFIG: NodeConfig = {
 export type Command =
   | { op: 'new'; node: string; id: number; seed: number; peers: number[]; config: NodeConfig }
   | { op: 'drop' | 'restart' | 'tick' | 'campaign' | 'ready' | 'status'; node: string }
-  | { op: 'propose' | 'proposeConfChange' | 'step' | 'snapshot'; node: string; data: string }
+  | { op: 'propose' | 'proposeConfChange' | 'step'; node: string; data: string }
+  | { op: 'snapshot'; node: string; data: string; keep: number }
   | { op: 'reportSnapshot'; node: string; to: number; failure: boolean }
   | { op: 'reportUnreachable' | 'transferLeader'; node: string; to: number };
 
@@ -340,7 +341,8 @@ export class TsHost implements Host {
         case 'snapshot': {
           if (n.applied <= n.storage.snapshot().metadata.index) return {};
           n.storage.createSnapshot(n.applied, n.confState, unb64(c.data));
-          n.storage.compact(n.applied);
+          const compactTo = n.applied - c.keep;
+          if (compactTo >= n.storage.firstIndex()) n.storage.compact(compactTo);
           return { index: n.applied };
         }
         case 'status': {
@@ -585,6 +587,18 @@ export class Simulation {
     return best;
   }
 
+  // A snapshot at the applied index; the log is compacted up to it, or, like Fabric's
+  // SnapshotCatchUpEntries, keeping a few entries before it for slow followers.
+  private snapshotCommand(m: Member): Command {
+    const keep = this.rand.chance(50) ? 0 : 4;
+    return {
+      op: 'snapshot',
+      node: m.handle,
+      data: b64(new TextEncoder().encode(`snap${m.id}@${this.round}`)),
+      keep,
+    };
+  }
+
   // Heals the network and stops the faults, for the liveness check.
   heal(): void {
     this.healed = true;
@@ -675,7 +689,7 @@ export class Simulation {
       if (m.downUntil === 0) {
         cmds.push({
           m,
-          cmd: { op: 'snapshot', node: m.handle, data: b64(new TextEncoder().encode(`snap${m.id}@${r}`)) },
+          cmd: this.snapshotCommand(m),
         });
       }
     }
@@ -727,8 +741,10 @@ export class Simulation {
     } else if (choice === 2 && cs.learners.length > 0) {
       cc = { type: ConfChangeType.AddNode, nodeId: this.rand.pick(cs.learners) };
     } else if (choice === 3 && cs.voters.length > 3) {
+      // Mostly a follower; sometimes the leader itself, which steps down once it applies it.
       const followers = cs.voters.filter((id) => id !== lead.id);
-      cc = { type: ConfChangeType.RemoveNode, nodeId: this.rand.pick(followers) };
+      const victim = this.rand.chance(20) ? lead.id : this.rand.pick(followers);
+      cc = { type: ConfChangeType.RemoveNode, nodeId: victim };
     }
     if (cc === undefined) return;
     this.stats.confChangesProposed++;
@@ -821,6 +837,13 @@ export class Simulation {
     const marker = b64(new TextEncoder().encode(`final@${this.options.seed}`));
     let proposedAt = -1;
     while (this.round - start < maxRounds) {
+      if ((this.round - start) % 20 === 10) {
+        // A node added after the leader's last snapshot ignores that snapshot (etcd's restore
+        // refuses one whose ConfState lacks the node), and the leader has nothing else to send
+        // it once the entries are compacted. Fresh snapshots carry the current configuration,
+        // as an application taking snapshots as it goes would.
+        await this.execute(this.live().map((m) => ({ m, cmd: this.snapshotCommand(m) })));
+      }
       await this.runRound();
       const lead = this.leader();
       if (lead === undefined) continue;

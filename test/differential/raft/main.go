@@ -96,6 +96,7 @@ type command struct {
 	Data    []byte   `json:"data"` // base64 in JSON
 	To      uint64   `json:"to"`
 	Failure bool     `json:"failure"`
+	Keep    uint64   `json:"keep"`
 }
 
 type softState struct {
@@ -305,14 +306,18 @@ func execute(c command) (res result) {
 	case "transferLeader":
 		n.rn.TransferLeader(c.To)
 	case "snapshot":
-		// Snapshot at the applied index and compact the log up to it, as Fabric does.
+		// Snapshot at the applied index and compact the log up to it, keeping c.Keep entries
+		// before it (Fabric's SnapshotCatchUpEntries).
 		snap, _ := n.storage.Snapshot()
 		if n.applied <= snap.Metadata.Index {
 			return result{Index: 0}
 		}
 		cs := n.confState
 		if _, err = n.storage.CreateSnapshot(n.applied, &cs, c.Data); err == nil {
-			err = n.storage.Compact(n.applied)
+			first, _ := n.storage.FirstIndex()
+			if compactTo := n.applied - c.Keep; n.applied >= c.Keep && compactTo >= first {
+				err = n.storage.Compact(compactTo)
+			}
 		}
 		if err == nil {
 			return result{Index: n.applied}
