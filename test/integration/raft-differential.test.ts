@@ -27,7 +27,7 @@ if (skip !== undefined && process.env.CI) {
   throw new Error(`the Raft differential test needs Go in CI: ${skip}`);
 }
 
-const SCHEDULES = Number(process.env.RAFT_DIFF_SCHEDULES ?? '40');
+const SCHEDULES = Number(process.env.RAFT_DIFF_SCHEDULES ?? '60');
 const ONE_SEED = process.env.RAFT_DIFF_SEED === undefined ? undefined : Number(process.env.RAFT_DIFF_SEED);
 const seeds = (base: number): number[] =>
   ONE_SEED !== undefined ? [ONE_SEED] : Array.from({ length: SCHEDULES }, (_, i) => base + i);

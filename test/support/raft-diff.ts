@@ -428,7 +428,9 @@ interface Member {
   commit: number;
   applied: number;
   confState: ConfState;
-  removed: boolean;
+  // Applied its own removal and halted, as Fabric's chain does; etcd leaves that to the
+  // application (a removed leader keeps its followers but drops every proposal).
+  stopped: boolean;
 }
 
 export interface SimulationStats {
@@ -511,7 +513,7 @@ export class Simulation {
       commit: 0,
       applied: 0,
       confState: emptyConfState(),
-      removed: false,
+      stopped: false,
     };
     this.members.set(id, m);
     return m;
@@ -613,7 +615,7 @@ export class Simulation {
 
     // Crashed nodes come back: a new RawNode over the storage the handled Readies saved.
     for (const m of this.members.values()) {
-      if (m.downUntil !== 0 && (m.downUntil <= r || this.healed)) {
+      if (m.downUntil !== 0 && !m.stopped && (m.downUntil <= r || this.healed)) {
         m.downUntil = 0;
         // Entries from the snapshot on are applied again after the restart.
         m.applied = 0;
@@ -809,9 +811,9 @@ export class Simulation {
         const cc = decodeConfChange(e.data);
         // Bootstrap entries carry ID 0; the schedule's changes count from 1.
         if (seen === undefined && cc.id > 0) this.stats.confChangesCommitted++;
-        if (cc.type === ConfChangeType.RemoveNode) {
-          const gone = this.members.get(cc.nodeId);
-          if (gone !== undefined) gone.removed = true;
+        if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === m.id) {
+          m.stopped = true;
+          m.downUntil = Number.POSITIVE_INFINITY;
         }
       }
     }
