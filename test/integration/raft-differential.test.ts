@@ -51,6 +51,7 @@ function schedule(seed: number, backends: Backend[], addBackend: Backend | 'mixe
     campaignPercent: 1,
     addBackend,
     maxMembers: backends.length + 2,
+    jointConsensus: seed % 5 === 4,
   };
 }
 

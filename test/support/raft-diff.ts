@@ -21,9 +21,12 @@ import {
   ConfChangeType,
   EntryType,
   MessageType,
+  ConfChangeTransition,
   emptyConfState,
   isEmptyHardState,
   isEmptySnap,
+  newEntry,
+  newMessage,
 } from '../../src/consensus/etcdraft/raft/types.js';
 import {
   decodeConfChange,
@@ -33,6 +36,7 @@ import {
   decodeHardState,
   decodeMessage,
   decodeSnapshot,
+  encodeConfChangeV2,
   encodeConfState,
   encodeEntry,
   encodeHardState,
@@ -93,7 +97,7 @@ export const FABRIC_RAFT_CONFIG: NodeConfig = {
 export type Command =
   | { op: 'new'; node: string; id: number; seed: number; peers: number[]; config: NodeConfig }
   | { op: 'drop' | 'restart' | 'tick' | 'campaign' | 'ready' | 'status'; node: string }
-  | { op: 'propose' | 'proposeConfChange' | 'step'; node: string; data: string }
+  | { op: 'propose' | 'proposeConfChange' | 'proposeConfChangeV2' | 'step'; node: string; data: string }
   | { op: 'snapshot'; node: string; data: string; keep: number }
   | { op: 'reportSnapshot'; node: string; to: number; failure: boolean }
   | { op: 'reportUnreachable' | 'transferLeader'; node: string; to: number };
@@ -252,6 +256,9 @@ class TsNode {
     if (!isEmptyHardState(rd.hardState)) this.storage.setHardState(rd.hardState);
     for (const e of rd.committedEntries) {
       out.committed.push(b64(encodeEntry(e)));
+      // After a restart raft hands again the entries after the compaction point, which may
+      // precede the snapshot the state machine restarted from: those are in its ConfState.
+      if (e.index <= this.applied) continue;
       if (e.type === EntryType.ConfChange) {
         this.confState = this.rn.applyConfChange(decodeConfChange(e.data));
         out.confState = b64(encodeConfState(this.confState));
@@ -302,10 +309,14 @@ export class TsHost implements Host {
         case 'drop':
           this.nodes.delete(c.node);
           return {};
-        case 'restart':
+        case 'restart': {
           n.start([]);
-          n.applied = 0;
+          // The state machine restarts from the snapshot; raft hands the entries after it again.
+          const snap = n.storage.snapshot();
+          n.applied = snap.metadata.index;
+          n.confState = snap.metadata.confState;
           return {};
+        }
         case 'tick':
           n.rn.tick();
           return {};
@@ -317,6 +328,21 @@ export class TsHost implements Host {
           return {};
         case 'proposeConfChange':
           n.rn.proposeConfChange(decodeConfChange(unb64(c.data)));
+          return {};
+        case 'proposeConfChangeV2':
+          // Our RawNode.proposeConfChange takes v1 only; this is the MsgProp etcd's
+          // ProposeConfChange builds for a ConfChangeV2 (confChangeToMsg).
+          n.rn.raft.step(
+            newMessage({
+              type: MessageType.MsgProp,
+              entries: [
+                newEntry({
+                  type: EntryType.ConfChangeV2,
+                  data: encodeConfChangeV2(decodeConfChangeV2(unb64(c.data))),
+                }),
+              ],
+            }),
+          );
           return {};
         case 'step':
           n.rn.step(decodeMessage(unb64(c.data)));
@@ -407,6 +433,8 @@ export interface ScheduleOptions {
   // The backend of members added by conf changes; random between go and ts when 'mixed'.
   addBackend: Backend | 'mixed';
   maxMembers: number;
+  // Whether membership changes include ConfChangeV2 joint changes (Fabric uses v1 only).
+  jointConsensus: boolean;
 }
 
 interface InFlight {
@@ -431,6 +459,8 @@ interface Member {
   // Applied its own removal and halted, as Fabric's chain does; etcd leaves that to the
   // application (a removed leader keeps its followers but drops every proposal).
   stopped: boolean;
+  // Whether its applied configuration has included it since it (re)started.
+  wasMember: boolean;
 }
 
 export interface SimulationStats {
@@ -462,6 +492,13 @@ export const emptyStats = (): SimulationStats => ({
   crossImplementation: 0,
   committed: 0,
 });
+
+// The errors etcd's RawNode returns in normal operation; any other (etcd panics included) fails.
+const EXPECTED_ERRORS = new Set([
+  'raft proposal dropped',
+  'raft: cannot step as peer not found',
+  'raft: cannot step raft local message',
+]);
 
 export class RaftSafetyError extends Error {
   override name = 'RaftSafetyError';
@@ -514,6 +551,7 @@ export class Simulation {
       applied: 0,
       confState: emptyConfState(),
       stopped: false,
+      wasMember: false,
     };
     this.members.set(id, m);
     return m;
@@ -565,7 +603,7 @@ export class Simulation {
       const { node: _node, ...rest } = cmd as Command & { config?: unknown };
       if ('config' in rest) delete rest.config;
       this.trace.push(`r${this.round} n${m.id} ${JSON.stringify(rest)} -> ${JSON.stringify(r)}`);
-      if (r.error !== undefined && r.error.startsWith('panic')) {
+      if (r.error !== undefined && !EXPECTED_ERRORS.has(r.error)) {
         throw new RaftSafetyError(`node ${m.id} (${m.backend}) failed on ${cmd.op}: ${r.error}`);
       }
     });
@@ -619,6 +657,7 @@ export class Simulation {
         m.downUntil = 0;
         // Entries from the snapshot on are applied again after the restart.
         m.applied = 0;
+        m.wasMember = false;
         cmds.push({ m, cmd: { op: 'restart', node: m.handle } });
         this.stats.restarts++;
       }
@@ -728,9 +767,8 @@ export class Simulation {
     const lead = this.leader();
     if (lead === undefined) return;
     const cs = lead.confState;
-    const choice = this.rand.int(4);
-    let cc: { type: ConfChangeType; nodeId: number } | undefined;
-    if (choice <= 1 && this.members.size < this.options.maxMembers) {
+    const choice = this.rand.int(this.options.jointConsensus ? 6 : 4);
+    const addNode = (): number => {
       const id = this.nextId++;
       const ab = this.options.addBackend;
       const backend: Backend = ab === 'mixed' ? (this.rand.chance(50) ? 'go' : 'ts') : ab;
@@ -739,7 +777,32 @@ export class Simulation {
         m,
         cmd: { op: 'new', node: m.handle, id, seed: this.nodeSeed(id), peers: [], config: this.config },
       });
-      cc = { type: choice === 0 ? ConfChangeType.AddNode : ConfChangeType.AddLearnerNode, nodeId: id };
+      return id;
+    };
+    if (choice === 4 && cs.votersOutgoing.length > 0) {
+      this.proposeLeaveJoint(cmds, lead);
+      return;
+    }
+    if (choice === 5 && cs.votersOutgoing.length === 0 && cs.voters.length >= 3) {
+      // Replace a voter in one joint change: v2 with two changes always goes through a joint
+      // configuration, left automatically (Auto, JointImplicit) or by an explicit empty change.
+      const followers = cs.voters.filter((id) => id !== lead.id);
+      const changes = [{ type: ConfChangeType.RemoveNode, nodeId: this.rand.pick(followers) }];
+      if (this.members.size < this.options.maxMembers)
+        changes.unshift({ type: ConfChangeType.AddNode, nodeId: addNode() });
+      const transition = this.rand.pick([
+        ConfChangeTransition.Auto,
+        ConfChangeTransition.JointImplicit,
+        ConfChangeTransition.JointExplicit,
+      ]);
+      this.stats.confChangesProposed++;
+      const data = b64(encodeConfChangeV2({ transition, changes, context: undefined }));
+      cmds.push({ m: lead, cmd: { op: 'proposeConfChangeV2', node: lead.handle, data } });
+      return;
+    }
+    let cc: { type: ConfChangeType; nodeId: number } | undefined;
+    if (choice <= 1 && this.members.size < this.options.maxMembers) {
+      cc = { type: choice === 0 ? ConfChangeType.AddNode : ConfChangeType.AddLearnerNode, nodeId: addNode() };
     } else if (choice === 2 && cs.learners.length > 0) {
       cc = { type: ConfChangeType.AddNode, nodeId: this.rand.pick(cs.learners) };
     } else if (choice === 3 && cs.voters.length > 3) {
@@ -752,6 +815,14 @@ export class Simulation {
     this.stats.confChangesProposed++;
     const data = b64(marshalConfChange({ ...cc, id: this.stats.confChangesProposed, context: undefined }));
     cmds.push({ m: lead, cmd: { op: 'proposeConfChange', node: lead.handle, data } });
+  }
+
+  private proposeLeaveJoint(cmds: Array<{ m: Member; cmd: Command }>, lead: Member): void {
+    this.stats.confChangesProposed++;
+    const data = b64(
+      encodeConfChangeV2({ transition: ConfChangeTransition.Auto, changes: [], context: undefined }),
+    );
+    cmds.push({ m: lead, cmd: { op: 'proposeConfChangeV2', node: lead.handle, data } });
   }
 
   // Takes in a handled Ready: checks safety, and queues its messages on the network.
@@ -811,10 +882,18 @@ export class Simulation {
         const cc = decodeConfChange(e.data);
         // Bootstrap entries carry ID 0; the schedule's changes count from 1.
         if (seen === undefined && cc.id > 0) this.stats.confChangesCommitted++;
-        if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === m.id) {
-          m.stopped = true;
-          m.downUntil = Number.POSITIVE_INFINITY;
-        }
+      }
+      if (e.type === EntryType.ConfChangeV2 && seen === undefined) this.stats.confChangesCommitted++;
+    }
+    if (rd.confState !== null) {
+      const cs = m.confState;
+      const member = [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext].some((ids) =>
+        ids.includes(m.id),
+      );
+      if (member) m.wasMember = true;
+      else if (m.wasMember) {
+        m.stopped = true;
+        m.downUntil = Number.POSITIVE_INFINITY;
       }
     }
     for (const text of rd.messages) {
@@ -852,7 +931,13 @@ export class Simulation {
       if (proposedAt < 0 || this.round - proposedAt > 40) {
         // (Re)propose: an earlier attempt may have been dropped by a leader change.
         proposedAt = this.round;
-        await this.execute([{ m: lead, cmd: { op: 'propose', node: lead.handle, data: marker } }]);
+        const cmds: Array<{ m: Member; cmd: Command }> = [
+          { m: lead, cmd: { op: 'propose', node: lead.handle, data: marker } },
+        ];
+        // An explicit joint configuration stays until it is left explicitly.
+        if (lead.confState.votersOutgoing.length > 0 && !lead.confState.autoLeave)
+          this.proposeLeaveJoint(cmds, lead);
+        await this.execute(cmds);
         continue;
       }
       const index = [...this.committed.entries()].find(([, text]) => entryData(text) === marker)?.[0];

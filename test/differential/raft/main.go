@@ -203,6 +203,11 @@ func (n *node) ready() (*readyResult, error) {
 	for i := range rd.CommittedEntries {
 		e := rd.CommittedEntries[i]
 		out.Committed = append(out.Committed, mustMarshal(&e))
+		// After a restart raft hands again the entries after the compaction point, which may
+		// precede the snapshot the state machine restarted from: those are in its ConfState.
+		if e.Index <= n.applied {
+			continue
+		}
 		var cc pb.ConfChangeI
 		switch e.Type {
 		case pb.EntryConfChange:
@@ -272,7 +277,10 @@ func execute(c command) (res result) {
 	case "restart":
 		// A crash: everything not saved by a handled Ready is lost; storage survives.
 		err = n.start(nil)
-		n.applied = 0
+		// The state machine restarts from the snapshot; raft hands the entries after it again.
+		snap, _ := n.storage.Snapshot()
+		n.applied = snap.Metadata.Index
+		n.confState = snap.Metadata.ConfState
 	case "tick":
 		n.rn.Tick()
 	case "campaign":
@@ -281,6 +289,11 @@ func execute(c command) (res result) {
 		err = n.rn.Propose(c.Data)
 	case "proposeConfChange":
 		var cc pb.ConfChange
+		if err = cc.Unmarshal(c.Data); err == nil {
+			err = n.rn.ProposeConfChange(cc)
+		}
+	case "proposeConfChangeV2":
+		var cc pb.ConfChangeV2
 		if err = cc.Unmarshal(c.Data); err == nil {
 			err = n.rn.ProposeConfChange(cc)
 		}
