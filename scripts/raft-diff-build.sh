@@ -5,10 +5,15 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-${TMPDIR:-/tmp}/raft-diff/raft-diff}"
-go_bin="$(command -v go || true)"
-if [[ -z "$go_bin" && -x /usr/local/go/bin/go ]]; then go_bin=/usr/local/go/bin/go; fi
-if [[ -z "$go_bin" ]]; then
-  echo "raft-diff-build: Go is not installed (need Go >= 1.22 on PATH to build the etcd harness)" >&2
+# RAFT_DIFF_GO names the go binary; otherwise go on PATH, or the default install location.
+if [[ -n "${RAFT_DIFF_GO:-}" ]]; then
+  go_bin="$RAFT_DIFF_GO"
+else
+  go_bin="$(command -v go || true)"
+  if [[ -z "$go_bin" && -x /usr/local/go/bin/go ]]; then go_bin=/usr/local/go/bin/go; fi
+fi
+if [[ -z "$go_bin" || ! -x "$go_bin" ]]; then
+  echo "raft-diff-build: Go is not installed (need Go >= 1.22 on PATH, or RAFT_DIFF_GO, to build the etcd harness)" >&2
   exit 3
 fi
 mkdir -p "$(dirname "$out")"

@@ -658,6 +658,9 @@ export class Simulation {
         // Entries from the snapshot on are applied again after the restart.
         m.applied = 0;
         m.wasMember = false;
+        // A new RawNode starts as a follower without a leader and reports no SoftState for it.
+        m.lead = 0;
+        m.raftState = 0;
         cmds.push({ m, cmd: { op: 'restart', node: m.handle } });
         this.stats.restarts++;
       }
