@@ -131,6 +131,8 @@ export interface CommandResult {
   ready?: ReadyRecord | null;
   status?: StatusInfo;
   index?: number;
+  // After a restart: the ConfState the state machine restarts with (its snapshot's).
+  confState?: string;
 }
 
 export interface Host {
@@ -315,7 +317,7 @@ export class TsHost implements Host {
           const snap = n.storage.snapshot();
           n.applied = snap.metadata.index;
           n.confState = snap.metadata.confState;
-          return {};
+          return { confState: b64(encodeConfState(n.confState)) };
         }
         case 'tick':
           n.rn.tick();
@@ -657,7 +659,6 @@ export class Simulation {
         m.downUntil = 0;
         // Entries from the snapshot on are applied again after the restart.
         m.applied = 0;
-        m.wasMember = false;
         // A new RawNode starts as a follower without a leader and reports no SoftState for it.
         m.lead = 0;
         m.raftState = 0;
@@ -756,6 +757,14 @@ export class Simulation {
     for (const m of this.live()) cmds.push({ m, cmd: { op: 'ready', node: m.handle } });
 
     const results = await this.execute(cmds);
+    for (let i = 0; i < readyAt; i++) {
+      const { m, cmd } = cmds[i] as { m: Member; cmd: Command };
+      const restartedWith = (results[i] as CommandResult).confState;
+      if (cmd.op === 'restart' && restartedWith !== undefined) {
+        m.confState = decodeConfState(unb64(restartedWith));
+        m.wasMember = inConfState(m.confState, m.id);
+      }
+    }
     for (let i = readyAt; i < cmds.length; i++) {
       const { m } = cmds[i] as { m: Member };
       const rd = (results[i] as CommandResult).ready;
@@ -889,11 +898,7 @@ export class Simulation {
       if (e.type === EntryType.ConfChangeV2 && seen === undefined) this.stats.confChangesCommitted++;
     }
     if (rd.confState !== null) {
-      const cs = m.confState;
-      const member = [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext].some((ids) =>
-        ids.includes(m.id),
-      );
-      if (member) m.wasMember = true;
+      if (inConfState(m.confState, m.id)) m.wasMember = true;
       else if (m.wasMember) {
         m.stopped = true;
         m.downUntil = Number.POSITIVE_INFINITY;
@@ -966,6 +971,9 @@ export class Simulation {
     });
   }
 }
+
+const inConfState = (cs: ConfState, id: number): boolean =>
+  [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext].some((ids) => ids.includes(id));
 
 const entryData = (text: string): string => b64(decodeEntry(unb64(text)).data);
 

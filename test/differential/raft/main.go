@@ -120,6 +120,8 @@ type result struct {
 	Ready  *readyResult `json:"ready,omitempty"`
 	Status *statusInfo  `json:"status,omitempty"`
 	Index  uint64       `json:"index,omitempty"`
+	// After a restart: the ConfState the state machine restarts with (its snapshot's).
+	ConfState []byte `json:"confState,omitempty"`
 }
 
 type statusInfo struct {
@@ -281,6 +283,9 @@ func execute(c command) (res result) {
 		snap, _ := n.storage.Snapshot()
 		n.applied = snap.Metadata.Index
 		n.confState = snap.Metadata.ConfState
+		if err == nil {
+			return result{ConfState: mustMarshal(&n.confState)}
+		}
 	case "tick":
 		n.rn.Tick()
 	case "campaign":
