@@ -91,6 +91,9 @@ function coverage(): { add(sim: Simulation): void; check(mixed: boolean): void }
         snapshotsApplied: 1,
         confChangesCommitted: 1,
         crossImplementation: isMixed ? 100 * schedules : 0,
+        crossSnapshots: isMixed ? 1 : 0,
+        goLeaderTerms: isMixed ? 1 : 0,
+        tsLeaderTerms: isMixed ? 1 : 0,
       }).filter(([key, min]) => sum[key as keyof SimulationStats] < min);
       assert.deepEqual(low, [], `the schedules exercised too little: ${JSON.stringify(sum)}`);
     },

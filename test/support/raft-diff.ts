@@ -16,7 +16,7 @@ import { RaftError } from '../../src/consensus/etcdraft/raft/errors.js';
 import { MemoryStorage } from '../../src/consensus/etcdraft/raft/storage.js';
 import { RawNode, SnapshotStatus, marshalConfChange } from '../../src/consensus/etcdraft/raft/rawnode.js';
 import type { RandomIntn } from '../../src/consensus/etcdraft/raft/raft.js';
-import type { ConfState } from '../../src/consensus/etcdraft/raft/types.js';
+import type { ConfState, Entry } from '../../src/consensus/etcdraft/raft/types.js';
 import {
   ConfChangeType,
   EntryType,
@@ -477,6 +477,11 @@ export interface SimulationStats {
   dropped: number;
   delayed: number;
   crossImplementation: number;
+  // Snapshots sent between an etcd node and one of ours (either way).
+  crossSnapshots: number;
+  // Terms led by an etcd node, and by one of ours.
+  goLeaderTerms: number;
+  tsLeaderTerms: number;
   committed: number;
 }
 
@@ -492,6 +497,9 @@ export const emptyStats = (): SimulationStats => ({
   dropped: 0,
   delayed: 0,
   crossImplementation: 0,
+  crossSnapshots: 0,
+  goLeaderTerms: 0,
+  tsLeaderTerms: 0,
   committed: 0,
 });
 
@@ -694,6 +702,7 @@ export class Simulation {
       if (to.backend !== from.backend) this.stats.crossImplementation++;
       if (f.type === MessageType.MsgSnap) {
         this.stats.snapshotsSent++;
+        if (to.backend !== from.backend) this.stats.crossSnapshots++;
         if (from.downUntil === 0) {
           cmds.push({ m: from, cmd: { op: 'reportSnapshot', node: from.handle, to: f.to, failure: false } });
         }
@@ -859,7 +868,11 @@ export class Simulation {
         if (other !== undefined && other !== m.id) {
           throw new RaftSafetyError(`two leaders in term ${m.term}: ${other} and ${m.id}`);
         }
-        if (other === undefined) this.stats.leaderTerms++;
+        if (other === undefined) {
+          this.stats.leaderTerms++;
+          if (m.backend === 'go') this.stats.goLeaderTerms++;
+          else this.stats.tsLeaderTerms++;
+        }
         this.leaders.set(m.term, m.id);
       }
     }
@@ -875,7 +888,7 @@ export class Simulation {
     for (const text of rd.committed) {
       const e = decodeEntry(unb64(text));
       if (m.applied !== 0 && e.index !== m.applied + 1) {
-        throw new RaftSafetyError(`node ${m.id}: applied ${describeEntry(e)} after index ${m.applied}`);
+        throw new RaftSafetyError(`node ${m.id}: applied ${shortEntry(e)} after index ${m.applied}`);
       }
       m.applied = e.index;
       // State machine safety: every node applies the same entry at each index, encoded to the
@@ -886,8 +899,8 @@ export class Simulation {
         this.stats.committed++;
       } else if (seen !== text) {
         throw new RaftSafetyError(
-          `node ${m.id} (${m.backend}) applied ${describeEntry(e)} at index ${e.index} where another node ` +
-            `applied ${describeEntry(decodeEntry(unb64(seen)))}`,
+          `node ${m.id} (${m.backend}) applied ${shortEntry(e)} at index ${e.index} where another node ` +
+            `applied ${shortEntry(decodeEntry(unb64(seen)))}`,
         );
       }
       if (e.type === EntryType.ConfChange && e.data.length > 0) {
@@ -972,6 +985,17 @@ export class Simulation {
   }
 }
 
+// An entry as describeEntry prints it, its data cut short so that reports stay readable.
+function shortEntry(e: Entry): string {
+  const text = describeEntry(e);
+  return text.length > 120 ? `${text.slice(0, 100)}… (${e.data.length} data bytes)` : text;
+}
+
+function shortMessage(bytes: Uint8Array): string {
+  const text = describeMessage(decodeMessage(bytes));
+  return text.length > 240 ? `${text.slice(0, 220)}…` : text;
+}
+
 const inConfState = (cs: ConfState, id: number): boolean =>
   [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext].some((ids) => ids.includes(id));
 
@@ -1001,13 +1025,17 @@ export function describeTraceLine(line: string): string {
   try {
     const result = JSON.parse(line.slice(arrow + 4)) as CommandResult;
     const rd = result.ready;
+    const step = /^(r\d+ n\d+) \{"op":"step","data":"([^"]*)"\}$/.exec(line.slice(0, arrow));
+    if (step !== null) {
+      return `${step[1]} step ${shortMessage(unb64(step[2] as string))} -> ${line.slice(arrow + 4)}`;
+    }
     if (rd === undefined || rd === null) return line;
     const parts = [
       rd.softState === null ? '' : `soft=${JSON.stringify(rd.softState)}`,
       rd.hardState === null ? '' : `hs=${JSON.stringify(decodeHardState(unb64(rd.hardState)))}`,
-      ...rd.entries.map((e) => `ent ${describeEntry(decodeEntry(unb64(e)))}`),
-      ...rd.committed.map((e) => `commit ${describeEntry(decodeEntry(unb64(e)))}`),
-      ...rd.messages.map((msg) => `msg ${describeMessage(decodeMessage(unb64(msg)))}`),
+      ...rd.entries.map((e) => `ent ${shortEntry(decodeEntry(unb64(e)))}`),
+      ...rd.committed.map((e) => `commit ${shortEntry(decodeEntry(unb64(e)))}`),
+      ...rd.messages.map((msg) => `msg ${shortMessage(unb64(msg))}`),
       rd.snapshot === null ? '' : `snap index ${decodeSnapshotIndex(rd.snapshot)}`,
     ].filter((p) => p !== '');
     return `${line.slice(0, arrow)} ->\n      ${parts.join('\n      ')}`;
