@@ -108,7 +108,10 @@ export class RaftLog {
   }
 
   unstableEntries(): Entry[] {
-    return this.unstable.entries.length === 0 ? [] : this.unstable.entries;
+    // A copy, as Go's slice header is: entries appended to the unstable log after a Ready was
+    // built (a proposal before advance(), the leader's auto-leave in advance()) must not join
+    // that Ready, or advance() marks them stable without the application ever saving them.
+    return this.unstable.entries.length === 0 ? [] : this.unstable.entries.slice();
   }
 
   // All committed entries available for execution.
