@@ -96,7 +96,10 @@ export const FABRIC_RAFT_CONFIG: NodeConfig = {
 
 export type Command =
   | { op: 'new'; node: string; id: number; seed: number; peers: number[]; config: NodeConfig }
-  | { op: 'drop' | 'restart' | 'tick' | 'campaign' | 'ready' | 'status'; node: string }
+  | { op: 'drop' | 'restart' | 'tick' | 'campaign' | 'status'; node: string }
+  // during: a proposal made after ready() and before advance(), as etcd's Node takes proposals
+  // while the application handles a Ready.
+  | { op: 'ready'; node: string; during?: string }
   | { op: 'propose' | 'proposeConfChange' | 'proposeConfChangeV2' | 'step'; node: string; data: string }
   | { op: 'snapshot'; node: string; data: string; keep: number }
   | { op: 'reportSnapshot'; node: string; to: number; failure: boolean }
@@ -131,6 +134,8 @@ export interface CommandResult {
   ready?: ReadyRecord | null;
   status?: StatusInfo;
   index?: number;
+  // The error of the proposal a ready command made while handling its Ready.
+  proposeError?: string;
   // After a restart: the ConfState the state machine restarts with (its snapshot's).
   confState?: string;
 }
@@ -232,9 +237,19 @@ class TsNode {
     if (peers.length > 0) this.rn.bootstrap(peers.map((id) => ({ id })));
   }
 
-  ready(): ReadyRecord | null {
-    if (!this.rn.hasReady()) return null;
+  ready(during: Uint8Array | undefined): { ready: ReadyRecord | null; proposeError?: string } {
+    const propose = (): { proposeError?: string } => {
+      if (during === undefined) return {};
+      try {
+        this.rn.propose(during);
+        return {};
+      } catch (err) {
+        return { proposeError: errorText(err) };
+      }
+    };
+    if (!this.rn.hasReady()) return { ready: null, ...propose() };
     const rd = this.rn.ready();
+    const proposed = propose();
     const out: ReadyRecord = {
       softState:
         rd.softState === undefined ? null : { lead: rd.softState.lead, raftState: rd.softState.raftState },
@@ -272,7 +287,7 @@ class TsNode {
     }
     out.messages = rd.messages.map((m) => b64(encodeMessage(m)));
     this.rn.advance(rd);
-    return out;
+    return { ready: out, ...proposed };
   }
 }
 
@@ -351,8 +366,11 @@ export class TsHost implements Host {
           return {};
         case 'ready': {
           // As the harness answers: no ready field when there was nothing to do.
-          const rd = n.ready();
-          return rd === null ? {} : { ready: rd };
+          const { ready, proposeError } = n.ready(c.during === undefined ? undefined : unb64(c.during));
+          return {
+            ...(ready === null ? {} : { ready }),
+            ...(proposeError === undefined ? {} : { proposeError }),
+          };
         }
         case 'reportSnapshot':
           n.rn.reportSnapshot(
@@ -613,8 +631,9 @@ export class Simulation {
       const { node: _node, ...rest } = cmd as Command & { config?: unknown };
       if ('config' in rest) delete rest.config;
       this.trace.push(`r${this.round} n${m.id} ${JSON.stringify(rest)} -> ${JSON.stringify(r)}`);
-      if (r.error !== undefined && !EXPECTED_ERRORS.has(r.error)) {
-        throw new RaftSafetyError(`node ${m.id} (${m.backend}) failed on ${cmd.op}: ${r.error}`);
+      const bad = [r.error, r.proposeError].find((e) => e !== undefined && !EXPECTED_ERRORS.has(e));
+      if (bad !== undefined) {
+        throw new RaftSafetyError(`node ${m.id} (${m.backend}) failed on ${cmd.op}: ${bad}`);
       }
     });
     return results;
@@ -763,7 +782,16 @@ export class Simulation {
     for (const m of this.live()) cmds.push({ m, cmd: { op: 'tick', node: m.handle } });
     // Ready is handled after everything else this round; a restarted node included.
     const readyAt = cmds.length;
-    for (const m of this.live()) cmds.push({ m, cmd: { op: 'ready', node: m.handle } });
+    const lead = this.leader();
+    for (const m of this.live()) {
+      if (m === lead && this.rand.chance(o.proposePercent / 4)) {
+        this.stats.proposals++;
+        const during = b64(new TextEncoder().encode(`d${this.stats.proposals}@${r}`));
+        cmds.push({ m, cmd: { op: 'ready', node: m.handle, during } });
+      } else {
+        cmds.push({ m, cmd: { op: 'ready', node: m.handle } });
+      }
+    }
 
     const results = await this.execute(cmds);
     for (let i = 0; i < readyAt; i++) {

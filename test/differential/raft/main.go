@@ -97,6 +97,9 @@ type command struct {
 	To      uint64   `json:"to"`
 	Failure bool     `json:"failure"`
 	Keep    uint64   `json:"keep"`
+	// For ready: a proposal made after Ready() and before Advance(), as etcd's Node takes
+	// proposals while the application handles a Ready.
+	During []byte `json:"during"`
 }
 
 type softState struct {
@@ -120,6 +123,8 @@ type result struct {
 	Ready  *readyResult `json:"ready,omitempty"`
 	Status *statusInfo  `json:"status,omitempty"`
 	Index  uint64       `json:"index,omitempty"`
+	// The error of the proposal a ready command made while handling its Ready.
+	ProposeError string `json:"proposeError,omitempty"`
 	// After a restart: the ConfState the state machine restarts with (its snapshot's).
 	ConfState []byte `json:"confState,omitempty"`
 }
@@ -170,11 +175,17 @@ func (n *node) start(peers []uint64) error {
 
 // The application's Ready loop, the same steps in the same order as the TypeScript side: save
 // the snapshot, entries and HardState, apply committed conf changes, then Advance.
-func (n *node) ready() (*readyResult, error) {
+func (n *node) ready(during []byte, proposeErr *error) (*readyResult, error) {
 	if !n.rn.HasReady() {
+		if during != nil {
+			*proposeErr = n.rn.Propose(during)
+		}
 		return nil, nil
 	}
 	rd := n.rn.Ready()
+	if during != nil {
+		*proposeErr = n.rn.Propose(during)
+	}
 	out := &readyResult{MustSync: rd.MustSync, Entries: [][]byte{}, Committed: [][]byte{}, Messages: [][]byte{}}
 	if rd.SoftState != nil {
 		out.SoftState = &softState{Lead: rd.SoftState.Lead, RaftState: int(rd.SoftState.RaftState)}
@@ -309,9 +320,14 @@ func execute(c command) (res result) {
 		}
 	case "ready":
 		var rd *readyResult
-		rd, err = n.ready()
+		var proposeErr error
+		rd, err = n.ready(c.During, &proposeErr)
 		if err == nil {
-			return result{Ready: rd}
+			res := result{Ready: rd}
+			if proposeErr != nil {
+				res.ProposeError = proposeErr.Error()
+			}
+			return res
 		}
 	case "reportSnapshot":
 		st := raft.SnapshotFinish
