@@ -60,6 +60,7 @@ function schedule(seed: number, backends: Backend[], addBackend: Backend | 'mixe
     addBackend,
     maxMembers: backends.length + 2,
     jointConsensus: seed % 5 === 4,
+    statusEvery: 5,
   };
 }
 

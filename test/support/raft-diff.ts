@@ -127,6 +127,10 @@ export interface StatusInfo {
   lastIndex: number;
   voters: number[];
   learners: number[];
+  leadTransferee: number;
+  // The leader's view of each peer: [id, match, next, state, pendingSnapshot, recentActive,
+  // probeSent, isLearner, inflight count], in ID order.
+  progress: number[][];
 }
 
 export interface CommandResult {
@@ -403,6 +407,20 @@ export class TsHost implements Host {
               lastIndex: n.storage.lastIndex(),
               voters: [...st.config.voters.ids()].sort((a, b) => a - b),
               learners: [...(st.config.learners ?? [])].sort((a, b) => a - b),
+              leadTransferee: st.leadTransferee,
+              progress: [...st.progress.entries()]
+                .sort(([a], [b]) => a - b)
+                .map(([id, pr]) => [
+                  id,
+                  pr.match,
+                  pr.next,
+                  pr.state,
+                  pr.pendingSnapshot,
+                  pr.recentActive ? 1 : 0,
+                  pr.probeSent ? 1 : 0,
+                  pr.isLearner ? 1 : 0,
+                  pr.inflights.count,
+                ]),
             },
           };
         }
@@ -455,6 +473,8 @@ export interface ScheduleOptions {
   maxMembers: number;
   // Whether membership changes include ConfChangeV2 joint changes (Fabric uses v1 only).
   jointConsensus: boolean;
+  // Every how many rounds each node's Status goes into the trace (0: only when asked).
+  statusEvery: number;
 }
 
 interface InFlight {
@@ -783,6 +803,7 @@ export class Simulation {
     // Ready is handled after everything else this round; a restarted node included.
     const readyAt = cmds.length;
     const lead = this.leader();
+    const statusNow = o.statusEvery > 0 && r % o.statusEvery === 0;
     for (const m of this.live()) {
       if (m === lead && this.rand.chance(o.proposePercent / 4)) {
         this.stats.proposals++;
@@ -791,6 +812,8 @@ export class Simulation {
       } else {
         cmds.push({ m, cmd: { op: 'ready', node: m.handle } });
       }
+      // Status after the Ready: the leader's progress of each peer, compared in lockstep.
+      if (statusNow) cmds.push({ m, cmd: { op: 'status', node: m.handle } });
     }
 
     const results = await this.execute(cmds);

@@ -29,6 +29,7 @@ import (
 
 	"go.etcd.io/etcd/raft/v3"
 	pb "go.etcd.io/etcd/raft/v3/raftpb"
+	"go.etcd.io/etcd/raft/v3/tracker"
 )
 
 // The layout of etcd raft v3.5.9's unexported lockedRand (raft.go).
@@ -138,6 +139,31 @@ type statusInfo struct {
 	LastIndex uint64   `json:"lastIndex"`
 	Voters    []uint64 `json:"voters"`
 	Learners  []uint64 `json:"learners"`
+	// The leader's view of each peer: [id, match, next, state, pendingSnapshot, recentActive,
+	// probeSent, isLearner, inflight count], in ID order.
+	LeadTransferee uint64     `json:"leadTransferee"`
+	Progress       [][]uint64 `json:"progress"`
+}
+
+func progressRows(prs map[uint64]tracker.Progress) [][]uint64 {
+	ids := make([]uint64, 0, len(prs))
+	for id := range prs {
+		ids = append(ids, id)
+	}
+	sortIDs(ids)
+	rows := [][]uint64{}
+	b := func(v bool) uint64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	for _, id := range ids {
+		pr := prs[id]
+		rows = append(rows, []uint64{id, pr.Match, pr.Next, uint64(pr.State), pr.PendingSnapshot,
+			b(pr.RecentActive), b(pr.ProbeSent), b(pr.IsLearner), uint64(pr.Inflights.Count())})
+	}
+	return rows
 }
 
 var nodes = map[string]*node{}
@@ -363,6 +389,7 @@ func execute(c command) (res result) {
 			Lead: st.Lead, RaftState: int(st.RaftState), Term: st.Term, Commit: st.Commit,
 			Applied: st.Applied, LastIndex: last,
 			Voters: orEmpty(st.Config.Voters.IDs()), Learners: orEmpty(st.Config.Learners),
+			LeadTransferee: st.LeadTransferee, Progress: progressRows(st.Progress),
 		}}
 	default:
 		err = fmt.Errorf("raft-diff: unknown op %q", c.Op)
