@@ -40,8 +40,10 @@ if (skip !== undefined && process.env.CI) {
 
 const SCHEDULES = Number(process.env.RAFT_DIFF_SCHEDULES ?? '50');
 const ONE_SEED = process.env.RAFT_DIFF_SEED === undefined ? undefined : Number(process.env.RAFT_DIFF_SEED);
+// RAFT_DIFF_SEED_OFFSET moves every suite to fresh seeds, for long runs beyond the default ones.
+const OFFSET = Number(process.env.RAFT_DIFF_SEED_OFFSET ?? '0');
 const seeds = (base: number): number[] =>
-  ONE_SEED !== undefined ? [ONE_SEED] : Array.from({ length: SCHEDULES }, (_, i) => base + i);
+  ONE_SEED !== undefined ? [ONE_SEED] : Array.from({ length: SCHEDULES }, (_, i) => OFFSET + base + i);
 
 // The fault mix of a schedule, varied by seed so that some schedules are calm (long stretches of
 // replication) and some are stormy.
