@@ -1,5 +1,7 @@
-// The consenter contract, mirroring Fabric's orderer/consensus/consensus.go.
-import type { common } from '../protos/index.js';
+// The consenter contract, mirroring Fabric's orderer/consensus/consensus.go. Every ability a
+// consenter may have is a typed member here (solo and Kafka answer the Raft-only ones with their
+// fixed answer), so the registrar never has to probe a chain or consenter for optional methods.
+import type { common, orderer } from '../protos/index.js';
 import type { ChannelConfigBundle, OrdererConfig } from '../channelconfig/types.js';
 import type { SigningIdentity } from '../msp/types.js';
 import type { Clock } from '../clock.js';
@@ -17,13 +19,38 @@ export interface ReceivedEnvelope {
   readonly data: Buffer;
 }
 
+/** How this orderer takes part in a channel (Fabric's types.ConsensusRelation). */
+export type ConsensusRelation = 'consenter' | 'follower' | 'config-tracker' | 'other';
+/** Fabric's types.Status of a channel on this orderer. */
+export type ChannelStatus = 'active' | 'onboarding' | 'inactive' | 'failed';
+
+/** What the channel participation API reports for a chain (Fabric's consensus.StatusReporter). */
+export interface ChainStatusReport {
+  consensusRelation: ConsensusRelation;
+  status: ChannelStatus;
+}
+
+/**
+ * Where messages of the cluster service (orderer.Cluster/Step) for one channel enter its chain.
+ * `from` is the sender's consenter ID, established by the cluster service from the sender's TLS
+ * client certificate; a chain never trusts an ID carried in the message itself.
+ */
+export interface ClusterEndpoint {
+  /** A consensus message (for etcdraft, a marshalled raftpb.Message in payload). */
+  consensus(request: orderer.IConsensusRequest, from: number): Promise<void>;
+  /** An envelope a follower forwards to be ordered here, validated at last_validation_seq. */
+  submit(request: orderer.ISubmitRequest, from: number): Promise<void>;
+}
+
 export interface Chain {
   /**
    * True when order()/configure() take the message's place in the order before they return (the
    * promise only says when it is durable or refused), so a Broadcast stream may hand over its next
-   * message before the previous one settled. Absent: the caller waits for each promise (Fabric).
+   * message before the previous one settled. False: the caller waits for each promise (Fabric).
    */
-  readonly ordersOnCall?: boolean;
+  readonly ordersOnCall: boolean;
+  /** The cluster service's way in; undefined for consenters with no cluster (solo, Kafka). */
+  readonly cluster: ClusterEndpoint | undefined;
   /** Accepts a normal message validated at configSeq. Resolves when the message is accepted for
    *  ordering (and, for solo, durably queued); rejects with OrdererError('unavailable') when the
    *  chain cannot take it. */
@@ -34,13 +61,45 @@ export interface Chain {
   waitReady(): Promise<void>;
   /** An error while the chain cannot serve STRICT Deliver requests, else undefined. */
   errored(): Error | undefined;
+  /** Relation and status for the channel participation API. */
+  statusReport(): ChainStatusReport;
   start(): void;
   halt(): Promise<void>;
 }
 
 export interface Consenter {
-  /** metadata: the consenter metadata from the last block's ORDERER/SIGNATURES metadata. */
+  /**
+   * Makes the chain of a channel. metadata: the consenter metadata from the last block's
+   * ORDERER/SIGNATURES metadata. A node outside the channel's consenter set gets a follower chain
+   * (statusReport says 'follower') that keeps pulling blocks. Throws an OrdererError naming what
+   * is wrong when the chain cannot be made (e.g. Kafka with no brokers configured).
+   */
   handleChain(support: ConsenterSupport, metadata: Buffer | undefined): Chain;
+  /**
+   * Whether this orderer is one of the channel's consenters as of the given config block (Fabric's
+   * ClusterConsenter.IsChannelMember). Solo and Kafka: always, every orderer orders.
+   */
+  isChannelMember(configBlock: common.IBlock): boolean;
+  /**
+   * Fabric's MetadataValidator: checks that a config update may change the ConsensusType metadata
+   * from oldConfig to newConfig (newChannel: the config of a channel being created). Throws
+   * OrdererError('bad-request') saying what is wrong. Solo and Kafka accept anything.
+   */
+  validateConsensusMetadata(oldConfig: OrdererConfig, newConfig: OrdererConfig, newChannel: boolean): void;
+  /** Deletes the state this consenter keeps for a channel outside the ledger (e.g. a WAL). */
+  removeChannel(channelId: string): Promise<void>;
+}
+
+/**
+ * Builds blocks ahead of the writer: each block is chained on the previous one *created*, so a
+ * Raft leader can cut block N+2 while N+1 is still being agreed on (Fabric's etcdraft
+ * blockcreator.go). Reset it to the last written block when created blocks were abandoned.
+ */
+export interface BlockCreator {
+  createNextBlock(messages: readonly ReceivedEnvelope[]): common.Block;
+  /** Number of the last block created (or reset to). */
+  readonly lastNumber: number;
+  resetTo(block: common.IBlock): void;
 }
 
 /** What a batch of envelopes becomes once cut. */
@@ -66,8 +125,20 @@ export interface ConsenterSupport {
   processNormalMsg(env: ReceivedEnvelope): Promise<number>;
   /** Re-validates a config message; returns the (re-)wrapped config envelope and sequence. */
   processConfigMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }>;
-  /** Builds the next block (number, previous hash, data hash) from the batch. */
+  /** Builds the next block (number, previous hash, data hash) from the batch, chained on the last
+   *  block handed to writeBlock/writeConfigBlock. */
   createNextBlock(messages: readonly ReceivedEnvelope[]): common.Block;
+  /** A block creator starting at the last block handed to the writer (see BlockCreator). */
+  newBlockCreator(): BlockCreator;
+  /** A block already written (catch-up, snapshots); undefined at or above the height. */
+  block(number: number): Promise<common.Block | undefined>;
+  /**
+   * Writes a block built and signed by another orderer, stored as received (onboarding, a
+   * follower pulling blocks): it must be the next block, chain onto the last one, and satisfy
+   * /Channel/Orderer/BlockValidation of the current config; a config block then becomes the
+   * channel's config. Throws OrdererError('bad-request'/'forbidden') naming the failed check.
+   */
+  appendVerified(blockBytes: Buffer): Promise<void>;
   /** Signs and durably writes a normal block. consenterMetadata goes into OrdererBlockMetadata. */
   writeBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void>;
   /** Signs and durably writes a config block and applies the new config. */

@@ -78,13 +78,8 @@ export class BlockWriter {
     consenterMetadata: Buffer | undefined,
     lastConfigNumber: number,
   ): Promise<void> {
-    const expected = Number(this.lastBlock.header!.number) + 1;
-    const number = Number(block.header!.number);
-    if (number !== expected) {
-      return Promise.reject(
-        internal(`block writer expected block ${expected} but was given block ${number}`),
-      );
-    }
+    const outOfOrder = this.checkNext(block);
+    if (outOfOrder) return Promise.reject(outOfOrder);
     let bytes: Buffer;
     try {
       this.addLastConfig(block, lastConfigNumber);
@@ -93,6 +88,34 @@ export class BlockWriter {
     } catch (err) {
       return Promise.reject(err);
     }
+    return this.enqueue(block, bytes, lastConfigNumber);
+  }
+
+  /**
+   * Appends a block signed by another orderer exactly as received (its metadata is its signer's):
+   * the caller has verified it. A config block becomes the last config.
+   */
+  appendReceived(block: common.Block, bytes: Buffer, isConfig: boolean): Promise<void> {
+    const outOfOrder = this.checkNext(block);
+    if (outOfOrder) return Promise.reject(outOfOrder);
+    const number = Number(block.header!.number);
+    return this.enqueue(block, bytes, isConfig ? number : this.lastConfigBlockNumber);
+  }
+
+  /** The last block handed over (durable or not): what the next block must follow. */
+  get lastHandedOver(): common.IBlock {
+    return this.lastBlock;
+  }
+
+  private checkNext(block: common.IBlock): Error | undefined {
+    const expected = Number(this.lastBlock.header!.number) + 1;
+    const number = Number(block.header!.number);
+    if (number === expected) return undefined;
+    return internal(`block writer expected block ${expected} but was given block ${number}`);
+  }
+
+  private enqueue(block: common.Block, bytes: Buffer, lastConfigNumber: number): Promise<void> {
+    const number = Number(block.header!.number);
     // Only a block that is signed and encoded becomes the base of the next one.
     this.lastBlock = block;
     this.lastConfigBlockNumber = lastConfigNumber;

@@ -5,6 +5,8 @@ import { badRequest, errorMessage, internal, unavailable } from '../errors.js';
 import { marshalConfig } from '../channelconfig/index.js';
 import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import { BlockWriter } from './blockwriter.js';
+import { ChainedBlockCreator } from './blockcreator.js';
+import { verifyBlock } from '../protoutil/verify.js';
 import {
   StandardChannelProcessor,
   SystemChannelProcessor,
@@ -12,6 +14,7 @@ import {
   type MessageProcessor,
 } from '../msgprocessor/index.js';
 import type {
+  BlockCreator,
   Chain,
   Consenter,
   ConsenterSupport,
@@ -55,7 +58,10 @@ export interface ChainSupportDeps {
   store: BlockStore;
   signer: SigningIdentity;
   clock: Clock;
+  /** The channel's own log (config applied, ...). */
   logger: Logger;
+  /** What the consenter logs through (ConsenterSupport.logger); default: logger. */
+  consenterLogger?: Logger;
   bundle: ChannelConfigBundle;
   lastBlock: common.IBlock;
   lastConfigBlockNumber: number;
@@ -82,6 +88,7 @@ export class ChainSupport implements ConsenterSupport {
   private currentBundle: ChannelConfigBundle;
   private readonly writer: BlockWriter;
   private chainInstance: Chain | undefined;
+  private consenter: Consenter | undefined;
 
   constructor(
     options: ChainSupportOptions,
@@ -90,7 +97,7 @@ export class ChainSupport implements ConsenterSupport {
     this.channelId = options.channelId;
     this.isSystemChannel = options.isSystemChannel;
     this.clock = deps.clock;
-    this.logger = deps.logger;
+    this.logger = deps.consenterLogger ?? deps.logger;
     this.signer = deps.signer;
     this.store = deps.store;
     this.currentBundle = deps.bundle;
@@ -109,8 +116,7 @@ export class ChainSupport implements ConsenterSupport {
       signer: deps.signer,
       clock: deps.clock,
       expiry: deps.expiry,
-      proposeConfigUpdate: (update: ReceivedEnvelope) =>
-        deps.resources.proposeConfigUpdate(this.currentBundle, update),
+      proposeConfigUpdate: (update: ReceivedEnvelope) => this.proposeConfigUpdate(update),
       createBundle: (channelId: string, config: common.IConfig) =>
         deps.resources.createBundle(channelId, config),
       logger: deps.logger,
@@ -130,8 +136,37 @@ export class ChainSupport implements ConsenterSupport {
 
   /** Creates the chain with the consenter named by the channel config; call start() after. */
   attachConsenter(consenter: Consenter, metadata: Buffer | undefined): Chain {
+    this.consenter = consenter;
     this.chainInstance = consenter.handleChain(this, metadata);
     return this.chainInstance;
+  }
+
+  /**
+   * Fabric's ChainSupport.ProposeConfigUpdate: the update must apply to the current config, give
+   * a valid config, and change the consensus metadata only as the channel's consenter allows.
+   */
+  private async proposeConfigUpdate(update: ReceivedEnvelope): Promise<common.IConfigEnvelope> {
+    const current = this.currentBundle;
+    const result = await this.deps.resources.proposeConfigUpdate(current, update);
+    if (this.consenter && current.orderer) {
+      const next = this.deps.resources.createBundle(this.channelId, result.config ?? {});
+      if (!next.orderer) throw badRequest('new config is missing orderer group');
+      try {
+        this.consenter.validateConsensusMetadata(current.orderer, next.orderer, false);
+      } catch (err) {
+        throw badRequest(
+          `consensus metadata update for channel config update is invalid: ${errorMessage(err)}`,
+          {},
+          { cause: err },
+        );
+      }
+    }
+    return result;
+  }
+
+  /** The consenter of this channel (validates consensus metadata of channels it creates). */
+  get channelConsenter(): Consenter | undefined {
+    return this.consenter;
   }
 
   get chain(): Chain {
@@ -169,8 +204,63 @@ export class ChainSupport implements ConsenterSupport {
     return this.writer.createNextBlock(messages);
   }
 
+  newBlockCreator(): BlockCreator {
+    return new ChainedBlockCreator(this.writer.lastHandedOver);
+  }
+
+  async block(number: number): Promise<common.Block | undefined> {
+    if (!Number.isSafeInteger(number) || number < 0) return undefined;
+    const stored = await this.deps.store.getBlock(number);
+    return stored ? common.Block.decode(stored.bytes) : undefined;
+  }
+
   writeBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {
     return this.writer.writeBlock(block, consenterMetadata);
+  }
+
+  async appendVerified(blockBytes: Buffer): Promise<void> {
+    let block: common.Block;
+    try {
+      block = common.Block.decode(blockBytes);
+    } catch (err) {
+      throw badRequest(
+        `cannot append to channel ${this.channelId}: not a common.Block: ${errorMessage(err)}`,
+      );
+    }
+    const previous = this.writer.lastHandedOver;
+    const number = toNumber(block.header?.number);
+    const expected = toNumber(previous.header?.number) + 1;
+    if (number !== expected) {
+      throw badRequest(
+        `cannot append block ${number} to channel ${this.channelId}: the next block is ${expected}`,
+      );
+    }
+    await verifyBlock(block, { previous, policyManager: this.currentBundle.policyManager });
+    const configEnvelope = this.configEnvelopeOf(block);
+    if (!configEnvelope) return this.writer.appendReceived(block, blockBytes, false);
+    const sequence = toNumber(configEnvelope.config?.sequence);
+    if (sequence <= this.currentBundle.sequence) {
+      throw badRequest(
+        `cannot append config block ${number} to channel ${this.channelId}: it carries config sequence ${sequence}, not above the current ${this.currentBundle.sequence}`,
+      );
+    }
+    const bundle = this.deps.resources.createBundle(this.channelId, configEnvelope.config ?? {});
+    await this.writer.appendReceived(block, blockBytes, true);
+    this.currentBundle = bundle;
+    this.deps.onConfigApplied?.(bundle);
+    this.deps.logger.info(
+      { block: number, sequence: bundle.sequence },
+      'applied channel configuration of a received block',
+    );
+  }
+
+  /** The ConfigEnvelope of a CONFIG block, undefined for any other block. */
+  private configEnvelopeOf(block: common.Block): common.ConfigEnvelope | undefined {
+    const data = block.data?.data ?? [];
+    if (data.length !== 1) return undefined;
+    const env = decodeEnvelope(asBuffer(data[0]));
+    if (env.channelHeader.type !== HeaderType.CONFIG) return undefined;
+    return common.ConfigEnvelope.decode(env.data);
   }
 
   async writeConfigBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {
@@ -202,7 +292,7 @@ export class ChainSupport implements ConsenterSupport {
           this.deps.onConfigApplied?.(previous);
           throw err;
         }
-        this.logger.info(
+        this.deps.logger.info(
           { block: Number(block.header!.number), sequence: bundle.sequence },
           'applied new channel configuration',
         );

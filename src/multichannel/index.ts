@@ -1,3 +1,4 @@
 export * from './blockwriter.js';
 export * from './chainsupport.js';
 export * from './registrar.js';
+export * from './blockcreator.js';

@@ -9,7 +9,14 @@ import { ChainSupport, type ChannelResources } from './chainsupport.js';
 import { channelGenesisBlock } from './blockwriter.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
 import { configEnvelopeFromBlock, readConfigBlock } from '../channelconfig/index.js';
-import type { Consenter, ConsenterSupport, ReceivedEnvelope, BlockCutterLike } from '../consensus/types.js';
+import { FABRIC_MIGRATION_TARGETS } from '../msgprocessor/maintenance.js';
+import type {
+  ChannelStatus,
+  Consenter,
+  ConsensusRelation,
+  ReceivedEnvelope,
+  BlockCutterLike,
+} from '../consensus/types.js';
 import type { ChannelConfigBundle, OrdererConfig } from '../channelconfig/types.js';
 import type { LedgerFactory } from '../ledger/types.js';
 import type { SigningIdentity } from '../msp/types.js';
@@ -20,21 +27,22 @@ export interface RegistrarOptions {
   noExpirationChecks: boolean;
 }
 
+/** A consenter this orderer runs, with the logger its chains log through (e.g. orderer.consensus.solo). */
+export interface ConsenterRegistration {
+  consenter: Consenter;
+  logger: Logger;
+}
+
 export interface RegistrarDeps {
   ledgerFactory: LedgerFactory;
   signer: SigningIdentity;
   clock: Clock;
   logger: Logger;
   resources: ChannelResources;
-  consenters: ReadonlyMap<string, Consenter>;
+  /** The consenters by consensus type ("solo", "kafka", "etcdraft"). */
+  consenters: ReadonlyMap<string, ConsenterRegistration>;
   createBlockCutter: (batchSize: () => OrdererConfig['batchSize'], channelId: string) => BlockCutterLike;
   onBlockCommitted?: (channelId: string, block: common.IBlock, bytes: Buffer) => void;
-  /**
-   * Loggers for the consenters by consensus type (e.g. "solo" -> orderer.consensus.solo): a
-   * consenter logs through its ConsenterSupport, which then carries this logger (with the channel)
-   * instead of the registrar's. Types not listed log as the registrar's channel logger.
-   */
-  consenterLoggers?: ReadonlyMap<string, Logger>;
   /**
    * Told a channel's participation info whenever it is opened, created, joined (info) or removed
    * (undefined): Fabric's ReportConsensusRelationAndStatusMetrics.
@@ -44,13 +52,7 @@ export interface RegistrarDeps {
   onConfigApplied?: (channelId: string, bundle: ChannelConfigBundle) => void;
 }
 
-/** A consenter that keeps per-channel state outside the ledger (e.g. solo's write-ahead log). */
-export interface ChannelStateOwner {
-  removeChannel(channelId: string): Promise<void>;
-}
-
-export type ConsensusRelation = 'consenter' | 'follower' | 'config-tracker' | 'other';
-export type ChannelStatus = 'active' | 'onboarding' | 'inactive' | 'failed';
+export type { ConsensusRelation, ChannelStatus } from '../consensus/types.js';
 
 /** Fabric's types.ChannelInfo, as the channel participation API reports it. */
 export interface ChannelInfo {
@@ -71,11 +73,15 @@ export class Registrar {
   private systemChannelId: string | undefined;
   private readonly expiry = new CertificateExpiryCache();
   private readonly joining = new Set<string>();
+  /** Fabric's permitted migration targets that have a consenter here (etcdraft, once it runs). */
+  private readonly migrationTargets: ReadonlySet<string>;
 
   constructor(
     private readonly options: RegistrarOptions,
     private readonly deps: RegistrarDeps,
-  ) {}
+  ) {
+    this.migrationTargets = migrationTargetsFor(deps.consenters.keys());
+  }
 
   /**
    * Opens every channel found in the ledger; with a bootstrap (genesis) block and no ledger for
@@ -127,13 +133,26 @@ export class Registrar {
       this.systemChannelId = channelId;
     }
     const logger = this.deps.logger.child({ channel: channelId });
+    const consensusType = bundle.orderer?.consensusType ?? '';
+    const registration = this.deps.consenters.get(consensusType);
+    if (!registration) {
+      throw badRequest(
+        `channel ${channelId} uses consensus type '${consensusType}', which this orderer does not run (available: ${[...this.deps.consenters.keys()].join(', ')})`,
+      );
+    }
     const support = new ChainSupport(
-      { channelId, isSystemChannel, noExpirationChecks: this.options.noExpirationChecks },
+      {
+        channelId,
+        isSystemChannel,
+        noExpirationChecks: this.options.noExpirationChecks,
+        migrationTargets: this.migrationTargets,
+      },
       {
         store,
         signer: this.deps.signer,
         clock: this.deps.clock,
         logger,
+        consenterLogger: registration.logger.child({ channel: channelId }),
         bundle,
         lastBlock,
         lastConfigBlockNumber: lastConfigNumber,
@@ -155,20 +174,7 @@ export class Registrar {
           : {}),
       },
     );
-    const consensusType = support.sharedConfig().consensusType;
-    const consenter = this.deps.consenters.get(consensusType);
-    if (!consenter) {
-      throw badRequest(
-        `channel ${channelId} uses consensus type '${consensusType}', which this orderer does not run (available: ${[...this.deps.consenters.keys()].join(', ')})`,
-      );
-    }
-    const consenterLogger = this.deps.consenterLoggers?.get(consensusType);
-    support.attachConsenter(
-      consenterLogger
-        ? withConsenterLogger(consenter, consenterLogger.child({ channel: channelId }))
-        : consenter,
-      consenterMetadataOf(lastBlock),
-    );
+    support.attachConsenter(registration.consenter, consenterMetadataOf(lastBlock));
     this.chains.set(channelId, support);
     logger.info({ height, consensusType, system: isSystemChannel }, 'channel ready');
     return support;
@@ -212,7 +218,18 @@ export class Registrar {
     const channelId = inner.channelHeader.channelId;
     if (this.chains.has(channelId)) throw badRequest(`channel ${channelId} already exists`);
     const configEnvelope = common.ConfigEnvelope.decode(inner.data);
-    this.deps.resources.createBundle(channelId, configEnvelope.config ?? {});
+    const bundle = this.deps.resources.createBundle(channelId, configEnvelope.config ?? {});
+    const systemOrderer = system.sharedConfig();
+    if (!bundle.orderer) throw badRequest(`the config of new channel ${channelId} has no Orderer group`);
+    try {
+      system.channelConsenter?.validateConsensusMetadata(systemOrderer, bundle.orderer, true);
+    } catch (err) {
+      throw badRequest(
+        `consensus metadata of new channel ${channelId} is invalid: ${errorMessage(err)}`,
+        {},
+        { cause: err },
+      );
+    }
   }
 
   /**
@@ -260,11 +277,14 @@ export class Registrar {
       );
     }
     const consensusType = bundle.orderer?.consensusType ?? '';
-    if (!this.deps.consenters.has(consensusType)) {
+    const registration = this.deps.consenters.get(consensusType);
+    if (!registration) {
       throw badRequest(
         `cannot join channel ${channelId}: consensus type '${consensusType}' is not available on this orderer (available: ${[...this.deps.consenters.keys()].join(', ')})`,
       );
     }
+    // Fabric's joinAsMember / joinAsFollower: a non-member's chain (made by the consenter) follows.
+    const member = registration.consenter.isChannelMember(block);
     this.joining.add(channelId);
     try {
       const store = await this.deps.ledgerFactory.open(channelId);
@@ -273,7 +293,7 @@ export class Registrar {
       const support = await this.openChannel(channelId);
       support.chain.start();
       this.reportChannelInfo(channelId);
-      this.deps.logger.info({ channel: channelId, consensusType }, 'joined channel');
+      this.deps.logger.info({ channel: channelId, consensusType, member }, 'joined channel');
       return this.channelInfo(channelId)!;
     } catch (err) {
       this.deps.logger.error(
@@ -311,10 +331,9 @@ export class Registrar {
       await support.chain.halt().catch(() => {});
       await support.flushed().catch(() => {});
     }
-    for (const consenter of this.deps.consenters.values()) {
-      const owner = consenter as Partial<ChannelStateOwner>;
-      if (typeof owner.removeChannel === 'function') await owner.removeChannel(channelId);
-    }
+    // Every consenter, not only the channel's current one: a channel that migrated from solo to
+    // etcdraft may still have solo state on disk.
+    for (const { consenter } of this.deps.consenters.values()) await consenter.removeChannel(channelId);
     if (this.deps.ledgerFactory.channelIds().includes(channelId))
       await this.deps.ledgerFactory.remove(channelId);
   }
@@ -322,18 +341,8 @@ export class Registrar {
   channelInfo(channelId: string): ChannelInfo | undefined {
     const support = this.chains.get(channelId);
     if (!support) return undefined;
-    const errored = support.chain.errored();
-    const reporter = support.chain as Partial<{
-      statusReport(): { consensusRelation: ConsensusRelation; status: ChannelStatus };
-    }>;
-    const report = typeof reporter.statusReport === 'function' ? reporter.statusReport() : undefined;
-    return {
-      name: channelId,
-      // Fabric reports solo and Kafka chains, which have no status reporter, as "other"/"active".
-      consensusRelation: report?.consensusRelation ?? 'other',
-      status: report?.status ?? (errored ? 'inactive' : 'active'),
-      height: support.height(),
-    };
+    const { consensusRelation, status } = support.chain.statusReport();
+    return { name: channelId, consensusRelation, status, height: support.height() };
   }
 
   getChain(channelId: string): ChainSupport | undefined {
@@ -389,35 +398,10 @@ export class Registrar {
   }
 }
 
-/**
- * The consenter as the registrar attaches it when its consensus type has its own logger: the
- * ConsenterSupport it is handed is the chain support with `logger` replaced, every other member
- * delegating to the chain support itself (so state such as the current bundle stays in one place).
- */
-function withConsenterLogger(consenter: Consenter, logger: Logger): Consenter {
-  return {
-    handleChain(support: ConsenterSupport, metadata: Buffer | undefined) {
-      const named: ConsenterSupport = {
-        channelId: support.channelId,
-        clock: support.clock,
-        logger,
-        signer: support.signer,
-        get blockCutter() {
-          return support.blockCutter;
-        },
-        bundle: () => support.bundle(),
-        sharedConfig: () => support.sharedConfig(),
-        sequence: () => support.sequence(),
-        height: () => support.height(),
-        processNormalMsg: (env) => support.processNormalMsg(env),
-        processConfigMsg: (env) => support.processConfigMsg(env),
-        createNextBlock: (messages) => support.createNextBlock(messages),
-        writeBlock: (block, consenterMetadata) => support.writeBlock(block, consenterMetadata),
-        writeConfigBlock: (block, consenterMetadata) => support.writeConfigBlock(block, consenterMetadata),
-      };
-      return consenter.handleChain(named, metadata);
-    },
-  };
+/** The consensus types a channel may migrate to here: Fabric's permitted targets that run here. */
+export function migrationTargetsFor(consensusTypes: Iterable<string>): ReadonlySet<string> {
+  const available = new Set(consensusTypes);
+  return new Set([...FABRIC_MIGRATION_TARGETS].filter((type) => available.has(type)));
 }
 
 export function channelIdOfConfigBlock(block: common.IBlock): string {

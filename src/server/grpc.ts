@@ -6,6 +6,13 @@ import { errorMessage } from '../errors.js';
 import { BroadcastSession, type BroadcastHandler } from '../broadcast/index.js';
 import { deliverBlockResponse, deliverStatusResponse, type DeliverHandler } from '../deliver/index.js';
 import type { Logger } from '../logging.js';
+import { systemClock, type Clock } from '../clock.js';
+import {
+  DEFAULT_STREAM_BUDGET,
+  Http2StreamGuard,
+  http2ServersOf,
+  type StreamBudgetOptions,
+} from './h2-streams.js';
 
 const rawBytes = {
   requestSerialize: (value: Buffer) => value,
@@ -52,6 +59,11 @@ export interface GrpcServerOptions {
   maxRecvMsgSize: number;
   maxSendMsgSize: number;
   keepalive: { serverMinIntervalMs: number; serverIntervalMs: number; serverTimeoutMs: number };
+  /**
+   * When a connection is drained because its client opens streams too fast to reset them all
+   * within Node's limit (see h2-streams.ts). Default: nghttp2's limit, draining at half of it.
+   */
+  streamBudget?: StreamBudgetOptions;
 }
 
 /** Told of every Deliver stream (deliver_streams_opened / deliver_streams_closed). */
@@ -65,6 +77,8 @@ export interface GrpcServerDeps {
   deliver: DeliverHandler;
   logger: Logger;
   deliverStreams?: DeliverStreamObserver;
+  /** Default: the system clock. */
+  clock?: Clock;
 }
 
 export class AtomicBroadcastServer {
@@ -142,6 +156,11 @@ export class AtomicBroadcastServer {
             : resolve(port),
       );
     });
+    const guard = new Http2StreamGuard(
+      { streamBudget: this.options.streamBudget ?? DEFAULT_STREAM_BUDGET },
+      { clock: this.deps.clock ?? systemClock, logger: this.deps.logger },
+    );
+    for (const http2Server of http2ServersOf(this.server)) guard.guard(http2Server);
     this.deps.logger.info(
       { address: this.address, tls: !!this.options.tls },
       'AtomicBroadcast server listening',

@@ -24,12 +24,11 @@ import { FileLedgerFactory } from '../ledger/index.js';
 import { BlockCutter } from '../blockcutter/index.js';
 import { SoloConsenter } from '../consensus/solo/index.js';
 import { KafkaConsenter, kafkaConsenterOptions } from '../consensus/kafka/index.js';
-import { Registrar, type ChannelResources } from '../multichannel/index.js';
+import { Registrar, type ChannelResources, type ConsenterRegistration } from '../multichannel/index.js';
 import { BroadcastHandler } from '../broadcast/index.js';
 import { DeliverHandler, type DeliverChain } from '../deliver/index.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
 import { AtomicBroadcastServer, type TlsMaterial } from './grpc.js';
-import type { Consenter } from '../consensus/types.js';
 import type { SigningIdentity } from '../msp/types.js';
 
 export interface OrdererDeps {
@@ -184,9 +183,9 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
   // One check for every Kafka channel: fails naming each channel whose brokers are unreachable,
   // passes when no channel uses Kafka.
   operations.registerHealthCheck(kafka.healthCheck());
-  const consenters = new Map<string, Consenter>([
-    ['solo', solo],
-    ['kafka', kafka],
+  const consenters = new Map<string, ConsenterRegistration>([
+    ['solo', { consenter: solo, logger: named(LOGGER_NAMES.solo) }],
+    ['kafka', { consenter: kafka, logger: named(LOGGER_NAMES.kafka) }],
   ]);
 
   // Mutual TLS trusts the TLS CAs of every channel's orgs too (Fabric's updateTrustedRoots); set
@@ -202,10 +201,6 @@ export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Prom
       logger: multichannelLogger,
       resources: channelResources({ verifyAsync: verifier.verify }),
       consenters,
-      consenterLoggers: new Map([
-        ['solo', named(LOGGER_NAMES.solo)],
-        ['kafka', named(LOGGER_NAMES.kafka)],
-      ]),
       onChannelInfo: (channelId, info) => {
         reportParticipation(channelId, info);
         refreshClientRoots();

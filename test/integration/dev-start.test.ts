@@ -20,6 +20,7 @@ import {
   signedEnvelope,
   type TlsClientOptions,
 } from '../support/fabric-clients.js';
+import { FABRIC_FIXTURES } from '../support/fabric-fixtures.js';
 
 const ports = { port: 0, adminPort: 0, operationsPort: 0 };
 
@@ -146,10 +147,7 @@ test('start decides dev mode only when nothing configures the orderer', () => {
     assert.equal(isDevModeStart({ configPath: 'x.yaml' }, {}, root), false);
     assert.equal(isDevModeStart({}, { FABRIC_CFG_PATH: '/etc/hyperledger/fabric' }, root), false);
     assert.equal(isDevModeStart({}, { ORDERER_GENERAL_BOOTSTRAPFILE: '/x.block' }, root), false);
-    assert.equal(
-      isDevModeStart({}, {}, join(import.meta.dirname, '../../../shared/fixtures/fabric-2.5/sampleconfig')),
-      false,
-    );
+    assert.equal(isDevModeStart({}, {}, join(FABRIC_FIXTURES, 'sampleconfig')), false);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -25,7 +25,7 @@ import {
   deliverOnce,
 } from '../support/fabric-clients.js';
 import { goldenBlocks } from '../support/ledger.js';
-import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import { startObservedOrderer, type ObservedOrderer } from '../support/observed-orderer.js';
 
 const CHANNEL = 'mychannel';
 const SYSTEM = 'system-channel';
@@ -191,7 +191,7 @@ async function verifyChain(blocks: Buffer[], channelId: string): Promise<void> {
 }
 
 describe('block layout: blocks written by this orderer next to the Go orderer golden blocks', () => {
-  let node: TestOrderer;
+  let node: ObservedOrderer;
   let client: ReturnType<typeof atomicBroadcastClient>;
   let goldenSystem: Buffer[];
   let goldenChannel: Buffer[];
@@ -209,7 +209,7 @@ describe('block layout: blocks written by this orderer next to the Go orderer go
   before(async () => {
     goldenSystem = await goldenBlocks(SYSTEM);
     goldenChannel = await goldenBlocks(CHANNEL);
-    node = await startTestOrderer();
+    node = await startObservedOrderer();
     client = atomicBroadcastClient(node.address);
 
     // What the golden ledger went through: create mychannel, 25 transactions, BatchSize 500 -> 10.
@@ -219,11 +219,11 @@ describe('block layout: blocks written by this orderer next to the Go orderer go
     ]);
     oursSystem = await blocks(SYSTEM, 0, 1);
     // Block 1 of the system channel is durable before the channel exists; wait for the channel.
-    const deadline = Date.now() + 10000;
-    while (!node.orderer.registrar.getChain(CHANNEL)) {
-      assert.ok(Date.now() < deadline, 'mychannel was never created');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await node.logged(
+      'the creation of mychannel',
+      (line) => line.msg === 'created channel through the system channel' && line.channel === CHANNEL,
+    );
+    assert.ok(node.orderer.registrar.getChain(CHANNEL));
 
     const txs = Array.from({ length: 25 }, (_, i) =>
       signedEnvelope(org1User, { channelId: CHANNEL, txId: `layout-${i}` }),

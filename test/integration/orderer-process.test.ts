@@ -43,6 +43,7 @@ import {
   txIdsOfBlock,
   verifyChain,
 } from '../support/process-load.js';
+import { blocksUntil } from '../support/deliver-until.js';
 
 const org1Admin = loadIdentity('org1Admin');
 const org1User = loadIdentity('org1User');
@@ -72,6 +73,23 @@ async function start(options: OrdererProcessOptions): Promise<OrdererProcess> {
 /** The channels the process reported in its "orderer started" log entry. */
 async function startedChannels(proc: OrdererProcess): Promise<unknown> {
   return (await waitForLog(proc, (e) => e.msg === 'orderer started')).channels;
+}
+
+/** A blocksUntil condition: true once the blocks streamed so far hold every one of the tx IDs. */
+function holdsAll(txIds: Iterable<string>): (blocks: readonly Buffer[]) => boolean {
+  const left = new Set(txIds);
+  let read = 0;
+  return (blocks) => {
+    for (; read < blocks.length; read++) for (const id of txIdsOfBlock(blocks[read]!)) left.delete(id);
+    return left.size === 0;
+  };
+}
+
+/** Whether the blocks hold every one of the tx IDs. */
+function containsAll(blocks: readonly Buffer[], txIds: Iterable<string>): boolean {
+  const present = new Set(blocks.flatMap(txIdsOfBlock));
+  for (const id of txIds) if (!present.has(id)) return false;
+  return true;
 }
 
 /** Broadcasts `count` envelopes on one stream, all SUCCESS, and waits for the block they fill. */
@@ -279,19 +297,15 @@ describe('orderer start: kill -9 under Broadcast load, then restart', () => {
     let servedSoFar: Buffer[];
     const client = atomicBroadcastClient(proc.address);
     try {
-      // The write-ahead log replays what was acknowledged but not yet in a block: wait for it.
-      let chain = await readChain(client, org1User, CHANNEL);
-      const deadline = Date.now() + 30_000;
-      const missing = () => {
-        const present = new Set(chain.blockBytes.flatMap(txIdsOfBlock));
-        return [...acked].filter((id) => !present.has(id));
-      };
-      while (missing().length > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        chain = await readChain(client, org1User, CHANNEL);
-      }
+      // The write-ahead log replays what was acknowledged but not yet in a block: follow the chain
+      // until every acknowledged envelope is in a block (the wait fails if that never happens).
+      await blocksUntil(client, org1User, CHANNEL, 'every acknowledged envelope in a block', holdsAll(acked));
+      const chain = await readChain(client, org1User, CHANNEL);
       assert.equal(chain.status, 200);
-      assert.deepEqual(missing(), [], 'every acknowledged envelope is in a block after the restart');
+      assert.ok(
+        containsAll(chain.blockBytes, acked),
+        'every acknowledged envelope is in a block after the restart',
+      );
 
       const counts = new Map<string, number>();
       for (const id of chain.blockBytes.slice(1).flatMap(txIdsOfBlock))
@@ -325,12 +339,8 @@ describe('orderer start: kill -9 under Broadcast load, then restart', () => {
         await broadcastAll(client, [signedEnvelope(org1User, { channelId: CHANNEL, txId: fresh })]),
         [{ status: 200, info: '' }],
       );
-      const freshDeadline = Date.now() + 15_000;
-      let final = await readChain(client, org1User, CHANNEL);
-      while (!final.blockBytes.some((b) => txIdsOfBlock(b).includes(fresh)) && Date.now() < freshDeadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        final = await readChain(client, org1User, CHANNEL);
-      }
+      await blocksUntil(client, org1User, CHANNEL, `${fresh} in a block`, holdsAll([fresh]));
+      const final = await readChain(client, org1User, CHANNEL);
       const finalIds = final.blockBytes.slice(1).flatMap(txIdsOfBlock);
       assert.equal(finalIds.filter((id) => id === fresh).length, 1, 'the new envelope is ordered once');
       assert.equal(new Set(finalIds).size, finalIds.length, 'still no envelope in two blocks');
@@ -362,17 +372,19 @@ describe('orderer start: kill -9 under Broadcast load, then restart', () => {
     proc = await start(options);
     const again = atomicBroadcastClient(proc.address);
     try {
-      let chain = await readChain(again, org1User, CHANNEL);
-      const deadline = Date.now() + 30_000;
-      const missing = () => {
-        const present = new Set(chain.blockBytes.flatMap(txIdsOfBlock));
-        return everAcked.filter((id) => !present.has(id));
-      };
-      while (missing().length > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        chain = await readChain(again, org1User, CHANNEL);
-      }
-      assert.deepEqual(missing(), [], 'every envelope acknowledged in either run is in a block');
+      await blocksUntil(
+        again,
+        org1User,
+        CHANNEL,
+        'every envelope acknowledged in either run in a block',
+        holdsAll(everAcked),
+      );
+      const chain = await readChain(again, org1User, CHANNEL);
+      assert.equal(chain.status, 200);
+      assert.ok(
+        containsAll(chain.blockBytes, everAcked),
+        'every envelope acknowledged in either run is in a block',
+      );
       const ids = chain.blockBytes.slice(1).flatMap(txIdsOfBlock);
       assert.equal(new Set(ids).size, ids.length, 'no envelope in two blocks after the second crash');
       await verifyChain(CHANNEL, chain.blockBytes);

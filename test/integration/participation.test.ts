@@ -690,14 +690,23 @@ describe('a join that fails after the ledger is created leaves nothing behind', 
       // Watch the ledger's chains folder: the join must get as far as creating the channel's ledger.
       const chainsDir = join(ledgerDir, 'chains');
       const seen: string[] = [];
+      let sawChannel!: () => void;
+      const created = new Promise<void>((resolve) => (sawChannel = resolve));
       const watcher = watch(chainsDir, (_event, name) => {
-        if (name) seen.push(String(name));
+        if (!name) return;
+        seen.push(String(name));
+        if (String(name) === CHANNEL) sawChannel();
       });
       let r: Answer;
+      let safetyNet: NodeJS.Timeout | undefined;
       try {
         r = await join_(port, block());
-        await new Promise((resolve) => setTimeout(resolve, 50)); // let the watcher deliver its events
+        // The watcher's events arrive asynchronously, possibly after the answer: wait for the one
+        // naming the channel (the timer only turns "never" into a failure).
+        const never = new Promise<void>((resolve) => (safetyNet = setTimeout(resolve, 10_000)));
+        await Promise.race([created, never]);
       } finally {
+        clearTimeout(safetyNet);
         watcher.close();
       }
       assert.match(r.error ?? '', reason, 'the refusal says why');

@@ -3,8 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asBuffer, common, msp } from '../../src/protos/index.js';
+import { FABRIC_FIXTURES } from './fabric-fixtures.js';
 
-export const FIXTURES = '/work/shared/fixtures/fabric-2.5';
+export const FIXTURES = FABRIC_FIXTURES;
 export const CRYPTO = join(FIXTURES, 'crypto');
 
 export const ORG1 = join(CRYPTO, 'peerOrganizations/org1.example.com');

@@ -3,12 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadLocalConfig, type LoadedLocalConfig } from '../../src/config/index.js';
+import { FABRIC_FIXTURES } from './fabric-fixtures.js';
 
 /** Fabric v2.5.12's own sampleconfig directory (holds orderer.yaml; read-only). */
-export const fabricSampleConfigDir = new URL(
-  '../../../shared/fixtures/fabric-2.5/sampleconfig/',
-  import.meta.url,
-).pathname;
+export const fabricSampleConfigDir = `${FABRIC_FIXTURES}/sampleconfig/`;
 
 export interface TempConfigDir {
   dir: string;

@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import { forbidden } from '../../src/errors.js';
 import type { Policy, PolicyManager, SignedData } from '../../src/policies/types.js';
 import { asBuffer, common, msp } from '../../src/protos/index.js';
+import { FABRIC_FIXTURES } from './fabric-fixtures.js';
 
-export const FIXTURES = '/work/shared/fixtures/fabric-2.5';
+export const FIXTURES = FABRIC_FIXTURES;
 export const CRYPTO = join(FIXTURES, 'crypto');
 
 const P256_ORDER = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');

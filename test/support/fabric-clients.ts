@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import { common as hlCommon, msp as hlMsp, orderer as hlOrderer } from '@hyperledger/fabric-protos';
+import { FABRIC_FIXTURES } from './fabric-fixtures.js';
 
 const require = createRequire(import.meta.url);
 
@@ -22,7 +23,7 @@ const { AtomicBroadcastClient } = require('@hyperledger/fabric-protos/lib/ordere
   };
 };
 
-export const FIXTURES = new URL('../../../shared/fixtures/fabric-2.5/', import.meta.url).pathname;
+export const FIXTURES = `${FABRIC_FIXTURES}/`;
 export const CRYPTO = join(FIXTURES, 'crypto');
 
 const identityDirs = {

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { common, asBuffer, toNumber } from '../../src/protos/index.js';
 import { blockDataHash, blockHeaderHash, marshalBlock } from '../../src/ledger/index.js';
 import type { StoredBlock } from '../../src/ledger/index.js';
+import { FABRIC_FIXTURES } from './fabric-fixtures.js';
 
-export const goldenDir = '/work/shared/fixtures/fabric-2.5/golden';
+export const goldenDir = path.join(FABRIC_FIXTURES, 'golden');
 
 export interface TestBlock extends StoredBlock {
   headerHash: Buffer;

@@ -12,7 +12,8 @@ import { BlockCutter } from '../../src/blockcutter/index.js';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import type { Logger } from '../../src/logging.js';
 import type { BatchSize, ChannelConfigBundle, OrdererConfig } from '../../src/channelconfig/types.js';
-import type { ConsenterSupport, ReceivedEnvelope } from '../../src/consensus/types.js';
+import type { BlockCreator, ConsenterSupport, ReceivedEnvelope } from '../../src/consensus/types.js';
+import { ChainedBlockCreator } from '../../src/multichannel/blockcreator.js';
 import type { SigningIdentity } from '../../src/msp/types.js';
 import type { WalFile, WalStorage } from '../../src/consensus/solo/index.js';
 
@@ -196,6 +197,20 @@ export class FakeConsenterSupport implements ConsenterSupport {
 
   writeBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {
     return this.write('normal', block, consenterMetadata);
+  }
+
+  newBlockCreator(): BlockCreator {
+    const last = this.blocks[this.blocks.length - 1]?.block;
+    if (!last) throw new Error('the fake support has no block to create blocks after');
+    return new ChainedBlockCreator(last);
+  }
+
+  async block(number: number): Promise<common.Block | undefined> {
+    return this.blocks[number]?.block;
+  }
+
+  appendVerified(): Promise<void> {
+    return Promise.reject(new Error('solo and kafka chains never append blocks made elsewhere'));
   }
 
   async writeConfigBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { forbidden } from '../../src/errors.js';
 import type { Identity, MSP, MSPManager, NodeRole } from '../../src/msp/types.js';
 import { common, msp } from '../../src/protos/index.js';
+import { FABRIC_FIXTURES } from './fabric-fixtures.js';
 
-export const fixturesDir = new URL('../../../shared/fixtures/fabric-2.5/', import.meta.url).pathname;
+/** The fixtures folder with a trailing slash, so `${fixturesDir}blocks/x.block` names a file in it. */
+export const fixturesDir = `${FABRIC_FIXTURES}/`;
 
 const p256Order = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
 

@@ -17,7 +17,7 @@ import { errorMessage, internal, OrdererError, unavailable } from '../../errors.
 import type { KafkaMetrics } from '../../metrics/index.js';
 import { decodeEnvelope as defaultDecodeEnvelope } from '../../protoutil/envelope.js';
 import { toNumber } from '../../protos/index.js';
-import type { Chain, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import type { Chain, ChainStatusReport, ConsenterSupport, ReceivedEnvelope } from '../types.js';
 import type { KafkaClient, KafkaMessage } from './client.js';
 import { diskFullCode } from '../../ledger/index.js';
 import { isRetriableKafkaFailure } from './client-errors.js';
@@ -85,6 +85,10 @@ export function resumePoint(
 }
 
 export class KafkaChain implements Chain {
+  /** Fabric's order: a Broadcast stream waits for each message to be produced to Kafka. */
+  readonly ordersOnCall = false;
+  /** Orderers of a Kafka channel meet in the Kafka topic, not in the cluster service. */
+  readonly cluster = undefined;
   readonly topic: string;
   private readonly support: ConsenterSupport;
   private readonly options: KafkaChainOptions;
@@ -210,6 +214,11 @@ export class KafkaChain implements Chain {
       // Broadcast until it is ordered, so nothing is validated against a config about to change.
       await this.ingressGate.promise;
     }
+  }
+
+  /** Fabric reports a Kafka chain, which has no status reporter, as relation "other". */
+  statusReport(): ChainStatusReport {
+    return { consensusRelation: 'other', status: this.errored() ? 'inactive' : 'active' };
   }
 
   errored(): Error | undefined {
@@ -765,6 +774,7 @@ export class KafkaChain implements Chain {
         { offset: originalOffset, err: errorMessage(err) },
         'rejecting config message after re-validation',
       );
+      await this.apply(this.core.configRejected(originalOffset));
       return;
     }
     const posted = await this.repost(

@@ -137,6 +137,17 @@ export class KafkaConsenter implements Consenter {
     return (topic, records, bytes) => stats.record(topic, records, bytes);
   }
 
+  /** Every orderer of a Kafka channel orders it (consumes the same partition). */
+  isChannelMember(): boolean {
+    return true;
+  }
+
+  /** Fabric's Kafka consenter has no consensus metadata to check. */
+  validateConsensusMetadata(): void {}
+
+  /** The Kafka topic is the channel's only consensus state, and it stays in Kafka. */
+  async removeChannel(): Promise<void> {}
+
   handleChain(support: ConsenterSupport, metadata: Buffer | undefined): KafkaChain {
     const brokers = support.sharedConfig().kafkaBrokers;
     if (brokers.length === 0) {

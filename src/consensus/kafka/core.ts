@@ -39,7 +39,7 @@ export type KafkaEffect =
   /** Re-validate (processNormalMsg) and, if still valid, post it again as NORMAL with originalOffset. */
   | { type: 'resubmit-normal'; env: ReceivedEnvelope; originalOffset: number }
   /** Re-validate (processConfigMsg) and, if still valid, post the result as CONFIG with originalOffset,
-   *  then feed configResubmitted(originalOffset). */
+   *  then feed configResubmitted(originalOffset); if re-validation rejects it, feed configRejected(). */
   | { type: 'resubmit-config'; env: ReceivedEnvelope; originalOffset: number }
   /** Compatibility mode (no resubmission): validate, and if valid feed commitValidated(). */
   | { type: 'validate'; kind: 'normal' | 'config'; env: ReceivedEnvelope; receivedOffset: number }
@@ -71,6 +71,8 @@ export class KafkaCore {
   /** Whether the block cutter holds messages (as its last answer said). */
   private pending = false;
   private ingressBlocked: boolean;
+  /** The stale config message of the last resubmit-config effect, until its outcome is fed back. */
+  private staleConfig: { receivedOffset: number; originalOffset: number } | undefined;
   private readonly blockCutter: BlockCutterLike;
   private readonly decodeEnvelope: (raw: Buffer) => ReceivedEnvelope;
 
@@ -145,8 +147,25 @@ export class KafkaCore {
     return [this.armTimer(ctx)];
   }
 
+  /** Re-validation rejected the config message of the resubmit-config effect with this originalOffset.
+   *  If that message was a copy of the re-submission ingress is waiting for, nothing will come back to
+   *  unblock it: every orderer rejects the same copies. Fabric's chain.go keeps Broadcast blocked for
+   *  good then (and again after a restart, as the block metadata still names the re-submission); here
+   *  ingress is unblocked and the re-submission forgotten (0), so a restart does not block either. */
+  configRejected(originalOffset: number): KafkaEffect[] {
+    const stale = this.staleConfig;
+    this.staleConfig = undefined;
+    if (stale?.receivedOffset !== originalOffset) return [];
+    if (stale.originalOffset === 0 || stale.originalOffset !== this.lastResubmittedConfigOffset) return [];
+    this.lastResubmittedConfigOffset = 0;
+    if (!this.ingressBlocked) return [];
+    this.ingressBlocked = false;
+    return [{ type: 'unblock-ingress' }];
+  }
+
   /** A config message re-submitted by this chain (resubmit-config) is in Kafka. */
   configResubmitted(originalOffset: number): KafkaEffect[] {
+    this.staleConfig = undefined;
     this.lastResubmittedConfigOffset = originalOffset;
     if (this.ingressBlocked) return [];
     this.ingressBlocked = true;
@@ -281,11 +300,10 @@ export class KafkaCore {
     if (message.configSeq < ctx.sequence) {
       // The config changed since the message was validated: validate again and order it anew, with
       // this offset as its original offset (every orderer does this; the copies are de-duplicated).
-      effects.push(
-        message.class === 'config'
-          ? { type: 'resubmit-config', env, originalOffset: offset }
-          : { type: 'resubmit-normal', env, originalOffset: offset },
-      );
+      if (message.class === 'config') {
+        this.staleConfig = { receivedOffset: offset, originalOffset: message.originalOffset };
+        effects.push({ type: 'resubmit-config', env, originalOffset: offset });
+      } else effects.push({ type: 'resubmit-normal', env, originalOffset: offset });
       return effects;
     }
 

@@ -1,6 +1,11 @@
 // The solo chain: Fabric's orderer/consensus/solo/consensus.go main() loop, one message at a time,
 // plus a write-ahead log so that nothing acknowledged is lost when the process dies.
 //
+// This is the driver: the decisions (cutting, the batch timer, re-validation, the disk-full stall,
+// when to compact) are SoloCore's (core.ts). The driver feeds it events (an envelope durable in the
+// WAL, a timer firing, the outcome of an operation it asked for) and carries out its effects: the
+// WAL, the ledger writes, the timers on the injected clock, the logging and the requests' promises.
+//
 // Without a WAL (walDir undefined) it behaves as Fabric's solo: order() resolves once the message
 // is queued, and a crash loses the pending batch. With a WAL, order() resolves once the envelope
 // is fsync'd in the log; a restarted chain re-orders every logged envelope that is not in a block.
@@ -8,9 +13,10 @@ import { OrdererError, unavailable, internal, errorMessage } from '../../errors.
 import { toNumber } from '../../protos/index.js';
 import { decodeEnvelope as defaultDecodeEnvelope } from '../../protoutil/index.js';
 import type { TimerHandle } from '../../clock.js';
-import type { Chain, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import type { Chain, ChainStatusReport, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import { SoloCore, type SoloContext, type SoloEffect, type SoloEvent, type SoloMessage } from './core.js';
 import { decodeWal, planRecovery } from './wal-records.js';
-import type { EnvelopeRecord, MessageKind } from './wal-records.js';
+import type { MessageKind } from './wal-records.js';
 import { WalWriter, type WalWriterStats } from './wal-writer.js';
 import { FsWalStorage, type WalFile, type WalStorage } from './wal.js';
 import { diskFullCode, isDiskFull } from '../../ledger/index.js';
@@ -30,13 +36,6 @@ export interface SoloChainOptions {
   diskFullRetryMaxMs?: number;
 }
 
-/** A block that could not be written because the disk is full, being retried. */
-interface Stall {
-  readonly error: Error;
-  /** Starts the next attempt now (a request re-checks); settles when that attempt has run. */
-  retryNow(): Promise<void>;
-}
-
 export interface SoloChainDependencies {
   walStorage?: WalStorage;
   /** Re-decodes logged envelopes on recovery. */
@@ -45,66 +44,76 @@ export interface SoloChainDependencies {
   previousChainHalted?: Promise<void>;
 }
 
-interface MessageWork {
-  readonly type: 'message';
-  readonly kind: MessageKind;
-  readonly seq: number;
-  readonly env: ReceivedEnvelope;
-  readonly configSeq: number;
-}
-
-interface TimerWork {
-  readonly type: 'timer';
-  readonly generation: number;
-}
-
-type Work = MessageWork | TimerWork;
-
 type State = 'created' | 'starting' | 'running' | 'halted' | 'failed';
+
+/** An unexpected failure as the error the chain stops with. */
+function chainError(channelId: string, err: unknown): Error {
+  return err instanceof OrdererError
+    ? err
+    : internal(`solo chain for channel ${channelId} failed: ${errorMessage(err)}`, {}, { cause: err });
+}
 
 export class SoloChain implements Chain {
   /** submit() gives each message its WAL seq (or inbox slot) synchronously, in call order. */
   readonly ordersOnCall = true;
+  /** Solo has no cluster: nothing reaches it through the cluster service. */
+  readonly cluster = undefined;
   private readonly support: ConsenterSupport;
   private readonly walDir: string | undefined;
-  private readonly compactThreshold: number;
-  private readonly retryMinMs: number;
-  private readonly retryMaxMs: number;
   private readonly walStorage: WalStorage;
   private readonly decodeEnvelope: (raw: Buffer) => ReceivedEnvelope;
   private readonly previousChainHalted: Promise<void>;
+  /** Every decision: what to cut, when to write, re-validate, arm timers, stall or compact. */
+  private readonly core: SoloCore;
+  /** What the core reads with each event, read when it reads it. */
+  private readonly context: SoloContext;
 
   private state: State = 'created';
   private failure: Error | undefined;
   private wal: WalWriter | undefined;
   private ready: Promise<void> = Promise.resolve();
   private haltDone: Promise<void> | undefined;
-
-  private readonly inbox: Work[] = [];
-  /** Messages handed to the block cutter and not yet cut, in order: the cutter is first-in first-out. */
-  private inCutter: MessageWork[] = [];
-  private loopActive = false;
-  private loopDone: Promise<void> = Promise.resolve();
-  private timer: TimerHandle | undefined;
-  private timerGeneration = 0;
   private seqWithoutWal = 1;
   /** submit() calls waiting for recovery: later calls queue behind them, so call order is kept. */
   private waitingForReady = 0;
-  private stall: Stall | undefined;
-  /** Wakes a block write waiting to be retried (halt). */
-  private wakeStalled: (() => void) | undefined;
-  /** Settles the requests waiting on the block write attempt that runs next. */
-  private attemptSettled: (() => void) | undefined;
+  /** The re-validation, block write or compaction being carried out (the core asks for one at a time). */
+  private inFlight: Promise<void> | undefined;
+  private batchTimer: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
+  /** Why blocks cannot be written now (the disk is full). */
+  private stall: Error | undefined;
+  /** Requests that re-checked the disk, told once the block write attempt that runs next has run. */
+  private attemptWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
 
   constructor(support: ConsenterSupport, options: SoloChainOptions = {}, deps: SoloChainDependencies = {}) {
     this.support = support;
     this.walDir = options.walDir;
-    this.compactThreshold = options.walCompactThresholdBytes ?? DEFAULT_WAL_COMPACT_THRESHOLD_BYTES;
-    this.retryMinMs = options.diskFullRetryMinMs ?? DEFAULT_DISK_FULL_RETRY_MIN_MS;
-    this.retryMaxMs = Math.max(this.retryMinMs, options.diskFullRetryMaxMs ?? DEFAULT_DISK_FULL_RETRY_MAX_MS);
     this.walStorage = deps.walStorage ?? new FsWalStorage();
     this.decodeEnvelope = deps.decodeEnvelope ?? defaultDecodeEnvelope;
     this.previousChainHalted = deps.previousChainHalted ?? Promise.resolve();
+    this.core = new SoloCore(
+      {
+        channelId: support.channelId,
+        compactThresholdBytes: options.walCompactThresholdBytes ?? DEFAULT_WAL_COMPACT_THRESHOLD_BYTES,
+        retryMinMs: options.diskFullRetryMinMs ?? DEFAULT_DISK_FULL_RETRY_MIN_MS,
+        retryMaxMs: options.diskFullRetryMaxMs ?? DEFAULT_DISK_FULL_RETRY_MAX_MS,
+      },
+      { blockCutter: support.blockCutter },
+    );
+    // Getters: the sequence, BatchTimeout and WAL size are read only when a decision needs them.
+    const currentWal = () => this.wal;
+    this.context = {
+      get sequence() {
+        return support.sequence();
+      },
+      get batchTimeoutMs() {
+        return support.sharedConfig().batchTimeoutMs;
+      },
+      get wal() {
+        return currentWal();
+      },
+    };
   }
 
   private get channelId(): string {
@@ -123,10 +132,10 @@ export class SoloChain implements Chain {
     }
     this.state = 'starting';
     this.ready = this.recover(this.walDir).then(
-      () => {
+      (replay) => {
         if (this.state !== 'starting') return;
         this.state = 'running';
-        this.kick();
+        for (const m of replay) this.accept(m.kind, m.seq, m.env, m.configSeq);
       },
       (err: unknown) => {
         this.fail(
@@ -154,10 +163,9 @@ export class SoloChain implements Chain {
     const refusal = this.refusal();
     if (refusal) throw refusal;
     // Each request re-checks the disk: it runs the stalled write now instead of at the next backoff.
-    const stall = this.stall;
-    if (stall) {
-      await stall.retryNow();
-      if (this.stall) throw this.stall.error;
+    if (this.stall) {
+      await this.retryNow();
+      if (this.stall) throw this.stall;
     }
   }
 
@@ -165,24 +173,28 @@ export class SoloChain implements Chain {
    * Only a chain that will not serve again reports an error: one waiting for disk space still
    * serves the blocks it has (Deliver) and resumes by itself, see stalled().
    */
+  /** Fabric reports a solo chain, which has no status reporter, as relation "other". */
+  statusReport(): ChainStatusReport {
+    return { consensusRelation: 'other', status: this.errored() ? 'inactive' : 'active' };
+  }
+
   errored(): Error | undefined {
     return this.state === 'halted' || this.state === 'failed' ? this.refusal() : undefined;
   }
 
   /** Why blocks are not being written right now (the disk is full); undefined when they are. */
   stalled(): Error | undefined {
-    return this.stall?.error;
+    return this.stall;
   }
 
   halt(): Promise<void> {
     if (this.haltDone) return this.haltDone;
     if (this.state !== 'failed') this.state = 'halted';
-    this.stopTimer();
-    this.wakeStalled?.();
+    this.stopCore();
     this.haltDone = (async () => {
       await this.ready;
-      // The message being handled finishes (a block is never left half-written); the rest stays in the WAL.
-      await this.loopDone;
+      // The block being written is finished (never left half-written); the rest stays in the WAL.
+      while (this.inFlight) await this.inFlight;
       await this.wal?.close(this.refusal() ?? this.haltedError());
     })();
     return this.haltDone;
@@ -191,7 +203,8 @@ export class SoloChain implements Chain {
   /** Resolves once every message queued so far has been handled (for tests and orderly shutdown). */
   async whenIdle(): Promise<void> {
     await this.ready;
-    while (this.loopActive) await this.loopDone;
+    if (this.isIdle()) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** WAL group-commit counters; undefined without a WAL. */
@@ -221,13 +234,13 @@ export class SoloChain implements Chain {
     const refusal = this.refusal();
     if (refusal) throw refusal;
     if (!this.wal) {
-      this.enqueue({ type: 'message', kind, seq: this.seqWithoutWal++, env, configSeq });
+      this.accept(kind, this.seqWithoutWal++, env, configSeq);
       return;
     }
     await this.appendToWal(this.wal, kind, env, configSeq);
   }
 
-  /** Logs the message; once durable it joins the inbox. A failed append stops the chain. */
+  /** Logs the message; once durable it goes to the core. A failed append stops the chain. */
   private appendToWal(
     wal: WalWriter,
     kind: MessageKind,
@@ -235,9 +248,7 @@ export class SoloChain implements Chain {
     configSeq: number,
   ): Promise<void> {
     return wal
-      .appendEnvelope(kind, configSeq, env.raw, (seq) =>
-        this.enqueue({ type: 'message', kind, seq, env, configSeq }),
-      )
+      .appendEnvelope(kind, configSeq, env.raw, (seq) => this.accept(kind, seq, env, configSeq))
       .catch((err: unknown) => {
         throw this.walFailure(kind, wal, err);
       });
@@ -302,235 +313,178 @@ export class SoloChain implements Chain {
       err instanceof OrdererError && err.kind === 'unavailable'
         ? err
         : unavailable(`${errorMessage(err)}`, { channel: this.channelId }, { cause: err });
-    this.stopTimer();
+    this.stopCore();
     this.logger.error({ err, channel: this.channelId }, 'solo chain stopped');
     void this.wal?.close(err).catch(() => {});
   }
 
-  private enqueue(work: Work): void {
-    if (this.state !== 'running' && this.state !== 'starting') return;
-    this.inbox.push(work);
-    this.kick();
+  /** Nothing more is decided; requests waiting on a stalled write are told (they see the refusal). */
+  private stopCore(): void {
+    this.feed({ type: 'stop' });
+    this.settleAttempt();
   }
 
-  private kick(): void {
-    if (this.loopActive || this.state !== 'running' || this.inbox.length === 0) return;
-    this.loopActive = true;
-    this.loopDone = this.runLoop();
+  /** A message durable in the WAL (or accepted without one) joins the order. */
+  private accept(kind: MessageKind, seq: number, env: ReceivedEnvelope, configSeq: number): void {
+    if (this.state !== 'running') return; // halted meanwhile: it stays in the WAL
+    this.feed({ type: 'envelope-durable', kind, seq, env, configSeq });
   }
 
-  private async runLoop(): Promise<void> {
-    try {
-      while (this.state === 'running' && this.inbox.length > 0) {
-        // Most messages only join the pending batch: handled synchronously, no await.
-        const handling = this.handle(this.inbox.shift()!);
-        if (handling) await handling;
-        if (this.compactionDue()) await this.compact();
-      }
-    } catch (err) {
-      this.fail(
-        err instanceof OrdererError
-          ? err
-          : internal(
-              `solo chain for channel ${this.channelId} failed: ${errorMessage(err)}`,
-              {},
-              { cause: err },
-            ),
-      );
-    } finally {
-      this.loopActive = false;
-    }
+  /** Hands the core an event and carries out the effects it returns, in order. */
+  private feed(event: SoloEvent): void {
+    for (const effect of this.core.step(event, this.context)) this.apply(effect);
+    if (this.idleWaiters.length > 0) this.notifyIfIdle();
   }
 
-  /** undefined when the work was done synchronously. */
-  private handle(work: Work): Promise<void> | undefined {
-    if (work.type === 'timer') return this.handleTimer(work);
-    if (work.kind === 'normal') return this.handleNormal(work);
-    return this.handleConfig(work);
-  }
-
-  private handleNormal(work: MessageWork): Promise<void> | undefined {
-    if (work.configSeq < this.support.sequence()) return this.revalidateNormal(work);
-    return this.cutNormal(work);
-  }
-
-  private async revalidateNormal(work: MessageWork): Promise<void> {
-    try {
-      await this.support.processNormalMsg(work.env);
-    } catch (err) {
-      this.logger.warn(
-        { err, channel: this.channelId },
-        `Discarding bad normal message: ${errorMessage(err)}`,
-      );
-      return;
-    }
-    await this.cutNormal(work);
-  }
-
-  private cutNormal(work: MessageWork): Promise<void> | undefined {
-    this.inCutter.push(work);
-    const { batches, pending } = this.support.blockCutter.ordered(work.env);
-    if (batches.length === 0) {
-      this.adjustTimer(pending);
-      return undefined;
-    }
-    return this.writeCutBatches(batches, pending);
-  }
-
-  private async writeCutBatches(batches: readonly (readonly ReceivedEnvelope[])[], pending: boolean) {
-    for (const batch of batches) await this.writeCutBatch(batch);
-    this.adjustTimer(pending);
-  }
-
-  /** As Fabric's solo loop after Ordered(): no timer without pending messages, one with them. */
-  private adjustTimer(pending: boolean): void {
-    if (this.timer && !pending) this.stopTimer();
-    else if (!this.timer && pending) this.startTimer();
-  }
-
-  private async handleConfig(work: MessageWork): Promise<void> {
-    let config = work.env;
-    if (work.configSeq < this.support.sequence()) {
-      try {
-        ({ config } = await this.support.processConfigMsg(work.env));
-      } catch (err) {
+  private apply(effect: SoloEffect): void {
+    switch (effect.type) {
+      case 'write-block':
+        this.track(this.writeBlock(effect));
+        return;
+      case 'revalidate':
+        this.track(this.revalidate(effect.kind, effect.env));
+        return;
+      case 'compact':
+        this.track(this.compact());
+        return;
+      case 'discard':
         this.logger.warn(
-          { err, channel: this.channelId },
-          `Discarding bad config message: ${errorMessage(err)}`,
+          { err: effect.cause, channel: this.channelId },
+          `Discarding bad ${effect.kind} message: ${errorMessage(effect.cause)}`,
         );
         return;
+      case 'arm-timer': {
+        const { generation } = effect;
+        this.batchTimer = this.support.clock.setTimer(effect.timeoutMs, () => {
+          this.batchTimer = undefined;
+          if (this.state === 'running') this.feed({ type: 'timer-fired', generation });
+        });
+        return;
       }
-    }
-    const pending = this.support.blockCutter.cut();
-    if (pending.length > 0) await this.writeCutBatch(pending);
-    await this.writeBlock('config', [config], [work]);
-    this.stopTimer();
-  }
-
-  private async handleTimer(work: TimerWork): Promise<void> {
-    if (!this.timer || work.generation !== this.timerGeneration) return; // stopped after it fired
-    this.timer = undefined;
-    const batch = this.support.blockCutter.cut();
-    if (batch.length === 0) {
-      this.logger.warn(
-        { channel: this.channelId },
-        'Batch timer expired with no pending requests, this might indicate a bug',
-      );
-      return;
-    }
-    await this.writeCutBatch(batch);
-  }
-
-  private async writeCutBatch(batch: readonly ReceivedEnvelope[]): Promise<void> {
-    const works = this.inCutter.slice(0, batch.length);
-    if (works.length !== batch.length || works.some((w, i) => w.env !== batch[i])) {
-      throw internal(
-        `solo chain for channel ${this.channelId}: the block cutter returned messages out of arrival order; ` +
-          'the write-ahead log cannot track them, restart the orderer to re-order them from the log',
-      );
-    }
-    this.inCutter = this.inCutter.slice(batch.length);
-    await this.writeBlock('normal', batch, works);
-  }
-
-  /**
-   * One block at a time: the next is created only after this one is in the ledger. When the disk
-   * is full the same block is tried again (backoff on the injected clock, or at once when a request
-   * re-checks) until it is written or the chain halts; the rest of the loop waits behind it, so
-   * nothing is reordered, lost or written twice.
-   */
-  private async writeBlock(
-    kind: MessageKind,
-    messages: readonly ReceivedEnvelope[],
-    works: readonly MessageWork[],
-  ): Promise<void> {
-    for (let failures = 0; ; failures++) {
-      try {
-        await this.tryWriteBlock(kind, messages, works);
-      } catch (err) {
-        const code = diskFullCode(err);
-        if (code === undefined || this.state !== 'running') throw err;
-        await this.waitForSpace(code, err, failures);
-        const refusal = this.refusal();
-        if (refusal) {
-          this.settleAttempt();
-          throw refusal;
+      case 'cancel-timer':
+        this.batchTimer?.cancel();
+        this.batchTimer = undefined;
+        return;
+      case 'empty-timer':
+        this.logger.warn(
+          { channel: this.channelId },
+          'Batch timer expired with no pending requests, this might indicate a bug',
+        );
+        return;
+      case 'stall':
+        this.stall = unavailable(
+          `solo chain for channel ${this.channelId} cannot write its next block: the disk is full (${effect.diskFullCode}): ${errorMessage(effect.cause)}; ` +
+            'acknowledged messages are kept and the chain resumes by itself once there is space, free space on the disk',
+          { channel: this.channelId, code: effect.diskFullCode },
+          { cause: effect.cause },
+        );
+        if (effect.newly) {
+          this.logger.error(
+            { err: effect.cause, channel: this.channelId, code: effect.diskFullCode },
+            'solo chain stalled: disk full',
+          );
         }
-        continue;
-      }
-      return;
-    }
-  }
-
-  private settleAttempt(): void {
-    const settled = this.attemptSettled;
-    this.attemptSettled = undefined;
-    settled?.();
-  }
-
-  /** Settles at the next backoff, when a request re-checks, or when the chain halts. */
-  private waitForSpace(code: string, cause: unknown, failures: number): Promise<void> {
-    const error = unavailable(
-      `solo chain for channel ${this.channelId} cannot write its next block: the disk is full (${code}): ${errorMessage(cause)}; ` +
-        'acknowledged messages are kept and the chain resumes by itself once there is space, free space on the disk',
-      { channel: this.channelId, code },
-      { cause },
-    );
-    if (!this.stall)
-      this.logger.error({ err: cause, channel: this.channelId, code }, 'solo chain stalled: disk full');
-    const delayMs = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(failures, 30));
-    return new Promise<void>((resolve) => {
-      let attemptDone: Promise<void> | undefined;
-      let settleAttempt: () => void = () => {};
-      const wake = () => {
-        timer.cancel();
-        this.wakeStalled = undefined;
-        attemptDone ??= new Promise<void>((done) => (settleAttempt = done));
-        resolve();
-      };
-      const timer = this.support.clock.setTimer(delayMs, wake);
-      this.wakeStalled = wake;
-      this.stall = {
-        error,
-        retryNow: () => {
-          wake();
-          return attemptDone!;
-        },
-      };
-      // The next attempt settles the requests that asked for it, whatever its outcome.
-      this.attemptSettled = () => settleAttempt();
-    });
-  }
-
-  private async tryWriteBlock(
-    kind: MessageKind,
-    messages: readonly ReceivedEnvelope[],
-    works: readonly MessageWork[],
-  ): Promise<void> {
-    try {
-      await this.writeBlockOnce(kind, messages, works);
-      // Cleared before the waiting requests are told, so that they see the chain writing again.
-      if (this.stall) {
+        return;
+      case 'arm-retry-timer':
+        this.retryTimer = this.support.clock.setTimer(effect.delayMs, () => {
+          this.retryTimer = undefined;
+          this.feed({ type: 'retry-timer-fired' });
+        });
+        return;
+      case 'cancel-retry-timer':
+        this.retryTimer?.cancel();
+        this.retryTimer = undefined;
+        return;
+      case 'resume':
+        // Cleared before the waiting requests are told, so that they see the chain writing again.
         this.stall = undefined;
         this.logger.info(
           { channel: this.channelId },
           'disk has space again; solo chain resumed writing blocks',
         );
-      }
-    } finally {
-      this.settleAttempt();
+        return;
+      case 'fail':
+        this.fail(effect.error);
+        return;
     }
   }
 
-  private async writeBlockOnce(
-    kind: MessageKind,
-    messages: readonly ReceivedEnvelope[],
-    works: readonly MessageWork[],
-  ): Promise<void> {
-    const block = this.support.createNextBlock(messages);
+  /** Keeps the operation the core waits for, so halt() and whenIdle() can wait for it too. */
+  private track(operation: Promise<void>): void {
+    const done: Promise<void> = operation
+      .catch((err: unknown) => this.fail(chainError(this.channelId, err)))
+      .finally(() => {
+        // The outcome fed to the core may already have started the next operation.
+        if (this.inFlight === done) this.inFlight = undefined;
+        this.notifyIfIdle();
+      });
+    this.inFlight = done;
+  }
+
+  private isIdle(): boolean {
+    return this.inFlight === undefined && !this.core.busy;
+  }
+
+  private notifyIfIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private settleAttempt(): void {
+    for (const resolve of this.attemptWaiters.splice(0)) resolve();
+  }
+
+  /** Settles once the block write attempt that runs next has run (or the chain stopped). */
+  private retryNow(): Promise<void> {
+    const attempted = new Promise<void>((resolve) => this.attemptWaiters.push(resolve));
+    this.feed({ type: 'retry-requested' });
+    return attempted;
+  }
+
+  private async revalidate(kind: MessageKind, env: ReceivedEnvelope): Promise<void> {
+    let outcome: SoloEvent;
+    try {
+      if (kind === 'normal') {
+        await this.support.processNormalMsg(env);
+        outcome = { type: 'revalidated', ok: true, env };
+      } else {
+        const { config } = await this.support.processConfigMsg(env);
+        outcome = { type: 'revalidated', ok: true, env: config };
+      }
+    } catch (cause) {
+      outcome = { type: 'revalidated', ok: false, cause };
+    }
+    this.feed(outcome);
+  }
+
+  /**
+   * One attempt at the block the core asked for. When the disk is full the core asks for the same
+   * block again later (backoff on the injected clock, or at once when a request re-checks).
+   */
+  private async writeBlock(effect: Extract<SoloEffect, { type: 'write-block' }>): Promise<void> {
+    let outcome: SoloEvent;
+    try {
+      await this.writeBlockOnce(effect);
+      outcome = { type: 'block-written' };
+    } catch (err) {
+      const code = diskFullCode(err);
+      outcome = {
+        type: 'block-write-failed',
+        error: code === undefined ? chainError(this.channelId, err) : toError(err),
+        diskFullCode: code,
+      };
+    }
+    this.feed(outcome);
+    // The next attempt settles the requests that asked for it, whatever its outcome.
+    this.settleAttempt();
+  }
+
+  private async writeBlockOnce(effect: Extract<SoloEffect, { type: 'write-block' }>): Promise<void> {
+    const { kind } = effect;
+    const block = this.support.createNextBlock(effect.batch);
     const blockNumber = toNumber(block.header?.number);
     // The BATCH record is durable before the block exists, so recovery can tell what is in the ledger.
-    if (this.wal) await this.wal.appendBatch(blockNumber, works[0]!.seq, works[works.length - 1]!.seq);
+    if (this.wal) await this.wal.appendBatch(blockNumber, effect.firstSeq, effect.lastSeq);
     try {
       if (kind === 'config') await this.support.writeConfigBlock(block, undefined);
       else await this.support.writeBlock(block, undefined);
@@ -545,59 +499,30 @@ export class SoloChain implements Chain {
     }
   }
 
-  private startTimer(): void {
-    const generation = ++this.timerGeneration;
-    const timeoutMs = this.support.sharedConfig().batchTimeoutMs;
-    this.timer = this.support.clock.setTimer(timeoutMs, () => this.enqueue({ type: 'timer', generation }));
-  }
-
-  private stopTimer(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerGeneration++;
-  }
-
-  /** Checked between messages, when no block sits between its BATCH record and its ledger write. */
-  private compactionDue(): boolean {
-    if (!this.wal) return false;
-    const size = this.wal.sizeBytes;
-    // Each compaction must at least halve the log, or a large backlog would be rewritten per message.
-    return size > 0 && size >= this.compactThreshold && size >= 2 * this.wal.compactedBytes;
-  }
-
   private async compact(): Promise<void> {
     try {
-      await this.wal!.compact(() => this.unsettledRecords());
+      await this.wal!.compact(() => this.core.unsettledRecords());
     } catch (err) {
       // The old log is whole; a compaction is only tidying, so a full disk just postpones it.
       if (!isDiskFull(err)) throw err;
       this.logger.warn({ err, channel: this.channelId }, 'write-ahead log compaction postponed: disk full');
     }
+    this.feed({ type: 'compacted' });
   }
 
-  private unsettledRecords(): EnvelopeRecord[] {
-    const queued = this.inbox.filter((w): w is MessageWork => w.type === 'message');
-    return [...this.inCutter, ...queued].map((w) => ({
-      type: 'envelope',
-      seq: w.seq,
-      kind: w.kind,
-      configSeq: w.configSeq,
-      raw: w.env.raw,
-    }));
-  }
-
-  private async recover(walDir: string): Promise<void> {
+  /** Opens and replays the WAL; returns the logged messages not in a block, in order. */
+  private async recover(walDir: string): Promise<SoloMessage[]> {
     await this.previousChainHalted.catch(() => {});
     const file = await this.walStorage.open(walDir);
     try {
-      await this.recoverFrom(file);
+      return await this.recoverFrom(file);
     } catch (err) {
       await file.close().catch(() => {});
       throw err;
     }
   }
 
-  private async recoverFrom(file: WalFile): Promise<void> {
+  private async recoverFrom(file: WalFile): Promise<SoloMessage[]> {
     const decoded = decodeWal(await file.readAll());
     if (decoded.dropReason === 'torn-tail') {
       this.logger.warn(
@@ -621,6 +546,7 @@ export class SoloChain implements Chain {
     // Rewrite the log at once: it drops the torn tail and BATCH records of blocks that never made it.
     await wal.compact(() => plan.replay);
     this.wal = wal;
+    const replay: SoloMessage[] = [];
     for (const record of plan.replay) {
       let env: ReceivedEnvelope;
       try {
@@ -632,13 +558,7 @@ export class SoloChain implements Chain {
         );
         continue;
       }
-      this.inbox.push({
-        type: 'message',
-        kind: record.kind,
-        seq: record.seq,
-        env,
-        configSeq: record.configSeq,
-      });
+      replay.push({ kind: record.kind, seq: record.seq, env, configSeq: record.configSeq });
     }
     if (plan.replay.length > 0 || plan.uncommittedBatches > 0) {
       this.logger.info(
@@ -651,5 +571,10 @@ export class SoloChain implements Chain {
         'recovered acknowledged messages from the write-ahead log; ordering them again',
       );
     }
+    return replay;
   }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

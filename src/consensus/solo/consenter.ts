@@ -41,6 +41,14 @@ export class SoloConsenter implements Consenter {
     return join(this.options.walDir, channelId);
   }
 
+  /** Solo's only orderer is always the channel's consenter. */
+  isChannelMember(): boolean {
+    return true;
+  }
+
+  /** Fabric's solo has no consensus metadata to check. */
+  validateConsensusMetadata(): void {}
+
   handleChain(support: ConsenterSupport, _metadata: Buffer | undefined): SoloChain {
     const previous = this.chains.get(support.channelId);
     const chain = new SoloChain(

@@ -5,3 +5,12 @@ export type { SoloChainOptions, SoloChainDependencies } from './chain.js';
 export { FsWalStorage } from './wal.js';
 export type { WalFile, WalStorage } from './wal.js';
 export type { WalWriterStats } from './wal-writer.js';
+export { SoloCore } from './core.js';
+export type {
+  SoloContext,
+  SoloCoreDependencies,
+  SoloCoreOptions,
+  SoloEffect,
+  SoloEvent,
+  SoloMessage,
+} from './core.js';

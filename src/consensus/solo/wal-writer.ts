@@ -1,6 +1,9 @@
-// Group commit over a WalFile: records handed in while an fsync is running are written together
-// and share the next fsync, so many concurrent order() calls cost one fsync, not one each.
-// Operations run strictly in the order they were requested; a compaction is one of them.
+// The solo chain's log over the shared group-commit writer (src/wal/): records handed in while an
+// fsync is running are written together and share the next fsync, so many concurrent order() calls
+// cost one fsync, not one each. Operations run strictly in the order they were requested; a
+// compaction is one of them. A full disk refuses only the records (or the compaction) it hit: the
+// file cut the log back to its last whole record, so the log goes on after them.
+import { GroupCommitWriter, type GroupCommitTarget } from '../../wal/index.js';
 import { encodeBatchRecord, encodeEnvelopeRecordChunks, encodeRecordChunks } from './wal-records.js';
 import type { EnvelopeRecord, MessageKind } from './wal-records.js';
 import type { WalFile } from './wal.js';
@@ -21,43 +24,40 @@ export interface WalWriterStats {
   compactions: number;
 }
 
-interface AppendOp {
-  type: 'append';
-  /** The record's bytes, in one or more chunks. */
-  chunks: readonly Buffer[];
-  size: number;
-  /** Called, in log order, once the record is durable and before the caller's promise settles. */
-  onDurable: (() => void) | undefined;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
+/** Appends go to the end of the one log file. */
+class LogFileTarget implements GroupCommitTarget<undefined> {
+  constructor(private readonly file: WalFile) {}
 
-interface CompactOp {
-  type: 'compact';
-  collect: () => readonly EnvelopeRecord[];
-  resolve: () => void;
-  reject: (err: Error) => void;
+  commit(chunks: readonly Uint8Array[]): Promise<void> {
+    // Every chunk is a Buffer made by wal-records.ts.
+    return this.file.appendDurably(chunks as readonly Buffer[]);
+  }
 }
-
-type Op = AppendOp | CompactOp;
 
 export class WalWriter {
   private readonly file: WalFile;
-  private readonly queue: Op[] = [];
+  private readonly writer: GroupCommitWriter<undefined>;
   private seq: number;
-  private size: number;
+  /** Bytes in the log file. */
+  private durableBytes: number;
+  /** Bytes of records handed in and not yet written or refused. */
+  private pendingBytes = 0;
   private lastCompactedBytes = 0;
-  private working = false;
-  private idle: Promise<void> = Promise.resolve();
-  private markIdle: () => void = () => {};
-  private failure: Error | undefined;
-  private closing: Error | undefined;
-  readonly stats: WalWriterStats = { syncs: 0, recordsSynced: 0, compactions: 0 };
+  private compactions = 0;
 
   constructor(options: WalWriterOptions, deps: { file: WalFile }) {
     this.file = deps.file;
     this.seq = options.nextSeq;
-    this.size = options.sizeBytes;
+    this.durableBytes = options.sizeBytes;
+    this.writer = new GroupCommitWriter<undefined>(
+      {},
+      {
+        target: new LogFileTarget(deps.file),
+        // The first failure as it was: the chain words what the caller is told.
+        failure: (cause) => (cause instanceof Error ? cause : new Error(String(cause))),
+        refusesOnly: isDiskFull,
+      },
+    );
   }
 
   get location(): string {
@@ -71,12 +71,17 @@ export class WalWriter {
 
   /** Bytes in the log, including records queued but not yet written. */
   get sizeBytes(): number {
-    return this.size;
+    return this.durableBytes + this.pendingBytes;
+  }
+
+  get stats(): WalWriterStats {
+    const { commits, appendsCommitted } = this.writer.stats;
+    return { syncs: commits, recordsSynced: appendsCommitted, compactions: this.compactions };
   }
 
   /**
    * Assigns the envelope its seq now (so seqs follow call order) and resolves once it is durable.
-   * onDurable(seq) runs in seq order, synchronously when the fsync completes.
+   * onDurable(seq) runs in seq order once the fsync completes, before the caller's promise settles.
    */
   appendEnvelope(
     kind: MessageKind,
@@ -99,104 +104,37 @@ export class WalWriter {
    * record and its ledger write, so no BATCH record needs to survive.
    */
   compact(collect: () => readonly EnvelopeRecord[]): Promise<void> {
-    return new Promise((resolve, reject) => this.enqueue({ type: 'compact', collect, resolve, reject }));
+    return this.writer.exclusive(async () => {
+      const content = Buffer.concat(collect().flatMap(encodeRecordChunks));
+      await this.file.replaceDurably(content);
+      // Appends queued behind this compaction go into the new log (they are still pending).
+      this.durableBytes = content.length;
+      this.lastCompactedBytes = content.length;
+      this.compactions++;
+    });
   }
 
   /** Stops taking work: queued operations are rejected with reason; the one running completes. */
   async close(reason: Error): Promise<void> {
-    if (!this.closing) {
-      this.closing = reason;
-      for (const op of this.queue.splice(0)) op.reject(reason);
-    }
-    await this.idle;
+    await this.writer.close(reason);
     await this.file.close();
   }
 
   private append(chunks: readonly Buffer[], onDurable: (() => void) | undefined): Promise<void> {
     let size = 0;
     for (const chunk of chunks) size += chunk.length;
-    this.size += size;
-    return new Promise((resolve, reject) =>
-      this.enqueue({ type: 'append', chunks, size, onDurable, resolve, reject }),
+    this.pendingBytes += size;
+    // The writer settles a group's appends in log order, so these handlers run in log order too.
+    return this.writer.append(chunks, undefined).then(
+      () => {
+        this.pendingBytes -= size;
+        this.durableBytes += size;
+        onDurable?.();
+      },
+      (err: unknown) => {
+        this.pendingBytes -= size;
+        throw err;
+      },
     );
-  }
-
-  private enqueue(op: Op): void {
-    const refusal = this.closing ?? this.failure;
-    if (refusal) {
-      op.reject(refusal);
-      return;
-    }
-    this.queue.push(op);
-    if (!this.working) {
-      this.working = true;
-      this.idle = new Promise((resolve) => (this.markIdle = resolve));
-      void this.work();
-    }
-  }
-
-  private async work(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        if (this.queue[0]!.type === 'compact') {
-          await this.runCompaction(this.queue.shift() as CompactOp);
-          continue;
-        }
-        let end = 0;
-        while (end < this.queue.length && this.queue[end]!.type === 'append') end++;
-        await this.runAppends(this.queue.splice(0, end) as AppendOp[]);
-      }
-    } finally {
-      this.working = false;
-      this.markIdle();
-    }
-  }
-
-  private async runAppends(group: AppendOp[]): Promise<void> {
-    try {
-      await this.file.appendDurably(group.flatMap((op) => op.chunks));
-    } catch (err) {
-      if (isDiskFull(err)) {
-        // The file cut the log back: only these records are refused, the log goes on after them.
-        for (const op of group) this.size -= op.size;
-        for (const op of group) op.reject(err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-      this.fail(err, group);
-      return;
-    }
-    this.stats.syncs++;
-    this.stats.recordsSynced += group.length;
-    for (const op of group) op.onDurable?.();
-    for (const op of group) op.resolve();
-  }
-
-  private async runCompaction(op: CompactOp): Promise<void> {
-    try {
-      const content = Buffer.concat(op.collect().flatMap(encodeRecordChunks));
-      await this.file.replaceDurably(content);
-      this.lastCompactedBytes = content.length;
-      // Appends queued behind this compaction go into the new log.
-      this.size = content.length + this.queue.reduce((n, o) => n + (o.type === 'append' ? o.size : 0), 0);
-      this.stats.compactions++;
-    } catch (err) {
-      if (isDiskFull(err)) {
-        // The old log is whole: the compaction is refused and may be tried again later.
-        op.reject(err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-      this.fail(err, [op]);
-      return;
-    }
-    op.resolve();
-  }
-
-  private fail(err: unknown, current: Op[]): void {
-    // After a failed fsync the kernel may have dropped the dirty pages: never retry, stop for good
-    // (a full disk is the exception: the file cut the log back to bytes that were durable).
-    const failure = err instanceof Error ? err : new Error(String(err));
-    this.failure ??= failure;
-    for (const op of current) op.reject(failure);
-    for (const op of this.queue.splice(0)) op.reject(failure);
   }
 }

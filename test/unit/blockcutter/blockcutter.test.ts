@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { BlockCutter, messageSizeBytes } from '../../../src/blockcutter/index.js';
 import { ManualClock } from '../../../src/clock.js';
 import type { BatchSize } from '../../../src/channelconfig/types.js';
-import { sizedEnvelope, txIdOf } from '../../support/solo.js';
+import { common } from '../../../src/protos/index.js';
+import { makeEnvelope, sizedEnvelope, txIdOf } from '../../support/solo.js';
 
 const BASE: BatchSize = { maxMessageCount: 3, absoluteMaxBytes: 1000, preferredMaxBytes: 100 };
 
@@ -145,10 +146,21 @@ for (const c of cases) {
   });
 }
 
-test('block cutter: message size is len(payload) + len(signature)', () => {
-  const env = sizedEnvelope('a', 42);
-  assert.equal(messageSizeBytes(env), 42);
-  assert.equal(env.payload.length + env.signature.length, 42);
+test('block cutter: message size is len(payload) + len(signature) of the envelope, not its marshalled size', () => {
+  // A real envelope, decoded as the orderer decodes what it receives; the sizes are read back from
+  // its wire bytes independently (Fabric's messageSizeBytes: len(Payload) + len(Signature)).
+  const env = makeEnvelope('a', { dataBytes: 300 });
+  const wire = common.Envelope.decode(env.raw);
+  const size = wire.payload.length + wire.signature.length;
+  assert.equal(messageSizeBytes(env), size);
+  assert.ok(env.raw.length > size, 'the marshalled envelope also holds field tags and lengths');
+
+  // And the cutter judges by that size: exactly preferredMaxBytes is not oversized, one byte less is.
+  const exact = new BlockCutter({ batchSize: () => ({ ...BASE, preferredMaxBytes: size }) });
+  assert.deepEqual(exact.ordered(env), { batches: [], pending: true });
+  const smaller = new BlockCutter({ batchSize: () => ({ ...BASE, preferredMaxBytes: size - 1 }) });
+  const { batches, pending } = smaller.ordered(env);
+  assert.deepEqual([batches.map((b) => b.map(txIdOf)), pending], [[['a']], false]);
 });
 
 test('block cutter: block fill duration runs from the first pending message to the cut', () => {

@@ -19,8 +19,7 @@ import {
 import { channelResources } from '../../../src/server/orderer.js';
 import { blockDataHash } from '../../../src/ledger/index.js';
 import { ManualClock } from '../../../src/clock.js';
-
-const FIXTURES = new URL('../../../../shared/fixtures/fabric-2.5/', import.meta.url).pathname;
+import { FABRIC_FIXTURES as FIXTURES } from '../../support/fabric-fixtures.js';
 
 function fixtureProfile(channelId: string): GenesisProfile {
   const org = (name: string, mspId: string, dir: string) => ({

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FileBlockStore, blockHeaderHash, unmarshalCanonicalBlock } from '../../../src/ledger/index.js';
 import {
@@ -13,6 +13,16 @@ import {
 
 const channelId = 'mychannel';
 const indexPath = (directory: string) => path.join(directory, 'blocklocations.idx');
+
+/** A channel's folder in test/fixtures/go-orderer: the Go orderer's block file and its delivered blocks. */
+const goOrdererFixture = (channel: string) =>
+  new URL(`../../fixtures/go-orderer/${channel}/`, import.meta.url).pathname;
+
+async function fixtureBlocks(fixture: string): Promise<Buffer[]> {
+  const count = (await readdir(fixture)).filter((name) => name.endsWith('.block')).length;
+  assert.ok(count >= 2, `no Go orderer blocks in ${fixture}`);
+  return Promise.all(Array.from({ length: count }, (_, i) => readFile(path.join(fixture, `${i}.block`))));
+}
 
 async function blockFiles(directory: string): Promise<string[]> {
   return (await readdir(directory)).filter((name) => name.startsWith('blockfile_')).sort();
@@ -45,19 +55,23 @@ test('survives a restart: same height, same bytes, appends continue', () =>
     await third.close();
   }));
 
-test('writes block files byte-identical to what the Go orderer writes', () =>
-  withTempDir(async (directory) => {
-    const golden = await goldenBlocks('mychannel');
-    await mkdir(path.join(directory, 'ours'));
-    const store = await FileBlockStore.open({ channelId, directory: path.join(directory, 'ours') });
-    for (const [number, bytes] of golden.entries()) await store.append({ number, bytes });
-    await store.close();
-    const theirs = await writeGoOrdererLedger(path.join(directory, 'go'), channelId, golden);
-    assert.deepEqual(
-      await readFile(path.join(directory, 'ours', 'blockfile_000000')),
-      await readFile(path.join(theirs, 'blockfile_000000')),
-    );
-  }));
+test('writes block files byte-identical to the ones the Go orderer wrote for the same blocks', async () => {
+  // test/fixtures/go-orderer holds blockfile_000000 as Fabric's v2.5.12 orderer wrote it and every
+  // block as its Deliver served it (see the README there). Our store gets the delivered bytes.
+  for (const channel of ['system-channel', 'mychannel']) {
+    const fixture = goOrdererFixture(channel);
+    const blocks = await fixtureBlocks(fixture);
+    await withTempDir(async (directory) => {
+      const store = await FileBlockStore.open({ channelId: channel, directory });
+      for (const [number, bytes] of blocks.entries()) await store.append({ number, bytes });
+      await store.close();
+      const ours = await readFile(path.join(directory, 'blockfile_000000'));
+      const theirs = await readFile(path.join(fixture, 'blockfile_000000'));
+      assert.equal(ours.length, theirs.length, `${channel}: block file length`);
+      assert.ok(ours.equals(theirs), `${channel}: block file bytes differ from the Go orderer's`);
+    });
+  }
+});
 
 test('group commit: blocks appended together share one fsync; one at a time each get one', () =>
   withTempDir(async (directory) => {
@@ -181,22 +195,23 @@ for (const { name, damage, rebuilt } of indexDamage) {
     }));
 }
 
-test('reads a ledger folder written by the Go orderer (golden mychannel blocks) and serves identical bytes', () =>
+test('reads a block file written by the Go orderer and serves the bytes its Deliver served', () =>
   withTempDir(async (directory) => {
-    const golden = await goldenBlocks('mychannel');
-    const folder = await writeGoOrdererLedger(directory, channelId, golden);
-    const store = await FileBlockStore.open({ channelId, directory: folder, cachedBlocks: 0 });
-    assert.equal(store.stats().reindexedBlocks, 6);
-    assert.equal(store.height(), 6);
-    for (const [number, bytes] of golden.entries())
-      assert.deepEqual((await store.getBlock(number))?.bytes, bytes);
+    const fixture = goOrdererFixture('mychannel');
+    const delivered = await fixtureBlocks(fixture);
+    await copyFile(path.join(fixture, 'blockfile_000000'), path.join(directory, 'blockfile_000000'));
+    const store = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 });
+    assert.equal(store.stats().reindexedBlocks, delivered.length);
+    assert.equal(store.height(), delivered.length);
+    for (const [number, bytes] of delivered.entries())
+      assert.deepEqual((await store.getBlock(number))?.bytes, bytes, `block ${number}`);
 
-    const next = makeBlock(6, blockHeaderHash(unmarshalCanonicalBlock(golden[5]!)));
+    const next = makeBlock(delivered.length, blockHeaderHash(unmarshalCanonicalBlock(delivered.at(-1)!)));
     await store.append(next);
     await store.close();
-    const reopened = await FileBlockStore.open({ channelId, directory: folder, cachedBlocks: 0 });
+    const reopened = await FileBlockStore.open({ channelId, directory, cachedBlocks: 0 });
     assert.equal(reopened.stats().reindexedBlocks, 0);
-    await assertServes(reopened, [...golden.map((bytes, number) => ({ number, bytes })), next]);
+    await assertServes(reopened, [...delivered.map((bytes, number) => ({ number, bytes })), next]);
     await reopened.close();
   }));
 

@@ -14,7 +14,25 @@ import {
   isExposition,
 } from '../../../src/metrics/index.js';
 import { makeChain, withTempDir } from '../../support/ledger.js';
-import { sizedEnvelope } from '../../support/solo.js';
+import { FakeConsenterSupport, capturingLogger, makeEnvelope, sizedEnvelope } from '../../support/solo.js';
+import { KafkaConsenter } from '../../../src/consensus/kafka/index.js';
+import { FakeKafkaCluster, FakeKafkaClient } from '../consensus/kafka/fake-kafka.js';
+
+/** The in-memory Kafka client, reporting produced records as the library client does. */
+class ReportingKafkaClient extends FakeKafkaClient {
+  constructor(
+    cluster: FakeKafkaCluster,
+    private readonly onProduced: ((topic: string, records: number, bytes: number) => void) | undefined,
+  ) {
+    super(cluster);
+  }
+
+  override async produce(topic: string, partition: number, value: Buffer, key?: Buffer): Promise<number> {
+    const offset = await super.produce(topic, partition, value);
+    this.onProduced?.(topic, 1, value.length + (key?.length ?? 0));
+    return offset;
+  }
+}
 
 function setup() {
   const provider = new PrometheusProvider({ processMetrics: false });
@@ -28,7 +46,11 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-test("every Fabric orderer metric is exposed under Fabric's name and type", async () => {
+// Names and types only. That the series move with traffic is checked for a running orderer in
+// test/integration/metrics-traffic.test.ts (broadcast, deliver, block cutter, ledger, logging), and
+// for the Kafka gauges below. consensus_kafka_request_latency and the consensus_etcdraft_* metrics
+// are declared only: nothing sets them yet.
+test("every Fabric orderer metric is declared under Fabric's name and type", async () => {
   const { provider } = setup();
   const text = await provider.scrape();
   const expected: [string, string][] = [
@@ -153,6 +175,54 @@ test("ledger height and commit time from a real file ledger's group commits, wit
       .map((l) => /le="([^"]+)"/.exec(l)![1]);
     assert.deepEqual(buckets, ['0.005', '0.01', '0.015', '0.05', '0.1', '1', '10', '+Inf']);
   }));
+
+test("Kafka gauges move with a Kafka chain's traffic: last offset persisted per channel, record send rate per topic", async () => {
+  const { provider, metrics } = setup();
+  const clock = new ManualClock();
+  const cluster = new FakeKafkaCluster();
+  const support = new FakeConsenterSupport({
+    channelId: 'mychannel',
+    clock,
+    batchSize: { maxMessageCount: 2, absoluteMaxBytes: 1 << 20, preferredMaxBytes: 1 << 19 },
+  });
+  support.config.kafkaBrokers = ['127.0.0.1:9092'];
+  const consenter = new KafkaConsenter(
+    {
+      retry: { shortIntervalMs: 100, shortTotalMs: 1000, longIntervalMs: 1000, longTotalMs: 5000 },
+      networkTimeouts: { dialTimeoutMs: 1000, readTimeoutMs: 3000, writeTimeoutMs: 1000 },
+      producer: { retryMax: 1, retryBackoffMs: 10 },
+      consumer: { retryBackoffMs: 100 },
+      replicationFactor: 1,
+      version: '2.0.0',
+      readyWaitMs: 60_000,
+    },
+    {
+      clock,
+      logger: capturingLogger().logger,
+      metrics: metrics.kafka,
+      // The library client reports every produced batch like this; the fake stands in for the brokers.
+      createClient: (_options, deps) => new ReportingKafkaClient(cluster, deps.onProduced),
+    },
+  );
+  const chain = consenter.handleChain(support, undefined);
+  chain.start();
+  await chain.waitReady();
+  const before = await provider.scrape();
+  // A new channel has no offset yet: no series (Fabric's gauge shows sarama.OffsetOldest - 1 = -3).
+  assert.equal(sample(before, 'consensus_kafka_last_offset_persisted{channel="mychannel"}'), undefined);
+  for (const id of ['a', 'b', 'c', 'd']) await chain.order(makeEnvelope(id, { channelId: 'mychannel' }), 0);
+  // The chain writes asynchronously on the event loop (no timers involved): let it run.
+  for (let turn = 0; turn < 500 && support.blocks.length < 2; turn++) await new Promise(setImmediate);
+  assert.equal(support.blocks.length, 2, 'two blocks written');
+  // CONNECT at offset 0, then a, b (block 0) and c, d (block 1).
+  const afterBlocks = await provider.scrape();
+  assert.equal(sample(afterBlocks, 'consensus_kafka_last_offset_persisted{channel="mychannel"}'), 4);
+  // The produce gauges are published every 10 s of the injected clock: CONNECT and four messages.
+  clock.advance(10_000);
+  const published = await provider.scrape();
+  assert.equal(sample(published, 'consensus_kafka_record_send_rate{topic="mychannel"}'), 0.5);
+  await chain.halt();
+});
 
 test('process metrics are on by default; names are namespace_subsystem_name', async () => {
   const provider = new PrometheusProvider();

@@ -3,8 +3,24 @@
 import type { Ready } from './rawnode.js';
 import type { SoftState } from './raft.js';
 import { stateTypeName } from './raft.js';
-import type { ConfChangeSingle, ConfState, Entry, HardState, Message, Snapshot } from './types.js';
-import { ConfChangeType, EntryType, MessageType, isEmptyHardState, isEmptySnap } from './types.js';
+import type {
+  ConfChange,
+  ConfChangeSingle,
+  ConfChangeV2,
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  Snapshot,
+} from './types.js';
+import {
+  ConfChangeTransition,
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  isEmptyHardState,
+  isEmptySnap,
+} from './types.js';
 
 export type EntryFormatter = (data: Uint8Array) => string;
 
@@ -36,6 +52,25 @@ export function confChangesToString(ccs: ConfChangeSingle[]): string {
     [ConfChangeType.UpdateNode]: 'u',
   };
   return ccs.map((cc) => `${letter[cc.type] ?? 'unknown'}${cc.nodeId}`).join(' ');
+}
+
+const confChangeTypeName = (t: ConfChangeType): string =>
+  ConfChangeType[t] === undefined ? String(t) : `ConfChange${ConfChangeType[t]}`;
+
+const confChangeTransitionName = (t: ConfChangeTransition): string =>
+  ConfChangeTransition[t] === undefined ? String(t) : `ConfChangeTransition${ConfChangeTransition[t]}`;
+
+// Go's %v of a []byte: the bytes in decimal; a nil slice (undefined here) prints as [].
+const goBytes = (b: Uint8Array | undefined): string => `[${b === undefined ? '' : [...b].join(' ')}]`;
+
+// Go's %v of a raftpb.ConfChange or ConfChangeV2 value (a plain struct, fields in declaration
+// order, enums by name), as raft's "ignoring conf change" log line prints it.
+export function goFormatConfChange(cc: ConfChange | ConfChangeV2): string {
+  if ('changes' in cc) {
+    const changes = cc.changes.map((c) => `{${confChangeTypeName(c.type)} ${c.nodeId}}`).join(' ');
+    return `{${confChangeTransitionName(cc.transition)} [${changes}] ${goBytes(cc.context)}}`;
+  }
+  return `{${confChangeTypeName(cc.type)} ${cc.nodeId} ${goBytes(cc.context)} ${cc.id}}`;
 }
 
 // The changes of an encoded ConfChange (v1: type field 2, node_id field 3) or ConfChangeV2

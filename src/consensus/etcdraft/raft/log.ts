@@ -107,11 +107,11 @@ export class RaftLog {
     return index;
   }
 
+  // A copy, as Go's slice header is one: a Ready holds these entries until advance(), and
+  // entries raft appends meanwhile (the auto-leave ConfChangeV2 appended inside advance) must
+  // not show up in it, or advance marks them stable although the application never saw them.
   unstableEntries(): Entry[] {
-    // A copy, as Go's slice header is: entries appended to the unstable log after a Ready was
-    // built (a proposal before advance(), the leader's auto-leave in advance()) must not join
-    // that Ready, or advance() marks them stable without the application ever saving them.
-    return this.unstable.entries.length === 0 ? [] : this.unstable.entries.slice();
+    return this.unstable.entries.slice();
   }
 
   // All committed entries available for execution.

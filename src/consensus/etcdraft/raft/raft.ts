@@ -3,6 +3,7 @@
 // Where Go panics, this throws RaftInvariantError (errors.ts).
 import { Changer } from './confchange/confchange.js';
 import { restore as restoreConfState } from './confchange/restore.js';
+import { goFormatConfChange } from './describe.js';
 import { NO_LIMIT } from './entry-size.js';
 import {
   ErrProposalDropped,
@@ -26,6 +27,7 @@ import { StateType as ProgressStateType } from './tracker/state.js';
 import { ProgressTracker } from './tracker/tracker.js';
 import type { TrackerConfig } from './tracker/tracker.js';
 import type { ConfChangeV2, ConfState, Entry, HardState, Message, Snapshot } from './types.js';
+import { decodeConfChange, decodeConfChangeV2 } from './wire.js';
 import {
   ConfChangeTransition,
   EntryType,
@@ -1237,8 +1239,10 @@ function stepLeader(r: Raft, m: Message): void {
           }
 
           if (refused !== '') {
+            const cc =
+              e.type === EntryType.ConfChange ? decodeConfChange(e.data) : decodeConfChangeV2(e.data);
             r.logger.info(
-              `${hex(r.id)} ignoring conf change at config ${r.prs.config.toString()}: ${refused}`,
+              `${hex(r.id)} ignoring conf change ${goFormatConfChange(cc)} at config ${r.prs.config.toString()}: ${refused}`,
             );
             m.entries[i] = newEntry({ type: EntryType.Normal });
           } else {

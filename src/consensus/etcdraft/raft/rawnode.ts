@@ -6,6 +6,7 @@ import { Raft, isLocalMsg, isResponseMsg, softStateEqual } from './raft.js';
 import type { Config, SoftState } from './raft.js';
 import type { ReadState } from './read-only.js';
 import { getStatus } from './status.js';
+import { encodeConfChangeV2 } from './wire.js';
 import type { Status } from './status.js';
 import type { ConfChange, ConfChangeV2, ConfState, Entry, HardState, Message, Snapshot } from './types.js';
 import {
@@ -146,14 +147,13 @@ export class RawNode {
     );
   }
 
-  // Proposes a (v1) config change, as an EntryConfChange entry.
-  proposeConfChange(cc: ConfChange): void {
-    this.raft.step(
-      newMessage({
-        type: MessageType.MsgProp,
-        entries: [newEntry({ type: EntryType.ConfChange, data: marshalConfChange(cc) })],
-      }),
-    );
+  // Proposes a config change (etcd's ConfChangeI): a v1 ConfChange as an EntryConfChange
+  // entry, a ConfChangeV2 as an EntryConfChangeV2 entry.
+  proposeConfChange(cc: ConfChange | ConfChangeV2): void {
+    const entry = isConfChangeV2(cc)
+      ? newEntry({ type: EntryType.ConfChangeV2, data: encodeConfChangeV2(cc) })
+      : newEntry({ type: EntryType.ConfChange, data: marshalConfChange(cc) });
+    this.raft.step(newMessage({ type: MessageType.MsgProp, entries: [entry] }));
   }
 
   // Applies a config change to the local node. The app must call this when it applies a
@@ -216,7 +216,7 @@ export class RawNode {
     const hardSt = r.hardState();
     if (!isEmptyHardState(hardSt) && !isHardStateEqual(hardSt, this.prevHardSt)) return true;
     if (r.raftLog.hasPendingSnapshot()) return true;
-    if (r.msgs.length > 0 || r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextEnts()) return true;
+    if (r.msgs.length > 0 || r.raftLog.unstable.entries.length > 0 || r.raftLog.hasNextEnts()) return true;
     if (r.readStates.length !== 0) return true;
     return false;
   }

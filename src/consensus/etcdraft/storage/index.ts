@@ -6,7 +6,7 @@ export {
   type GroupCommitTarget,
   type GroupCommitStats,
   type GroupCommitOptions,
-} from './group-commit.js';
+} from '../../../wal/index.js';
 export {
   RaftWal,
   DEFAULT_MAX_SNAPSHOT_FILES,

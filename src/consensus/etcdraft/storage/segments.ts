@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { RaftStorageError } from './errors.js';
 import type { StorageFileHandle, StorageFs } from './fs.js';
-import type { GroupCommitTarget } from './group-commit.js';
+import type { GroupCommitTarget } from '../../../wal/index.js';
 import { decodeRecords, encodeSegmentHeader } from './records.js';
 import type { ReplaySegment } from './replay.js';
 import type { HardState } from './types.js';

@@ -7,7 +7,7 @@ import { isValidChannelId } from '../../../ledger/channelid.js';
 import { errorMessage } from '../../../errors.js';
 import { RaftStorageError, repairAdvice } from './errors.js';
 import { NodeStorageFs, type StorageFs } from './fs.js';
-import { GroupCommitWriter, type GroupCommitStats } from './group-commit.js';
+import { GroupCommitWriter, type GroupCommitStats } from '../../../wal/index.js';
 import {
   RecordEncodingError,
   encodeEntryChunks,

@@ -288,33 +288,51 @@ test('halt() stops retries, closes the client, and refuses further messages', as
 });
 
 test('every orderer on the partition writes the same blocks, whichever timer fires first', async () => {
-  const clock = new ManualClock();
-  const cluster = new FakeKafkaCluster();
-  const one = setup({ clock, cluster });
-  const two = setup({ clock, cluster });
-  await one.chain.waitReady();
-  await two.chain.waitReady();
-  for (let i = 0; i < 10; i++) {
-    await (i % 2 ? one : two).chain.order(makeEnvelope(`t${i}`), 0);
-    if (i % 4 === 3) {
-      await settle();
-      clock.advance(2000); // both timers fire: two TIME_TO_CUTs, the second one stale
+  // Each orderer has its own clock, so each order of batch timers can be made to happen: one orderer's
+  // TIME_TO_CUT cuts the block on both (and cancels the other's timer), or both fire before either
+  // sees the other's TIME_TO_CUT and the second one is stale.
+  for (const fires of [['one'], ['two'], ['one', 'two'], ['two', 'one']] as const) {
+    const cluster = new FakeKafkaCluster();
+    const orderers = { one: setup({ cluster }), two: setup({ cluster }) };
+    const { one, two } = orderers;
+    await one.chain.waitReady();
+    await two.chain.waitReady();
+    for (let round = 0; round < 2; round++) {
+      await one.chain.order(makeEnvelope(`${round}-a`), 0);
+      await two.chain.order(makeEnvelope(`${round}-b`), 0);
+      // Nothing else runs on an idle chain's clock: one pending timer is its batch timer.
+      await until(`${fires}: both batch timers armed`, () =>
+        [one, two].every((o) => o.clock.pendingTimers === 1),
+      );
+      for (const name of fires) orderers[name].clock.advance(2000);
+      await until(`${fires}: block ${round + 1} on both`, () =>
+        [one, two].every((o) => o.support.blocks.length === round + 1),
+      );
+      for (const o of [one, two]) {
+        assert.equal(o.clock.pendingTimers, 0, `${fires}: the cut cancelled every batch timer`);
+      }
     }
+    const expected = [
+      ['0-a', '0-b'],
+      ['1-a', '1-b'],
+    ];
+    assert.deepEqual(one.support.txIds, expected, `${fires}`);
+    assert.deepEqual(two.support.txIds, expected, `${fires}`);
+    const metadata = (s: FakeConsenterSupport) =>
+      s.blocks.map((b) => decodeKafkaMetadata(b.consenterMetadata!));
+    assert.deepEqual(metadata(one.support), metadata(two.support), `${fires}`);
+    const ttcs = topicMessages(cluster).flatMap((m) => (m.type === 'time-to-cut' ? [m.blockNumber] : []));
+    assert.deepEqual(ttcs, fires.length === 1 ? [0, 1] : [0, 0, 1, 1], `${fires}: TIME_TO_CUTs posted`);
+    // Each block ends at the first TIME_TO_CUT for it; a second one is consumed as stale.
+    const offsets = topicMessages(cluster).flatMap((m, i) => (m.type === 'time-to-cut' ? [i] : []));
+    assert.deepEqual(
+      metadata(one.support).map((m) => m.lastOffsetPersisted),
+      fires.length === 1 ? offsets : [offsets[0], offsets[2]],
+      `${fires}`,
+    );
+    await one.chain.halt();
+    await two.chain.halt();
   }
-  await settle();
-  clock.advance(2000);
-  await until(
-    'all ordered',
-    () => one.support.txIds.flat().length === 10 && two.support.txIds.flat().length === 10,
-  );
-  assert.deepEqual(one.support.txIds, two.support.txIds);
-  const metadata = (s: FakeConsenterSupport) =>
-    s.blocks.map((b) => decodeKafkaMetadata(b.consenterMetadata!));
-  assert.deepEqual(metadata(one.support), metadata(two.support));
-  const ttcs = topicMessages(cluster).filter((m) => m.type === 'time-to-cut');
-  assert.ok(ttcs.length > one.support.blocks.length - 3, 'time-to-cut messages from both orderers');
-  await one.chain.halt();
-  await two.chain.halt();
 });
 
 test('a normal message validated under an old config is re-validated and re-submitted, then ordered once', async () => {
@@ -382,6 +400,31 @@ test('a stale config message is re-submitted and Broadcast waits until it comes 
     lastOriginalOffsetProcessed: 1,
     lastResubmittedConfigOffset: 1,
   });
+  await chain.halt();
+});
+
+test('a re-submitted config message rejected when re-validated again unblocks Broadcast (Fabric stays blocked)', async () => {
+  const { chain, support, cluster } = setup();
+  support.seq = 1;
+  await chain.waitReady();
+  cluster.deliverBelow = 2;
+  await chain.configure(makeEnvelope('cfg', { type: 1 }), 0);
+  await until('re-submitted', () => cluster.log('mychannel').length === 3);
+  let ready = false;
+  void chain.waitReady().then(() => (ready = true));
+  await settle();
+  assert.equal(ready, false, 'ingress is blocked');
+  // The config changed again before the re-submission came back, and it no longer applies.
+  support.seq = 2;
+  support.reprocessConfig = () => {
+    throw new Error('read set version mismatch');
+  };
+  cluster.release();
+  await until('ingress unblocked', () => ready);
+  assert.equal(support.configValidations, 2);
+  assert.deepEqual(support.blocks, [], 'nothing ordered');
+  assert.equal(chain.coreState().lastResubmittedConfigOffset, 0, 'no re-submission in flight any more');
+  assert.equal(cluster.log('mychannel').length, 3, 'not re-submitted again');
   await chain.halt();
 });
 

@@ -1,14 +1,12 @@
 // KafkaCore against Fabric's rules (orderer/consensus/kafka/chain.go processRegular, processTimeToCut,
-// processConnect and the batch timer), event by event, plus the properties every orderer relies on:
-// the same partition gives the same blocks, and a restart from any block's KafkaMetadata continues
-// with exactly the blocks an uninterrupted chain writes.
+// processConnect and the batch timer), event by event. The properties over whole histories (several
+// orderers, restarts, re-submissions) are in core-history.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockCutter } from '../../../../src/blockcutter/index.js';
 import type { BatchSize } from '../../../../src/channelconfig/types.js';
 import { decodeEnvelope } from '../../../../src/protoutil/index.js';
 import { orderer as ordererProtos } from '../../../../src/protos/index.js';
-import type { ReceivedEnvelope } from '../../../../src/consensus/types.js';
 import {
   KafkaCore,
   encodeConnect,
@@ -282,6 +280,44 @@ test('re-submitted config message stale again: re-submitted with the new offset;
   assert.equal(core.state.lastResubmittedConfigOffset, 25);
 });
 
+test('re-submitted config message rejected on re-validation: ingress waiting for it is unblocked, also after a restart', () => {
+  // Fabric keeps Broadcast blocked for good here: nothing with this original offset can come back.
+  const { core } = newCore({ lastResubmittedConfigOffset: 20, lastOriginalOffsetProcessed: 5 });
+  assert.equal(core.isIngressBlocked, true);
+  assert.deepEqual(summary(core.consumed(25, config('cfg', 1, 20), { ...CTX, sequence: 2 })), [
+    { type: 'resubmit-config', txId: 'cfg', originalOffset: 25 },
+  ]);
+  assert.deepEqual(core.configRejected(25), [{ type: 'unblock-ingress' }]);
+  assert.equal(core.isIngressBlocked, false);
+  assert.equal(core.state.lastResubmittedConfigOffset, 0, 'no re-submission in flight any more');
+  assert.equal(
+    newCore(core.state).core.isIngressBlocked,
+    false,
+    'a restart from the next block is not blocked',
+  );
+});
+
+test('config message rejected on re-validation that ingress is not waiting for: still blocked', () => {
+  const { core } = newCore({ lastCutBlockNumber: 3 });
+  const ctx = { ...CTX, sequence: 1 };
+  core.consumed(20, config('a', 0), ctx);
+  core.configResubmitted(20);
+  // A first-time config message validated before the change is rejected: ingress still waits for 'a'.
+  assert.deepEqual(summary(core.consumed(21, config('b', 0), ctx)), [
+    { type: 'resubmit-config', txId: 'b', originalOffset: 21 },
+  ]);
+  assert.deepEqual(core.configRejected(21), []);
+  assert.equal(core.isIngressBlocked, true);
+  assert.equal(core.state.lastResubmittedConfigOffset, 20);
+  // An older copy of 'a' re-submitted again is rejected while ingress waits for the newer one.
+  core.consumed(22, config('c', 0), ctx);
+  core.configResubmitted(22);
+  core.consumed(23, config('a', 0, 20), { ...CTX, sequence: 2 });
+  assert.deepEqual(core.configRejected(23), []);
+  assert.equal(core.isIngressBlocked, true);
+  assert.deepEqual(core.configRejected(99), [], 'an offset no resubmit-config effect named');
+});
+
 test('ingress at start: blocked only while the last re-submitted config message is not processed', () => {
   const cases: [number, number, boolean][] = [
     [0, 0, false],
@@ -333,95 +369,4 @@ test('a failed TIME_TO_CUT post re-arms the timer while the batch is still pendi
   core.consumed(2, normal('b'), CTX);
   core.consumed(3, normal('c'), CTX); // batch full: block 1 cut
   assert.deepEqual(core.timeToCutPostFailed(1, CTX), [], 'block 1 already cut');
-});
-
-// ---- properties over whole partitions -------------------------------------------------------------
-
-/** A deterministic pseudo-random partition: normal messages, TIME_TO_CUTs as timers would post them,
- *  config messages, stale messages, re-submitted copies and CONNECTs. */
-function partition(seed: number, length: number): Buffer[] {
-  let x = seed;
-  const rand = () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x / 2147483648;
-  };
-  const messages: Buffer[] = [];
-  let block = 1;
-  for (let i = 0; i < length; i++) {
-    const r = rand();
-    if (r < 0.6) messages.push(normal(`t${i}`, 0, 0, 16 + Math.floor(rand() * 300)));
-    else if (r < 0.75) messages.push(encodeTimeToCut(block + Math.floor(rand() * 2) - 1 || 1));
-    else if (r < 0.8) messages.push(config(`c${i}`));
-    else if (r < 0.9) messages.push(normal(`r${i}`, 0, Math.floor(rand() * i)));
-    else messages.push(encodeConnect());
-    if (rand() < 0.3) block++;
-  }
-  return messages;
-}
-
-interface Written {
-  blockNumber: number;
-  kind: string;
-  txIds: string[];
-  metadata: unknown;
-}
-
-/** Feeds a partition from fromOffset; TTC numbers that would be fatal are skipped by the generator's shape. */
-function run(
-  core: KafkaCore,
-  messages: Buffer[],
-  fromOffset: number,
-): { written: Written[]; fatal: boolean } {
-  const written: Written[] = [];
-  for (let offset = fromOffset; offset < messages.length; offset++) {
-    const effects = core.consumed(offset, messages[offset]!, CTX);
-    for (const e of effects) {
-      if (e.type === 'fatal') return { written, fatal: true };
-      if (e.type === 'write-block') {
-        written.push({
-          blockNumber: e.blockNumber,
-          kind: e.kind,
-          txIds: e.batch.map((env: ReceivedEnvelope) => env.channelHeader.txId),
-          metadata: e.metadata,
-        });
-      }
-    }
-  }
-  return { written, fatal: false };
-}
-
-test('property: every orderer consuming the same partition writes the same blocks', () => {
-  for (let seed = 1; seed <= 20; seed++) {
-    const messages = partition(seed, 120);
-    const a = run(newCore({}, { preferredMaxBytes: 700, maxMessageCount: 4 }).core, messages, 0);
-    const b = run(newCore({}, { preferredMaxBytes: 700, maxMessageCount: 4 }).core, messages, 0);
-    assert.deepEqual(a, b, `seed ${seed}`);
-  }
-});
-
-test('property: restarting from any block KafkaMetadata continues with exactly the same blocks', () => {
-  let restarts = 0;
-  for (let seed = 1; seed <= 20; seed++) {
-    const messages = partition(seed, 120);
-    const batch = { preferredMaxBytes: 700, maxMessageCount: 4 };
-    const full = run(newCore({}, batch).core, messages, 0);
-    for (let i = 0; i < full.written.length; i++) {
-      const block = full.written[i]!;
-      const m = block.metadata as {
-        lastOffsetPersisted: number;
-        lastOriginalOffsetProcessed: number;
-        lastResubmittedConfigOffset: number;
-      };
-      const restarted = newCore({ ...m, lastCutBlockNumber: block.blockNumber }, batch).core;
-      const after = run(restarted, messages, m.lastOffsetPersisted + 1);
-      assert.deepEqual(
-        after.written,
-        full.written.slice(i + 1),
-        `seed ${seed}, restart after block ${block.blockNumber}`,
-      );
-      assert.equal(after.fatal, full.fatal);
-      restarts++;
-    }
-  }
-  assert.ok(restarts > 100, `only ${restarts} restarts exercised`);
 });

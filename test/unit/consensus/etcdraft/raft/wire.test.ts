@@ -99,6 +99,35 @@ describe('raftpb wire encoding (gogoproto-compatible)', () => {
     assert.deepEqual(decodeMessage(bytes), message);
   });
 
+  it('writes nested entries whose length varint takes 1, 2, 3 and 4 bytes', () => {
+    // Entry bodies of 10 B, ~200 B, ~20 KB and ~2.1 MB: each Message.entries field must be
+    // tag 0x3a, the body's length as a varint, then exactly the bytes encodeEntry gives.
+    const entries = [10, 200, 20_000, 2_100_000].map((size, i) =>
+      newEntry({ term: 2, index: 10 + i, data: new Uint8Array(size).fill(i + 1) }),
+    );
+    const message = newMessage({ type: MessageType.MsgApp, to: 2, from: 1, term: 2, entries });
+    const bytes = encodeMessage(message);
+    assert.deepEqual(decodeMessage(bytes), message);
+    const varint = (value: number): number[] => {
+      const out: number[] = [];
+      while (value >= 128) {
+        out.push((value % 128) | 128);
+        value = Math.floor(value / 128);
+      }
+      return [...out, value];
+    };
+    const body = Buffer.from(bytes);
+    let searchFrom = 0;
+    entries.forEach((entry, i) => {
+      const encoded = encodeEntry(entry);
+      const field = Buffer.from([0x3a, ...varint(encoded.length), ...encoded]);
+      assert.equal(varint(encoded.length).length, i + 1);
+      const at = body.indexOf(field, searchFrom);
+      assert.ok(at >= 0, `entry ${i} (${entry.data.length} B) not written as one length-delimited field`);
+      searchFrom = at + field.length;
+    });
+  });
+
   it('writes an empty but present context (Go non-nil) and omits an absent one', () => {
     const withEmpty = encodeMessage(newMessage({ type: MessageType.MsgVote, context: new Uint8Array(0) }));
     assert.ok(toHex(withEmpty).endsWith('62 00'));

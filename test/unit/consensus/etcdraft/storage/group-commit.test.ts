@@ -2,10 +2,7 @@
 // between them in request order, groups are capped in bytes, and the first failure stops it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  GroupCommitWriter,
-  type GroupCommitTarget,
-} from '../../../../../src/consensus/etcdraft/storage/index.js';
+import { GroupCommitWriter, type GroupCommitTarget } from '../../../../../src/wal/index.js';
 import { gate } from './recording-fs.js';
 
 /** A target that records each commit and can hold the next one until the test lets it go. */

@@ -3,9 +3,11 @@
 // the order they were requested; an exclusive operation (cut a file, write a snapshot, prune) runs
 // after every earlier append is durable and before any later one is written.
 //
-// Not specific to Raft: the target decides what "durable" means (write + fsync of one file, or of
-// a segment that may then be cut). After any failure the writer takes nothing more: a failed fsync
-// may have dropped dirty pages, so retrying could report durable what is lost.
+// Shared by the write-ahead logs: Raft's storage (segments that may be cut between groups) and the
+// solo chain's log (one file). The target decides what "durable" means. After a failure the writer
+// takes nothing more: a failed fsync may have dropped dirty pages, so retrying could report durable
+// what is lost. The one exception is a failure the target declares whole (refusesOnly: a full disk,
+// after which the target cut itself back to what was durable): only that group or task is refused.
 
 export interface GroupCommitTarget<Mark> {
   /**
@@ -44,6 +46,12 @@ export interface GroupCommitDependencies<Mark> {
   readonly target: GroupCommitTarget<Mark>;
   /** The error every operation gets once the writer has failed: it wraps the first cause. */
   readonly failure: (cause: unknown) => Error;
+  /**
+   * True for a failure that leaves the target as it was before the commit or task (e.g. a full disk
+   * on a file that cuts itself back): the operations of that group, or that task, are rejected with
+   * the cause and the writer goes on. Absent: every failure stops the writer.
+   */
+  readonly refusesOnly?: (cause: unknown) => boolean;
 }
 
 export interface GroupCommitOptions {
@@ -60,6 +68,7 @@ export class GroupCommitWriter<Mark> {
   private readonly target: GroupCommitTarget<Mark>;
   private readonly maxGroupBytes: number;
   private readonly makeFailure: (cause: unknown) => Error;
+  private readonly refusesOnly: (cause: unknown) => boolean;
   private readonly queue: Op<Mark>[] = [];
   private working = false;
   private idle: Promise<void> = Promise.resolve();
@@ -72,6 +81,7 @@ export class GroupCommitWriter<Mark> {
     this.maxGroupBytes = options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES;
     this.target = deps.target;
     this.makeFailure = deps.failure;
+    this.refusesOnly = deps.refusesOnly ?? (() => false);
   }
 
   /** The error that stopped the writer, if one did. */
@@ -84,7 +94,10 @@ export class GroupCommitWriter<Mark> {
     return new Promise((resolve, reject) => this.enqueue({ type: 'append', chunks, mark, resolve, reject }));
   }
 
-  /** Runs task alone, in request order; a rejection from it stops the writer like a failed fsync. */
+  /**
+   * Runs task alone, in request order; a rejection from it stops the writer like a failed fsync
+   * (unless refusesOnly says the target is whole: then only this task is rejected, with the cause).
+   */
   exclusive<T>(task: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) =>
       this.enqueue({ type: 'exclusive', run: async () => resolve(await task()), reject }),
@@ -154,7 +167,10 @@ export class GroupCommitWriter<Mark> {
           group.map((op) => op.mark),
         );
       } catch (err) {
-        this.fail(err, group);
+        if (this.refusesOnly(err)) {
+          const refusal = asError(err);
+          for (const op of group) op.reject(refusal);
+        } else this.fail(err, group);
         return;
       }
       this.stats.commits++;
@@ -169,7 +185,8 @@ export class GroupCommitWriter<Mark> {
       await op.run();
       this.stats.exclusiveRuns++;
     } catch (err) {
-      this.fail(err, [op]);
+      if (this.refusesOnly(err)) op.reject(asError(err));
+      else this.fail(err, [op]);
     }
   }
 
@@ -178,4 +195,8 @@ export class GroupCommitWriter<Mark> {
     for (const op of current) op.reject(this.failure);
     for (const op of this.queue.splice(0)) op.reject(this.failure);
   }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

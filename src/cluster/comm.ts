@@ -1,0 +1,331 @@
+// The sending side of orderer.Cluster/Step (Fabric's cluster/comm.go, rpc.go, connections.go):
+// one TLS connection per remote server certificate, shared by every channel; one stream per
+// (channel, destination, kind), opened lazily and dropped on any failure so that the next message
+// opens a new one. Each stream has a queue of SendBufferSize messages not yet taken by the
+// transport: a consensus message that finds it full is dropped and the stream cancelled (Raft
+// retransmits; a stalled stream must not hold the node back), a submit waits for room. A message
+// the transport has not taken within RPCTimeout cancels its stream.
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { orderer } from '../protos/index.js';
+import { errorMessage, unavailable } from '../errors.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Logger } from '../logging.js';
+import { publicKeyOf, type ClusterMember } from './members.js';
+import { STEP_PATH } from './service.js';
+
+export type StepKind = 'consensus' | 'submit';
+
+export interface ClusterClientOptions {
+  /** General.Cluster.DialTimeout (Fabric default 5 s). */
+  dialTimeoutMs: number;
+  /** General.Cluster.RPCTimeout (Fabric default 7 s): the longest one message may wait for the transport. */
+  rpcTimeoutMs: number;
+  /** General.Cluster.SendBufferSize (Fabric default 100): messages queued per stream. */
+  sendBufferSize: number;
+  /** General.MaxSendMsgSize / MaxRecvMsgSize (Fabric default 100 MiB). */
+  maxSendMsgSize: number;
+  maxRecvMsgSize: number;
+}
+
+/** Fabric's client keepalive (internal/pkg/comm/config.go): a Go server refuses pings more often than 60 s. */
+export const CLUSTER_KEEPALIVE = { intervalMs: 60_000, timeoutMs: 20_000 } as const;
+
+export interface ClusterClientDeps {
+  /** General.Cluster.ClientCertificate / ClientPrivateKey (PEM). */
+  clientCertificatePem: Buffer;
+  clientPrivateKeyPem: Buffer;
+  /** CAs a remote server certificate must chain to (General.Cluster.RootCAs and the orderer orgs' TLS CAs). */
+  rootCasPem: () => Buffer[];
+  clock: Clock;
+  logger: Logger;
+  /** Told when a stream to a node failed or a message to it was dropped (Raft's ReportUnreachable). */
+  onUnreachable?: (channel: string, to: number, reason: string) => void;
+  /** Called with the queue length of a stream whenever it changes (cluster_comm_egress_queue_length). */
+  onQueueLength?: (channel: string, to: ClusterMember, kind: StepKind, length: number) => void;
+}
+
+interface QueuedWrite {
+  bytes: Buffer;
+  /** Settles the sender's promise; later calls do nothing. */
+  settle: (err?: Error) => void;
+  timer?: TimerHandle;
+}
+
+/** One Step stream to one node for one channel and kind. */
+class Stream {
+  private call: grpc.ClientDuplexStream<Buffer, Buffer> | undefined;
+  private readonly waiting: QueuedWrite[] = [];
+  /** Written to the call, transport not done with them yet. */
+  private readonly inTransport = new Set<QueuedWrite>();
+  closed = false;
+
+  constructor(
+    readonly key: string,
+    readonly channel: string,
+    readonly to: ClusterMember,
+    readonly kind: StepKind,
+    private readonly client: ClusterClient,
+  ) {}
+
+  get length(): number {
+    return this.waiting.length + this.inTransport.size;
+  }
+
+  /** The stream is connected (or being connected) on `connection`. */
+  open(connection: Promise<grpc.Client>): void {
+    connection.then(
+      (grpcClient) => {
+        if (this.closed) return;
+        const call = grpcClient.makeBidiStreamRequest<Buffer, Buffer>(
+          STEP_PATH,
+          (value) => value,
+          (value) => value,
+        );
+        this.call = call;
+        // The server never answers; reading keeps the stream's flow control open.
+        call.on('data', () => {});
+        call.on('error', (err: grpc.ServiceError) =>
+          this.fail(`stream to node ${this.to.id} ended: ${err.details || err.message}`),
+        );
+        call.on('end', () => this.fail(`stream to node ${this.to.id} was closed by the remote node`));
+        for (const write of this.waiting.splice(0)) this.write(write);
+      },
+      (err: unknown) => this.fail(errorMessage(err)),
+    );
+  }
+
+  enqueue(bytes: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const write: QueuedWrite = {
+        bytes,
+        settle: (err) => {
+          if (settled) return;
+          settled = true;
+          if (err) reject(err);
+          else resolve();
+        },
+      };
+      if (this.call) this.write(write);
+      else this.waiting.push(write);
+      this.client.queueLengthChanged(this);
+    });
+  }
+
+  private write(write: QueuedWrite): void {
+    this.inTransport.add(write);
+    write.timer = this.client.clock.setTimer(this.client.options.rpcTimeoutMs, () =>
+      this.fail(
+        `a message to node ${this.to.id} was not sent within General.Cluster.RPCTimeout (${this.client.options.rpcTimeoutMs} ms)`,
+      ),
+    );
+    this.call!.write(write.bytes, (err?: Error | null) => {
+      if (!this.inTransport.delete(write)) return;
+      write.timer?.cancel();
+      this.client.queueLengthChanged(this);
+      write.settle(err ? unavailable(`sending to node ${this.to.id} failed: ${err.message}`) : undefined);
+    });
+  }
+
+  /** Ends the stream; every message not yet taken by the transport fails with the reason. */
+  fail(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.call?.cancel();
+    const error = unavailable(reason);
+    for (const write of [...this.waiting.splice(0), ...this.inTransport]) {
+      write.timer?.cancel();
+      write.settle(error);
+    }
+    this.inTransport.clear();
+    this.client.streamFailed(this, reason);
+  }
+}
+
+interface Connection {
+  client: Promise<grpc.Client>;
+  users: number;
+}
+
+export class ClusterClient {
+  private readonly streams = new Map<string, Stream>();
+  /** By remote address and server public key: one TLS connection per remote server certificate. */
+  private readonly connections = new Map<string, Connection>();
+  private closed = false;
+
+  constructor(
+    readonly options: ClusterClientOptions,
+    private readonly deps: ClusterClientDeps,
+  ) {}
+
+  get clock(): Clock {
+    return this.deps.clock;
+  }
+
+  /**
+   * Queues a consensus message for a node. Returns false when it was dropped: the stream's queue
+   * was full (the stream is then cancelled, as Fabric does) or the client is closed. A failure
+   * after queueing is reported through onUnreachable.
+   */
+  sendConsensus(to: ClusterMember, request: orderer.IConsensusRequest): boolean {
+    if (this.closed) return false;
+    const stream = this.stream(request.channel ?? '', to, 'consensus');
+    if (stream.length >= this.options.sendBufferSize) {
+      stream.fail(
+        `the queue of General.Cluster.SendBufferSize (${this.options.sendBufferSize}) messages to node ${to.id} is full; dropped a consensus message`,
+      );
+      return false;
+    }
+    stream
+      .enqueue(Buffer.from(orderer.StepRequest.encode({ consensusRequest: request }).finish()))
+      .catch(() => {});
+    return true;
+  }
+
+  /**
+   * Sends a forwarded envelope to the leader; resolves once the transport took it, rejects with
+   * OrdererError('unavailable') when the stream failed or RPCTimeout passed. Waits for room in
+   * the queue rather than dropping.
+   */
+  async sendSubmit(to: ClusterMember, request: orderer.ISubmitRequest): Promise<void> {
+    if (this.closed) throw unavailable('the cluster client is closed');
+    const bytes = Buffer.from(orderer.StepRequest.encode({ submitRequest: request }).finish());
+    for (;;) {
+      const stream = this.stream(request.channel ?? '', to, 'submit');
+      if (stream.length < this.options.sendBufferSize) return stream.enqueue(bytes);
+      await this.roomIn(stream);
+    }
+  }
+
+  /** Ends the streams to a node (it left the consenter set or changed its certificate). */
+  disconnect(channel: string, id: number): void {
+    for (const stream of [...this.streams.values()]) {
+      if (stream.channel === channel && stream.to.id === id)
+        stream.fail(`node ${id} was removed from channel ${channel}`);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const stream of [...this.streams.values()]) stream.fail('the cluster client is closing');
+    for (const connection of this.connections.values())
+      void connection.client.then(
+        (c) => c.close(),
+        () => {},
+      );
+    this.connections.clear();
+  }
+
+  /** @internal */
+  queueLengthChanged(stream: Stream): void {
+    this.deps.onQueueLength?.(stream.channel, stream.to, stream.kind, stream.length);
+    const waiters = this.roomWaiters.get(stream);
+    if (waiters && stream.length < this.options.sendBufferSize) {
+      this.roomWaiters.delete(stream);
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** @internal */
+  streamFailed(stream: Stream, reason: string): void {
+    if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
+    this.deps.logger.debug(
+      { channel: stream.channel, to: stream.to.id, kind: stream.kind, reason },
+      'cluster stream failed',
+    );
+    this.releaseConnection(stream.to);
+    const waiters = this.roomWaiters.get(stream);
+    this.roomWaiters.delete(stream);
+    for (const wake of waiters ?? []) wake();
+    this.deps.onQueueLength?.(stream.channel, stream.to, stream.kind, 0);
+    if (!this.closed) this.deps.onUnreachable?.(stream.channel, stream.to.id, reason);
+  }
+
+  private readonly roomWaiters = new Map<Stream, (() => void)[]>();
+
+  private roomIn(stream: Stream): Promise<void> {
+    return new Promise((resolve) => {
+      const waiters = this.roomWaiters.get(stream) ?? [];
+      waiters.push(resolve);
+      this.roomWaiters.set(stream, waiters);
+    });
+  }
+
+  private stream(channel: string, to: ClusterMember, kind: StepKind): Stream {
+    const key = `${channel}\u0000${to.id}\u0000${kind}\u0000${publicKeyOf(to.serverTlsCert)}`;
+    let stream = this.streams.get(key);
+    if (!stream) {
+      stream = new Stream(key, channel, to, kind, this);
+      this.streams.set(key, stream);
+      stream.open(this.connection(to));
+    }
+    return stream;
+  }
+
+  private connectionKey(to: ClusterMember): string {
+    return `${to.host}:${to.port}\u0000${publicKeyOf(to.serverTlsCert)}`;
+  }
+
+  private connection(to: ClusterMember): Promise<grpc.Client> {
+    const key = this.connectionKey(to);
+    let connection = this.connections.get(key);
+    if (!connection) {
+      connection = { client: this.dial(to), users: 0 };
+      this.connections.set(key, connection);
+      // A failed dial is forgotten so that the next message dials again.
+      connection.client.catch(() => {
+        if (this.connections.get(key) === connection) this.connections.delete(key);
+      });
+    }
+    connection.users++;
+    return connection.client;
+  }
+
+  private releaseConnection(to: ClusterMember): void {
+    const connection = this.connections.get(this.connectionKey(to));
+    if (connection) connection.users = Math.max(0, connection.users - 1);
+  }
+
+  /** A TLS connection to the node that accepts only its server_tls_cert's key, within DialTimeout. */
+  private dial(to: ClusterMember): Promise<grpc.Client> {
+    const address = `${to.host}:${to.port}`;
+    const expectedKey = publicKeyOf(to.serverTlsCert);
+    const credentials = grpc.credentials.createSsl(
+      Buffer.concat(this.deps.rootCasPem().map((pem) => Buffer.concat([pem, Buffer.from('\n')]))),
+      this.deps.clientPrivateKeyPem,
+      this.deps.clientCertificatePem,
+      {
+        checkServerIdentity: (host: string, certificate: PeerCertificate) => {
+          const hostError = checkServerIdentity(host, certificate);
+          if (hostError) return hostError;
+          if (publicKeyOf(certificate.raw) !== expectedKey) {
+            return new Error(
+              `the certificate presented by ${address} is not the server_tls_cert of consenter ${to.id} in the channel config`,
+            );
+          }
+          return undefined;
+        },
+      },
+    );
+    const client = new grpc.Client(address, credentials, {
+      'grpc.max_send_message_length': this.options.maxSendMsgSize,
+      'grpc.max_receive_message_length': this.options.maxRecvMsgSize,
+      'grpc.keepalive_time_ms': CLUSTER_KEEPALIVE.intervalMs,
+      'grpc.keepalive_timeout_ms': CLUSTER_KEEPALIVE.timeoutMs,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    return new Promise((resolve, reject) => {
+      // grpc's deadline is wall-clock time; a dial is real network I/O, not logical time.
+      client.waitForReady(Date.now() + this.options.dialTimeoutMs, (err) => {
+        if (!err) return resolve(client);
+        client.close();
+        reject(
+          unavailable(
+            `cannot connect to consenter ${to.id} at ${address} within General.Cluster.DialTimeout (${this.options.dialTimeoutMs} ms): ${err.message}`,
+          ),
+        );
+      });
+    });
+  }
+}
