@@ -25,8 +25,6 @@ import {
   emptyConfState,
   isEmptyHardState,
   isEmptySnap,
-  newEntry,
-  newMessage,
 } from '../../src/consensus/etcdraft/raft/types.js';
 import {
   decodeConfChange,
@@ -351,19 +349,7 @@ export class TsHost implements Host {
           n.rn.proposeConfChange(decodeConfChange(unb64(c.data)));
           return {};
         case 'proposeConfChangeV2':
-          // Our RawNode.proposeConfChange takes v1 only; this is the MsgProp etcd's
-          // ProposeConfChange builds for a ConfChangeV2 (confChangeToMsg).
-          n.rn.raft.step(
-            newMessage({
-              type: MessageType.MsgProp,
-              entries: [
-                newEntry({
-                  type: EntryType.ConfChangeV2,
-                  data: encodeConfChangeV2(decodeConfChangeV2(unb64(c.data))),
-                }),
-              ],
-            }),
-          );
+          n.rn.proposeConfChange(decodeConfChangeV2(unb64(c.data)));
           return {};
         case 'step':
           n.rn.step(decodeMessage(unb64(c.data)));
