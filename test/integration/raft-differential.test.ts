@@ -9,7 +9,7 @@
 //       identical byte for byte;
 //   (b) mixed: on groups of etcd and our nodes exchanging encoded messages; Raft safety (one leader
 //       per term, the same entry applied at every index on every node) and, after healing, progress.
-// Each suite runs 50 schedules by default; RAFT_DIFF_SCHEDULES=5000 runs more, RAFT_DIFF_SEED=<n>
+// Each suite runs 100 schedules by default; RAFT_DIFF_SCHEDULES=5000 runs more, RAFT_DIFF_SEED=<n>
 // replays one seed (printed on failure). Without Go the suite is skipped, or fails when CI is set.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,7 +38,7 @@ if (skip !== undefined && process.env.CI) {
   throw new Error(`the Raft differential test needs Go in CI: ${skip}`);
 }
 
-const SCHEDULES = Number(process.env.RAFT_DIFF_SCHEDULES ?? '50');
+const SCHEDULES = Number(process.env.RAFT_DIFF_SCHEDULES ?? '100');
 const ONE_SEED = process.env.RAFT_DIFF_SEED === undefined ? undefined : Number(process.env.RAFT_DIFF_SEED);
 // RAFT_DIFF_SEED_OFFSET moves every suite to fresh seeds, for long runs beyond the default ones.
 const OFFSET = Number(process.env.RAFT_DIFF_SEED_OFFSET ?? '0');
