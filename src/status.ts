@@ -17,13 +17,24 @@ const statusByKind: Record<ErrorKind, number> = {
 };
 
 /**
- * The wire status for an error. Broadcast never answers 500 or 413 in Fabric v2.5: callers pass
- * the status that unexpected errors get on their path (BAD_REQUEST while validating,
- * SERVICE_UNAVAILABLE while enqueueing).
+ * Where an error is answered. Fabric v2.5 answers Broadcast's validation failures it did not
+ * classify with BAD_REQUEST and every failure to wait for or enter the consenter with
+ * SERVICE_UNAVAILABLE (broadcast.go: ProcessMessage), never 500 or 413 there; Deliver answers what
+ * it did not classify with INTERNAL_SERVER_ERROR.
  */
-export function statusOf(err: unknown, unexpected: number = common.Status.INTERNAL_SERVER_ERROR): number {
+export type WireSurface = 'broadcast-validate' | 'broadcast-order' | 'deliver';
+
+/** The common.Status an error gets on a gRPC surface: the only mapping of errors to wire statuses. */
+export function wireStatusOf(surface: WireSurface, err: unknown): number {
   const kind = errorKind(err);
-  return kind === 'internal' ? unexpected : statusByKind[kind];
+  switch (surface) {
+    case 'broadcast-order':
+      return common.Status.SERVICE_UNAVAILABLE;
+    case 'broadcast-validate':
+      return kind === 'internal' ? common.Status.BAD_REQUEST : statusByKind[kind];
+    case 'deliver':
+      return statusByKind[kind];
+  }
 }
 
 export function statusName(status: number): string {

@@ -2,7 +2,7 @@
 // No gRPC types here: the server adapter feeds raw envelope bytes and writes the responses.
 import { common } from '../protos/index.js';
 import { errorMessage } from '../errors.js';
-import { statusOf } from '../status.js';
+import { wireStatusOf } from '../status.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
 import type { Chain, ReceivedEnvelope } from '../consensus/types.js';
 import type { BroadcastTarget } from '../multichannel/registrar.js';
@@ -72,7 +72,7 @@ export class BroadcastHandler {
       const configSeq = await target.chain.processor.processNormalMsg(env);
       return { ok: true, env, target, configSeq, validateMs: this.now() - started };
     } catch (err) {
-      const status = statusOf(err, common.Status.BAD_REQUEST);
+      const status = wireStatusOf('broadcast-validate', err);
       this.deps.logger.debug({ err: errorMessage(err), status }, 'broadcast message rejected');
       return {
         ok: false,
@@ -146,8 +146,7 @@ export class BroadcastHandler {
   }
 
   private refused(validated: Extract<Validated, { ok: true }>, err: unknown): BroadcastResponse {
-    // Fabric answers every failure to wait for or enter the consenter with SERVICE_UNAVAILABLE.
-    const response = { status: common.Status.SERVICE_UNAVAILABLE, info: errorMessage(err) };
+    const response = { status: wireStatusOf('broadcast-order', err), info: errorMessage(err) };
     this.deps.logger.warn(
       { channel: validated.target.chain.channelId, err: response.info },
       'consenter did not accept message',

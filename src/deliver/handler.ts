@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { common, orderer, asBuffer, toNumber, type ProtoLong } from '../protos/index.js';
 import { badRequest, errorMessage, forbidden, notFound, OrdererError, unavailable } from '../errors.js';
-import { statusOf } from '../status.js';
+import { wireStatusOf } from '../status.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
 import { envelopeAsSignedData, type CertificateExpiryCache } from '../msgprocessor/filters.js';
 import { ChannelReaders } from '../policies/types.js';
@@ -72,7 +72,7 @@ export class DeliverHandler {
       return common.Status.SUCCESS;
     } catch (err) {
       if (ctx.signal.aborted) throw err;
-      const status = statusOf(err, common.Status.INTERNAL_SERVER_ERROR);
+      const status = wireStatusOf('deliver', err);
       this.deps.logger.debug(
         { channel, status, err: errorMessage(err) },
         'deliver request ended with an error',

@@ -1,0 +1,457 @@
+// The decisions of Fabric's etcdraft chain (orderer/consensus/etcdraft/chain.go: run, ordered,
+// propose, apply, writeBlock, becomeLeader, becomeFollower), without I/O, plus what makes ours
+// lose nothing: an envelope is acknowledged only when a block holding it is committed by Raft (on
+// a quorum's disks) and applied here, and until then this node keeps it and hands it to every new
+// leader, which drops copies of what its committed blocks already hold.
+//
+// The driver (chain.ts) feeds events one at a time — a submission (from Broadcast here or
+// forwarded by another node), a leadership change, committed Raft entries, the batch timer, the
+// outcome of a re-validation — and carries out the returned effects in order: propose a block to
+// Raft, write a committed block, forward an envelope to the leader, arm or cancel the timer,
+// re-validate, acknowledge or refuse submissions.
+import { createHash } from 'node:crypto';
+import { common } from '../../protos/index.js';
+import { blockHeaderHash } from '../../protoutil/block.js';
+import { decodeEnvelope, HeaderType } from '../../protoutil/envelope.js';
+import type { BlockCreator, BlockCutterLike, ReceivedEnvelope } from '../types.js';
+import { EntryType, type Entry } from './raft/types.js';
+import { StateType } from './raft/raft.js';
+
+/** What the core reads from the channel and the Raft node with each event. */
+export interface RaftChainContext {
+  /** The channel's config sequence now. */
+  sequence: number;
+  /** BatchTimeout now, for a timer armed by this event. */
+  batchTimeoutMs: number;
+  /** Options.MaxInflightBlocks of the channel's etcdraft metadata. */
+  maxInflightBlocks: number;
+  /** Last index of this node's Raft log (a new leader waits until it has applied up to it). */
+  raftLastIndex: number;
+}
+
+export type Submission = {
+  /** Chosen by the driver; acknowledge/refuse name it. Forwarded envelopes have none here. */
+  readonly ticket: number | undefined;
+  readonly env: ReceivedEnvelope;
+  /** Config sequence the envelope was validated at. */
+  readonly configSeq: number;
+  readonly isConfig: boolean;
+};
+
+export type RaftChainEffect =
+  /** Leader: propose this block (all metadata slots empty) as a Raft normal entry. */
+  | { type: 'propose-block'; block: common.Block; isConfig: boolean }
+  /** Write a committed block with etcdraft metadata raft_index = raftIndex. */
+  | { type: 'write-block'; block: common.Block; raftIndex: number; isConfig: boolean }
+  /** Apply a committed ConfChange entry to the Raft node. */
+  | { type: 'apply-conf-change'; entry: Entry }
+  /** Follower: send the envelope to the leader (SubmitRequest with last_validation_seq). */
+  | { type: 'forward'; to: number; env: ReceivedEnvelope; configSeq: number }
+  | { type: 'arm-timer'; generation: number; timeoutMs: number }
+  | { type: 'cancel-timer' }
+  /** Re-validate at the current sequence; feed revalidated(id, ...) with the outcome. */
+  | { type: 'revalidate'; id: number; isConfig: boolean; env: ReceivedEnvelope }
+  /** These submissions are in a committed, applied block: answer SUCCESS. */
+  | { type: 'acknowledge'; tickets: number[] }
+  /** These submissions will not be ordered: answer with the reason. */
+  | { type: 'refuse'; tickets: number[]; reason: string; status: 'bad-request' | 'unavailable' }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn'; message: string; details?: Record<string, unknown> };
+
+export interface RaftChainCoreOptions {
+  raftId: number;
+  /** The last block in the ledger and the Raft index it came from (0 for a genesis block). */
+  lastBlock: common.IBlock;
+  appliedIndex: number;
+  /** How many envelope hashes of committed blocks a leader remembers to drop re-sent copies. */
+  dedupeWindow?: number;
+}
+
+export interface RaftChainCoreDependencies {
+  blockCutter: BlockCutterLike;
+  /** A block creator chained on the given block. */
+  newBlockCreator: (after: common.IBlock) => BlockCreator;
+}
+
+interface Waiting {
+  readonly hash: string;
+  readonly submission: Submission;
+}
+
+const isCandidate = (state: StateType) =>
+  state === StateType.StatePreCandidate || state === StateType.StateCandidate;
+
+const envelopeHash = (raw: Uint8Array): string => createHash('sha256').update(raw).digest('hex');
+
+export class RaftChainCore {
+  private readonly raftId: number;
+  private lead = 0;
+  private raftState: StateType = StateType.StateFollower;
+  private lastBlock: common.IBlock;
+  private appliedIndex: number;
+  private creator: BlockCreator | undefined;
+  private justElected = false;
+  private blockInflight = 0;
+  private configInflight = false;
+  private timerGeneration = 0;
+  private timerArmed = false;
+  /** Submissions not yet in an applied block, by envelope hash (oldest first). */
+  private readonly unacknowledged = new Map<string, number[]>();
+  /** Envelopes kept for re-forwarding or re-ordering until they are in an applied block. */
+  private readonly kept = new Map<string, Waiting>();
+  /** Leader: hashes of envelopes in the cutter or in proposed blocks (not applied yet). */
+  private readonly ordered = new Set<string>();
+  /** Hashes of envelopes in recently applied blocks, oldest first. */
+  private readonly committed = new Set<string>();
+  private readonly dedupeWindow: number;
+  /** Submissions waiting for the leader to take requests again, or for a re-validation. */
+  private readonly intake: Waiting[] = [];
+  private revalidating: { id: number; waiting: Waiting } | undefined;
+  private nextRevalidationId = 1;
+
+  constructor(
+    options: RaftChainCoreOptions,
+    private readonly deps: RaftChainCoreDependencies,
+  ) {
+    this.raftId = options.raftId;
+    this.lastBlock = options.lastBlock;
+    this.appliedIndex = options.appliedIndex;
+    this.dedupeWindow = options.dedupeWindow ?? 100_000;
+  }
+
+  get leader(): number {
+    return this.lead;
+  }
+
+  get isLeader(): boolean {
+    return this.lead === this.raftId;
+  }
+
+  /** True while this node takes envelopes into blocks: leader, log applied, nothing blocking. */
+  get acceptingAsLeader(): boolean {
+    return this.isLeader && !this.justElected;
+  }
+
+  get lastBlockNumber(): number {
+    return Number(this.lastBlock.header!.number);
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get inflightBlocks(): number {
+    return this.blockInflight;
+  }
+
+  get isTimerArmed(): boolean {
+    return this.timerArmed;
+  }
+
+  /** Envelopes submitted here (or forwarded to us) not yet in an applied block. */
+  get unacknowledgedCount(): number {
+    let count = 0;
+    for (const tickets of this.unacknowledged.values()) count += tickets.length;
+    return count;
+  }
+
+  /**
+   * An envelope to order: from Broadcast on this node (ticket set) or forwarded by a follower
+   * (ticket undefined). Without a leader it is refused at once (Fabric: SERVICE_UNAVAILABLE); a
+   * copy of an envelope already committed is acknowledged at once.
+   */
+  submit(submission: Submission, ctx: RaftChainContext): RaftChainEffect[] {
+    const hash = envelopeHash(submission.env.raw);
+    if (this.committed.has(hash)) {
+      return submission.ticket === undefined ? [] : [{ type: 'acknowledge', tickets: [submission.ticket] }];
+    }
+    if (this.lead === 0 || isCandidate(this.raftState)) {
+      if (submission.ticket === undefined) return [];
+      return [
+        {
+          type: 'refuse',
+          tickets: [submission.ticket],
+          status: 'unavailable',
+          reason: this.noLeaderReason(),
+        },
+      ];
+    }
+    if (submission.ticket !== undefined) {
+      const tickets = this.unacknowledged.get(hash) ?? [];
+      tickets.push(submission.ticket);
+      this.unacknowledged.set(hash, tickets);
+    }
+    const waiting: Waiting = { hash, submission };
+    if (!this.isLeader) {
+      if (submission.ticket === undefined) return []; // a follower never forwards a forwarded message
+      this.kept.set(hash, waiting);
+      return [{ type: 'forward', to: this.lead, env: submission.env, configSeq: submission.configSeq }];
+    }
+    this.kept.set(hash, waiting);
+    this.intake.push(waiting);
+    return this.drainIntake(ctx);
+  }
+
+  /** Raft's soft state changed (SoftState.Lead and RaftState of a Ready). */
+  leaderChanged(lead: number, raftState: StateType, ctx: RaftChainContext): RaftChainEffect[] {
+    const effects: RaftChainEffect[] = [];
+    const previous = this.lead;
+    this.raftState = raftState;
+    if (lead === previous) return effects;
+    this.lead = lead;
+    effects.push({ type: 'log', level: 'info', message: `Raft leader changed: ${previous} -> ${lead}` });
+    if (previous === this.raftId) effects.push(...this.becomeFollower());
+    if (lead === this.raftId) {
+      this.blockInflight = 0;
+      this.justElected = true;
+      effects.push(...this.finishElection(ctx));
+    } else if (lead !== 0) {
+      // Everything not yet in an applied block goes to the new leader, which drops what its
+      // committed blocks already hold.
+      for (const { submission } of this.kept.values()) {
+        if (submission.ticket === undefined) continue;
+        effects.push({ type: 'forward', to: lead, env: submission.env, configSeq: submission.configSeq });
+      }
+    }
+    return effects;
+  }
+
+  /** Entries Raft committed, in order. */
+  committedEntries(entries: readonly Entry[], ctx: RaftChainContext): RaftChainEffect[] {
+    const effects: RaftChainEffect[] = [];
+    const acknowledged: number[] = [];
+    for (const entry of entries) {
+      if (entry.type === EntryType.ConfChange || entry.type === EntryType.ConfChangeV2) {
+        effects.push({ type: 'apply-conf-change', entry });
+      } else if (entry.data.length > 0 && entry.index > this.appliedIndex) {
+        effects.push(...this.applyBlock(entry, acknowledged));
+      }
+      if (entry.index > this.appliedIndex) this.appliedIndex = entry.index;
+    }
+    if (acknowledged.length) effects.push({ type: 'acknowledge', tickets: acknowledged });
+    if (this.justElected) effects.push(...this.finishElection(ctx));
+    else effects.push(...this.drainIntake(ctx));
+    return effects;
+  }
+
+  /** The batch timer fired. A stale generation (cancelled or re-armed since) does nothing. */
+  timerFired(generation: number, ctx: RaftChainContext): RaftChainEffect[] {
+    if (generation !== this.timerGeneration || !this.timerArmed) return [];
+    this.timerArmed = false;
+    if (!this.acceptingAsLeader) return [];
+    const batch = this.deps.blockCutter.cut();
+    if (batch.length === 0) return [];
+    return [...this.proposeBatches([batch]), ...this.drainIntake(ctx)];
+  }
+
+  /** Outcome of a revalidate effect: the envelope to order (config re-wrapped) or why not. */
+  revalidated(
+    id: number,
+    outcome: { ok: true; env: ReceivedEnvelope } | { ok: false; reason: string },
+    ctx: RaftChainContext,
+  ): RaftChainEffect[] {
+    const current = this.revalidating;
+    if (!current || current.id !== id) return [];
+    this.revalidating = undefined;
+    const effects: RaftChainEffect[] = [];
+    if (!outcome.ok) {
+      this.forget(current.waiting.hash);
+      const tickets = this.takeTickets(current.waiting.hash);
+      if (tickets.length)
+        effects.push({ type: 'refuse', tickets, status: 'bad-request', reason: outcome.reason });
+      effects.push({
+        type: 'log',
+        level: 'warn',
+        message: `dropped a re-validated message: ${outcome.reason}`,
+      });
+    } else if (this.acceptingAsLeader) {
+      effects.push(
+        ...this.order(current.waiting.hash, outcome.env, current.waiting.submission.isConfig, ctx),
+      );
+    }
+    return [...effects, ...this.drainIntake(ctx)];
+  }
+
+  private noLeaderReason(): string {
+    return isCandidate(this.raftState)
+      ? 'no Raft leader: an election is in progress; retry in a few election timeouts'
+      : 'no Raft leader: this node has not heard from a leader; check that a majority of the consenters is running and reachable, then retry';
+  }
+
+  /** Fabric's becomeFollower: purge the cutter, stop the timer, stop creating blocks. */
+  private becomeFollower(): RaftChainEffect[] {
+    this.deps.blockCutter.cut();
+    this.ordered.clear();
+    this.blockInflight = 0;
+    this.configInflight = false;
+    this.creator = undefined;
+    this.justElected = false;
+    this.revalidating = undefined;
+    this.intake.length = 0;
+    const effects: RaftChainEffect[] = [];
+    if (this.timerArmed) {
+      this.timerArmed = false;
+      this.timerGeneration++;
+      effects.push({ type: 'cancel-timer' });
+    }
+    return effects;
+  }
+
+  /**
+   * A new leader takes requests only once it has applied every entry in its log (earlier terms'
+   * blocks must be written first, or its blocks would fork them); then it orders what it kept.
+   */
+  private finishElection(ctx: RaftChainContext): RaftChainEffect[] {
+    if (!this.justElected) return [];
+    if (ctx.raftLastIndex > this.appliedIndex) return [];
+    this.justElected = false;
+    this.creator = this.deps.newBlockCreator(this.lastBlock);
+    this.intake.length = 0;
+    for (const waiting of this.kept.values()) this.intake.push(waiting);
+    return [
+      {
+        type: 'log',
+        level: 'info',
+        message: `Start accepting requests as Raft leader at block [${this.lastBlockNumber}]`,
+      },
+      ...this.drainIntake(ctx),
+    ];
+  }
+
+  /** Orders waiting submissions while the leader may (not paused by a config or in-flight limit). */
+  private drainIntake(ctx: RaftChainContext): RaftChainEffect[] {
+    const effects: RaftChainEffect[] = [];
+    while (
+      this.intake.length > 0 &&
+      this.acceptingAsLeader &&
+      !this.revalidating &&
+      !this.configInflight &&
+      this.blockInflight < ctx.maxInflightBlocks
+    ) {
+      const waiting = this.intake.shift()!;
+      if (this.ordered.has(waiting.hash) || this.committed.has(waiting.hash)) continue;
+      const { submission } = waiting;
+      if (submission.configSeq < ctx.sequence) {
+        const id = this.nextRevalidationId++;
+        this.revalidating = { id, waiting };
+        effects.push({ type: 'revalidate', id, isConfig: submission.isConfig, env: submission.env });
+        break;
+      }
+      effects.push(...this.order(waiting.hash, submission.env, submission.isConfig, ctx));
+    }
+    return effects;
+  }
+
+  /** Fabric's ordered + propose: a config message is cut alone (after what was pending). */
+  private order(
+    hash: string,
+    env: ReceivedEnvelope,
+    isConfig: boolean,
+    ctx: RaftChainContext,
+  ): RaftChainEffect[] {
+    this.ordered.add(hash);
+    const effects: RaftChainEffect[] = [];
+    if (isConfig) {
+      const pending = this.deps.blockCutter.cut();
+      const batches = pending.length ? [pending, [env]] : [[env]];
+      effects.push(...this.stopTimer(), ...this.proposeBatches(batches));
+      return effects;
+    }
+    const { batches, pending } = this.deps.blockCutter.ordered(env);
+    effects.push(...this.proposeBatches(batches));
+    if (!pending) effects.push(...this.stopTimer());
+    else if (!this.timerArmed) {
+      this.timerArmed = true;
+      this.timerGeneration++;
+      effects.push({ type: 'arm-timer', generation: this.timerGeneration, timeoutMs: ctx.batchTimeoutMs });
+    }
+    return effects;
+  }
+
+  private stopTimer(): RaftChainEffect[] {
+    if (!this.timerArmed) return [];
+    this.timerArmed = false;
+    this.timerGeneration++;
+    return [{ type: 'cancel-timer' }];
+  }
+
+  private proposeBatches(batches: ReceivedEnvelope[][]): RaftChainEffect[] {
+    const effects: RaftChainEffect[] = [];
+    for (const batch of batches) {
+      const block = this.creator!.createNextBlock(batch);
+      const isConfig = batch.length === 1 && isConfigEnvelope(batch[0]!);
+      if (isConfig) this.configInflight = true;
+      this.blockInflight++;
+      effects.push({ type: 'propose-block', block, isConfig });
+    }
+    return effects;
+  }
+
+  /** Fabric's writeBlock: the next block is written; an older one (caught up by other means) is skipped. */
+  private applyBlock(entry: Entry, acknowledged: number[]): RaftChainEffect[] {
+    const block = common.Block.decode(entry.data);
+    const number = Number(block.header!.number);
+    const expected = this.lastBlockNumber + 1;
+    if (number < expected) {
+      return [
+        {
+          type: 'log',
+          level: 'info',
+          message: `Got block [${number}], expect block [${expected}], this node was forced to catch up`,
+        },
+      ];
+    }
+    if (number > expected) {
+      throw new Error(
+        `Raft entry ${entry.index} holds block [${number}] but the next block is [${expected}]`,
+      );
+    }
+    if (this.blockInflight > 0) this.blockInflight--;
+    this.lastBlock = block;
+    const isConfig = isConfigBlock(block);
+    if (isConfig) this.configInflight = false;
+    for (const data of block.data?.data ?? []) {
+      const hash = envelopeHash(data);
+      this.remember(hash);
+      this.ordered.delete(hash);
+      this.forget(hash);
+      acknowledged.push(...this.takeTickets(hash));
+    }
+    return [{ type: 'write-block', block, raftIndex: entry.index, isConfig }];
+  }
+
+  private remember(hash: string): void {
+    this.committed.add(hash);
+    if (this.committed.size > this.dedupeWindow) {
+      const oldest = this.committed.values().next();
+      if (!oldest.done) this.committed.delete(oldest.value);
+    }
+  }
+
+  private forget(hash: string): void {
+    this.kept.delete(hash);
+  }
+
+  private takeTickets(hash: string): number[] {
+    const tickets = this.unacknowledged.get(hash) ?? [];
+    this.unacknowledged.delete(hash);
+    return tickets;
+  }
+}
+
+function isConfigEnvelope(env: ReceivedEnvelope): boolean {
+  const type = env.channelHeader.type;
+  return type === HeaderType.CONFIG || type === HeaderType.ORDERER_TRANSACTION;
+}
+
+function isConfigBlock(block: common.IBlock): boolean {
+  const data = block.data?.data ?? [];
+  if (data.length !== 1) return false;
+  try {
+    return isConfigEnvelope(decodeEnvelope(Buffer.from(data[0]!)));
+  } catch {
+    return false;
+  }
+}
+
+/** The header hash of a block, for logs and tests. */
+export const blockHash = (block: common.IBlock): string => blockHeaderHash(block.header!).toString('hex');

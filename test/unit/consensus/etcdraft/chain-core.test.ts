@@ -1,0 +1,338 @@
+// The etcdraft chain's decisions event by event: who orders (only a leader that applied its log),
+// how blocks are cut and kept in flight, config blocks alone and pausing intake, re-validation at a
+// stale sequence, and acknowledgement only once a block holding the envelope is applied, with
+// re-forwarding to every new leader and copies of committed envelopes dropped.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../../../src/clock.js';
+import { BlockCutter } from '../../../../src/blockcutter/index.js';
+import { ChainedBlockCreator } from '../../../../src/multichannel/blockcreator.js';
+import { newBlock, blockHeaderHash } from '../../../../src/protoutil/block.js';
+import { common } from '../../../../src/protos/index.js';
+import {
+  RaftChainCore,
+  type RaftChainContext,
+  type RaftChainEffect,
+} from '../../../../src/consensus/etcdraft/chain-core.js';
+import { StateType } from '../../../../src/consensus/etcdraft/raft/raft.js';
+import { EntryType, newEntry, type Entry } from '../../../../src/consensus/etcdraft/raft/types.js';
+import type { ReceivedEnvelope } from '../../../../src/consensus/types.js';
+import { makeEnvelope, txIdsOfBlock } from '../../../support/solo.js';
+
+const LEADER = StateType.StateLeader;
+const FOLLOWER = StateType.StateFollower;
+const genesis = newBlock(0, Buffer.alloc(0), [makeEnvelope('genesis', { type: 1 }).raw]);
+
+function setup(
+  options: {
+    raftId?: number;
+    maxMessageCount?: number;
+    lastBlock?: common.IBlock;
+    appliedIndex?: number;
+  } = {},
+) {
+  const clock = new ManualClock();
+  const batchSize = {
+    maxMessageCount: options.maxMessageCount ?? 3,
+    absoluteMaxBytes: 1 << 20,
+    preferredMaxBytes: 1 << 19,
+  };
+  const core = new RaftChainCore(
+    {
+      raftId: options.raftId ?? 1,
+      lastBlock: options.lastBlock ?? genesis,
+      appliedIndex: options.appliedIndex ?? 4,
+    },
+    {
+      blockCutter: new BlockCutter({ batchSize: () => batchSize }, { clock }),
+      newBlockCreator: (after) => new ChainedBlockCreator(after),
+    },
+  );
+  const ctx: RaftChainContext = { sequence: 0, batchTimeoutMs: 2000, maxInflightBlocks: 5, raftLastIndex: 4 };
+  return { core, ctx };
+}
+
+const of = <T extends RaftChainEffect['type']>(effects: RaftChainEffect[], type: T) =>
+  effects.filter((e): e is Extract<RaftChainEffect, { type: T }> => e.type === type);
+
+const local = (ticket: number, env: ReceivedEnvelope, configSeq = 0, isConfig = false) => ({
+  ticket,
+  env,
+  configSeq,
+  isConfig,
+});
+const forwarded = (env: ReceivedEnvelope, configSeq = 0) => ({
+  ticket: undefined,
+  env,
+  configSeq,
+  isConfig: false,
+});
+
+/** Raft entries carrying these proposed blocks, from index `first`. */
+const entriesOf = (blocks: common.Block[], first: number): Entry[] =>
+  blocks.map((block, i) =>
+    newEntry({
+      index: first + i,
+      term: 2,
+      type: EntryType.Normal,
+      data: common.Block.encode(block).finish(),
+    }),
+  );
+
+/** Makes the core leader with its log applied (ready to order). */
+function elect(core: RaftChainCore, ctx: RaftChainContext): RaftChainEffect[] {
+  return core.leaderChanged(1, LEADER, ctx);
+}
+
+describe('etcdraft chain core', () => {
+  test('without a leader a submission is refused at once, saying why', () => {
+    const { core, ctx } = setup();
+    const table: [StateType, RegExp][] = [
+      [FOLLOWER, /no Raft leader: this node has not heard from a leader; check that a majority/],
+      [StateType.StatePreCandidate, /no Raft leader: an election is in progress/],
+      [StateType.StateCandidate, /an election is in progress/],
+    ];
+    for (const [state, reason] of table) {
+      core.leaderChanged(0, state, ctx);
+      const [refusal] = of(core.submit(local(1, makeEnvelope('a')), ctx), 'refuse');
+      assert.equal(refusal?.status, 'unavailable');
+      assert.match(refusal!.reason, reason);
+    }
+  });
+
+  test('a follower forwards to the leader and acknowledges only when the block holding it is applied', () => {
+    const { core, ctx } = setup({ raftId: 2 });
+    core.leaderChanged(1, FOLLOWER, ctx);
+    const env = makeEnvelope('a');
+    const effects = core.submit(local(7, env), ctx);
+    assert.deepEqual(effects, [{ type: 'forward', to: 1, env, configSeq: 0 }]);
+    assert.equal(core.unacknowledgedCount, 1);
+    // The leader's block 1 (with another envelope first) comes back through Raft.
+    const block = new ChainedBlockCreator(genesis).createNextBlock([makeEnvelope('b'), env]);
+    const applied = core.committedEntries(entriesOf([block], 5), { ...ctx, raftLastIndex: 5 });
+    const [write] = of(applied, 'write-block');
+    assert.equal(write?.raftIndex, 5);
+    assert.equal(write?.isConfig, false);
+    assert.deepEqual(of(applied, 'acknowledge'), [{ type: 'acknowledge', tickets: [7] }]);
+    assert.equal(core.unacknowledgedCount, 0);
+    assert.equal(core.applied, 5);
+  });
+
+  test('what a follower has not seen applied goes to every new leader; nothing more once applied', () => {
+    const { core, ctx } = setup({ raftId: 3 });
+    core.leaderChanged(1, FOLLOWER, ctx);
+    const [a, b] = [makeEnvelope('a'), makeEnvelope('b')];
+    core.submit(local(1, a), ctx);
+    core.submit(local(2, b), ctx);
+    const toTwo = of(core.leaderChanged(2, FOLLOWER, ctx), 'forward');
+    assert.deepEqual(
+      toTwo.map((f) => [f.to, f.env]),
+      [
+        [2, a],
+        [2, b],
+      ],
+    );
+    const block = new ChainedBlockCreator(genesis).createNextBlock([a]);
+    core.committedEntries(entriesOf([block], 5), ctx);
+    core.leaderChanged(0, StateType.StatePreCandidate, ctx);
+    const toOne = of(core.leaderChanged(1, FOLLOWER, ctx), 'forward');
+    assert.deepEqual(
+      toOne.map((f) => f.env),
+      [b],
+    );
+  });
+
+  test('a new leader orders nothing until it applied its whole log, then orders what it kept', () => {
+    const { core, ctx } = setup({ raftId: 1, appliedIndex: 4 });
+    core.leaderChanged(2, FOLLOWER, ctx);
+    const env = makeEnvelope('kept');
+    core.submit(local(1, env), ctx);
+    // Elected with entries 5..6 in its log not yet applied.
+    const behind = { ...ctx, raftLastIndex: 6 };
+    const onElection = core.leaderChanged(1, LEADER, behind);
+    assert.deepEqual(of(onElection, 'propose-block'), []);
+    assert.equal(core.acceptingAsLeader, false);
+    assert.equal(of(core.submit(local(2, makeEnvelope('new')), behind), 'propose-block').length, 0);
+    const creator = new ChainedBlockCreator(genesis);
+    const earlier = [
+      creator.createNextBlock([makeEnvelope('x')]),
+      creator.createNextBlock([makeEnvelope('y')]),
+    ];
+    const effects = core.committedEntries(entriesOf(earlier, 5), behind);
+    assert.deepEqual(
+      of(effects, 'write-block').map((w) => Number(w.block.header!.number)),
+      [1, 2],
+    );
+    assert.equal(core.acceptingAsLeader, true);
+    // Both waiting envelopes are ordered now, into a block chained on block 2.
+    assert.equal(of(effects, 'arm-timer').length, 1);
+    const [proposal] = of(core.timerFired(of(effects, 'arm-timer')[0]!.generation, behind), 'propose-block');
+    assert.equal(Number(proposal!.block.header!.number), 3);
+    assert.ok(
+      Buffer.from(proposal!.block.header!.previousHash!).equals(blockHeaderHash(earlier[1]!.header!)),
+    );
+    assert.deepEqual(txIdsOfBlock(proposal!.block), ['kept', 'new']);
+  });
+
+  test('a leader cuts full batches at once and the rest on the batch timer; a stale timer does nothing', () => {
+    const { core, ctx } = setup({ maxMessageCount: 2 });
+    elect(core, ctx);
+    const first = [1, 2, 3].flatMap((i) => core.submit(local(i, makeEnvelope(`t${i}`)), ctx));
+    const proposals = of(first, 'propose-block');
+    assert.deepEqual(
+      proposals.map((p) => txIdsOfBlock(p.block)),
+      [['t1', 't2']],
+    );
+    // t1 arms the timer, the full batch cancels it, t3 arms it again: only the last one counts.
+    assert.deepEqual(
+      first.filter((e) => e.type === 'arm-timer' || e.type === 'cancel-timer').map((e) => e.type),
+      ['arm-timer', 'cancel-timer', 'arm-timer'],
+    );
+    const armed = of(first, 'arm-timer').at(-1);
+    assert.equal(armed?.timeoutMs, 2000);
+    assert.deepEqual(core.timerFired(armed!.generation - 1, ctx), []);
+    const fired = of(core.timerFired(armed!.generation, ctx), 'propose-block');
+    assert.deepEqual(
+      fired.map((p) => txIdsOfBlock(p.block)),
+      [['t3']],
+    );
+    assert.deepEqual(core.timerFired(armed!.generation, ctx), [], 'fires once');
+    assert.equal(core.inflightBlocks, 2);
+  });
+
+  test('at MaxInflightBlocks proposed blocks the leader waits for one to be applied', () => {
+    const { core, ctx } = setup({ maxMessageCount: 1 });
+    const limited = { ...ctx, maxInflightBlocks: 2 };
+    elect(core, limited);
+    const proposed = [1, 2, 3].flatMap((i) =>
+      of(core.submit(local(i, makeEnvelope(`t${i}`)), limited), 'propose-block'),
+    );
+    assert.equal(proposed.length, 2);
+    const after = core.committedEntries(entriesOf([proposed[0]!.block], 5), limited);
+    assert.deepEqual(of(after, 'acknowledge'), [{ type: 'acknowledge', tickets: [1] }]);
+    assert.deepEqual(
+      of(after, 'propose-block').map((p) => txIdsOfBlock(p.block)),
+      [['t3']],
+    );
+  });
+
+  test('a config message is cut alone after what was pending, and intake pauses until its block is applied', () => {
+    const { core, ctx } = setup({ maxMessageCount: 10 });
+    elect(core, ctx);
+    core.submit(local(1, makeEnvelope('n1')), ctx);
+    const config = makeEnvelope('cfg', { type: 1 });
+    const effects = core.submit(local(2, config, 0, true), ctx);
+    const proposals = of(effects, 'propose-block');
+    assert.deepEqual(
+      proposals.map((p) => [txIdsOfBlock(p.block), p.isConfig]),
+      [
+        [['n1'], false],
+        [['cfg'], true],
+      ],
+    );
+    assert.equal(of(effects, 'cancel-timer').length, 1);
+    // While the config block is in flight nothing else is ordered.
+    assert.deepEqual(of(core.submit(local(3, makeEnvelope('n2')), ctx), 'propose-block'), []);
+    const applied = core.committedEntries(
+      entriesOf(
+        proposals.map((p) => p.block),
+        5,
+      ),
+      { ...ctx, sequence: 1 },
+    );
+    assert.deepEqual(
+      of(applied, 'write-block').map((w) => w.isConfig),
+      [false, true],
+    );
+    // n2 was validated at sequence 0; the config moved to 1: re-validated before it is ordered.
+    const [revalidate] = of(applied, 'revalidate');
+    assert.equal(revalidate?.env.channelHeader.txId, 'n2');
+    const ordered = core.revalidated(
+      revalidate!.id,
+      { ok: true, env: revalidate!.env },
+      { ...ctx, sequence: 1 },
+    );
+    assert.equal(of(ordered, 'arm-timer').length, 1);
+  });
+
+  test('a message that fails re-validation is refused as a bad request and never ordered', () => {
+    const { core, ctx } = setup();
+    elect(core, ctx);
+    const stale = { ...ctx, sequence: 3 };
+    const [revalidate] = of(core.submit(local(9, makeEnvelope('old'), 2), stale), 'revalidate');
+    assert.ok(revalidate);
+    const effects = core.revalidated(
+      revalidate.id,
+      { ok: false, reason: 'bad normal message: expired' },
+      stale,
+    );
+    assert.deepEqual(of(effects, 'refuse'), [
+      { type: 'refuse', tickets: [9], status: 'bad-request', reason: 'bad normal message: expired' },
+    ]);
+    assert.equal(core.unacknowledgedCount, 0);
+    assert.deepEqual(core.revalidated(revalidate.id, { ok: true, env: revalidate.env }, stale), []);
+  });
+
+  test('a leader drops copies of envelopes its applied blocks hold, and of ones it already ordered', () => {
+    const { core, ctx } = setup({ maxMessageCount: 10 });
+    elect(core, ctx);
+    const env = makeEnvelope('once');
+    core.submit(local(1, env), ctx);
+    assert.equal(of(core.submit(forwarded(env), ctx), 'propose-block').length, 0);
+    const [armed] = of(core.submit(forwarded(makeEnvelope('other')), ctx), 'arm-timer');
+    assert.equal(armed, undefined, 'timer already armed by the first envelope');
+    const generation = 1;
+    const [proposal] = of(core.timerFired(generation, ctx), 'propose-block');
+    assert.deepEqual(txIdsOfBlock(proposal!.block), ['once', 'other']);
+    core.committedEntries(entriesOf([proposal!.block], 5), ctx);
+    // After the block is applied, a follower's re-sent copy is dropped, a local one acknowledged.
+    assert.deepEqual(core.submit(forwarded(env), ctx), []);
+    assert.deepEqual(core.submit(local(2, env), ctx), [{ type: 'acknowledge', tickets: [2] }]);
+  });
+
+  test('losing leadership purges the cutter and the timer; what was kept goes to the new leader', () => {
+    const { core, ctx } = setup({ maxMessageCount: 10 });
+    elect(core, ctx);
+    const env = makeEnvelope('pending');
+    core.submit(local(1, env), ctx);
+    assert.equal(core.isTimerArmed, true);
+    const effects = core.leaderChanged(2, FOLLOWER, ctx);
+    assert.equal(of(effects, 'cancel-timer').length, 1);
+    assert.deepEqual(
+      of(effects, 'forward').map((f) => [f.to, f.env]),
+      [[2, env]],
+    );
+    assert.equal(core.isTimerArmed, false);
+    assert.equal(core.inflightBlocks, 0);
+  });
+
+  test('entries already applied (a restart) are not written again; a block behind is skipped', () => {
+    const creator = new ChainedBlockCreator(genesis);
+    const one = creator.createNextBlock([makeEnvelope('a')]);
+    const { core, ctx } = setup({ lastBlock: one, appliedIndex: 5 });
+    assert.deepEqual(of(core.committedEntries(entriesOf([one], 5), ctx), 'write-block'), []);
+    const again = core.committedEntries(entriesOf([one], 6), ctx);
+    assert.deepEqual(of(again, 'write-block'), []);
+    assert.match(of(again, 'log')[0]!.message, /Got block \[1\], expect block \[2\]/);
+    const conf = newEntry({
+      index: 7,
+      term: 2,
+      type: EntryType.ConfChange,
+      data: Uint8Array.of(8, 0, 16, 0, 24, 4),
+    });
+    assert.deepEqual(of(core.committedEntries([conf], ctx), 'apply-conf-change'), [
+      { type: 'apply-conf-change', entry: conf },
+    ]);
+    assert.throws(
+      () =>
+        core.committedEntries(
+          entriesOf([new ChainedBlockCreator(one).createNextBlock([])], 8).map((e) => ({
+            ...e,
+            data: common.Block.encode(newBlock(9, Buffer.alloc(32), [])).finish(),
+          })),
+          ctx,
+        ),
+      /holds block \[9\] but the next block is \[2\]/,
+    );
+  });
+});
