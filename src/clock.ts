@@ -9,6 +9,11 @@ export interface TimerHandle {
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;
+  /**
+   * Milliseconds on a monotonic clock with sub-millisecond resolution, for measuring durations
+   * (wall-clock time can step and has whole milliseconds).
+   */
+  elapsed(): number;
   /** Calls fn once after ms milliseconds unless cancelled first. */
   setTimer(ms: number, fn: () => void): TimerHandle;
   /**
@@ -31,6 +36,7 @@ function checkInterval(intervalMs: number): void {
 /** Wall-clock time and Node's timers; unref'd, so a pending timer or ticker never keeps the process alive. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  elapsed: () => performance.now(),
   setTimer(ms, fn) {
     const t = setTimeout(fn, ms);
     t.unref?.();
@@ -68,6 +74,11 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.current;
+  }
+
+  /** Logical time is its own monotonic clock. */
+  elapsed(): number {
     return this.current;
   }
 

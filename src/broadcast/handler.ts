@@ -7,6 +7,7 @@ import { decodeEnvelope } from '../protoutil/envelope.js';
 import type { Chain, ReceivedEnvelope } from '../consensus/types.js';
 import type { BroadcastTarget } from '../multichannel/registrar.js';
 import type { Logger } from '../logging.js';
+import type { Clock } from '../clock.js';
 
 export interface BroadcastResponse {
   status: number;
@@ -41,12 +42,13 @@ export class BroadcastHandler {
       support: BroadcastSupport;
       logger: Logger;
       observer?: BroadcastObserver;
-      now?: () => number;
+      /** Validation and enqueue durations are measured on its monotonic clock. */
+      clock: Clock;
     },
   ) {}
 
   private now(): number {
-    return this.deps.now ? this.deps.now() : performance.now();
+    return this.deps.clock.elapsed();
   }
 
   /**

@@ -219,9 +219,9 @@ export class DeliverHandler {
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    const poll = setInterval(() => {
+    const poll = this.deps.clock.setTicker(250, () => {
       if (strictChain.errored()) controller.abort(new OrdererError('unavailable', 'chain errored'));
-    }, 250);
+    });
     try {
       await reader.waitForBlock(number, controller.signal);
     } catch (err) {
@@ -230,7 +230,7 @@ export class DeliverHandler {
         throw unavailable(`channel cannot serve blocks right now: ${error.message}`);
       throw err;
     } finally {
-      clearInterval(poll);
+      poll.cancel();
       signal.removeEventListener('abort', onAbort);
     }
   }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { badRequest } from '../errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logging.js';
 import { loadLocalConfig, type LocalConfig } from '../config/index.js';
 import { startOrderer, type RunningOrderer } from '../server/orderer.js';
@@ -30,7 +30,7 @@ export interface DevStartOptions {
 
 export interface DevStartDependencies {
   readonly logger: Logger;
-  readonly clock?: Clock;
+  readonly clock: Clock;
 }
 
 export interface RunningDevOrderer {
@@ -172,7 +172,7 @@ export async function startDevOrderer(
   const endpoint = `${DEV_LISTEN_ADDRESS}:${ports.orderer}`;
   const network = ensureDevNetwork(
     { dataDir, ordererEndpoint: endpoint, ...(options.channel ? { channel: options.channel } : {}) },
-    { clock: deps.clock ?? systemClock },
+    { clock: deps.clock },
   );
   const info = network.info;
   if (info.ordererEndpoint !== endpoint) {
@@ -185,7 +185,7 @@ export async function startDevOrderer(
   const config = devLocalConfig(info, ports, tls);
   const orderer = await startOrderer(config, {
     logger: deps.logger,
-    ...(deps.clock ? { clock: deps.clock } : {}),
+    clock: deps.clock,
   });
   let joined = false;
   try {

@@ -11,7 +11,7 @@ import {
   type DeliverHandler,
 } from '../deliver/index.js';
 import type { Logger } from '../logging.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import {
   DEFAULT_STREAM_BUDGET,
   Http2StreamGuard,
@@ -82,8 +82,8 @@ export interface GrpcServerDeps {
   deliver: DeliverHandler;
   logger: Logger;
   deliverStreams?: DeliverStreamObserver;
-  /** Default: the system clock. */
-  clock?: Clock;
+  /** Times the graceful drain of busy HTTP/2 connections. */
+  clock: Clock;
 }
 
 export class AtomicBroadcastServer {
@@ -163,7 +163,7 @@ export class AtomicBroadcastServer {
     });
     const guard = new Http2StreamGuard(
       { streamBudget: this.options.streamBudget ?? DEFAULT_STREAM_BUDGET },
-      { clock: this.deps.clock ?? systemClock, logger: this.deps.logger },
+      { clock: this.deps.clock, logger: this.deps.logger },
     );
     for (const http2Server of http2ServersOf(this.server)) guard.guard(http2Server);
     this.deps.logger.info(

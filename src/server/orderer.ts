@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { common } from '../protos/index.js';
 import { OrdererError, errorMessage, unavailable } from '../errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
 import { createMetricsProvider, OrdererMetrics } from '../metrics/index.js';
 import { OperationsServer, chainHealthCheck, ledgerWritableCheck } from '../operations/index.js';
@@ -59,7 +59,7 @@ export interface OrdererDeps {
    * logging.logger('orderer.common.server').
    */
   logger?: Logger;
-  clock?: Clock;
+  clock: Clock;
 }
 
 export interface RunningOrderer {
@@ -239,11 +239,11 @@ async function listenFailure(
 }
 
 export async function startOrderer(config: LocalConfig, deps: OrdererDeps): Promise<RunningOrderer> {
-  const clock = deps.clock ?? systemClock;
+  const clock = deps.clock;
   const logging =
     deps.logging ??
     (deps.logger ? LoggingSystem.of(deps.logger) : undefined) ??
-    LoggingSystem.fromEnvironment(process.env);
+    LoggingSystem.fromEnvironment(process.env, { clock });
   const logger = deps.logger ?? logging.logger(LOGGER_NAMES.server);
   // Everything started from here on is closed, newest first, when start-up fails part-way (so the
   // process can exit: no listener, worker or open ledger keeps the event loop alive) and on stop().
@@ -344,6 +344,7 @@ async function startResources(
       support: { broadcastChannelSupport: (env) => ready().broadcastChannelSupport(env) },
       logger: named(LOGGER_NAMES.broadcast),
       observer: metrics.broadcastObserver(),
+      clock,
     },
     gate,
   );
@@ -386,6 +387,7 @@ async function startResources(
       deliver,
       logger: grpcLogger,
       deliverStreams: metrics.deliverStreamObserver(),
+      clock,
     },
   );
   // stop() ends the gRPC streams before anything else (then the stack closes the rest).

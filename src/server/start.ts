@@ -10,6 +10,7 @@ import { versionInfo } from '../version.js';
 import { startOrderer } from './orderer.js';
 import { logVersion } from './startupLog.js';
 import { EXIT_CODES, UsageError, cannotStartLine } from './startupError.js';
+import { systemClock } from '../clock.js';
 
 export interface StartOptions {
   configPath?: string;
@@ -56,10 +57,10 @@ const DEV_ONLY_OPTIONS = ['dataDir', 'channel', 'port', 'adminPort', 'operations
 function processLogging(env: NodeJS.ProcessEnv): { logging: LoggingSystem; error?: string } {
   const destination = pino.destination({ dest: 2, sync: true });
   try {
-    return { logging: LoggingSystem.fromEnvironment(env, { destination }) };
+    return { logging: LoggingSystem.fromEnvironment(env, { destination, clock: systemClock }) };
   } catch (err) {
     return {
-      logging: new LoggingSystem({}, { destination }),
+      logging: new LoggingSystem({}, { destination, clock: systemClock }),
       error: `${errorMessage(err)} (from FABRIC_LOGGING_SPEC / FABRIC_LOGGING_FORMAT)`,
     };
   }
@@ -112,7 +113,7 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
           ...(options.operationsPort !== undefined ? { operationsPort: options.operationsPort } : {}),
           ...(options.tls ? { tls: true } : {}),
         },
-        { logger },
+        { logger, clock: systemClock },
       );
       (options.print ?? ((text: string) => process.stdout.write(text)))(formatDevBanner(running, cwd));
       stop = () => running.stop();
@@ -130,7 +131,7 @@ export async function startFromCommandLine(options: StartOptions): Promise<numbe
       });
       for (const warning of loaded.warnings) logger.warn(warning);
       logger.info({ configFile: loaded.configFile ?? '(none: defaults)' }, 'loaded local configuration');
-      const orderer = await startOrderer(loaded.config, { logging, logger });
+      const orderer = await startOrderer(loaded.config, { logging, logger, clock: systemClock });
       logger.info({ address: orderer.address, channels: orderer.registrar.channelIds() }, 'orderer started');
       stop = () => orderer.stop();
     }

@@ -10,12 +10,13 @@ import { silentLogger } from '../../src/logging.js';
 import { benchFromFlags, benchSucceeded } from '../../src/cli/bench.js';
 import type { BenchReport } from '../../src/bench/index.js';
 import { common } from '../../src/protos/index.js';
+import { systemClock } from '../../src/clock.js';
 
 test('orderer bench: 500 envelopes over 8 streams to the dev orderer, a report that matches the orderer', async () => {
   const root = mkdtempSync(join(tmpdir(), 'orderer-bench-'));
   const dev = await startDevOrderer(
     { dataDir: join(root, 'data'), port: 0, adminPort: 0, operationsPort: 0 },
-    { logger: silentLogger() },
+    { logger: silentLogger(), clock: systemClock },
   );
   try {
     const accepted =
@@ -125,7 +126,7 @@ test('orderer bench against a channel the orderer does not have fails up front w
   const root = mkdtempSync(join(tmpdir(), 'orderer-bench-'));
   const dev = await startDevOrderer(
     { dataDir: join(root, 'data'), port: 0, adminPort: 0, operationsPort: 0 },
-    { logger: silentLogger() },
+    { logger: silentLogger(), clock: systemClock },
   );
   try {
     await assert.rejects(
@@ -154,7 +155,7 @@ test('orderer bench over TLS: the dev orderer with --tls, its CA taken from dev-
   const root = mkdtempSync(join(tmpdir(), 'orderer-bench-tls-'));
   const dev = await startDevOrderer(
     { dataDir: join(root, 'data'), port: 0, adminPort: 0, operationsPort: 0, tls: true },
-    { logger: silentLogger() },
+    { logger: silentLogger(), clock: systemClock },
   );
   try {
     const report = await benchFromFlags(

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startDevOrderer } from '../../src/dev/index.js';
 import { silentLogger } from '../../src/logging.js';
 import { benchFromFlags, benchSucceeded } from '../../src/cli/bench.js';
+import { systemClock } from '../../src/clock.js';
 
 class FakeTerminal {
   readonly isTTY = true;
@@ -27,7 +28,7 @@ test(
     const dataDir = join(root, 'data');
     const dev = await startDevOrderer(
       { dataDir, port: 0, adminPort: 0, operationsPort: 0 },
-      { logger: silentLogger() },
+      { logger: silentLogger(), clock: systemClock },
     );
     try {
       const flags = { dataDir, count: 300, size: 128, streams: 4, window: 8, timeout: 120, verify: false };

@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { registerChannelCommand, resolveAdminAddress } from '../../src/cli/channel.js';
 import { readDevInfo, startDevOrderer } from '../../src/dev/index.js';
 import { silentLogger } from '../../src/logging.js';
+import { systemClock } from '../../src/clock.js';
 
 function channelCli(env: NodeJS.ProcessEnv, cwd: string) {
   return async (...args: string[]) => {
@@ -38,7 +39,7 @@ test(
     const dataDir = join(root, 'orderer-data');
     const dev = await startDevOrderer(
       { dataDir, port: 0, adminPort: 0, operationsPort: 0 },
-      { logger: silentLogger() },
+      { logger: silentLogger(), clock: systemClock },
     );
     let stopped = false;
     try {

@@ -10,6 +10,7 @@ import { readDevInfo, startDevOrderer } from '../../src/dev/index.js';
 import { silentLogger } from '../../src/logging.js';
 import { runCli } from '../../src/cli/main.js';
 import { goldenBlocks, goldenDir, writeGoOrdererLedger } from '../support/ledger.js';
+import { systemClock } from '../../src/clock.js';
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -218,7 +219,7 @@ test('orderer inspect ./orderer-data: the dev data folder itself, its ledger fou
   const dataDir = join(root, 'orderer-data');
   const dev = await startDevOrderer(
     { dataDir, port: 0, adminPort: 0, operationsPort: 0 },
-    { logger: silentLogger() },
+    { logger: silentLogger(), clock: systemClock },
   );
   try {
     const info = readDevInfo(dataDir)!;

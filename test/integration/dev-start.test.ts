@@ -21,6 +21,7 @@ import {
   type TlsClientOptions,
 } from '../support/fabric-clients.js';
 import { FABRIC_FIXTURES } from '../support/fabric-fixtures.js';
+import { systemClock } from '../../src/clock.js';
 
 const ports = { port: 0, adminPort: 0, operationsPort: 0 };
 
@@ -69,7 +70,10 @@ test('dev mode: empty folder -> identities, channel, broadcast + deliver; restar
   const root = mkdtempSync(join(tmpdir(), 'orderer-dev-'));
   const dataDir = join(root, 'data');
   try {
-    const first = await startDevOrderer({ dataDir, ...ports }, { logger: silentLogger() });
+    const first = await startDevOrderer(
+      { dataDir, ...ports },
+      { logger: silentLogger(), clock: systemClock },
+    );
     let genesisBytes: Buffer;
     try {
       assert.equal(first.created, true);
@@ -100,7 +104,10 @@ test('dev mode: empty folder -> identities, channel, broadcast + deliver; restar
     assert.ok(readDevInfo(dataDir)!.runtime?.stoppedAt, 'a clean stop is recorded');
 
     // Second start: same folder, now with TLS on the gRPC listener.
-    const second = await startDevOrderer({ dataDir, ...ports, tls: true }, { logger: silentLogger() });
+    const second = await startDevOrderer(
+      { dataDir, ...ports, tls: true },
+      { logger: silentLogger(), clock: systemClock },
+    );
     try {
       assert.equal(second.created, false);
       assert.equal(second.joined, false);
@@ -123,15 +130,18 @@ test('dev mode refuses a folder with a ledger but no dev-info.json, and another 
   const root = mkdtempSync(join(tmpdir(), 'orderer-dev-'));
   try {
     const dataDir = join(root, 'data');
-    const dev = await startDevOrderer({ dataDir, ...ports }, { logger: silentLogger() });
+    const dev = await startDevOrderer({ dataDir, ...ports }, { logger: silentLogger(), clock: systemClock });
     await dev.stop();
     await assert.rejects(
-      startDevOrderer({ dataDir, ...ports, channel: 'otherchannel' }, { logger: silentLogger() }),
+      startDevOrderer(
+        { dataDir, ...ports, channel: 'otherchannel' },
+        { logger: silentLogger(), clock: systemClock },
+      ),
       /holds the dev channel devchannel, not otherchannel/,
     );
     rmSync(join(dataDir, 'dev-info.json'));
     await assert.rejects(
-      startDevOrderer({ dataDir, ...ports }, { logger: silentLogger() }),
+      startDevOrderer({ dataDir, ...ports }, { logger: silentLogger(), clock: systemClock }),
       /holds a ledger but no dev-info\.json/,
     );
   } finally {

@@ -34,6 +34,7 @@ import { startOrderer, type RunningOrderer } from '../../src/server/orderer.js';
 import { asBuffer, common, orderer as ordererProtos } from '../../src/protos/index.js';
 import { marshalConfigEnvelope } from '../../src/channelconfig/index.js';
 import { blockDataHash } from '../../src/protoutil/index.js';
+import { systemClock } from '../../src/clock.js';
 
 /** Fabric's Kafka system channel genesis block with its KafkaBrokers replaced. */
 function kafkaSystemGenesis(brokers: string[]): Buffer {
@@ -430,7 +431,10 @@ describe('the Kafka health check and logger of a running orderer', () => {
       { spec: 'info', format: 'json' },
       { destination: { write: (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)) } },
     );
-    orderer = await startOrderer(loadLocalConfig({ env, cwd: process.cwd() }).config, { logging });
+    orderer = await startOrderer(loadLocalConfig({ env, cwd: process.cwd() }).config, {
+      logging,
+      clock: systemClock,
+    });
     const port = orderer.operationsPort;
 
     // Kafka.Verbose turns the Kafka client library's logger to debug, as Fabric does.

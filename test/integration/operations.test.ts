@@ -166,6 +166,7 @@ describe('operations endpoint of a running orderer', () => {
       support: registrar,
       logger: logger.child({ module: 'broadcast' }),
       observer: metrics.broadcastObserver(),
+      clock: systemClock,
     });
     const deliverHandler = new DeliverHandler(
       { timeWindowMs: 15 * 60_000, mutualTls: false, noExpirationChecks: false },
@@ -192,7 +193,7 @@ describe('operations endpoint of a running orderer', () => {
         maxSendMsgSize: 100 * 1024 * 1024,
         keepalive: { serverMinIntervalMs: 60_000, serverIntervalMs: 7_200_000, serverTimeoutMs: 20_000 },
       },
-      { broadcast, deliver: deliverHandler, logger: logger.child({ module: 'grpc' }) },
+      { broadcast, deliver: deliverHandler, logger: logger.child({ module: 'grpc' }), clock: systemClock },
     );
     await observed.start();
     client = atomicBroadcastClient(observed.address);

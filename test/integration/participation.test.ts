@@ -34,6 +34,7 @@ import { ORDERER0_DIR, ordererEnv, startTestOrderer, type TestOrderer } from '..
 import { channelGenesisBlock } from '../support/orderer-process.js';
 import { ordererGroupOf, rewriteGenesisBlock } from '../support/genesis.js';
 import { capturingLogger } from '../support/solo.js';
+import { systemClock } from '../../src/clock.js';
 
 const ORDERER_TLS = join(ORDERER0_DIR, 'tls');
 const ADMIN_TLS = join(CRYPTO, 'ordererOrganizations/example.com/users/Admin@example.com/tls');
@@ -648,7 +649,7 @@ describe('a join that fails after the ledger is created leaves nothing behind', 
       env: ordererEnv(ledgerDir, adminEnv, await freePort()),
       cwd: process.cwd(),
     });
-    running = await startOrderer(config, { logger: captured.logger });
+    running = await startOrderer(config, { logger: captured.logger, clock: systemClock });
     return running.adminPort!;
   };
   const nothingLeft = async (port: number, when: string) => {

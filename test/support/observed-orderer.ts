@@ -9,6 +9,7 @@ import { loadLocalConfig } from '../../src/config/index.js';
 import { LoggingSystem } from '../../src/logging.js';
 import { startOrderer } from '../../src/server/orderer.js';
 import { freePort, ordererEnv, type TestOrderer } from './orderer.js';
+import { systemClock } from '../../src/clock.js';
 
 export interface LogLine {
   level: string;
@@ -46,7 +47,7 @@ export async function startObservedOrderer(
     },
   );
   const loaded = loadLocalConfig({ env, cwd: process.cwd() });
-  const orderer = await startOrderer(loaded.config, { logging });
+  const orderer = await startOrderer(loaded.config, { logging, clock: systemClock });
   return {
     orderer,
     address: `127.0.0.1:${orderer.port}`,

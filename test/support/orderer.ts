@@ -8,6 +8,7 @@ import { loadLocalConfig } from '../../src/config/index.js';
 import { startOrderer, type RunningOrderer } from '../../src/server/orderer.js';
 import { silentLogger } from '../../src/logging.js';
 import { FIXTURES, CRYPTO } from './fabric-clients.js';
+import { systemClock } from '../../src/clock.js';
 
 export const ORDERER0_DIR = join(CRYPTO, 'ordererOrganizations/example.com/orderers/orderer0.example.com');
 
@@ -64,7 +65,7 @@ export async function startTestOrderer(
   const ledgerDir = options.ledgerDir ?? mkdtempSync(join(tmpdir(), 'orderer-it-'));
   const env = ordererEnv(ledgerDir, options.env, await freePort());
   const loaded = loadLocalConfig({ env, cwd: process.cwd() });
-  const orderer = await startOrderer(loaded.config, { logger: silentLogger() });
+  const orderer = await startOrderer(loaded.config, { logger: silentLogger(), clock: systemClock });
   return {
     orderer,
     address: `127.0.0.1:${orderer.port}`,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { BroadcastHandler, BroadcastSession, type BroadcastResponse } from '../../../src/broadcast/index.js';
 import { common } from '../../../src/protos/index.js';
 import { badRequest } from '../../../src/errors.js';
+import { ManualClock } from '../../../src/clock.js';
 import type { ReceivedEnvelope } from '../../../src/consensus/types.js';
 import type { BroadcastSupport } from '../../../src/broadcast/handler.js';
 import { capturingLogger, deferred, makeEnvelope } from '../../support/solo.js';
@@ -53,7 +54,11 @@ function setup(options: {
       } as never,
     }),
   };
-  const handler = new BroadcastHandler({ support, logger: capturingLogger().logger });
+  const handler = new BroadcastHandler({
+    support,
+    logger: capturingLogger().logger,
+    clock: new ManualClock(),
+  });
   const sent: BroadcastResponse[] = [];
   let ended = false;
   const session = new BroadcastSession(handler, {

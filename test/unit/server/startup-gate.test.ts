@@ -68,6 +68,7 @@ test('Broadcast messages wait for start-up, and go on (to be validated) when it 
         },
       },
       logger: silentLogger(),
+      clock: systemClock,
     },
     gate,
   );
