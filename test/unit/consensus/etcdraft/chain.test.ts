@@ -1,0 +1,241 @@
+// EtcdraftChain end to end over real RaftWals, an in-memory cluster transport and recording
+// ledgers: what Broadcast would see (order() answered only once the envelope is in a written
+// block) and what Deliver would see (every ledger the same, each envelope exactly once).
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OrdererError } from '../../../../src/errors.js';
+import type { ReceivedEnvelope } from '../../../../src/consensus/types.js';
+import { makeEnvelope } from '../../../support/solo.js';
+import {
+  BATCH_TIMEOUT_MS,
+  CHANNEL,
+  RaftChainNet,
+  headerHash,
+  raftMetadataOf,
+} from '../../../support/raft-chain-net.js';
+
+let net: RaftChainNet | undefined;
+afterEach(async () => {
+  await net?.close();
+  net = undefined;
+});
+
+async function newNet(size: number): Promise<RaftChainNet> {
+  net = new RaftChainNet(size);
+  await net.init();
+  return net;
+}
+
+interface Outcome {
+  txId: string;
+  on: number;
+  settled: 'pending' | 'ok' | 'refused';
+  error?: OrdererError;
+  /** Whether the tx was in that node's ledger when order() resolved. */
+  inLedgerWhenAcked?: boolean;
+}
+
+/** order() on chain `on`, recording when and how it was answered. */
+function order(n: RaftChainNet, on: number, txId: string): Outcome {
+  const env: ReceivedEnvelope = makeEnvelope(txId, { channelId: CHANNEL });
+  const outcome: Outcome = { txId, on, settled: 'pending' };
+  const support = n.support(on);
+  n.chain(on)
+    .order(env, 0)
+    .then(
+      () => {
+        outcome.settled = 'ok';
+        outcome.inLedgerWhenAcked = support.txIds.some((ids) => ids.includes(txId));
+      },
+      (err: unknown) => {
+        outcome.settled = 'refused';
+        outcome.error = err as OrdererError;
+      },
+    );
+  return outcome;
+}
+
+function allTxIds(n: RaftChainNet, id: number): string[] {
+  return n.ledgers.get(id)!.flatMap((b) => (b.number === 0 ? [] : b.txIds));
+}
+
+/** Every listed ledger holds the same blocks (header hashes and data), with raft_index increasing. */
+function assertSameLedgers(n: RaftChainNet, ids: number[]): void {
+  const [first, ...rest] = ids.map((id) => n.ledgers.get(id)!);
+  for (const [i, other] of rest.entries()) {
+    assert.deepEqual(other.map(headerHash), first!.map(headerHash), `ledger of ${ids[i + 1]} differs`);
+    assert.deepEqual(
+      other.map((b) => b.txIds),
+      first!.map((b) => b.txIds),
+    );
+  }
+  for (const id of ids) {
+    const indexes = n.ledgers
+      .get(id)!
+      .slice(1)
+      .map((b) => raftMetadataOf(b)!.raftIndex);
+    for (let i = 1; i < indexes.length; i++)
+      assert.ok(indexes[i]! > indexes[i - 1]!, `raft_index not increasing on ${id}: ${indexes.join(',')}`);
+    for (const b of n.ledgers.get(id)!.slice(1))
+      assert.deepEqual(raftMetadataOf(b)!.consenterIds, n.ids, 'consenter IDs in the block metadata');
+  }
+}
+
+function assertNoDuplicates(txIds: string[]): void {
+  assert.equal(new Set(txIds).size, txIds.length, `duplicates in ${txIds.join(',')}`);
+}
+
+describe('EtcdraftChain', () => {
+  test('a one-node channel orders, writes blocks with etcdraft metadata and answers only after the write', async () => {
+    const n = await newNet(1);
+    await n.start(1);
+    assert.ok(n.chain(1).errored(), 'errored() before a leader is known');
+    await n.electLeader();
+    await n.chain(1).waitReady();
+    assert.equal(n.chain(1).errored(), undefined);
+    assert.deepEqual(n.chain(1).statusReport(), { consensusRelation: 'consenter', status: 'active' });
+
+    const full = ['a', 'b', 'c'].map((tx) => order(n, 1, tx));
+    await n.settle();
+    for (const o of full) assert.deepEqual([o.settled, o.inLedgerWhenAcked], ['ok', true], o.txId);
+    assert.deepEqual(n.support(1).txIds, [['genesis'], ['a', 'b', 'c']]);
+
+    // A partial batch waits for the batch timer.
+    const partial = order(n, 1, 'd');
+    await n.settle();
+    assert.equal(partial.settled, 'pending');
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    assert.deepEqual([partial.settled, partial.inLedgerWhenAcked], ['ok', true]);
+    assert.deepEqual(n.support(1).txIds.at(-1), ['d']);
+    const written = n.support(1).blocks.slice(1);
+    assert.ok(written.every((b) => b.kind === 'normal'));
+    assert.ok(raftMetadataOf(written[0]!)!.raftIndex > 0);
+    assertSameLedgers(n, [1]);
+  });
+
+  test('three chains: Broadcast through every node is answered once in a block, ledgers identical', async () => {
+    const n = await newNet(3);
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < 4; i++) for (const id of n.ids) outcomes.push(order(n, id, `tx-${id}-${i}`));
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(2); // heartbeats carry the commit index of the last block to the followers
+    for (const o of outcomes)
+      assert.deepEqual([o.txId, o.settled, o.inLedgerWhenAcked], [o.txId, 'ok', true]);
+    assertSameLedgers(n, n.ids);
+    const ordered = allTxIds(n, leader);
+    assertNoDuplicates(ordered);
+    assert.deepEqual([...ordered].sort(), outcomes.map((o) => o.txId).sort());
+    assert.deepEqual(n.deliveryErrors, []);
+  });
+
+  test('the leader halted with envelopes in flight: a new leader orders every kept envelope exactly once', async () => {
+    const n = await newNet(3);
+    for (const id of n.ids) await n.start(id);
+    const oldLeader = await n.electLeader();
+    const followers = n.ids.filter((id) => id !== oldLeader);
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < 5; i++) for (const id of n.ids) outcomes.push(order(n, id, `tx-${id}-${i}`));
+    // The forwards reach the leader and it proposes, but the followers have not acked them yet.
+    n.deliverRound();
+    await Promise.all(n.running().map((id) => n.chain(id).whenIdle()));
+    await n.stop(oldLeader);
+
+    const newLeader = await n.electLeader();
+    assert.notEqual(newLeader, oldLeader);
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(2);
+
+    for (const o of outcomes) {
+      if (o.on === oldLeader) {
+        // The halted node's own clients were answered, one way or the other.
+        assert.notEqual(o.settled, 'pending', o.txId);
+        if (o.settled === 'refused') assert.equal(o.error?.kind, 'unavailable');
+      } else {
+        assert.deepEqual([o.txId, o.settled, o.inLedgerWhenAcked], [o.txId, 'ok', true]);
+      }
+    }
+    assertSameLedgers(n, followers);
+    const ordered = allTxIds(n, newLeader);
+    assertNoDuplicates(ordered);
+    const acknowledged = outcomes.filter((o) => o.settled === 'ok').map((o) => o.txId);
+    for (const tx of acknowledged) assert.ok(ordered.includes(tx), `${tx} acknowledged but not in a block`);
+    for (const tx of ordered)
+      assert.ok(
+        outcomes.some((o) => o.txId === tx),
+        `${tx} was never submitted`,
+      );
+
+    // The old leader comes back on its WAL and ledger and catches up without writing a block twice.
+    await n.start(oldLeader);
+    await n.tick(5);
+    await n.settle();
+    assertSameLedgers(n, n.ids);
+    assert.deepEqual(n.deliveryErrors, []);
+  });
+
+  test('a chain restarted on its WAL writes no block twice, and rewrites a block its ledger lost', async () => {
+    const n = await newNet(3);
+    for (const id of n.ids) await n.start(id);
+    let leader = await n.electLeader();
+    for (let i = 0; i < 6; i++) order(n, leader, `first-${i}`);
+    await n.settle();
+    await n.tick(2);
+    assertSameLedgers(n, n.ids);
+    const heightBefore = n.ledgers.get(1)!.length;
+    assert.equal(heightBefore, 3);
+
+    // Every chain stops and starts again on the same WAL and ledger.
+    for (const id of n.ids) await n.stop(id);
+    for (const id of n.ids) await n.start(id);
+    leader = await n.electLeader();
+    await n.tick(3);
+    for (const id of n.ids) assert.equal(n.ledgers.get(id)!.length, heightBefore, `height of ${id}`);
+    for (const id of n.ids) assert.equal(n.chain(id).errored(), undefined);
+
+    // A follower whose ledger lost its last block (written to Raft's WAL, not yet to the block
+    // store) writes exactly that block again from the WAL.
+    const follower = n.ids.find((id) => id !== leader)!;
+    const lost = n.ledgers.get(follower)!.at(-1)!;
+    await n.stop(follower);
+    n.truncateLedger(follower, 1);
+    await n.start(follower);
+    await n.tick(3);
+    assert.equal(headerHash(n.ledgers.get(follower)!.at(-1)!), headerHash(lost));
+
+    const later = order(n, follower, 'after-restart');
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(2);
+    assert.deepEqual([later.settled, later.inLedgerWhenAcked], ['ok', true]);
+    assertSameLedgers(n, n.ids);
+    assertNoDuplicates(allTxIds(n, leader));
+    assert.deepEqual(n.deliveryErrors, []);
+  });
+
+  test('with two of three stopped, order() is refused unavailable: no Raft leader', async () => {
+    const n = await newNet(3);
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const survivor = n.ids.find((id) => id !== leader)!;
+    for (const id of n.ids) if (id !== survivor) await n.stop(id);
+    // The survivor's election timeout passes; it campaigns and cannot win.
+    await n.tick(30);
+    assert.equal(n.chain(survivor).leader, 0);
+    const refused = order(n, survivor, 'lonely');
+    await n.settle();
+    assert.equal(refused.settled, 'refused');
+    assert.ok(refused.error instanceof OrdererError);
+    assert.equal(refused.error.kind, 'unavailable');
+    assert.match(refused.error.message, /no Raft leader/);
+    assert.equal(n.chain(survivor).errored()?.message.includes('no Raft leader'), true);
+    await assert.rejects(n.chain(survivor).waitReady(), /no Raft leader/);
+  });
+});
