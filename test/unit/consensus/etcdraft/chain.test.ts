@@ -133,52 +133,61 @@ describe('EtcdraftChain', () => {
     assert.deepEqual(n.deliveryErrors, []);
   });
 
-  test('the leader halted with envelopes in flight: a new leader orders every kept envelope exactly once', async () => {
-    const n = await newNet(3);
-    for (const id of n.ids) await n.start(id);
-    const oldLeader = await n.electLeader();
-    const followers = n.ids.filter((id) => id !== oldLeader);
-    const outcomes: Outcome[] = [];
-    for (let i = 0; i < 5; i++) for (const id of n.ids) outcomes.push(order(n, id, `tx-${id}-${i}`));
-    // The forwards reach the leader and it proposes, but the followers have not acked them yet.
-    n.deliverRound();
-    await Promise.all(n.running().map((id) => n.chain(id).whenIdle()));
-    await n.stop(oldLeader);
-
-    const newLeader = await n.electLeader();
-    assert.notEqual(newLeader, oldLeader);
-    await n.settle();
-    n.clock.advance(BATCH_TIMEOUT_MS);
-    await n.settle();
-    await n.tick(2);
-
-    for (const o of outcomes) {
-      if (o.on === oldLeader) {
-        // The halted node's own clients were answered, one way or the other.
-        assert.notEqual(o.settled, 'pending', o.txId);
-        if (o.settled === 'refused') assert.equal(o.error?.kind, 'unavailable');
-      } else {
-        assert.deepEqual([o.txId, o.settled, o.inLedgerWhenAcked], [o.txId, 'ok', true]);
+  // 1 round: the leader proposed, nobody else has the blocks; 2-3: the followers hold them in
+  // their logs, uncommitted, so the new leader commits them and must drop the re-forwarded copies.
+  for (const rounds of [1, 2, 3])
+    test(`the leader halted with envelopes in flight (${rounds} delivery rounds): a new leader orders every kept envelope exactly once`, async () => {
+      const n = await newNet(3);
+      for (const id of n.ids) await n.start(id);
+      const oldLeader = await n.electLeader();
+      const followers = n.ids.filter((id) => id !== oldLeader);
+      const outcomes: Outcome[] = [];
+      for (let i = 0; i < 5; i++) for (const id of n.ids) outcomes.push(order(n, id, `tx-${id}-${i}`));
+      // The forwards reach the leader and it proposes, but the followers have not acked them yet.
+      n.deliverRound();
+      await Promise.all(n.running().map((id) => n.chain(id).whenIdle()));
+      for (let round = 1; round < rounds; round++) {
+        n.deliverRound();
+        await Promise.all(n.running().map((id) => n.chain(id).whenIdle()));
       }
-    }
-    assertSameLedgers(n, followers);
-    const ordered = allTxIds(n, newLeader);
-    assertNoDuplicates(ordered);
-    const acknowledged = outcomes.filter((o) => o.settled === 'ok').map((o) => o.txId);
-    for (const tx of acknowledged) assert.ok(ordered.includes(tx), `${tx} acknowledged but not in a block`);
-    for (const tx of ordered)
-      assert.ok(
-        outcomes.some((o) => o.txId === tx),
-        `${tx} was never submitted`,
-      );
+      const pending = outcomes.filter((o) => o.on !== oldLeader && o.settled === 'pending');
+      assert.ok(pending.length > 0, 'some forwarded envelopes are still unanswered when the leader stops');
+      await n.stop(oldLeader);
 
-    // The old leader comes back on its WAL and ledger and catches up without writing a block twice.
-    await n.start(oldLeader);
-    await n.tick(5);
-    await n.settle();
-    assertSameLedgers(n, n.ids);
-    assert.deepEqual(n.deliveryErrors, []);
-  });
+      const newLeader = await n.electLeader();
+      assert.notEqual(newLeader, oldLeader);
+      await n.settle();
+      n.clock.advance(BATCH_TIMEOUT_MS);
+      await n.settle();
+      await n.tick(2);
+
+      for (const o of outcomes) {
+        if (o.on === oldLeader) {
+          // The halted node's own clients were answered, one way or the other.
+          assert.notEqual(o.settled, 'pending', o.txId);
+          if (o.settled === 'refused') assert.equal(o.error?.kind, 'unavailable');
+        } else {
+          assert.deepEqual([o.txId, o.settled, o.inLedgerWhenAcked], [o.txId, 'ok', true]);
+        }
+      }
+      assertSameLedgers(n, followers);
+      const ordered = allTxIds(n, newLeader);
+      assertNoDuplicates(ordered);
+      const acknowledged = outcomes.filter((o) => o.settled === 'ok').map((o) => o.txId);
+      for (const tx of acknowledged) assert.ok(ordered.includes(tx), `${tx} acknowledged but not in a block`);
+      for (const tx of ordered)
+        assert.ok(
+          outcomes.some((o) => o.txId === tx),
+          `${tx} was never submitted`,
+        );
+
+      // The old leader comes back on its WAL and ledger and catches up without writing a block twice.
+      await n.start(oldLeader);
+      await n.tick(5);
+      await n.settle();
+      assertSameLedgers(n, n.ids);
+      assert.deepEqual(n.deliveryErrors, []);
+    });
 
   test('a chain restarted on its WAL writes no block twice, and rewrites a block its ledger lost', async () => {
     const n = await newNet(3);
