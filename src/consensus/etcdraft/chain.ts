@@ -197,10 +197,10 @@ export class EtcdraftChain implements Chain {
     await wasStarting;
     this.timer?.cancel();
     this.timer = undefined;
-    const node = this.node;
-    this.node = undefined;
-    await node?.stop();
+    // The node stays referenced until it stopped: the Ready being handled still reaches the core.
+    await this.node?.stop();
     await this.whenDrained();
+    this.node = undefined;
     const wal = this.wal;
     this.wal = undefined;
     await wal?.close();
@@ -313,7 +313,14 @@ export class EtcdraftChain implements Chain {
     const answered = new Promise<void>((resolve, reject) =>
       this.tickets.set(ticket, { raw: env.raw, resolve, reject }),
     );
-    void this.dispatch(core.submit({ ticket, env, configSeq, isConfig }, this.context())).catch(() => {});
+    let effects: RaftChainEffect[];
+    try {
+      effects = core.submit({ ticket, env, configSeq, isConfig }, this.context());
+    } catch (err) {
+      this.tickets.delete(ticket);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    void this.dispatch(effects).catch(() => {});
     return answered;
   }
 
@@ -444,6 +451,7 @@ export class EtcdraftChain implements Chain {
         return undefined;
       case 'arm-timer': {
         this.timer?.cancel();
+        if (this.state !== 'running') return undefined;
         const { generation } = effect;
         this.timer = this.support.clock.setTimer(effect.timeoutMs, () => {
           this.timer = undefined;

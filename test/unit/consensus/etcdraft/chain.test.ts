@@ -9,6 +9,8 @@ import { common, orderer } from '../../../../src/protos/index.js';
 import { HeaderType } from '../../../../src/protoutil/envelope.js';
 import { ClusterChainTransport } from '../../../../src/consensus/etcdraft/chain-transport.js';
 import type { ClusterMember } from '../../../../src/cluster/members.js';
+import { MessageType } from '../../../../src/consensus/etcdraft/raft/index.js';
+import { encodeMessage } from '../../../../src/consensus/etcdraft/raft/wire.js';
 import { makeEnvelope } from '../../../support/solo.js';
 import {
   BATCH_TIMEOUT_MS,
@@ -347,5 +349,56 @@ describe('EtcdraftChain', () => {
     assert.equal(Number(sent.lastValidationSeq), 4);
     assert.deepEqual(Buffer.from(common.Envelope.encode(sent.payload!).finish()), env.raw);
     await assert.rejects(transport.sendSubmit(7, env.raw, 0), /not a known consenter/);
+  });
+
+  test('a failed block write halts the chain: its clients are refused unavailable, errored() says why', async () => {
+    const n = await newNet(1);
+    await n.start(1);
+    await n.electLeader();
+    n.support(1).beforeWrite = () => {
+      throw new Error('ENOSPC: no space left on device');
+    };
+    const outcomes = ['a', 'b', 'c'].map((tx) => order(n, 1, tx));
+    await n.settle();
+    for (const o of outcomes) {
+      assert.equal(o.settled, 'refused', o.txId);
+      assert.equal(o.error?.kind, 'unavailable');
+      assert.match(o.error!.message, /ENOSPC/);
+    }
+    assert.match(n.chain(1).errored()?.message ?? '', /halted.*ENOSPC/);
+    assert.deepEqual(n.support(1).txIds, [['genesis']]);
+    const after = order(n, 1, 'd');
+    await n.settle();
+    assert.equal(after.settled, 'refused');
+  });
+
+  test('cluster.consensus refuses a Raft message whose sender is not the authenticated consenter', async () => {
+    const n = await newNet(3);
+    for (const id of n.ids) await n.start(id);
+    await n.electLeader();
+    const node = n.chain(1).raftNode!;
+    const status = node.status();
+    const spoofed = encodeMessage({
+      type: MessageType.MsgHeartbeat,
+      from: 2,
+      to: 1,
+      term: status.hardState.term,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: undefined,
+      context: undefined,
+    });
+    await assert.rejects(
+      n.chain(1).cluster.consensus({ channel: CHANNEL, payload: spoofed }, 3),
+      (err: unknown) => err instanceof OrdererError && err.kind === 'forbidden',
+    );
+    await assert.rejects(
+      n.chain(1).cluster.consensus({ channel: CHANNEL, payload: Uint8Array.of(0xff, 0xff) }, 2),
+      (err: unknown) => err instanceof OrdererError && err.kind === 'bad-request',
+    );
   });
 });
