@@ -16,7 +16,14 @@ import { readBlockMetadata, type RaftBlockMetadata } from '../../src/consensus/e
 import { seededRandom } from '../../src/consensus/etcdraft/raft/index.js';
 import { StateType } from '../../src/consensus/etcdraft/raft/raft.js';
 import type { EtcdraftConsenter } from '../../src/channelconfig/etcdraft.js';
-import { FakeConsenterSupport, makeEnvelope, txIdsOfBlock, type WrittenBlock } from './solo.js';
+import {
+  FakeConsenterSupport,
+  capturingLogger,
+  makeEnvelope,
+  txIdsOfBlock,
+  type LogLine,
+  type WrittenBlock,
+} from './solo.js';
 
 export const CHANNEL = 'testchannel';
 export const TICK_MS = 100;
@@ -49,6 +56,8 @@ export class RaftChainNet {
   /** Each member's ledger, kept across restarts. */
   readonly ledgers = new Map<number, WrittenBlock[]>();
   readonly supports = new Map<number, FakeConsenterSupport>();
+  /** What each member's chain logged since it was last started. */
+  readonly logs = new Map<number, LogLine[]>();
   /** Errors the cluster endpoints threw while delivering (none expected). */
   readonly deliveryErrors: Error[] = [];
   private readonly chains = new Map<number, EtcdraftChain>();
@@ -105,8 +114,11 @@ export class RaftChainNet {
   async start(id: number): Promise<EtcdraftChain> {
     if (this.chains.has(id)) throw new Error(`chain ${id} is already running`);
     const ledger = this.ledgers.get(id)!;
+    const { logger, lines } = capturingLogger();
+    this.logs.set(id, lines);
     const support = new FakeConsenterSupport({
       channelId: CHANNEL,
+      logger,
       clock: this.clock,
       batchTimeoutMs: BATCH_TIMEOUT_MS,
       batchSize: {

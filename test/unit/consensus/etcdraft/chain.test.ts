@@ -217,9 +217,21 @@ describe('EtcdraftChain', () => {
     // Every chain stops and starts again on the same WAL and ledger.
     for (const id of n.ids) await n.stop(id);
     for (const id of n.ids) await n.start(id);
+    for (const id of n.ids) {
+      // The Raft node starts from the raft_index of the ledger's last block: entries up to it are
+      // not handed over again (not even to be skipped as old blocks).
+      assert.equal(n.chain(id).raftNode!.appliedIndex, raftMetadataOf(n.ledgers.get(id)!.at(-1)!)!.raftIndex);
+    }
     leader = await n.electLeader();
     await n.tick(3);
-    for (const id of n.ids) assert.equal(n.ledgers.get(id)!.length, heightBefore, `height of ${id}`);
+    for (const id of n.ids) {
+      assert.equal(n.ledgers.get(id)!.length, heightBefore, `height of ${id}`);
+      assert.deepEqual(
+        n.logs.get(id)!.filter((l) => /forced to catch up/.test(l.msg)),
+        [],
+        `chain ${id} was handed blocks it had written`,
+      );
+    }
     for (const id of n.ids) assert.equal(n.chain(id).errored(), undefined);
 
     // A follower whose ledger lost its last block (written to Raft's WAL, not yet to the block
