@@ -46,12 +46,14 @@ function order(
   n: RaftChainNet,
   on: number,
   txId: string,
-  options: { configSeq?: number; config?: boolean } = {},
+  options: { configSeq?: number; config?: boolean; env?: ReceivedEnvelope } = {},
 ): Outcome {
-  const env: ReceivedEnvelope = makeEnvelope(txId, {
-    channelId: CHANNEL,
-    ...(options.config ? { type: HeaderType.CONFIG } : {}),
-  });
+  const env: ReceivedEnvelope =
+    options.env ??
+    makeEnvelope(txId, {
+      channelId: CHANNEL,
+      ...(options.config ? { type: HeaderType.CONFIG } : {}),
+    });
   const outcome: Outcome = { txId, on, settled: 'pending' };
   const support = n.support(on);
   const chain = n.chain(on);
@@ -412,5 +414,38 @@ describe('EtcdraftChain', () => {
       n.chain(1).cluster.consensus({ channel: CHANNEL, payload: Uint8Array.of(0xff, 0xff) }, 2),
       (err: unknown) => err instanceof OrdererError && err.kind === 'bad-request',
     );
+  });
+
+  test('a forward the transport cannot send is refused unavailable at once, naming the leader', async () => {
+    const n = await newNet(3);
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const follower = n.ids.find((id) => id !== leader)!;
+    n.isolate(leader);
+    const env = makeEnvelope('cut-off', { channelId: CHANNEL });
+    const outcome = order(n, follower, 'cut-off', { env });
+    await n.settle();
+    assert.equal(outcome.settled, 'refused');
+    assert.equal(outcome.error?.kind, 'unavailable');
+    assert.match(
+      outcome.error!.message,
+      new RegExp(`failed to forward the envelope to the Raft leader ${leader}`),
+    );
+
+    // The follower keeps it for the next leader; the client's retry of the same bytes is
+    // answered once it is in a block, and it is there once.
+    n.heal(leader);
+    const newLeader = await n.electLeader();
+    const retry = order(n, follower, 'cut-off', { env });
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(2);
+    assert.deepEqual([retry.settled, retry.inLedgerWhenAcked], ['ok', true]);
+    assert.deepEqual(
+      allTxIds(n, newLeader).filter((tx) => tx === 'cut-off'),
+      ['cut-off'],
+    );
+    assertSameLedgers(n, n.ids);
   });
 });
