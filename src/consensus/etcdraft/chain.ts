@@ -240,13 +240,25 @@ export class EtcdraftChain implements Chain {
       channel: support.channelId,
     });
     this.wal = wal;
-    const height = support.height();
-    const lastBlock = await support.block(height - 1);
-    if (!lastBlock) throw new Error(`the ledger of channel ${support.channelId} has no block ${height - 1}`);
-    if (this.state !== 'starting') {
+    try {
+      const height = support.height();
+      const lastBlock = await support.block(height - 1);
+      if (!lastBlock)
+        throw new Error(
+          `the ledger of channel ${support.channelId} has no block ${height - 1} to continue from`,
+        );
+      if (this.state !== 'starting') throw new Error('halted while starting');
+      this.startOn(wal, recovered, lastBlock);
+    } catch (err) {
+      this.wal = undefined;
       await wal.close();
-      return;
+      if (this.state !== 'starting') return;
+      throw err;
     }
+  }
+
+  private startOn(wal: EtcdraftChainWal, recovered: RecoveredRaftState, lastBlock: common.IBlock): void {
+    const { support, options } = this;
     const applied = options.blockMetadata.raftIndex;
     this.core = new RaftChainCore(
       { raftId: options.raftId, lastBlock, appliedIndex: applied },
