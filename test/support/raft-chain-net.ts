@@ -87,6 +87,11 @@ export class RaftChainNet {
     if (this.root !== '') await rm(this.root, { recursive: true, force: true });
   }
 
+  /** A path inside the net's temp dir (removed by close()). */
+  dir(name: string): string {
+    return path.join(this.root, name);
+  }
+
   chain(id: number): EtcdraftChain {
     const chain = this.chains.get(id);
     if (chain === undefined) throw new Error(`chain ${id} is not running`);

@@ -11,11 +11,13 @@ import { ClusterChainTransport } from '../../../../src/consensus/etcdraft/chain-
 import type { ClusterMember } from '../../../../src/cluster/members.js';
 import { MessageType } from '../../../../src/consensus/etcdraft/raft/index.js';
 import { encodeMessage } from '../../../../src/consensus/etcdraft/raft/wire.js';
-import { makeEnvelope } from '../../../support/solo.js';
+import { EtcdraftChain } from '../../../../src/consensus/etcdraft/chain.js';
+import { FakeConsenterSupport, makeEnvelope } from '../../../support/solo.js';
 import {
   BATCH_TIMEOUT_MS,
   CHANNEL,
   RaftChainNet,
+  genesisBlock,
   headerHash,
   raftMetadataOf,
 } from '../../../support/raft-chain-net.js';
@@ -447,5 +449,52 @@ describe('EtcdraftChain', () => {
       ['cut-off'],
     );
     assertSameLedgers(n, n.ids);
+  });
+
+  test('a chain that cannot start says why in errored(), waitReady() and order()', async () => {
+    const n = await newNet(1);
+    const support = new FakeConsenterSupport({ channelId: CHANNEL, blocks: [genesisBlock()] });
+    const chain = new EtcdraftChain(
+      {
+        raftId: 1,
+        blockMetadata: { consenterIds: [1], nextConsenterId: 2, raftIndex: 0 },
+        // ElectionTick must exceed HeartbeatTick: RaftNode refuses these options.
+        raftOptions: { tickIntervalMs: 100, electionTick: 1, heartbeatTick: 1, maxInflightBlocks: 5 },
+        walDir: n.dir('bad/wal'),
+        snapDir: n.dir('bad/snap'),
+      },
+      {
+        support,
+        transport: { sendConsensus: () => false, sendSubmit: () => Promise.resolve() },
+      },
+    );
+    chain.start();
+    await chain.whenStarted();
+    assert.match(chain.errored()?.message ?? '', /failed to start.*electionTick/);
+    await assert.rejects(chain.waitReady(), /failed to start/);
+    await assert.rejects(chain.order(makeEnvelope('x', { channelId: CHANNEL }), 0), (err: unknown) => {
+      return err instanceof OrdererError && err.kind === 'unavailable';
+    });
+    await chain.halt();
+  });
+
+  test('a Raft ID outside the consenter IDs is refused at construction', () => {
+    assert.throws(
+      () =>
+        new EtcdraftChain(
+          {
+            raftId: 4,
+            blockMetadata: { consenterIds: [1, 2, 3], nextConsenterId: 4, raftIndex: 0 },
+            raftOptions: { tickIntervalMs: 100, electionTick: 10, heartbeatTick: 1, maxInflightBlocks: 5 },
+            walDir: '/nonexistent',
+            snapDir: '/nonexistent',
+          },
+          {
+            support: new FakeConsenterSupport({ channelId: CHANNEL }),
+            transport: { sendConsensus: () => false, sendSubmit: () => Promise.resolve() },
+          },
+        ),
+      /Raft ID 4 is not one of the consenter IDs \[1, 2, 3\]/,
+    );
   });
 });
