@@ -1,0 +1,601 @@
+// The etcdraft chain (Fabric's orderer/consensus/etcdraft/chain.go run loop) as a thin driver:
+// RaftChainCore makes the decisions, RaftNode runs Raft over the channel's RaftWal, and this file
+// only wires them to the ConsenterSupport, the clock and the cluster transport. Effects are carried
+// out one after another in the order the core returned them; a block write is awaited before the
+// next effect (Fabric writes blocks inside its run loop too), so an acknowledgement never overtakes
+// the write of the block that holds the envelope, and committed entries are not handed over again
+// until the previous ones are written (RaftNode awaits onCommitted before it advances).
+import type { TimerHandle } from '../../clock.js';
+import { OrdererError, errorMessage, unavailable, forbidden, badRequest } from '../../errors.js';
+import { common, toNumber } from '../../protos/index.js';
+import type { orderer } from '../../protos/index.js';
+import { marshalBlock } from '../../protoutil/block.js';
+import { decodeEnvelope, HeaderType } from '../../protoutil/envelope.js';
+import { ChainedBlockCreator } from '../../multichannel/blockcreator.js';
+import type { EtcdraftOptions } from '../../channelconfig/etcdraft.js';
+import type {
+  Chain,
+  ChainStatusReport,
+  ClusterEndpoint,
+  ConsenterSupport,
+  ReceivedEnvelope,
+} from '../types.js';
+import { RaftChainCore, type RaftChainContext, type RaftChainEffect } from './chain-core.js';
+import { encodeBlockMetadata, type RaftBlockMetadata } from './metadata.js';
+import { RaftNode, type RaftNodeWal } from './node.js';
+import type { Message, RaftLogger, RandomIntn } from './raft/index.js';
+import { decodeMessage, encodeMessage } from './raft/wire.js';
+import { RaftWal, type RecoveredRaftState } from './storage/index.js';
+
+/**
+ * How the chain reaches the other consenters of its channel, by Raft ID. The cluster client
+ * implements it over orderer.Cluster/Step streams; tests use an in-memory one.
+ */
+export interface RaftChainTransport {
+  /** Hands a marshalled raftpb.Message to the stream to `to`; false when it could not be sent. */
+  sendConsensus(to: number, payload: Uint8Array): boolean;
+  /** Forwards an envelope (its bytes as received) to the leader, validated at configSeq. */
+  sendSubmit(to: number, envelope: Buffer, configSeq: number): Promise<void>;
+}
+
+export interface EtcdraftChainOptions {
+  /** This node's Raft ID in the channel (its consenter ID in the block metadata). */
+  readonly raftId: number;
+  /** The etcdraft metadata of the last block (readBlockMetadata): IDs and the applied Raft index. */
+  readonly blockMetadata: RaftBlockMetadata;
+  /** Options of the channel's etcdraft ConfigMetadata. */
+  readonly raftOptions: Pick<
+    EtcdraftOptions,
+    'tickIntervalMs' | 'electionTick' | 'heartbeatTick' | 'maxInflightBlocks'
+  >;
+  /** Consensus.WALDir and Consensus.SnapDir; the channel's files are in <dir>/<channel>. */
+  readonly walDir: string;
+  readonly snapDir: string;
+  /** A node with no WAL for a channel that already has blocks: it waits for the leader (no bootstrap). */
+  readonly join?: boolean;
+}
+
+/** The WAL as the chain needs it: what RaftNode writes, plus close on halt. */
+export interface EtcdraftChainWal extends RaftNodeWal {
+  close(): Promise<void>;
+}
+
+export interface EtcdraftChainDependencies {
+  readonly support: ConsenterSupport;
+  readonly transport: RaftChainTransport;
+  /** Election-timeout randomness; tests inject a seeded one. */
+  readonly random?: RandomIntn;
+  /** Opens the channel's WAL; RaftWal.open by default (tests may wrap the WAL). */
+  readonly openWal?: (options: {
+    walDir: string;
+    snapDir: string;
+    channel: string;
+  }) => Promise<{ wal: EtcdraftChainWal; recovered: RecoveredRaftState }>;
+}
+
+type ChainState = 'new' | 'starting' | 'running' | 'halted';
+
+interface Ticket {
+  readonly raw: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+const isConfigType = (env: ReceivedEnvelope): boolean =>
+  env.channelHeader.type === HeaderType.CONFIG || env.channelHeader.type === HeaderType.ORDERER_TRANSACTION;
+
+export class EtcdraftChain implements Chain {
+  /** order() hands the envelope to the core before it returns; the promise says when it is in a block. */
+  readonly ordersOnCall = true;
+  readonly cluster: ClusterEndpoint;
+  private readonly options: EtcdraftChainOptions;
+  private readonly support: ConsenterSupport;
+  private readonly transport: RaftChainTransport;
+  private readonly random: RandomIntn | undefined;
+  private readonly openWal: NonNullable<EtcdraftChainDependencies['openWal']>;
+  private state: ChainState = 'new';
+  private starting: Promise<void> | undefined;
+  private core: RaftChainCore | undefined;
+  private node: RaftNode | undefined;
+  private wal: EtcdraftChainWal | undefined;
+  private failure: Error | undefined;
+  private timer: TimerHandle | undefined;
+  private nextTicket = 1;
+  private readonly tickets = new Map<number, Ticket>();
+  private readonly backlog: RaftChainEffect[] = [];
+  private draining = false;
+  private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** Asynchronous work started by effects (forwards, re-validations), for whenIdle. */
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(options: EtcdraftChainOptions, dependencies: EtcdraftChainDependencies) {
+    if (!options.blockMetadata.consenterIds.includes(options.raftId))
+      throw badRequest(
+        `Raft ID ${options.raftId} is not one of the consenter IDs [${options.blockMetadata.consenterIds.join(', ')}] ` +
+          `of channel ${dependencies.support.channelId}: this orderer must run a follower chain for it instead`,
+      );
+    this.options = options;
+    this.support = dependencies.support;
+    this.transport = dependencies.transport;
+    this.random = dependencies.random;
+    this.openWal = dependencies.openWal ?? ((o) => RaftWal.open(o));
+    this.cluster = {
+      consensus: (request, from) => this.onConsensus(request, from),
+      submit: (request, from) => this.onSubmit(request, from),
+    };
+  }
+
+  get raftId(): number {
+    return this.options.raftId;
+  }
+
+  /** The leader this node knows of (0 when none). */
+  get leader(): number {
+    return this.core?.leader ?? 0;
+  }
+
+  /** The Raft node, once started (tests and the status reporter read it). */
+  get raftNode(): RaftNode | undefined {
+    return this.node;
+  }
+
+  start(): void {
+    if (this.state !== 'new') return;
+    this.state = 'starting';
+    this.starting = this.open().catch((err: unknown) => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.fail(
+        new OrdererError(
+          'unavailable',
+          `etcdraft chain of channel ${this.support.channelId} failed to start: ${errorMessage(error)}`,
+          { channel: this.support.channelId },
+          { cause: error },
+        ),
+      );
+    });
+  }
+
+  /** Resolves once start() has opened the WAL and started the Raft node (or failed to). */
+  async whenStarted(): Promise<void> {
+    await this.starting;
+  }
+
+  order(env: ReceivedEnvelope, configSeq: number): Promise<void> {
+    return this.submitLocal(env, configSeq, false);
+  }
+
+  configure(configEnv: ReceivedEnvelope, configSeq: number): Promise<void> {
+    return this.submitLocal(configEnv, configSeq, true);
+  }
+
+  async waitReady(): Promise<void> {
+    await this.starting;
+    const error = this.errored();
+    if (error) throw error;
+  }
+
+  errored(): Error | undefined {
+    if (this.failure) return this.failure;
+    if (this.state !== 'running' || !this.core) return this.notRunning();
+    // Fabric closes errorC while there is no leader, so STRICT Deliver refuses.
+    if (this.core.leader === 0)
+      return unavailable(
+        `no Raft leader for channel ${this.support.channelId}: check that a majority of the consenters is running and reachable`,
+        { channel: this.support.channelId },
+      );
+    return undefined;
+  }
+
+  statusReport(): ChainStatusReport {
+    return { consensusRelation: 'consenter', status: 'active' };
+  }
+
+  async halt(): Promise<void> {
+    if (this.state === 'halted' && !this.node) return;
+    const wasStarting = this.starting;
+    this.state = 'halted';
+    await wasStarting;
+    this.timer?.cancel();
+    this.timer = undefined;
+    // The node stays referenced until it stopped: the Ready being handled still reaches the core.
+    await this.node?.stop();
+    await this.whenDrained();
+    this.node = undefined;
+    const wal = this.wal;
+    this.wal = undefined;
+    await wal?.close();
+    this.rejectAll(
+      unavailable(
+        `the etcdraft chain of channel ${this.support.channelId} was halted; retry on another orderer`,
+        {
+          channel: this.support.channelId,
+        },
+      ),
+    );
+  }
+
+  /**
+   * Resolves when nothing is left to do now: no Ready being handled, no effect waiting, no
+   * forward or re-validation in flight (deterministic tests settle on it).
+   */
+  async whenIdle(): Promise<void> {
+    await this.starting;
+    for (;;) {
+      const busy = [...this.inflight];
+      await this.node?.whenIdle();
+      if (this.draining) {
+        await this.whenDrained().catch(() => {});
+        continue;
+      }
+      if (busy.length === 0 && this.inflight.size === 0) return;
+      await Promise.allSettled(busy);
+    }
+  }
+
+  private async open(): Promise<void> {
+    const { support, options } = this;
+    const { wal, recovered } = await this.openWal({
+      walDir: options.walDir,
+      snapDir: options.snapDir,
+      channel: support.channelId,
+    });
+    this.wal = wal;
+    try {
+      const height = support.height();
+      const lastBlock = await support.block(height - 1);
+      if (!lastBlock)
+        throw new Error(
+          `the ledger of channel ${support.channelId} has no block ${height - 1} to continue from`,
+        );
+      if (this.state !== 'starting') throw new Error('halted while starting');
+      this.startOn(wal, recovered, lastBlock);
+    } catch (err) {
+      this.wal = undefined;
+      await wal.close();
+      if (this.state !== 'starting') return;
+      throw err;
+    }
+  }
+
+  private startOn(wal: EtcdraftChainWal, recovered: RecoveredRaftState, lastBlock: common.IBlock): void {
+    const { support, options } = this;
+    const applied = options.blockMetadata.raftIndex;
+    this.core = new RaftChainCore(
+      { raftId: options.raftId, lastBlock, appliedIndex: applied },
+      {
+        blockCutter: support.blockCutter,
+        newBlockCreator: (after) => new ChainedBlockCreator(after),
+      },
+    );
+    const { raftOptions } = options;
+    this.node = new RaftNode(
+      {
+        id: options.raftId,
+        channel: support.channelId,
+        peers: options.blockMetadata.consenterIds,
+        electionTick: raftOptions.electionTick,
+        heartbeatTick: raftOptions.heartbeatTick,
+        maxSizePerMsg: support.sharedConfig().batchSize.preferredMaxBytes,
+        maxInflightMsgs: raftOptions.maxInflightBlocks,
+        tickIntervalMs: raftOptions.tickIntervalMs,
+        appliedIndex: applied,
+        ...(options.join ? { join: true } : {}),
+      },
+      {
+        wal,
+        recovered,
+        clock: support.clock,
+        transport: { send: (messages) => this.sendConsensus(messages) },
+        handler: {
+          onCommitted: (entries) => this.dispatch(this.core!.committedEntries(entries, this.context())),
+          onSnapshot: (snapshot) => {
+            throw new Error(
+              `catching up to the Raft snapshot at index ${snapshot.metadata.index} by pulling blocks is not ` +
+                `supported by this orderer yet; restore this node's ledger from another orderer`,
+            );
+          },
+          onLeaderChange: (leader) => {
+            const raftState = this.node!.status().softState.raftState;
+            void this.dispatch(this.core!.leaderChanged(leader, raftState, this.context())).catch(() => {});
+          },
+          onHalt: (error) => this.fail(error),
+        },
+        logger: raftLoggerOf(support),
+        ...(this.random ? { random: this.random } : {}),
+      },
+    );
+    this.state = 'running';
+    this.node.start();
+  }
+
+  private context(): RaftChainContext {
+    return {
+      sequence: this.support.sequence(),
+      batchTimeoutMs: this.support.sharedConfig().batchTimeoutMs,
+      maxInflightBlocks: this.options.raftOptions.maxInflightBlocks,
+      raftLastIndex: this.node?.memoryStorage.lastIndex() ?? 0,
+    };
+  }
+
+  private submitLocal(env: ReceivedEnvelope, configSeq: number, isConfig: boolean): Promise<void> {
+    const core = this.core;
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.state !== 'running' || !core) return Promise.reject(this.notRunning());
+    const ticket = this.nextTicket++;
+    const answered = new Promise<void>((resolve, reject) =>
+      this.tickets.set(ticket, { raw: env.raw, resolve, reject }),
+    );
+    let effects: RaftChainEffect[];
+    try {
+      effects = core.submit({ ticket, env, configSeq, isConfig }, this.context());
+    } catch (err) {
+      this.tickets.delete(ticket);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    void this.dispatch(effects).catch(() => {});
+    return answered;
+  }
+
+  private async onConsensus(request: orderer.IConsensusRequest, from: number): Promise<void> {
+    const node = this.runningNode();
+    let message: Message;
+    try {
+      message = decodeMessage(request.payload ?? new Uint8Array());
+    } catch (err) {
+      throw badRequest(`malformed Raft message from consenter ${from}: ${errorMessage(err)}`, { from });
+    }
+    if (message.from !== from)
+      throw forbidden(
+        `consenter ${from} sent a Raft message claiming to come from ${message.from}; it was dropped`,
+        { from, claimed: message.from },
+      );
+    node.step(message);
+  }
+
+  private async onSubmit(request: orderer.ISubmitRequest, from: number): Promise<void> {
+    this.runningNode();
+    if (!request.payload)
+      throw badRequest(`consenter ${from} forwarded a SubmitRequest with no envelope`, { from });
+    const raw = Buffer.from(common.Envelope.encode(request.payload).finish());
+    const env = decodeEnvelope(raw);
+    await this.dispatch(
+      this.core!.submit(
+        {
+          ticket: undefined,
+          env,
+          configSeq: toNumber(request.lastValidationSeq ?? 0),
+          isConfig: isConfigType(env),
+        },
+        this.context(),
+      ),
+    );
+  }
+
+  private runningNode(): RaftNode {
+    if (this.failure) throw this.failure;
+    if (this.state !== 'running' || !this.node) throw this.notRunning();
+    return this.node;
+  }
+
+  private notRunning(): OrdererError {
+    const why =
+      this.state === 'halted' ? 'has been halted' : 'is still starting (opening its Raft WAL); retry shortly';
+    return unavailable(`the etcdraft chain of channel ${this.support.channelId} ${why}`, {
+      channel: this.support.channelId,
+    });
+  }
+
+  private sendConsensus(messages: Message[]): number[] {
+    const failed: number[] = [];
+    for (const message of messages) {
+      let sent = false;
+      try {
+        sent = this.transport.sendConsensus(message.to, encodeMessage(message));
+      } catch (err) {
+        this.support.logger.debug(
+          { to: message.to, err: errorMessage(err) },
+          'sending a Raft message failed',
+        );
+      }
+      if (!sent) failed.push(message.to);
+    }
+    return failed;
+  }
+
+  /** Queues effects; they run in order, now if nothing is running. Resolves when they have run. */
+  private dispatch(effects: RaftChainEffect[]): Promise<void> {
+    if (effects.length === 0 && !this.draining) return Promise.resolve();
+    this.backlog.push(...effects);
+    const done = new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    if (!this.draining) void this.drain();
+    return done;
+  }
+
+  private whenDrained(): Promise<void> {
+    if (!this.draining) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    let error: Error | undefined;
+    try {
+      while (this.backlog.length > 0) {
+        const pending = this.carryOut(this.backlog.shift()!);
+        if (pending) await pending;
+      }
+    } catch (err) {
+      error = err instanceof Error ? err : new Error(String(err));
+      // Nothing after a failed block write may happen (Fabric panics): the node halts on the
+      // rejected onCommitted, and the effects queued behind it are dropped.
+      this.backlog.length = 0;
+    } finally {
+      this.draining = false;
+    }
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const waiter of waiters) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+  }
+
+  private carryOut(effect: RaftChainEffect): Promise<void> | undefined {
+    switch (effect.type) {
+      case 'propose-block':
+        this.propose(effect.block);
+        return undefined;
+      case 'write-block': {
+        const metadata = encodeBlockMetadata({
+          consenterIds: this.options.blockMetadata.consenterIds,
+          nextConsenterId: this.options.blockMetadata.nextConsenterId,
+          raftIndex: effect.raftIndex,
+        });
+        return effect.isConfig
+          ? this.support.writeConfigBlock(effect.block, metadata)
+          : this.support.writeBlock(effect.block, metadata);
+      }
+      case 'apply-conf-change':
+        // RaftNode applies committed conf changes itself before handing the entries over.
+        return undefined;
+      case 'forward':
+        this.forward(effect.to, effect.env, effect.configSeq);
+        return undefined;
+      case 'arm-timer': {
+        this.timer?.cancel();
+        if (this.state !== 'running') return undefined;
+        const { generation } = effect;
+        this.timer = this.support.clock.setTimer(effect.timeoutMs, () => {
+          this.timer = undefined;
+          if (this.state !== 'running' || !this.core) return;
+          void this.dispatch(this.core.timerFired(generation, this.context())).catch(() => {});
+        });
+        return undefined;
+      }
+      case 'cancel-timer':
+        this.timer?.cancel();
+        this.timer = undefined;
+        return undefined;
+      case 'revalidate':
+        this.track(this.revalidate(effect.id, effect.isConfig, effect.env));
+        return undefined;
+      case 'acknowledge':
+        for (const ticket of effect.tickets) {
+          this.tickets.get(ticket)?.resolve();
+          this.tickets.delete(ticket);
+        }
+        return undefined;
+      case 'refuse': {
+        const error = new OrdererError(effect.status, effect.reason, { channel: this.support.channelId });
+        for (const ticket of effect.tickets) {
+          this.tickets.get(ticket)?.reject(error);
+          this.tickets.delete(ticket);
+        }
+        return undefined;
+      }
+      case 'log':
+        this.support.logger[effect.level](
+          { channel: this.support.channelId, ...effect.details },
+          effect.message,
+        );
+        return undefined;
+    }
+  }
+
+  private propose(block: common.Block): void {
+    const node = this.node;
+    if (!node) return;
+    try {
+      // Fabric proposes the block with its (empty) metadata slots; the writer fills them.
+      node.propose(marshalBlock(block));
+    } catch (err) {
+      // Leadership was lost since the core decided: the new leader orders the kept envelopes.
+      this.support.logger.warn(
+        { channel: this.support.channelId, block: toNumber(block.header?.number) },
+        `Raft dropped the proposal of block [${toNumber(block.header?.number)}]: ${errorMessage(err)}`,
+      );
+    }
+  }
+
+  private forward(to: number, env: ReceivedEnvelope, configSeq: number): void {
+    let sending: Promise<void>;
+    try {
+      sending = this.transport.sendSubmit(to, env.raw, configSeq);
+    } catch (err) {
+      sending = Promise.reject(err);
+    }
+    this.track(
+      sending.catch((err: unknown) => {
+        // The core keeps the envelope and hands it to the next leader; the client hears now that
+        // this attempt failed instead of waiting for an election that may not come.
+        const error = unavailable(
+          `failed to forward the envelope to the Raft leader ${to} of channel ${this.support.channelId}: ` +
+            `${errorMessage(err)}; retry`,
+          { channel: this.support.channelId, leader: to },
+        );
+        for (const [ticket, waiting] of this.tickets) {
+          if (waiting.raw.equals(env.raw)) {
+            waiting.reject(error);
+            this.tickets.delete(ticket);
+          }
+        }
+      }),
+    );
+  }
+
+  private async revalidate(id: number, isConfig: boolean, env: ReceivedEnvelope): Promise<void> {
+    let outcome: { ok: true; env: ReceivedEnvelope } | { ok: false; reason: string };
+    try {
+      if (isConfig) outcome = { ok: true, env: (await this.support.processConfigMsg(env)).config };
+      else {
+        await this.support.processNormalMsg(env);
+        outcome = { ok: true, env };
+      }
+    } catch (err) {
+      outcome = { ok: false, reason: errorMessage(err) };
+    }
+    if (this.state !== 'running' || !this.core) return;
+    await this.dispatch(this.core.revalidated(id, outcome, this.context()));
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) =>
+      this.support.logger.warn(
+        { channel: this.support.channelId, err: errorMessage(err) },
+        'chain task failed',
+      ),
+    );
+    this.inflight.add(tracked);
+    void tracked.finally(() => this.inflight.delete(tracked));
+  }
+
+  private fail(cause: Error): void {
+    const error =
+      cause instanceof OrdererError
+        ? cause
+        : unavailable(cause.message, { channel: this.support.channelId }, { cause });
+    if (!this.failure) this.failure = error;
+    this.support.logger.error(
+      { channel: this.support.channelId, err: error.message },
+      'etcdraft chain failed',
+    );
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.rejectAll(error);
+  }
+
+  private rejectAll(error: Error): void {
+    for (const waiting of this.tickets.values()) waiting.reject(error);
+    this.tickets.clear();
+  }
+}
+
+function raftLoggerOf(support: ConsenterSupport): RaftLogger {
+  const logger = support.logger;
+  return {
+    debug: (message) => logger.debug({ channel: support.channelId }, message),
+    info: (message) => logger.info({ channel: support.channelId }, message),
+    warn: (message) => logger.warn({ channel: support.channelId }, message),
+    error: (message) => logger.error({ channel: support.channelId }, message),
+  };
+}
