@@ -27,6 +27,16 @@ export interface RaftChainContext {
   maxInflightBlocks: number;
   /** Last index of this node's Raft log (a new leader waits until it has applied up to it). */
   raftLastIndex: number;
+  /** Milliseconds on the chain's clock, for resending and giving up on unanswered submissions. */
+  now: number;
+}
+
+/** How long a forwarded submission may wait for its block (see resendUnanswered). */
+export interface ResendPolicy {
+  /** Forward again to the leader when nothing was applied for it for this long. */
+  resendAfterMs: number;
+  /** Refuse it (unavailable) when it waited this long in all. */
+  giveUpAfterMs: number;
 }
 
 export type Submission = {
@@ -75,6 +85,9 @@ export interface RaftChainCoreDependencies {
 interface Waiting {
   readonly hash: string;
   readonly submission: Submission;
+  /** When it was submitted here, and when it was last forwarded (ctx.now). */
+  readonly since: number;
+  lastSent: number;
 }
 
 const isCandidate = (state: StateType) =>
@@ -180,11 +193,11 @@ export class RaftChainCore {
       tickets.push(submission.ticket);
       this.unacknowledged.set(hash, tickets);
     }
-    const waiting: Waiting = { hash, submission };
+    const waiting: Waiting = { hash, submission, since: ctx.now, lastSent: ctx.now };
     if (!this.isLeader) {
       if (submission.ticket === undefined) return []; // a follower never forwards a forwarded message
       this.kept.set(hash, waiting);
-      return [{ type: 'forward', to: this.lead, env: submission.env, configSeq: submission.configSeq }];
+      return [this.forwardOf(waiting, this.lead)];
     }
     this.kept.set(hash, waiting);
     this.intake.push(waiting);
@@ -207,9 +220,10 @@ export class RaftChainCore {
     } else if (lead !== 0) {
       // Everything not yet in an applied block goes to the new leader, which drops what its
       // committed blocks already hold.
-      for (const { submission } of this.kept.values()) {
-        if (submission.ticket === undefined) continue;
-        effects.push({ type: 'forward', to: lead, env: submission.env, configSeq: submission.configSeq });
+      for (const waiting of this.kept.values()) {
+        if (waiting.submission.ticket === undefined) continue;
+        waiting.lastSent = ctx.now;
+        effects.push(this.forwardOf(waiting, lead));
       }
     }
     return effects;
@@ -230,6 +244,41 @@ export class RaftChainCore {
     if (acknowledged.length) effects.push({ type: 'acknowledge', tickets: acknowledged });
     if (this.justElected) effects.push(...this.finishElection(ctx));
     else effects.push(...this.drainIntake(ctx));
+    return effects;
+  }
+
+  /**
+   * Called periodically by the driver. A follower forwards again what has not reached an applied
+   * block for resendAfterMs (the stream carrying it broke, or the leader refused it on
+   * re-validation and cannot say so: Step has no answers); the leader drops copies, so resending
+   * never orders twice. A submission waiting giveUpAfterMs in all is refused as unavailable, so no
+   * Broadcast waits without end; it may still be ordered later, but it was never acknowledged.
+   */
+  resendUnanswered(policy: ResendPolicy, ctx: RaftChainContext): RaftChainEffect[] {
+    const effects: RaftChainEffect[] = [];
+    const givenUp: number[] = [];
+    for (const waiting of [...this.kept.values()]) {
+      if (waiting.submission.ticket === undefined) continue;
+      if (ctx.now - waiting.since >= policy.giveUpAfterMs) {
+        if (this.ordered.has(waiting.hash)) continue; // in a block this leader proposed: wait for it
+        this.kept.delete(waiting.hash);
+        givenUp.push(...this.takeTickets(waiting.hash));
+        continue;
+      }
+      const followerOfLeader = this.lead !== 0 && !this.isLeader && !isCandidate(this.raftState);
+      if (followerOfLeader && ctx.now - waiting.lastSent >= policy.resendAfterMs) {
+        waiting.lastSent = ctx.now;
+        effects.push(this.forwardOf(waiting, this.lead));
+      }
+    }
+    if (givenUp.length) {
+      effects.push({
+        type: 'refuse',
+        tickets: givenUp,
+        status: 'unavailable',
+        reason: `not ordered within ${policy.giveUpAfterMs} ms (leader ${this.lead || 'unknown'}); it was not acknowledged: retry, or check the leader's log for why it refused the message`,
+      });
+    }
     return effects;
   }
 
@@ -269,6 +318,10 @@ export class RaftChainCore {
       );
     }
     return [...effects, ...this.drainIntake(ctx)];
+  }
+
+  private forwardOf(waiting: Waiting, to: number): RaftChainEffect {
+    return { type: 'forward', to, env: waiting.submission.env, configSeq: waiting.submission.configSeq };
   }
 
   private noLeaderReason(): string {

@@ -20,7 +20,12 @@ import type {
   ConsenterSupport,
   ReceivedEnvelope,
 } from '../types.js';
-import { RaftChainCore, type RaftChainContext, type RaftChainEffect } from './chain-core.js';
+import {
+  RaftChainCore,
+  type RaftChainContext,
+  type RaftChainEffect,
+  type ResendPolicy,
+} from './chain-core.js';
 import { encodeBlockMetadata, type RaftBlockMetadata } from './metadata.js';
 import { RaftNode, type RaftNodeWal } from './node.js';
 import type { Message, RaftLogger, RandomIntn } from './raft/index.js';
@@ -53,6 +58,11 @@ export interface EtcdraftChainOptions {
   readonly snapDir: string;
   /** A node with no WAL for a channel that already has blocks: it waits for the leader (no bootstrap). */
   readonly join?: boolean;
+  /**
+   * When a submission not yet in an applied block is forwarded again, and when it is refused
+   * (unavailable) instead: default two and twenty election timeouts.
+   */
+  readonly resend?: ResendPolicy;
 }
 
 /** The WAL as the chain needs it: what RaftNode writes, plus close on halt. */
@@ -100,6 +110,7 @@ export class EtcdraftChain implements Chain {
   private wal: EtcdraftChainWal | undefined;
   private failure: Error | undefined;
   private timer: TimerHandle | undefined;
+  private resendTicker: TimerHandle | undefined;
   private nextTicket = 1;
   private readonly tickets = new Map<number, Ticket>();
   private readonly backlog: RaftChainEffect[] = [];
@@ -197,6 +208,8 @@ export class EtcdraftChain implements Chain {
     await wasStarting;
     this.timer?.cancel();
     this.timer = undefined;
+    this.resendTicker?.cancel();
+    this.resendTicker = undefined;
     // The node stays referenced until it stopped: the Ready being handled still reaches the core.
     await this.node?.stop();
     await this.whenDrained();
@@ -306,6 +319,15 @@ export class EtcdraftChain implements Chain {
     );
     this.state = 'running';
     this.node.start();
+    const electionTimeoutMs = raftOptions.electionTick * raftOptions.tickIntervalMs;
+    const resend = options.resend ?? {
+      resendAfterMs: 2 * electionTimeoutMs,
+      giveUpAfterMs: 20 * electionTimeoutMs,
+    };
+    this.resendTicker = support.clock.setTicker(resend.resendAfterMs, () => {
+      if (this.state !== 'running' || !this.core) return;
+      void this.dispatch(this.core.resendUnanswered(resend, this.context())).catch(() => {});
+    });
   }
 
   private context(): RaftChainContext {
@@ -314,6 +336,7 @@ export class EtcdraftChain implements Chain {
       batchTimeoutMs: this.support.sharedConfig().batchTimeoutMs,
       maxInflightBlocks: this.options.raftOptions.maxInflightBlocks,
       raftLastIndex: this.node?.memoryStorage.lastIndex() ?? 0,
+      now: this.support.clock.now(),
     };
   }
 

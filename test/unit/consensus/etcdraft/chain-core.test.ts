@@ -48,7 +48,13 @@ function setup(
       newBlockCreator: (after) => new ChainedBlockCreator(after),
     },
   );
-  const ctx: RaftChainContext = { sequence: 0, batchTimeoutMs: 2000, maxInflightBlocks: 5, raftLastIndex: 4 };
+  const ctx: RaftChainContext = {
+    sequence: 0,
+    batchTimeoutMs: 2000,
+    maxInflightBlocks: 5,
+    raftLastIndex: 4,
+    now: 0,
+  };
   return { core, ctx };
 }
 
@@ -334,5 +340,32 @@ describe('etcdraft chain core', () => {
         ),
       /holds block \[9\] but the next block is \[2\]/,
     );
+  });
+  test('a follower forwards again what is not applied after resendAfterMs, and gives up after giveUpAfterMs', () => {
+    const { core, ctx } = setup({ raftId: 2 });
+    const policy = { resendAfterMs: 2000, giveUpAfterMs: 10_000 };
+    core.leaderChanged(1, FOLLOWER, ctx);
+    const env = makeEnvelope('lost');
+    core.submit(local(4, env), { ...ctx, now: 0 });
+    const at = (now: number) => core.resendUnanswered(policy, { ...ctx, now });
+    assert.deepEqual(at(1999), []);
+    assert.deepEqual(at(2000), [{ type: 'forward', to: 1, env, configSeq: 0 }]);
+    assert.deepEqual(at(3000), [], 'not again before another resendAfterMs');
+    assert.equal(of(at(4000), 'forward').length, 1);
+    const [refusal] = of(at(10_000), 'refuse');
+    assert.deepEqual(refusal?.tickets, [4]);
+    assert.equal(refusal?.status, 'unavailable');
+    assert.match(refusal!.reason, /not ordered within 10000 ms \(leader 1\); it was not acknowledged/);
+    assert.equal(core.unacknowledgedCount, 0);
+    assert.deepEqual(at(20_000), [], 'forgotten once refused');
+  });
+
+  test('a leader does not give up on what is in a block it proposed', () => {
+    const { core, ctx } = setup({ maxMessageCount: 1 });
+    elect(core, ctx);
+    core.submit(local(1, makeEnvelope('in-flight')), { ...ctx, now: 0 });
+    assert.equal(core.inflightBlocks, 1);
+    assert.deepEqual(core.resendUnanswered({ resendAfterMs: 1, giveUpAfterMs: 5 }, { ...ctx, now: 100 }), []);
+    assert.equal(core.unacknowledgedCount, 1);
   });
 });

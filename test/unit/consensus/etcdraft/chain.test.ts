@@ -310,10 +310,16 @@ describe('EtcdraftChain', () => {
     await n.tick(2);
     assert.equal(n.support(leader).normalValidations, 2);
     assert.deepEqual([good.settled, good.inLedgerWhenAcked], ['ok', true]);
-    // KNOWN GAP (core/protocol, not the driver): the leader drops a forwarded envelope that fails
-    // re-validation without telling the follower, so the follower's client is not answered until
-    // a leader change re-forwards it. Fabric answered SUCCESS at forward time instead.
+    // The leader drops a forwarded envelope that fails re-validation and cannot tell the follower
+    // (Step has no answers): the follower forwards it again every two election timeouts, and after
+    // twenty refuses it as unavailable, never acknowledged, so no Broadcast waits without end.
     assert.equal(bad.settled, 'pending');
+    const validationsBefore = n.support(leader).normalValidations;
+    await n.tick(10 * 22);
+    assert.equal(bad.settled, 'refused');
+    assert.equal(bad.error?.kind, 'unavailable');
+    assert.match(bad.error!.message, /not ordered within 20000 ms .*it was not acknowledged/);
+    assert.ok(n.support(leader).normalValidations > validationsBefore, 'the follower forwarded it again');
     assert.ok(!allTxIds(n, leader).includes('stale-bad'));
     // The leader's own client hears why.
     const ownBad = order(n, leader, 'stale-bad', { configSeq: 0 });
