@@ -68,6 +68,12 @@ const UINT64_OVERFLOW = -1;
  * or UINT64_OVERFLOW above 2^53-1, and bytes are copied, as a value may outlive the buffer read.
  */
 class RaftReader extends $protobuf.Reader {
+  constructor(buffer: Uint8Array) {
+    super(buffer);
+    // protobufjs drops what it does not take unless told otherwise; checkUnknowns needs it.
+    this.discardUnknown = false;
+  }
+
   override uint64(): Long {
     let value = 0;
     let scale = 1;
