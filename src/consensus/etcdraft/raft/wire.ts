@@ -28,69 +28,27 @@ import { emptyConfState, newEntry, newMessage } from './types.js';
 
 type Long = ReturnType<$protobuf.Reader['uint64']>;
 
-const overflow = (value: unknown) =>
-  new RaftError(
-    'wire-uint64-overflow',
-    `cannot encode ${String(value)} as a uint64: not a safe non-negative integer`,
-    {
-      value,
-    },
-  );
+// Plain protobufjs Reader/Writer instances, not subclasses: overriding their methods made the
+// generated code's call sites polymorphic and small messages 3-5x slower to code. So checks are
+// done here, around the generated code, instead of inside the reader and writer.
 
-/**
- * The generated encoders write through this: uint64s are checked (protobufjs would silently encode
- * a rounded or negative number), and a finished message owns its buffer rather than a slice of
- * protobufjs's shared pool, since encoded entries are kept in the Raft log and in storage.
- */
-class RaftWriter extends $protobuf.Writer {
-  static override alloc(size: number): Uint8Array {
-    return new Uint8Array(size);
+/** A uint64 to encode: protobufjs would silently write a rounded or negative number. */
+function safe(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RaftError(
+      'wire-uint64-overflow',
+      `cannot encode ${String(value)} as a uint64: not a safe non-negative integer`,
+      { value },
+    );
   }
-
-  override uint64(value: number | Long | string): $protobuf.Writer {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw overflow(value);
-    return super.uint64(value);
-  }
-
-  override int32(value: number): $protobuf.Writer {
-    // Enum values: the Raft core only produces named, non-negative ones; refuse anything else
-    // rather than write a 10-byte negative varint etcd would read as a different message.
-    if (!Number.isSafeInteger(value) || value < 0) throw overflow(value);
-    return super.int32(value);
-  }
+  return value;
 }
 
-// Marks a uint64 that does not fit a safe integer; the layer below names the field in the error.
-const UINT64_OVERFLOW = -1;
-
 /**
- * The generated decoders read through this: a uint64 comes back as a number (no Long per field),
- * or UINT64_OVERFLOW above 2^53-1, and bytes are copied, as a value may outlive the buffer read.
+ * An enum value to encode. The Raft core only produces named, non-negative ones; anything else is
+ * refused rather than written as a 10-byte negative varint that etcd would read as something else.
  */
-class RaftReader extends $protobuf.Reader {
-  constructor(buffer: Uint8Array) {
-    super(buffer);
-    // protobufjs drops what it does not take unless told otherwise; checkUnknowns needs it.
-    this.discardUnknown = false;
-  }
-
-  override uint64(): Long {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.len) throw new RangeError(`truncated varint at byte ${this.pos}`);
-      const byte = this.buf[this.pos++] as number;
-      value += (byte & 127) * scale;
-      scale *= 128;
-      if (byte < 128) return (Number.isSafeInteger(value) ? value : UINT64_OVERFLOW) as unknown as Long;
-    }
-    throw new RangeError(`varint longer than 10 bytes at byte ${this.pos}`);
-  }
-
-  override bytes(): Uint8Array {
-    return new Uint8Array(super.bytes());
-  }
-}
+const safeEnum = (value: number): number => safe(value);
 
 const overflowOnRead = (what: string, field: string) =>
   new RaftError(
@@ -99,21 +57,34 @@ const overflowOnRead = (what: string, field: string) =>
     { message: what, field },
   );
 
-/** A decoded uint64: absent fields read the generated prototype's default (a Long zero). */
-function u64(value: unknown, what: string, field: string): number {
-  if (typeof value !== 'number') return 0;
-  if (value === UINT64_OVERFLOW) throw overflowOnRead(what, field);
-  return value;
+/**
+ * A decoded uint64 (a Long, as protobufjs has the long package) as an exact number. An absent
+ * field reads the generated prototype's default, a Long zero.
+ */
+function u64(value: number | Long | null | undefined, what: string, field: string): number {
+  if (value == null) return 0;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw overflowOnRead(what, field);
+    return value;
+  }
+  const high = value.high >>> 0;
+  if (high > 0x1fffff) throw overflowOnRead(what, field);
+  return high * 4294967296 + (value.low >>> 0);
 }
 
-function u64s(values: unknown, what: string, field: string): number[] {
-  if (!Array.isArray(values)) return [];
+function u64s(values: (number | Long)[] | null | undefined, what: string, field: string): number[] {
+  if (values == null) return [];
   return values.map((v) => u64(v, what, field));
 }
 
+/**
+ * A bytes field: undefined when absent (the prototype default is not a value that was sent), else
+ * a copy as a plain Uint8Array, as protobufjs returns a view into the buffer read and the value
+ * may outlive it.
+ */
 const ownBytes = (obj: object, key: string): Uint8Array | undefined =>
   Object.prototype.hasOwnProperty.call(obj, key)
-    ? ((obj as Record<string, unknown>)[key] as Uint8Array)
+    ? new Uint8Array((obj as Record<string, Uint8Array>)[key] as Uint8Array)
     : undefined;
 
 // Per message: known fields by number, with name, wire type, and whether it is an enum.
@@ -130,7 +101,7 @@ function checkUnknowns(decoded: object, what: string, fields: FieldTable): Map<s
   if (unknowns === undefined) return undefined;
   let enums: Map<string, number> | undefined;
   for (const raw of unknowns) {
-    const r = new RaftReader(raw);
+    const r = new $protobuf.Reader(raw);
     const tag = r.uint32();
     const known = fields[tag >>> 3];
     if (known === undefined) continue;
@@ -139,11 +110,9 @@ function checkUnknowns(decoded: object, what: string, fields: FieldTable): Map<s
       throw decodeError(what, `field ${name} has wire type ${tag & 7}, want ${wireType}`);
     }
     if (isEnum) {
-      const value = r.uint64() as unknown as number;
-      if (value === UINT64_OVERFLOW || value > 0x7fffffff) {
-        throw decodeError(what, `${name} is not a known enum value`);
-      }
-      (enums ??= new Map()).set(name, value);
+      const value = r.uint64();
+      if (value.high !== 0 || value.low < 0) throw decodeError(what, `${name} is not a known enum value`);
+      (enums ??= new Map()).set(name, value.low);
     }
   }
   return enums;
@@ -158,8 +127,12 @@ function decodeError(what: string, problem: string, offset?: number): RaftError 
 }
 
 /** Runs a generated decoder, turning protobufjs's plain errors into wire-decode naming the message. */
-function decodeWith<T>(what: string, bytes: Uint8Array, decode: (r: RaftReader) => T): T {
-  const reader = new RaftReader(bytes);
+function decodeWith<T>(what: string, bytes: Uint8Array, decode: (r: $protobuf.Reader) => T): T {
+  // A plain Reader even for a Buffer (Reader.create would pick BufferReader): bytes fields are
+  // copied into plain Uint8Arrays either way.
+  const reader = new $protobuf.Reader(bytes);
+  // Unknown fields are kept for checkUnknowns (protobufjs drops them by default).
+  reader.discardUnknown = false;
   try {
     return decode(reader);
   } catch (err) {
@@ -168,10 +141,14 @@ function decodeWith<T>(what: string, bytes: Uint8Array, decode: (r: RaftReader) 
   }
 }
 
-function encodeWith(write: (w: RaftWriter) => void): Uint8Array {
-  const w = new RaftWriter();
+function encodeWith(write: (w: $protobuf.Writer) => void): Uint8Array {
+  // A plain Writer (Writer.create would give a BufferWriter and a Buffer).
+  const w = new $protobuf.Writer();
   write(w);
-  return w.finish();
+  const bytes = w.finish();
+  // protobufjs hands out small results as slices of a shared 8 KiB slab; encoded entries are kept
+  // in the log and in storage, so a result owns its memory rather than pinning a slab.
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? bytes : bytes.slice();
 }
 
 const VARINT = 0;
@@ -187,9 +164,9 @@ const ENTRY_FIELDS: FieldTable = {
 };
 
 const toPbEntry = (entry: Entry): raftpb.Entry.$Properties => ({
-  Type: entry.type as number,
-  Term: entry.term,
-  Index: entry.index,
+  Type: safeEnum(entry.type),
+  Term: safe(entry.term),
+  Index: safe(entry.index),
   Data: entry.data.length > 0 ? entry.data : undefined,
 });
 
@@ -217,10 +194,10 @@ const CONF_STATE_FIELDS: FieldTable = {
 };
 
 const toPbConfState = (cs: ConfState): raftpb.ConfState.$Properties => ({
-  voters: cs.voters,
-  learners: cs.learners,
-  votersOutgoing: cs.votersOutgoing,
-  learnersNext: cs.learnersNext,
+  voters: cs.voters.map(safe),
+  learners: cs.learners.map(safe),
+  votersOutgoing: cs.votersOutgoing.map(safe),
+  learnersNext: cs.learnersNext.map(safe),
   autoLeave: cs.autoLeave,
 });
 
@@ -257,8 +234,8 @@ const toPbSnapshot = (snapshot: Snapshot): raftpb.Snapshot.$Properties => ({
   data: snapshot.data.length > 0 ? snapshot.data : undefined,
   metadata: {
     confState: toPbConfState(snapshot.metadata.confState),
-    index: snapshot.metadata.index,
-    term: snapshot.metadata.term,
+    index: safe(snapshot.metadata.index),
+    term: safe(snapshot.metadata.term),
   },
 });
 
@@ -297,6 +274,9 @@ const EMPTY_SNAPSHOT: Snapshot = {
   metadata: { confState: emptyConfState(), index: 0, term: 0 },
 };
 
+// Only read by the generated encoder, so one shared instance is safe.
+const EMPTY_PB_SNAPSHOT = toPbSnapshot(EMPTY_SNAPSHOT);
+
 const MESSAGE_FIELDS: FieldTable = {
   1: ['Type', VARINT, true],
   2: ['To', VARINT],
@@ -314,17 +294,17 @@ const MESSAGE_FIELDS: FieldTable = {
 
 export function encodeMessage(m: Message): Uint8Array {
   const pb: raftpb.Message.$Properties = {
-    type: m.type,
-    to: m.to,
-    from: m.from,
-    term: m.term,
-    logTerm: m.logTerm,
-    index: m.index,
+    type: safeEnum(m.type),
+    to: safe(m.to),
+    from: safe(m.from),
+    term: safe(m.term),
+    logTerm: safe(m.logTerm),
+    index: safe(m.index),
     entries: m.entries.map(toPbEntry),
-    commit: m.commit,
-    snapshot: toPbSnapshot(m.snapshot ?? EMPTY_SNAPSHOT),
+    commit: safe(m.commit),
+    snapshot: m.snapshot === undefined ? EMPTY_PB_SNAPSHOT : toPbSnapshot(m.snapshot),
     reject: m.reject,
-    rejectHint: m.rejectHint,
+    rejectHint: safe(m.rejectHint),
     context: m.context,
   };
   return encodeWith((w) => raftpb.Message.encode(pb, w));
@@ -359,7 +339,12 @@ export const decodeMessage = (bytes: Uint8Array): Message =>
 const HARD_STATE_FIELDS: FieldTable = { 1: ['Term', VARINT], 2: ['Vote', VARINT], 3: ['Commit', VARINT] };
 
 export const encodeHardState = (state: HardState): Uint8Array =>
-  encodeWith((w) => raftpb.HardState.encode({ term: state.term, vote: state.vote, commit: state.commit }, w));
+  encodeWith((w) =>
+    raftpb.HardState.encode(
+      { term: safe(state.term), vote: safe(state.vote), commit: safe(state.commit) },
+      w,
+    ),
+  );
 
 export const decodeHardState = (bytes: Uint8Array): HardState =>
   decodeWith('HardState', bytes, (r) => {
@@ -384,7 +369,7 @@ const CONF_CHANGE_FIELDS: FieldTable = {
 export const encodeConfChange = (cc: ConfChange): Uint8Array =>
   encodeWith((w) =>
     raftpb.ConfChange.encode(
-      { id: cc.id, type: cc.type as number, nodeId: cc.nodeId, context: cc.context },
+      { id: safe(cc.id), type: safeEnum(cc.type), nodeId: safe(cc.nodeId), context: cc.context },
       w,
     ),
   );
@@ -420,8 +405,8 @@ export const encodeConfChangeV2 = (cc: ConfChangeV2): Uint8Array =>
   encodeWith((w) =>
     raftpb.ConfChangeV2.encode(
       {
-        transition: cc.transition as number,
-        changes: cc.changes.map((c) => ({ type: c.type as number, nodeId: c.nodeId })),
+        transition: safeEnum(cc.transition),
+        changes: cc.changes.map((c) => ({ type: safeEnum(c.type), nodeId: safe(c.nodeId) })),
         context: cc.context,
       },
       w,
