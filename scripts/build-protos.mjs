@@ -4,6 +4,11 @@
 // `fabric-protos` 2.2.x predates Fabric v2.5's `SeekPosition.next_commit` (field 4). We add that
 // one field to a scratch copy of ab.proto before compiling, and fail loudly if the upstream text
 // ever changes shape so the patch would no longer apply.
+//
+// etcd's raftpb (protos/etcd-raft-v3.5.9/raft.proto, kept pristine) goes into the same bundle as
+// namespace `raftpb`, so that dist/ gets it with fabric.js. protobufjs cannot read gogoproto's
+// extensions: a scratch copy has the gogo import, its file options and its field options removed
+// (none of them affect the wire format; see protos/etcd-raft-v3.5.9/README.md).
 import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,6 +21,27 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fabricProtos = dirname(require.resolve('fabric-protos/package.json'));
 const outDir = join(root, 'src', 'protos', 'generated');
 const scratch = mkdtempSync(join(tmpdir(), 'fabric-protos-'));
+
+/** raft.proto without gogoproto: the import, `option (gogoproto.x) = y;` and `[(gogoproto...)]`. */
+function stripGogoproto(text) {
+  const stripped = text
+    .replace(/^import "gogoproto\/gogo\.proto";\n/m, '')
+    .replace(/^option \(gogoproto\.[a-z_]+\) = (true|false);\n/gm, '')
+    .replace(/\s*\[\s*\(gogoproto\.[a-z_]+\) = [^\]]*?\]/g, (list) => {
+      // Only lists made entirely of gogoproto options go; anything else would change meaning.
+      const options = list.trim().slice(1, -1).split(',');
+      if (!options.every((o) => /^\s*\(gogoproto\.[a-z_]+\) = ("[^"]*"|true|false)\s*$/.test(o))) {
+        throw new Error(`raft.proto: field option list mixes gogoproto and other options: ${list.trim()}`);
+      }
+      return '';
+    });
+  if (stripped.includes('gogoproto')) {
+    throw new Error(
+      'raft.proto still mentions gogoproto after stripping: update stripGogoproto in scripts/build-protos.mjs',
+    );
+  }
+  return stripped;
+}
 
 try {
   cpSync(join(fabricProtos, 'protos'), join(scratch, 'protos'), { recursive: true });
@@ -33,6 +59,13 @@ try {
     abPath,
     ab.replace(oneof, '$1        SeekNextCommit next_commit = 4;\n$2') +
       '\n// Added by scripts/build-protos.mjs: Fabric v2.5 SeekNextCommit.\nmessage SeekNextCommit {}\n',
+  );
+
+  mkdirSync(join(scratch, 'raftpb'));
+  const raftProto = join(scratch, 'raftpb', 'raft.proto');
+  writeFileSync(
+    raftProto,
+    stripGogoproto(readFileSync(join(root, 'protos', 'etcd-raft-v3.5.9', 'raft.proto'), 'utf8')),
   );
 
   const sources = [
@@ -61,6 +94,7 @@ try {
     'peer/collection.proto',
     'peer/resources.proto',
   ].map((p) => join(scratch, 'protos', p));
+  sources.push(raftProto);
 
   mkdirSync(outDir, { recursive: true });
   const bin = (name) => join(root, 'node_modules', '.bin', name);

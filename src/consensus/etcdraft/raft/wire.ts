@@ -1,10 +1,17 @@
-// raftpb (etcd raft v3.5.9 raftpb/raft.proto) encoded as gogoproto does, so that etcd decodes
-// our messages and we produce the bytes it produces: every non-nullable field is written even
-// when zero, fields in ascending number order, repeated uint64 unpacked (proto2), nullable bytes
-// (Entry.Data, Snapshot.data, Message.context, ConfChange.context) written only when present.
-// An empty Entry/Snapshot data array stands for Go's nil; an undefined context for a nil one.
-// Decoding accepts any field order, packed or unpacked repeated fields and skips unknown fields;
-// a uint64 above Number.MAX_SAFE_INTEGER is refused with a RaftError('wire-uint64-overflow').
+// raftpb (etcd raft v3.5.9 raftpb/raft.proto) over the protobufjs code that scripts/build-protos.mjs
+// generates from etcd's own raft.proto (namespace `raftpb` in src/protos/generated/fabric.js),
+// encoded as gogoproto does so that etcd decodes our messages and we produce the bytes it
+// produces. The generated encoders write fields in ascending number order and a field only when
+// it is set on the object, repeated uint64 unpacked (proto2 without [packed=true]); so this layer
+// always sets every non-nullable field, even when zero (gogoproto's `nullable = false` writes
+// them), and leaves the nullable bytes (Entry.Data, Snapshot.data, Message.context,
+// ConfChange.context, ConfChangeV2.context) unset when absent. An empty Entry/Snapshot data array
+// stands for Go's nil; an undefined context for a nil one.
+// Decoding accepts any field order, packed or unpacked repeated fields and skips unknown fields; a
+// known field with the wrong wire type is refused, an enum value the proto does not name is kept as
+// read, and a uint64 above Number.MAX_SAFE_INTEGER is refused with RaftError('wire-uint64-overflow').
+import $protobuf from 'protobufjs/minimal.js';
+import { raftpb } from '../../../protos/generated/fabric.js';
 import { RaftError } from './errors.js';
 import type {
   ConfChange,
@@ -19,374 +26,244 @@ import type {
 } from './types.js';
 import { emptyConfState, newEntry, newMessage } from './types.js';
 
-const VARINT = 0;
-const FIXED64 = 1;
-const LENGTH_DELIMITED = 2;
-const FIXED32 = 5;
+type Long = ReturnType<$protobuf.Reader['uint64']>;
 
-class ByteWriter {
-  private buffer = new Uint8Array(64);
-  length = 0;
+// Plain protobufjs Reader/Writer instances, not subclasses: overriding their methods made the
+// generated code's call sites polymorphic and small messages 3-5x slower to code. So checks are
+// done here, around the generated code, instead of inside the reader and writer.
 
-  private ensure(extra: number): void {
-    if (this.length + extra <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
-    while (size < this.length + extra) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.buffer.subarray(0, this.length));
-    this.buffer = grown;
+/** A uint64 to encode: protobufjs would silently write a rounded or negative number. */
+function safe(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RaftError(
+      'wire-uint64-overflow',
+      `cannot encode ${String(value)} as a uint64: not a safe non-negative integer`,
+      { value },
+    );
   }
-
-  varint(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RaftError(
-        'wire-uint64-overflow',
-        `cannot encode ${value} as a uint64: not a safe non-negative integer`,
-        {
-          value,
-        },
-      );
-    }
-    this.ensure(10);
-    while (value >= 128) {
-      this.buffer[this.length++] = (value % 128) | 128;
-      value = Math.floor(value / 128);
-    }
-    this.buffer[this.length++] = value;
-  }
-
-  tag(field: number, wireType: number): void {
-    this.varint(field * 8 + wireType);
-  }
-
-  bytes(value: Uint8Array): void {
-    this.varint(value.length);
-    this.ensure(value.length);
-    this.buffer.set(value, this.length);
-    this.length += value.length;
-  }
-
-  /**
-   * Writes a length-delimited field whose body `write` puts straight into this buffer: room for
-   * the longest length varint a body can need is kept before the body, which then moves back over
-   * what the actual varint did not use. One buffer for a whole message, instead of one writer and
-   * two copies per nested message (the cost that dominated encoding MsgApp with many entries).
-   */
-  nested(write: () => void): void {
-    this.ensure(MAX_LENGTH_VARINT);
-    const lengthAt = this.length;
-    const bodyAt = lengthAt + MAX_LENGTH_VARINT;
-    this.length = bodyAt;
-    write();
-    const bodyLength = this.length - bodyAt;
-    this.length = lengthAt;
-    this.varint(bodyLength);
-    if (this.length !== bodyAt) this.buffer.copyWithin(this.length, bodyAt, bodyAt + bodyLength);
-    this.length += bodyLength;
-  }
-
-  finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
-  }
+  return value;
 }
 
-// A length below 2^35 (32 GiB) fits in 5 varint bytes; protobuf messages are limited to 2 GiB.
-const MAX_LENGTH_VARINT = 5;
+/**
+ * An enum value to encode. The Raft core only produces named, non-negative ones; anything else is
+ * refused rather than written as a 10-byte negative varint that etcd would read as something else.
+ */
+const safeEnum = (value: number): number => safe(value);
 
-class ByteReader {
-  pos = 0;
-  constructor(
-    readonly bytes: Uint8Array,
-    readonly what: string,
-  ) {}
+const overflowOnRead = (what: string, field: string) =>
+  new RaftError(
+    'wire-uint64-overflow',
+    `raftpb.${what}.${field} is above 2^53-1, the largest value this orderer handles exactly; refusing it rather than rounding`,
+    { message: what, field },
+  );
 
-  done(): boolean {
-    return this.pos >= this.bytes.length;
-  }
-
-  private fail(problem: string): RaftError {
-    return new RaftError('wire-decode', `cannot decode raftpb.${this.what}: ${problem} at byte ${this.pos}`, {
-      message: this.what,
-      offset: this.pos,
-    });
-  }
-
-  // A varint as a safe integer; throws wire-uint64-overflow above Number.MAX_SAFE_INTEGER.
-  uint64(field: string): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.bytes.length) throw this.fail('truncated varint');
-      const byte = this.bytes[this.pos++] as number;
-      value += (byte & 127) * scale;
-      scale *= 128;
-      if (byte < 128) {
-        if (!Number.isSafeInteger(value)) {
-          throw new RaftError(
-            'wire-uint64-overflow',
-            `raftpb.${this.what}.${field} is above 2^53-1, the largest value this orderer handles exactly; refusing it rather than rounding`,
-            { message: this.what, field },
-          );
-        }
-        return value;
-      }
-    }
-    throw this.fail('varint longer than 10 bytes');
-  }
-
-  bool(field: string): boolean {
-    return this.uint64(field) !== 0;
-  }
-
-  // An int32 enum; negative values are written as 10-byte varints and kept as read.
-  enumValue(field: string): number {
-    const start = this.pos;
-    try {
-      return this.uint64(field);
-    } catch (err) {
-      if (!(err instanceof RaftError) || err.code !== 'wire-uint64-overflow') throw err;
-      this.pos = start;
-      throw this.fail(`${field} is not a known enum value`);
-    }
-  }
-
-  /** A bytes field, copied: the value may outlive the buffer it was read from. */
-  lengthDelimited(): Uint8Array {
-    return this.lengthDelimitedView().slice();
-  }
-
-  /** A nested message's bytes as a view into this buffer, for decoding at once (no copy). */
-  lengthDelimitedView(): Uint8Array {
-    const length = this.uint64('length');
-    if (this.pos + length > this.bytes.length) throw this.fail(`length ${length} runs past the end`);
-    const value = this.bytes.subarray(this.pos, this.pos + length);
-    this.pos += length;
+/**
+ * A decoded uint64 (a Long, as protobufjs has the long package) as an exact number. An absent
+ * field reads the generated prototype's default, a Long zero.
+ */
+function u64(value: number | Long | null | undefined, what: string, field: string): number {
+  if (value == null) return 0;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw overflowOnRead(what, field);
     return value;
   }
+  const high = value.high >>> 0;
+  if (high > 0x1fffff) throw overflowOnRead(what, field);
+  return high * 4294967296 + (value.low >>> 0);
+}
 
-  tag(): { field: number; wireType: number } {
-    const key = this.uint64('tag');
-    const field = Math.floor(key / 8);
-    if (field === 0) throw this.fail('field number 0');
-    return { field, wireType: key % 8 };
-  }
+function u64s(values: (number | Long)[] | null | undefined, what: string, field: string): number[] {
+  if (values == null) return [];
+  return values.map((v) => u64(v, what, field));
+}
 
-  skip(wireType: number): void {
-    switch (wireType) {
-      case VARINT:
-        this.uint64WithoutCheck();
-        return;
-      case FIXED64:
-        this.advance(8);
-        return;
-      case LENGTH_DELIMITED:
-        this.lengthDelimitedView();
-        return;
-      case FIXED32:
-        this.advance(4);
-        return;
-      default:
-        throw this.fail(`unsupported wire type ${wireType}`);
+/**
+ * A bytes field: undefined when absent (the prototype default is not a value that was sent), else
+ * a copy as a plain Uint8Array, as protobufjs returns a view into the buffer read and the value
+ * may outlive it.
+ */
+const ownBytes = (obj: object, key: string): Uint8Array | undefined =>
+  Object.prototype.hasOwnProperty.call(obj, key)
+    ? new Uint8Array((obj as Record<string, Uint8Array>)[key] as Uint8Array)
+    : undefined;
+
+// Per message: known fields by number, with name, wire type, and whether it is an enum.
+type FieldTable = Record<number, readonly [name: string, wireType: number, isEnum?: boolean]>;
+
+/**
+ * The generated decoders put what they do not take into `$unknowns`: unknown fields (skipped, as
+ * gogoproto does), but also a known field with the wrong wire type (gogoproto refuses it, and so
+ * do we) and an enum value the proto does not name (Go keeps any int32; we keep a non-negative one
+ * and return it so it is not silently read as the zero value).
+ */
+function checkUnknowns(decoded: object, what: string, fields: FieldTable): Map<string, number> | undefined {
+  const unknowns = (decoded as { $unknowns?: Uint8Array[] }).$unknowns;
+  if (unknowns === undefined) return undefined;
+  let enums: Map<string, number> | undefined;
+  for (const raw of unknowns) {
+    const r = new $protobuf.Reader(raw);
+    const tag = r.uint32();
+    const known = fields[tag >>> 3];
+    if (known === undefined) continue;
+    const [name, wireType, isEnum] = known;
+    if ((tag & 7) !== wireType) {
+      throw decodeError(what, `field ${name} has wire type ${tag & 7}, want ${wireType}`);
+    }
+    if (isEnum) {
+      const value = r.uint64();
+      if (value.high !== 0 || value.low < 0) throw decodeError(what, `${name} is not a known enum value`);
+      (enums ??= new Map()).set(name, value.low);
     }
   }
+  return enums;
+}
 
-  expect(wireType: number, actual: number, field: string): void {
-    if (wireType !== actual) throw this.fail(`field ${field} has wire type ${actual}, want ${wireType}`);
-  }
+function decodeError(what: string, problem: string, offset?: number): RaftError {
+  return new RaftError(
+    'wire-decode',
+    `cannot decode raftpb.${what}: ${problem}${offset === undefined ? '' : ` (at byte ${offset})`}`,
+    offset === undefined ? { message: what } : { message: what, offset },
+  );
+}
 
-  private uint64WithoutCheck(): void {
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.bytes.length) throw this.fail('truncated varint');
-      if ((this.bytes[this.pos++] as number) < 128) return;
-    }
-    throw this.fail('varint longer than 10 bytes');
-  }
-
-  private advance(n: number): void {
-    if (this.pos + n > this.bytes.length) throw this.fail('truncated fixed-width field');
-    this.pos += n;
+/** Runs a generated decoder, turning protobufjs's plain errors into wire-decode naming the message. */
+function decodeWith<T>(what: string, bytes: Uint8Array, decode: (r: $protobuf.Reader) => T): T {
+  // A plain Reader even for a Buffer (Reader.create would pick BufferReader): bytes fields are
+  // copied into plain Uint8Arrays either way.
+  const reader = new $protobuf.Reader(bytes);
+  // Unknown fields are kept for checkUnknowns (protobufjs drops them by default).
+  reader.discardUnknown = false;
+  try {
+    return decode(reader);
+  } catch (err) {
+    if (err instanceof RaftError) throw err;
+    throw decodeError(what, err instanceof Error ? err.message : String(err), reader.pos);
   }
 }
 
-const writeVarintField = (w: ByteWriter, field: number, value: number) => {
-  w.tag(field, VARINT);
-  w.varint(value);
-};
-const writeBytesField = (w: ByteWriter, field: number, value: Uint8Array) => {
-  w.tag(field, LENGTH_DELIMITED);
-  w.bytes(value);
-};
-
-// Repeated uint64: unpacked when written; packed or unpacked when read.
-function readRepeatedUint64(r: ByteReader, wireType: number, field: string, into: number[]): void {
-  if (wireType === LENGTH_DELIMITED) {
-    const packed = new ByteReader(r.lengthDelimitedView(), r.what);
-    while (!packed.done()) into.push(packed.uint64(field));
-    return;
-  }
-  r.expect(VARINT, wireType, field);
-  into.push(r.uint64(field));
+function encodeWith(write: (w: $protobuf.Writer) => void): Uint8Array {
+  // A plain Writer (Writer.create would give a BufferWriter and a Buffer).
+  const w = new $protobuf.Writer();
+  write(w);
+  const bytes = w.finish();
+  // protobufjs hands out small results as slices of a shared 8 KiB slab; encoded entries are kept
+  // in the log and in storage, so a result owns its memory rather than pinning a slab.
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? bytes : bytes.slice();
 }
+
+const VARINT = 0;
+const LENGTH_DELIMITED = 2;
 
 // --- Entry ---
 
-function writeEntry(w: ByteWriter, entry: Entry): void {
-  writeVarintField(w, 1, entry.type);
-  writeVarintField(w, 2, entry.term);
-  writeVarintField(w, 3, entry.index);
-  if (entry.data.length > 0) writeBytesField(w, 4, entry.data);
-}
-
-export const encodeEntry = (entry: Entry): Uint8Array => {
-  const w = new ByteWriter();
-  writeEntry(w, entry);
-  return w.finish();
+const ENTRY_FIELDS: FieldTable = {
+  1: ['Type', VARINT, true],
+  2: ['Term', VARINT],
+  3: ['Index', VARINT],
+  4: ['Data', LENGTH_DELIMITED],
 };
 
-export function decodeEntry(bytes: Uint8Array): Entry {
-  const r = new ByteReader(bytes, 'Entry');
-  const entry = newEntry({});
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(VARINT, wireType, 'Type');
-        entry.type = r.enumValue('Type');
-        break;
-      case 2:
-        r.expect(VARINT, wireType, 'Term');
-        entry.term = r.uint64('Term');
-        break;
-      case 3:
-        r.expect(VARINT, wireType, 'Index');
-        entry.index = r.uint64('Index');
-        break;
-      case 4:
-        r.expect(LENGTH_DELIMITED, wireType, 'Data');
-        entry.data = r.lengthDelimited();
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return entry;
+const toPbEntry = (entry: Entry): raftpb.Entry.$Properties => ({
+  Type: safeEnum(entry.type),
+  Term: safe(entry.term),
+  Index: safe(entry.index),
+  Data: entry.data.length > 0 ? entry.data : undefined,
+});
+
+function fromPbEntry(pb: raftpb.Entry.$Properties): Entry {
+  const enums = checkUnknowns(pb, 'Entry', ENTRY_FIELDS);
+  return newEntry({
+    type: enums?.get('Type') ?? pb.Type ?? 0,
+    term: u64(pb.Term, 'Entry', 'Term'),
+    index: u64(pb.Index, 'Entry', 'Index'),
+    data: ownBytes(pb, 'Data') ?? new Uint8Array(0),
+  });
 }
+
+export const encodeEntry = (entry: Entry): Uint8Array =>
+  encodeWith((w) => raftpb.Entry.encode(toPbEntry(entry), w));
+
+export const decodeEntry = (bytes: Uint8Array): Entry =>
+  decodeWith('Entry', bytes, (r) => fromPbEntry(raftpb.Entry.decode(r)));
 
 // --- ConfState, SnapshotMetadata, Snapshot ---
 
-function writeConfState(w: ByteWriter, cs: ConfState): void {
-  for (const id of cs.voters) writeVarintField(w, 1, id);
-  for (const id of cs.learners) writeVarintField(w, 2, id);
-  for (const id of cs.votersOutgoing) writeVarintField(w, 3, id);
-  for (const id of cs.learnersNext) writeVarintField(w, 4, id);
-  writeVarintField(w, 5, cs.autoLeave ? 1 : 0);
-}
-
-export const encodeConfState = (cs: ConfState): Uint8Array => {
-  const w = new ByteWriter();
-  writeConfState(w, cs);
-  return w.finish();
+const CONF_STATE_FIELDS: FieldTable = {
+  // Repeated uint64 fields come either packed or not, so no wire type is wrong for them here.
+  5: ['AutoLeave', VARINT],
 };
 
-export function decodeConfState(bytes: Uint8Array): ConfState {
-  const r = new ByteReader(bytes, 'ConfState');
-  const cs = emptyConfState();
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        readRepeatedUint64(r, wireType, 'Voters', cs.voters);
-        break;
-      case 2:
-        readRepeatedUint64(r, wireType, 'Learners', cs.learners);
-        break;
-      case 3:
-        readRepeatedUint64(r, wireType, 'VotersOutgoing', cs.votersOutgoing);
-        break;
-      case 4:
-        readRepeatedUint64(r, wireType, 'LearnersNext', cs.learnersNext);
-        break;
-      case 5:
-        r.expect(VARINT, wireType, 'AutoLeave');
-        cs.autoLeave = r.bool('AutoLeave');
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return cs;
-}
+const toPbConfState = (cs: ConfState): raftpb.ConfState.$Properties => ({
+  voters: cs.voters.map(safe),
+  learners: cs.learners.map(safe),
+  votersOutgoing: cs.votersOutgoing.map(safe),
+  learnersNext: cs.learnersNext.map(safe),
+  autoLeave: cs.autoLeave,
+});
 
-function writeNested(w: ByteWriter, field: number, write: (inner: ByteWriter) => void): void {
-  w.tag(field, LENGTH_DELIMITED);
-  w.nested(() => write(w));
-}
-
-function writeSnapshotMetadata(w: ByteWriter, metadata: SnapshotMetadata): void {
-  writeNested(w, 1, (inner) => writeConfState(inner, metadata.confState));
-  writeVarintField(w, 2, metadata.index);
-  writeVarintField(w, 3, metadata.term);
-}
-
-function decodeSnapshotMetadata(bytes: Uint8Array): SnapshotMetadata {
-  const r = new ByteReader(bytes, 'SnapshotMetadata');
-  const metadata: SnapshotMetadata = { confState: emptyConfState(), index: 0, term: 0 };
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(LENGTH_DELIMITED, wireType, 'ConfState');
-        metadata.confState = decodeConfState(r.lengthDelimitedView());
-        break;
-      case 2:
-        r.expect(VARINT, wireType, 'Index');
-        metadata.index = r.uint64('Index');
-        break;
-      case 3:
-        r.expect(VARINT, wireType, 'Term');
-        metadata.term = r.uint64('Term');
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return metadata;
-}
-
-function writeSnapshot(w: ByteWriter, snapshot: Snapshot): void {
-  if (snapshot.data.length > 0) writeBytesField(w, 1, snapshot.data);
-  writeNested(w, 2, (inner) => writeSnapshotMetadata(inner, snapshot.metadata));
-}
-
-export const encodeSnapshot = (snapshot: Snapshot): Uint8Array => {
-  const w = new ByteWriter();
-  writeSnapshot(w, snapshot);
-  return w.finish();
-};
-
-export function decodeSnapshot(bytes: Uint8Array): Snapshot {
-  const r = new ByteReader(bytes, 'Snapshot');
-  const snapshot: Snapshot = {
-    data: new Uint8Array(0),
-    metadata: { confState: emptyConfState(), index: 0, term: 0 },
+function fromPbConfState(pb: raftpb.ConfState.$Properties | null | undefined): ConfState {
+  if (pb == null) return emptyConfState();
+  checkUnknowns(pb, 'ConfState', CONF_STATE_FIELDS);
+  return {
+    voters: u64s(pb.voters, 'ConfState', 'Voters'),
+    learners: u64s(pb.learners, 'ConfState', 'Learners'),
+    votersOutgoing: u64s(pb.votersOutgoing, 'ConfState', 'VotersOutgoing'),
+    learnersNext: u64s(pb.learnersNext, 'ConfState', 'LearnersNext'),
+    autoLeave: pb.autoLeave === true,
   };
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(LENGTH_DELIMITED, wireType, 'Data');
-        snapshot.data = r.lengthDelimited();
-        break;
-      case 2:
-        r.expect(LENGTH_DELIMITED, wireType, 'Metadata');
-        snapshot.metadata = decodeSnapshotMetadata(r.lengthDelimitedView());
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return snapshot;
 }
+
+export const encodeConfState = (cs: ConfState): Uint8Array =>
+  encodeWith((w) => raftpb.ConfState.encode(toPbConfState(cs), w));
+
+export const decodeConfState = (bytes: Uint8Array): ConfState =>
+  decodeWith('ConfState', bytes, (r) => fromPbConfState(raftpb.ConfState.decode(r)));
+
+const SNAPSHOT_METADATA_FIELDS: FieldTable = {
+  1: ['ConfState', LENGTH_DELIMITED],
+  2: ['Index', VARINT],
+  3: ['Term', VARINT],
+};
+
+const SNAPSHOT_FIELDS: FieldTable = {
+  1: ['Data', LENGTH_DELIMITED],
+  2: ['Metadata', LENGTH_DELIMITED],
+};
+
+const toPbSnapshot = (snapshot: Snapshot): raftpb.Snapshot.$Properties => ({
+  data: snapshot.data.length > 0 ? snapshot.data : undefined,
+  metadata: {
+    confState: toPbConfState(snapshot.metadata.confState),
+    index: safe(snapshot.metadata.index),
+    term: safe(snapshot.metadata.term),
+  },
+});
+
+function fromPbSnapshotMetadata(
+  pb: raftpb.SnapshotMetadata.$Properties | null | undefined,
+): SnapshotMetadata {
+  if (pb == null) return { confState: emptyConfState(), index: 0, term: 0 };
+  checkUnknowns(pb, 'SnapshotMetadata', SNAPSHOT_METADATA_FIELDS);
+  return {
+    confState: fromPbConfState(pb.confState),
+    index: u64(pb.index, 'SnapshotMetadata', 'Index'),
+    term: u64(pb.term, 'SnapshotMetadata', 'Term'),
+  };
+}
+
+function fromPbSnapshot(pb: raftpb.Snapshot.$Properties): Snapshot {
+  checkUnknowns(pb, 'Snapshot', SNAPSHOT_FIELDS);
+  return {
+    data: ownBytes(pb, 'data') ?? new Uint8Array(0),
+    metadata: fromPbSnapshotMetadata(pb.metadata),
+  };
+}
+
+export const encodeSnapshot = (snapshot: Snapshot): Uint8Array =>
+  encodeWith((w) => raftpb.Snapshot.encode(toPbSnapshot(snapshot), w));
+
+export const decodeSnapshot = (bytes: Uint8Array): Snapshot =>
+  decodeWith('Snapshot', bytes, (r) => fromPbSnapshot(raftpb.Snapshot.decode(r)));
 
 // --- Message ---
 
@@ -397,218 +274,152 @@ const EMPTY_SNAPSHOT: Snapshot = {
   metadata: { confState: emptyConfState(), index: 0, term: 0 },
 };
 
+// Only read by the generated encoder, so one shared instance is safe.
+const EMPTY_PB_SNAPSHOT = toPbSnapshot(EMPTY_SNAPSHOT);
+
+const MESSAGE_FIELDS: FieldTable = {
+  1: ['Type', VARINT, true],
+  2: ['To', VARINT],
+  3: ['From', VARINT],
+  4: ['Term', VARINT],
+  5: ['LogTerm', VARINT],
+  6: ['Index', VARINT],
+  7: ['Entries', LENGTH_DELIMITED],
+  8: ['Commit', VARINT],
+  9: ['Snapshot', LENGTH_DELIMITED],
+  10: ['Reject', VARINT],
+  11: ['RejectHint', VARINT],
+  12: ['Context', LENGTH_DELIMITED],
+};
+
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new ByteWriter();
-  writeVarintField(w, 1, m.type);
-  writeVarintField(w, 2, m.to);
-  writeVarintField(w, 3, m.from);
-  writeVarintField(w, 4, m.term);
-  writeVarintField(w, 5, m.logTerm);
-  writeVarintField(w, 6, m.index);
-  for (const entry of m.entries) writeNested(w, 7, (inner) => writeEntry(inner, entry));
-  writeVarintField(w, 8, m.commit);
-  writeNested(w, 9, (inner) => writeSnapshot(inner, m.snapshot ?? EMPTY_SNAPSHOT));
-  writeVarintField(w, 10, m.reject ? 1 : 0);
-  writeVarintField(w, 11, m.rejectHint);
-  if (m.context !== undefined) writeBytesField(w, 12, m.context);
-  return w.finish();
+  const pb: raftpb.Message.$Properties = {
+    type: safeEnum(m.type),
+    to: safe(m.to),
+    from: safe(m.from),
+    term: safe(m.term),
+    logTerm: safe(m.logTerm),
+    index: safe(m.index),
+    entries: m.entries.map(toPbEntry),
+    commit: safe(m.commit),
+    snapshot: m.snapshot === undefined ? EMPTY_PB_SNAPSHOT : toPbSnapshot(m.snapshot),
+    reject: m.reject,
+    rejectHint: safe(m.rejectHint),
+    context: m.context,
+  };
+  return encodeWith((w) => raftpb.Message.encode(pb, w));
 }
 
 // Decodes a Message. An empty snapshot submessage (index 0) decodes to snapshot undefined, the
 // form the Raft core uses for "no snapshot".
-export function decodeMessage(bytes: Uint8Array): Message {
-  const r = new ByteReader(bytes, 'Message');
-  const m = newMessage({ type: 0 });
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(VARINT, wireType, 'Type');
-        m.type = r.enumValue('Type');
-        break;
-      case 2:
-        r.expect(VARINT, wireType, 'To');
-        m.to = r.uint64('To');
-        break;
-      case 3:
-        r.expect(VARINT, wireType, 'From');
-        m.from = r.uint64('From');
-        break;
-      case 4:
-        r.expect(VARINT, wireType, 'Term');
-        m.term = r.uint64('Term');
-        break;
-      case 5:
-        r.expect(VARINT, wireType, 'LogTerm');
-        m.logTerm = r.uint64('LogTerm');
-        break;
-      case 6:
-        r.expect(VARINT, wireType, 'Index');
-        m.index = r.uint64('Index');
-        break;
-      case 7:
-        r.expect(LENGTH_DELIMITED, wireType, 'Entries');
-        m.entries.push(decodeEntry(r.lengthDelimitedView()));
-        break;
-      case 8:
-        r.expect(VARINT, wireType, 'Commit');
-        m.commit = r.uint64('Commit');
-        break;
-      case 9: {
-        r.expect(LENGTH_DELIMITED, wireType, 'Snapshot');
-        const snapshot = decodeSnapshot(r.lengthDelimitedView());
-        m.snapshot = snapshot.metadata.index === 0 && snapshot.data.length === 0 ? undefined : snapshot;
-        break;
-      }
-      case 10:
-        r.expect(VARINT, wireType, 'Reject');
-        m.reject = r.bool('Reject');
-        break;
-      case 11:
-        r.expect(VARINT, wireType, 'RejectHint');
-        m.rejectHint = r.uint64('RejectHint');
-        break;
-      case 12:
-        r.expect(LENGTH_DELIMITED, wireType, 'Context');
-        m.context = r.lengthDelimited();
-        break;
-      default:
-        r.skip(wireType);
+export const decodeMessage = (bytes: Uint8Array): Message =>
+  decodeWith('Message', bytes, (r) => {
+    const pb = raftpb.Message.decode(r);
+    const enums = checkUnknowns(pb, 'Message', MESSAGE_FIELDS);
+    const m = newMessage({ type: enums?.get('Type') ?? pb.type });
+    m.to = u64(pb.to, 'Message', 'To');
+    m.from = u64(pb.from, 'Message', 'From');
+    m.term = u64(pb.term, 'Message', 'Term');
+    m.logTerm = u64(pb.logTerm, 'Message', 'LogTerm');
+    m.index = u64(pb.index, 'Message', 'Index');
+    m.entries = pb.entries.map(fromPbEntry);
+    m.commit = u64(pb.commit, 'Message', 'Commit');
+    if (pb.snapshot != null) {
+      const snapshot = fromPbSnapshot(pb.snapshot);
+      m.snapshot = snapshot.metadata.index === 0 && snapshot.data.length === 0 ? undefined : snapshot;
     }
-  }
-  return m;
-}
+    m.reject = pb.reject === true;
+    m.rejectHint = u64(pb.rejectHint, 'Message', 'RejectHint');
+    m.context = ownBytes(pb, 'context');
+    return m;
+  });
 
 // --- HardState ---
 
-export function encodeHardState(state: HardState): Uint8Array {
-  const w = new ByteWriter();
-  writeVarintField(w, 1, state.term);
-  writeVarintField(w, 2, state.vote);
-  writeVarintField(w, 3, state.commit);
-  return w.finish();
-}
+const HARD_STATE_FIELDS: FieldTable = { 1: ['Term', VARINT], 2: ['Vote', VARINT], 3: ['Commit', VARINT] };
 
-export function decodeHardState(bytes: Uint8Array): HardState {
-  const r = new ByteReader(bytes, 'HardState');
-  const state: HardState = { term: 0, vote: 0, commit: 0 };
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    if (field >= 1 && field <= 3) r.expect(VARINT, wireType, ['Term', 'Vote', 'Commit'][field - 1] as string);
-    switch (field) {
-      case 1:
-        state.term = r.uint64('Term');
-        break;
-      case 2:
-        state.vote = r.uint64('Vote');
-        break;
-      case 3:
-        state.commit = r.uint64('Commit');
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return state;
-}
+export const encodeHardState = (state: HardState): Uint8Array =>
+  encodeWith((w) =>
+    raftpb.HardState.encode(
+      { term: safe(state.term), vote: safe(state.vote), commit: safe(state.commit) },
+      w,
+    ),
+  );
+
+export const decodeHardState = (bytes: Uint8Array): HardState =>
+  decodeWith('HardState', bytes, (r) => {
+    const pb = raftpb.HardState.decode(r);
+    checkUnknowns(pb, 'HardState', HARD_STATE_FIELDS);
+    return {
+      term: u64(pb.term, 'HardState', 'Term'),
+      vote: u64(pb.vote, 'HardState', 'Vote'),
+      commit: u64(pb.commit, 'HardState', 'Commit'),
+    };
+  });
 
 // --- ConfChange (v1) ---
 
-export function encodeConfChange(cc: ConfChange): Uint8Array {
-  const w = new ByteWriter();
-  writeVarintField(w, 1, cc.id);
-  writeVarintField(w, 2, cc.type);
-  writeVarintField(w, 3, cc.nodeId);
-  if (cc.context !== undefined) writeBytesField(w, 4, cc.context);
-  return w.finish();
-}
+const CONF_CHANGE_FIELDS: FieldTable = {
+  1: ['ID', VARINT],
+  2: ['Type', VARINT, true],
+  3: ['NodeID', VARINT],
+  4: ['Context', LENGTH_DELIMITED],
+};
 
-export function decodeConfChange(bytes: Uint8Array): ConfChange {
-  const r = new ByteReader(bytes, 'ConfChange');
-  const cc: ConfChange = { id: 0, type: 0, nodeId: 0, context: undefined };
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(VARINT, wireType, 'ID');
-        cc.id = r.uint64('ID');
-        break;
-      case 2:
-        r.expect(VARINT, wireType, 'Type');
-        cc.type = r.enumValue('Type');
-        break;
-      case 3:
-        r.expect(VARINT, wireType, 'NodeID');
-        cc.nodeId = r.uint64('NodeID');
-        break;
-      case 4:
-        r.expect(LENGTH_DELIMITED, wireType, 'Context');
-        cc.context = r.lengthDelimited();
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return cc;
-}
+export const encodeConfChange = (cc: ConfChange): Uint8Array =>
+  encodeWith((w) =>
+    raftpb.ConfChange.encode(
+      { id: safe(cc.id), type: safeEnum(cc.type), nodeId: safe(cc.nodeId), context: cc.context },
+      w,
+    ),
+  );
+
+export const decodeConfChange = (bytes: Uint8Array): ConfChange =>
+  decodeWith('ConfChange', bytes, (r) => {
+    const pb = raftpb.ConfChange.decode(r);
+    const enums = checkUnknowns(pb, 'ConfChange', CONF_CHANGE_FIELDS);
+    return {
+      id: u64(pb.id, 'ConfChange', 'ID'),
+      type: enums?.get('Type') ?? pb.type,
+      nodeId: u64(pb.nodeId, 'ConfChange', 'NodeID'),
+      context: ownBytes(pb, 'context'),
+    };
+  });
 
 // --- ConfChangeV2 ---
 
-function writeConfChangeSingle(w: ByteWriter, cc: ConfChangeSingle): void {
-  writeVarintField(w, 1, cc.type);
-  writeVarintField(w, 2, cc.nodeId);
+const CONF_CHANGE_SINGLE_FIELDS: FieldTable = { 1: ['Type', VARINT, true], 2: ['NodeID', VARINT] };
+
+const CONF_CHANGE_V2_FIELDS: FieldTable = {
+  1: ['Transition', VARINT, true],
+  2: ['Changes', LENGTH_DELIMITED],
+  3: ['Context', LENGTH_DELIMITED],
+};
+
+function fromPbConfChangeSingle(pb: raftpb.ConfChangeSingle.$Properties): ConfChangeSingle {
+  const enums = checkUnknowns(pb, 'ConfChangeSingle', CONF_CHANGE_SINGLE_FIELDS);
+  return { type: enums?.get('Type') ?? pb.type ?? 0, nodeId: u64(pb.nodeId, 'ConfChangeSingle', 'NodeID') };
 }
 
-function decodeConfChangeSingle(bytes: Uint8Array): ConfChangeSingle {
-  const r = new ByteReader(bytes, 'ConfChangeSingle');
-  const cc: ConfChangeSingle = { type: 0, nodeId: 0 };
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(VARINT, wireType, 'Type');
-        cc.type = r.enumValue('Type');
-        break;
-      case 2:
-        r.expect(VARINT, wireType, 'NodeID');
-        cc.nodeId = r.uint64('NodeID');
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return cc;
-}
+export const encodeConfChangeV2 = (cc: ConfChangeV2): Uint8Array =>
+  encodeWith((w) =>
+    raftpb.ConfChangeV2.encode(
+      {
+        transition: safeEnum(cc.transition),
+        changes: cc.changes.map((c) => ({ type: safeEnum(c.type), nodeId: safe(c.nodeId) })),
+        context: cc.context,
+      },
+      w,
+    ),
+  );
 
-export function encodeConfChangeV2(cc: ConfChangeV2): Uint8Array {
-  const w = new ByteWriter();
-  writeVarintField(w, 1, cc.transition);
-  for (const change of cc.changes) writeNested(w, 2, (inner) => writeConfChangeSingle(inner, change));
-  if (cc.context !== undefined) writeBytesField(w, 3, cc.context);
-  return w.finish();
-}
-
-export function decodeConfChangeV2(bytes: Uint8Array): ConfChangeV2 {
-  const r = new ByteReader(bytes, 'ConfChangeV2');
-  const cc: ConfChangeV2 = { transition: 0, changes: [], context: undefined };
-  while (!r.done()) {
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(VARINT, wireType, 'Transition');
-        cc.transition = r.enumValue('Transition');
-        break;
-      case 2:
-        r.expect(LENGTH_DELIMITED, wireType, 'Changes');
-        cc.changes.push(decodeConfChangeSingle(r.lengthDelimitedView()));
-        break;
-      case 3:
-        r.expect(LENGTH_DELIMITED, wireType, 'Context');
-        cc.context = r.lengthDelimited();
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return cc;
-}
+export const decodeConfChangeV2 = (bytes: Uint8Array): ConfChangeV2 =>
+  decodeWith('ConfChangeV2', bytes, (r) => {
+    const pb = raftpb.ConfChangeV2.decode(r);
+    const enums = checkUnknowns(pb, 'ConfChangeV2', CONF_CHANGE_V2_FIELDS);
+    return {
+      transition: enums?.get('Transition') ?? pb.transition,
+      changes: pb.changes.map(fromPbConfChangeSingle),
+      context: ownBytes(pb, 'context'),
+    };
+  });

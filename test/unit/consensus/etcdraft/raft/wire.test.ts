@@ -1,5 +1,7 @@
 // raftpb encoding against bytes Fabric's Go orderer (gogoproto, etcd raft v3.5.9) produced.
 import { describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { RaftError } from '../../../../../src/consensus/etcdraft/raft/errors.js';
 import {
@@ -218,5 +220,78 @@ describe('raftpb wire encoding (gogoproto-compatible)', () => {
 
   it('skips unknown fields', () => {
     assert.deepEqual(decodeHardState(hex('08 02 78 05 10 01 18 05')), { term: 2, vote: 1, commit: 5 });
+  });
+
+  it('keeps an enum value raft.proto does not name instead of reading it as the zero value', () => {
+    // protobufjs moves an unnamed enum value to the unknown fields; the Go decoder keeps any int32.
+    assert.equal(decodeEntry(hex('08 07 10 01 18 01')).type, 7);
+    const message = decodeMessage(hex('08 13 10 02 18 01'));
+    assert.equal(message.type, 19);
+    assert.equal(toHex(encodeMessage(message).subarray(0, 2)), '08 13');
+    assert.equal(decodeConfChange(hex('08 00 10 09 18 01')).type, 9);
+    assert.equal(decodeConfChangeV2(hex('08 05')).transition, 5);
+    // a negative enum (a 10-byte varint) is refused, naming the message
+    assert.throws(
+      () => decodeEntry(hex('08 ff ff ff ff ff ff ff ff ff 01')),
+      (err: unknown) =>
+        err instanceof RaftError &&
+        err.code === 'wire-decode' &&
+        /raftpb\.Entry: Type is not a known enum/.test(err.message),
+    );
+  });
+
+  it('refuses a known field with the wrong wire type, as gogoproto does', () => {
+    assert.throws(
+      () => decodeHardState(hex('0a 01 05')),
+      (err: unknown) =>
+        err instanceof RaftError &&
+        err.code === 'wire-decode' &&
+        /raftpb\.HardState: field Term has wire type 2, want 0/.test(err.message),
+    );
+    assert.throws(
+      () => decodeMessage(hex('38 01')),
+      (err: unknown) => err instanceof RaftError && err.code === 'wire-decode' && /Entries/.test(err.message),
+    );
+  });
+
+  it('names the nested message and field of a uint64 above 2^53-1', () => {
+    // Message{entries: [Entry{Term: 2^53}]}
+    assert.throws(
+      () => decodeMessage(hex('3a 0b 10 80 80 80 80 80 80 80 10 18 01')),
+      (err: unknown) =>
+        err instanceof RaftError &&
+        err.code === 'wire-uint64-overflow' &&
+        /raftpb\.Entry\.Term/.test(err.message),
+    );
+    assert.throws(
+      () => encodeMessage(newMessage({ type: MessageType.MsgApp, entries: [newEntry({ index: -1 })] })),
+      (err: unknown) => err instanceof RaftError && err.code === 'wire-uint64-overflow',
+    );
+  });
+
+  it('decodes bytes fields into fresh Uint8Arrays, also when reading from a Buffer', () => {
+    const source = Buffer.from(encodeEntry(newEntry({ term: 1, index: 1, data: Uint8Array.of(1, 2, 3) })));
+    const entry = decodeEntry(source);
+    source.fill(0);
+    assert.equal(Object.getPrototypeOf(entry.data), Uint8Array.prototype);
+    assert.deepEqual(entry.data, Uint8Array.of(1, 2, 3));
+    const message = decodeMessage(
+      Buffer.from(encodeMessage(newMessage({ type: 0, context: Uint8Array.of(9) }))),
+    );
+    assert.equal(Object.getPrototypeOf(message.context), Uint8Array.prototype);
+  });
+
+  it('returns encodings that own their memory (not a slice of a shared pool)', () => {
+    const bytes = encodeEntry(newEntry({ term: 1, index: 1 }));
+    assert.equal(bytes.byteOffset, 0);
+    assert.equal(bytes.buffer.byteLength, bytes.length);
+  });
+
+  it('is generated from the pristine etcd v3.5.9 raft.proto', () => {
+    const proto = readFileSync(new URL('../../../../../protos/etcd-raft-v3.5.9/raft.proto', import.meta.url));
+    assert.equal(
+      createHash('sha256').update(proto).digest('hex'),
+      '52d6bb24a84a297050474e538bb49cd3d19f80950c32b4da024419feebc7153d',
+    );
   });
 });
