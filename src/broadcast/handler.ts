@@ -5,7 +5,6 @@ import { errorMessage } from '../errors.js';
 import { wireStatusOf } from '../status.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
 import type { Chain, ReceivedEnvelope } from '../consensus/types.js';
-import type { BroadcastTarget } from '../multichannel/registrar.js';
 import type { Logger } from '../logging.js';
 import type { Clock } from '../clock.js';
 
@@ -14,7 +13,27 @@ export interface BroadcastResponse {
   info: string;
 }
 
-/** What broadcast needs from the registrar. */
+/** The chain of a channel, as Broadcast hands messages to it. */
+export type BroadcastConsenter = Pick<Chain, 'ordersOnCall' | 'waitReady' | 'order' | 'configure'>;
+
+/** What Broadcast needs of the channel a message is for (Fabric's broadcast.go ChannelSupport). */
+export interface BroadcastChannel {
+  readonly channelId: string;
+  /** Validates a normal message; resolves with the config sequence it was validated at. */
+  processNormalMsg(env: ReceivedEnvelope): Promise<number>;
+  /** Validates a CONFIG_UPDATE; resolves with the orderer-signed CONFIG envelope and the sequence. */
+  processConfigUpdateMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }>;
+  readonly consenter: BroadcastConsenter;
+}
+
+export interface BroadcastTarget {
+  channelHeader: common.ChannelHeader;
+  /** A CONFIG_UPDATE (to be validated and wrapped), not a normal message. */
+  isConfig: boolean;
+  channel: BroadcastChannel;
+}
+
+/** What Broadcast needs from the registrar: the channel a message is for. */
 export interface BroadcastSupport {
   broadcastChannelSupport(env: ReceivedEnvelope): BroadcastTarget;
 }
@@ -62,7 +81,7 @@ export class BroadcastHandler {
       env = decodeEnvelope(raw);
       const target = this.deps.support.broadcastChannelSupport(env);
       if (target.isConfig) {
-        const { config, configSeq } = await target.chain.processor.processConfigUpdateMsg(env);
+        const { config, configSeq } = await target.channel.processConfigUpdateMsg(env);
         return {
           ok: true,
           env: config,
@@ -71,7 +90,7 @@ export class BroadcastHandler {
           validateMs: this.now() - started,
         };
       }
-      const configSeq = await target.chain.processor.processNormalMsg(env);
+      const configSeq = await target.channel.processNormalMsg(env);
       return { ok: true, env, target, configSeq, validateMs: this.now() - started };
     } catch (err) {
       const status = wireStatusOf('broadcast-validate', err);
@@ -95,7 +114,7 @@ export class BroadcastHandler {
     const started = this.now();
     let response = SUCCESS;
     try {
-      const chain = validated.target.chain.chain;
+      const chain = validated.target.channel.consenter;
       await chain.waitReady();
       await this.handOver(chain, validated);
     } catch (err) {
@@ -111,7 +130,7 @@ export class BroadcastHandler {
    * (an invalid message ends the stream, so nothing after it may be handed over).
    */
   canPipeline(validated: Validated): boolean {
-    return validated.ok && validated.target.chain.chain.ordersOnCall === true;
+    return validated.ok && validated.target.channel.consenter.ordersOnCall === true;
   }
 
   /**
@@ -120,11 +139,11 @@ export class BroadcastHandler {
    * Refusals (chain not started, halted, failed) come back as SERVICE_UNAVAILABLE as in enqueue().
    */
   submit(validated: Validated): Promise<BroadcastResponse> {
-    if (!validated.ok || !validated.target.chain.chain.ordersOnCall) return this.enqueue(validated);
+    if (!validated.ok || !validated.target.channel.consenter.ordersOnCall) return this.enqueue(validated);
     const started = this.now();
     let accepted: Promise<void>;
     try {
-      accepted = this.handOver(validated.target.chain.chain, validated);
+      accepted = this.handOver(validated.target.channel.consenter, validated);
     } catch (err) {
       accepted = Promise.reject(err);
     }
@@ -141,7 +160,7 @@ export class BroadcastHandler {
     );
   }
 
-  private handOver(chain: Chain, validated: Extract<Validated, { ok: true }>): Promise<void> {
+  private handOver(chain: BroadcastConsenter, validated: Extract<Validated, { ok: true }>): Promise<void> {
     return validated.target.isConfig
       ? chain.configure(validated.env, validated.configSeq)
       : chain.order(validated.env, validated.configSeq);
@@ -150,7 +169,7 @@ export class BroadcastHandler {
   private refused(validated: Extract<Validated, { ok: true }>, err: unknown): BroadcastResponse {
     const response = { status: wireStatusOf('broadcast-order', err), info: errorMessage(err) };
     this.deps.logger.warn(
-      { channel: validated.target.chain.channelId, err: response.info },
+      { channel: validated.target.channel.channelId, err: response.info },
       'consenter did not accept message',
     );
     return response;
@@ -163,7 +182,7 @@ export class BroadcastHandler {
   ): void {
     if (!this.deps.observer) return;
     this.observe(
-      validated.target.chain.channelId,
+      validated.target.channel.channelId,
       validated.target.channelHeader.type,
       response.status,
       validated.validateMs,

@@ -88,7 +88,7 @@ export class ChainSupport implements ConsenterSupport {
   private currentBundle: ChannelConfigBundle;
   private readonly writer: BlockWriter;
   private chainInstance: Chain | undefined;
-  private consenter: Consenter | undefined;
+  private attachedConsenter: Consenter | undefined;
 
   constructor(
     options: ChainSupportOptions,
@@ -136,7 +136,7 @@ export class ChainSupport implements ConsenterSupport {
 
   /** Creates the chain with the consenter named by the channel config; call start() after. */
   attachConsenter(consenter: Consenter, metadata: Buffer | undefined): Chain {
-    this.consenter = consenter;
+    this.attachedConsenter = consenter;
     this.chainInstance = consenter.handleChain(this, metadata);
     return this.chainInstance;
   }
@@ -148,11 +148,11 @@ export class ChainSupport implements ConsenterSupport {
   private async proposeConfigUpdate(update: ReceivedEnvelope): Promise<common.IConfigEnvelope> {
     const current = this.currentBundle;
     const result = await this.deps.resources.proposeConfigUpdate(current, update);
-    if (this.consenter && current.orderer) {
+    if (this.attachedConsenter && current.orderer) {
       const next = this.deps.resources.createBundle(this.channelId, result.config ?? {});
       if (!next.orderer) throw badRequest('new config is missing orderer group');
       try {
-        this.consenter.validateConsensusMetadata(current.orderer, next.orderer, false);
+        this.attachedConsenter.validateConsensusMetadata(current.orderer, next.orderer, false);
       } catch (err) {
         throw badRequest(
           `consensus metadata update for channel config update is invalid: ${errorMessage(err)}`,
@@ -166,7 +166,7 @@ export class ChainSupport implements ConsenterSupport {
 
   /** The consenter of this channel (validates consensus metadata of channels it creates). */
   get channelConsenter(): Consenter | undefined {
-    return this.consenter;
+    return this.attachedConsenter;
   }
 
   get chain(): Chain {
@@ -198,6 +198,16 @@ export class ChainSupport implements ConsenterSupport {
 
   processConfigMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
     return this.processor.processConfigMsg(env);
+  }
+
+  /** Broadcast: validates a CONFIG_UPDATE and wraps the result in an orderer-signed CONFIG envelope. */
+  processConfigUpdateMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }> {
+    return this.processor.processConfigUpdateMsg(env);
+  }
+
+  /** Broadcast: the chain messages are handed to. */
+  get consenter(): Chain {
+    return this.chain;
   }
 
   createNextBlock(messages: readonly ReceivedEnvelope[]): common.Block {

@@ -62,10 +62,11 @@ export interface ChannelInfo {
   height: number;
 }
 
+/** Which channel a Broadcast message is for (satisfies the Broadcast handler's BroadcastTarget). */
 export interface BroadcastTarget {
   channelHeader: common.ChannelHeader;
   isConfig: boolean;
-  chain: ChainSupport;
+  channel: ChainSupport;
 }
 
 export class Registrar {
@@ -380,7 +381,7 @@ export class Registrar {
         `message of type ${channelHeader.type === HeaderType.CONFIG ? 'CONFIG' : 'ORDERER_TRANSACTION'} cannot be processed directly: send a CONFIG_UPDATE instead`,
       );
     }
-    return { channelHeader, isConfig: kind === 'config-update', chain };
+    return { channelHeader, isConfig: kind === 'config-update', channel: chain };
   }
 
   async halt(): Promise<void> {

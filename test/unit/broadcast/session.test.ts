@@ -8,7 +8,11 @@ import { common } from '../../../src/protos/index.js';
 import { badRequest } from '../../../src/errors.js';
 import { ManualClock } from '../../../src/clock.js';
 import type { ReceivedEnvelope } from '../../../src/consensus/types.js';
-import type { BroadcastSupport } from '../../../src/broadcast/handler.js';
+import type {
+  BroadcastChannel,
+  BroadcastConsenter,
+  BroadcastSupport,
+} from '../../../src/broadcast/handler.js';
 import { capturingLogger, deferred, makeEnvelope } from '../../support/solo.js';
 
 interface FakeChain {
@@ -24,8 +28,8 @@ function setup(options: {
   slowValidation?: Map<string, Promise<void>>;
 }) {
   const fake: FakeChain = { calls: [], pending: new Map(), ordersOnCall: options.ordersOnCall };
-  const chain = {
-    ...(options.ordersOnCall ? { ordersOnCall: true } : {}),
+  const consenter: BroadcastConsenter = {
+    ordersOnCall: options.ordersOnCall,
     waitReady: () => Promise.resolve(),
     order: (env: ReceivedEnvelope) => {
       const id = env.channelHeader.txId;
@@ -36,23 +40,19 @@ function setup(options: {
     },
     configure: () => Promise.reject(new Error('unexpected config')),
   };
+  const channel: BroadcastChannel = {
+    channelId: 'testchannel',
+    consenter,
+    processNormalMsg: async (e: ReceivedEnvelope) => {
+      const id = e.channelHeader.txId;
+      await options.slowValidation?.get(id);
+      if (options.invalid?.has(id)) throw badRequest(`bad ${id}`);
+      return 0;
+    },
+    processConfigUpdateMsg: () => Promise.reject(new Error('unexpected config update')),
+  };
   const support: BroadcastSupport = {
-    broadcastChannelSupport: (env) => ({
-      channelHeader: env.channelHeader,
-      isConfig: false,
-      chain: {
-        channelId: 'testchannel',
-        chain,
-        processor: {
-          processNormalMsg: async (e: ReceivedEnvelope) => {
-            const id = e.channelHeader.txId;
-            await options.slowValidation?.get(id);
-            if (options.invalid?.has(id)) throw badRequest(`bad ${id}`);
-            return 0;
-          },
-        },
-      } as never,
-    }),
+    broadcastChannelSupport: (env) => ({ channelHeader: env.channelHeader, isConfig: false, channel }),
   };
   const handler = new BroadcastHandler({
     support,
