@@ -9,7 +9,7 @@
 // the spec, so "info:orderer.consensus=debug" covers every consenter.
 import { pino } from 'pino';
 import { badRequest } from '../errors.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { ConsoleFormatter, type LogDestination } from './console.js';
 import { levelFor, parseLogSpec, type LogSpec, type PinoLevel } from './spec.js';
 
@@ -26,7 +26,8 @@ export interface LoggingOptions {
 export interface LoggingDependencies {
   /** Default: standard output, written synchronously so nothing is lost when the process dies. */
   destination?: LogDestination;
-  clock?: Clock;
+  /** Log line timestamps. */
+  clock: Clock;
 }
 
 /** Parses FABRIC_LOGGING_FORMAT; throws a bad-request OrdererError for anything else. */
@@ -64,7 +65,7 @@ export class LoggingSystem {
   private entryObserver: ((level: PinoLevel) => void) | undefined;
 
   /** Reads FABRIC_LOGGING_SPEC and FABRIC_LOGGING_FORMAT. */
-  static fromEnvironment(env: NodeJS.ProcessEnv, deps: LoggingDependencies = {}): LoggingSystem {
+  static fromEnvironment(env: NodeJS.ProcessEnv, deps: LoggingDependencies): LoggingSystem {
     return new LoggingSystem(
       {
         ...(env.FABRIC_LOGGING_SPEC ? { spec: env.FABRIC_LOGGING_SPEC } : {}),
@@ -74,10 +75,10 @@ export class LoggingSystem {
     );
   }
 
-  constructor(options: LoggingOptions = {}, deps: LoggingDependencies = {}) {
+  constructor(options: LoggingOptions, deps: LoggingDependencies) {
     this.current = parseLogSpec(options.spec || 'info');
     this.format = parseLogFormat(options.format);
-    const clock = deps.clock ?? systemClock;
+    const clock = deps.clock;
     this.destination = deps.destination ?? pino.destination({ dest: 2, sync: true });
     const labels = pino.levels.labels;
     // The closure keeps `this` for onChild/logMethod: pino calls them with the logger as `this`.

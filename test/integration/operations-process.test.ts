@@ -429,7 +429,10 @@ describe('the Kafka health check and logger of a running orderer', () => {
     );
     const logging = new LoggingSystem(
       { spec: 'info', format: 'json' },
-      { destination: { write: (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)) } },
+      {
+        clock: systemClock,
+        destination: { write: (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)) },
+      },
     );
     orderer = await startOrderer(loadLocalConfig({ env, cwd: process.cwd() }).config, {
       logging,

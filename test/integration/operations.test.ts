@@ -154,7 +154,7 @@ describe('operations endpoint of a running orderer', () => {
     node = await startTestOrderer({ env: { ORDERER_GENERAL_LISTENPORT: String(await freePort()) } });
     logging = new LoggingSystem(
       { spec: 'info', format: 'json' },
-      { destination: { write: (chunk: string) => lines.push(chunk) } },
+      { clock: systemClock, destination: { write: (chunk: string) => lines.push(chunk) } },
     );
     const logger = logging.logger('orderer');
     provider = new PrometheusProvider();
@@ -353,7 +353,10 @@ describe('operations endpoint with TLS but without ClientAuthRequired (as Fabric
   let ledgerPath: string;
 
   before(async () => {
-    const logging = new LoggingSystem({ spec: 'info' }, { destination: { write: () => {} } });
+    const logging = new LoggingSystem(
+      { spec: 'info' },
+      { clock: systemClock, destination: { write: () => {} } },
+    );
     const provider = new PrometheusProvider({ processMetrics: false });
     new OrdererMetrics({ version: '1.0.0' }, { provider });
     ledgerPath = join(FIXTURES, 'configtx.yaml'); // a file, not a folder: the ledger check fails

@@ -34,6 +34,7 @@ export async function startObservedOrderer(
   const logging = new LoggingSystem(
     { spec: options.spec ?? 'info', format: 'json' },
     {
+      clock: systemClock,
       destination: {
         write(chunk: string) {
           for (const text of chunk.split('\n')) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../../src/clock.js';
+import { ManualClock, systemClock } from '../../../src/clock.js';
 import { OrdererError } from '../../../src/errors.js';
 import { LOGGER_NAMES, LoggingSystem, parseLogFormat, silentLogger } from '../../../src/logging.js';
 
@@ -16,7 +16,7 @@ test('loggers and their module children follow the spec, and follow a new one at
   const out = collector();
   const system = new LoggingSystem(
     { spec: 'info:ledger=debug', format: 'json' },
-    { destination: out.destination },
+    { clock: systemClock, destination: out.destination },
   );
   const root = system.logger('orderer');
   const ledger = root.child({ module: 'ledger' });
@@ -49,7 +49,10 @@ test('loggers and their module children follow the spec, and follow a new one at
 });
 
 test('an invalid spec is a bad request and leaves the active spec alone', () => {
-  const system = new LoggingSystem({ spec: 'debug' }, { destination: collector().destination });
+  const system = new LoggingSystem(
+    { spec: 'debug' },
+    { clock: systemClock, destination: collector().destination },
+  );
   const logger = system.logger('orderer');
   assert.throws(
     () => system.setSpec('debug:=info'),
@@ -57,7 +60,10 @@ test('an invalid spec is a bad request and leaves the active spec alone', () => 
   );
   assert.equal(system.spec(), 'debug');
   assert.equal(logger.level, 'debug');
-  assert.throws(() => new LoggingSystem({ spec: 'noisy' }), /invalid logging specification 'noisy'/);
+  assert.throws(
+    () => new LoggingSystem({ spec: 'noisy' }, { clock: systemClock }),
+    /invalid logging specification 'noisy'/,
+  );
 });
 
 test('console format writes one readable line per event, in the layout of Fabric', () => {
@@ -85,12 +91,12 @@ test('FABRIC_LOGGING_SPEC and FABRIC_LOGGING_FORMAT from the environment', () =>
   const out = collector();
   const system = LoggingSystem.fromEnvironment(
     { FABRIC_LOGGING_SPEC: 'error:grpc=debug', FABRIC_LOGGING_FORMAT: 'json' },
-    { destination: out.destination },
+    { clock: systemClock, destination: out.destination },
   );
   assert.equal(system.format, 'json');
   assert.equal(system.logger('orderer').level, 'error');
   assert.equal(system.logger('grpc').level, 'debug');
-  const defaults = LoggingSystem.fromEnvironment({}, { destination: out.destination });
+  const defaults = LoggingSystem.fromEnvironment({}, { clock: systemClock, destination: out.destination });
   assert.equal(defaults.format, 'console');
   assert.equal(defaults.spec(), 'info');
 });
@@ -111,7 +117,10 @@ test('log formats: json, console, and Fabric format templates (rendered as conso
 });
 
 test('entries written are reported by level (logging_entries_written)', () => {
-  const system = new LoggingSystem({ spec: 'info' }, { destination: collector().destination });
+  const system = new LoggingSystem(
+    { spec: 'info' },
+    { clock: systemClock, destination: collector().destination },
+  );
   const seen: string[] = [];
   system.observeEntries((level) => seen.push(level));
   const logger = system.logger('orderer').child({ module: 'x' });
@@ -126,7 +135,7 @@ test('entries written are reported by level (logging_entries_written)', () => {
 test("Fabric's orderer logger names: a spec written for Fabric selects the same components", () => {
   const system = new LoggingSystem(
     { spec: 'info:orderer.consensus=debug:orderer.commmon.multichannel=warn', format: 'json' },
-    { destination: collector().destination },
+    { clock: systemClock, destination: collector().destination },
   );
   const root = system.logger(LOGGER_NAMES.server);
   const component = (name: string) => root.child({ module: name }).child({ channel: 'mychannel' });
@@ -146,8 +155,8 @@ test("Fabric's orderer logger names: a spec written for Fabric selects the same 
 });
 
 test('LoggingSystem.of finds the system behind a logger and its descendants, and nothing else', () => {
-  const system = new LoggingSystem({}, { destination: collector().destination });
-  const other = new LoggingSystem({}, { destination: collector().destination });
+  const system = new LoggingSystem({}, { clock: systemClock, destination: collector().destination });
+  const other = new LoggingSystem({}, { clock: systemClock, destination: collector().destination });
   const root = system.logger('orderer.common.server');
   assert.equal(LoggingSystem.of(root), system);
   assert.equal(LoggingSystem.of(root.child({ module: 'x' }).child({ channel: 'c' })), system);
@@ -157,7 +166,7 @@ test('LoggingSystem.of finds the system behind a logger and its descendants, and
 
 test('the system a logger carries stays out of what it logs and of its enumerable keys', () => {
   const out = collector();
-  const system = new LoggingSystem({ format: 'json' }, { destination: out.destination });
+  const system = new LoggingSystem({ format: 'json' }, { clock: systemClock, destination: out.destination });
   const logger = system.logger('orderer.common.server').child({ module: 'ledger' });
   logger.info({ height: 3 }, 'committed');
   const entry = JSON.parse(out.lines[0]!) as Record<string, unknown>;

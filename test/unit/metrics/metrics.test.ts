@@ -244,7 +244,10 @@ test('Metrics.Provider: prometheus scrapes, disabled and statsd record nothing',
   const warnings: string[] = [];
   const logging = new LoggingSystem(
     { spec: 'info', format: 'json' },
-    { destination: { write: (line: string) => warnings.push((JSON.parse(line) as { msg: string }).msg) } },
+    {
+      clock: systemClock,
+      destination: { write: (line: string) => warnings.push((JSON.parse(line) as { msg: string }).msg) },
+    },
   );
   const logger = logging.logger('metrics');
   assert.ok(

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManualClock } from '../../../src/clock.js';
+import { ManualClock, systemClock } from '../../../src/clock.js';
 import { OrdererError } from '../../../src/errors.js';
 import { LoggingSystem } from '../../../src/logging.js';
 import { DisabledProvider, OrdererMetrics, PrometheusProvider } from '../../../src/metrics/index.js';
@@ -21,7 +21,8 @@ const NO_TLS = {
   clientAuthRequired: false,
   clientRootCAs: [],
 };
-const quietLogging = () => new LoggingSystem({ spec: 'info' }, { destination: { write: () => {} } });
+const quietLogging = () =>
+  new LoggingSystem({ spec: 'info' }, { clock: systemClock, destination: { write: () => {} } });
 
 async function request(port: number, path: string, init: RequestInit = {}) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, init);

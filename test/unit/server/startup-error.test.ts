@@ -11,6 +11,7 @@ import {
 import { StartupGate, holdInfoUntilStarted } from '../../../src/server/startupGate.js';
 import { LoggingSystem } from '../../../src/logging.js';
 import { OrdererError } from '../../../src/errors.js';
+import { systemClock } from '../../../src/clock.js';
 
 test('a StartupError names the setting, the problem and what to do, on one line', () => {
   const err = new StartupError(
@@ -64,9 +65,10 @@ test('calls wait at the start-up gate until it opens, or until they go away', as
 test('the listening line is held until start-up succeeds, and dropped when it fails', () => {
   const lines: string[] = [];
   const destination = { write: (chunk: string) => lines.push(JSON.parse(chunk).msg as string) };
-  const logger = new LoggingSystem({ format: 'json', spec: 'debug' }, { destination }).logger(
-    'orderer.common.comm',
-  );
+  const logger = new LoggingSystem(
+    { format: 'json', spec: 'debug' },
+    { clock: systemClock, destination },
+  ).logger('orderer.common.comm');
 
   const started = new StartupGate();
   const held = holdInfoUntilStarted(logger, started);

@@ -8,6 +8,7 @@ import { LoggingSystem } from '../../../src/logging.js';
 import { loadSampleLocalConfig } from '../../support/config.js';
 import { ORDERER0_DIR } from '../../support/orderer.js';
 import { REDACTED, logConfiguration, logVersion, redactedConfig } from '../../../src/server/startupLog.js';
+import { systemClock } from '../../../src/clock.js';
 
 const KEY_FILE = join(ORDERER0_DIR, 'msp/keystore/priv_sk');
 const PASSWORD = 'sasl-secret-3f9a';
@@ -58,7 +59,7 @@ test('the start-up lines name the version and the configuration, never a secret'
       done();
     },
   });
-  const logging = new LoggingSystem({ format: 'json' }, { destination });
+  const logging = new LoggingSystem({ format: 'json' }, { clock: systemClock, destination });
   const logger = logging.logger('orderer.common.server');
   const config = configWithSecrets();
   logVersion(logger, { version: '9.8.7', commit: 'abc123' });

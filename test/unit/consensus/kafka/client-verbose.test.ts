@@ -67,7 +67,10 @@ test('the consenter logs its Kafka clients as orderer.consensus.kafka.sarama: de
   const lines: Record<string, unknown>[] = [];
   const logging = new LoggingSystem(
     { spec: `info:${LOGGER_NAMES.kafkaClient}=debug`, format: 'json' },
-    { destination: { write: (chunk: string) => lines.push(JSON.parse(chunk) as Record<string, unknown>) } },
+    {
+      clock: systemClock,
+      destination: { write: (chunk: string) => lines.push(JSON.parse(chunk) as Record<string, unknown>) },
+    },
   );
   const clock = new ManualClock();
   const support = new FakeConsenterSupport({
