@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { common, orderer, asBuffer, toNumber, type ProtoLong } from '../protos/index.js';
 import { badRequest, errorMessage, forbidden, notFound, OrdererError, unavailable } from '../errors.js';
 import { wireStatusOf } from '../status.js';
+import { resolveSeekRange } from './seek.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
 import { envelopeAsSignedData, type CertificateExpiryCache } from '../msgprocessor/filters.js';
 import { ChannelReaders } from '../policies/types.js';
@@ -45,8 +46,6 @@ export interface DeliverObserver {
   requestCompleted?(channel: string, status: number): void;
   blockSent?(channel: string): void;
 }
-
-const MAX_UINT64 = Number.MAX_SAFE_INTEGER;
 
 export class DeliverHandler {
   constructor(
@@ -140,55 +139,10 @@ export class DeliverHandler {
     );
     await access.evaluate();
 
-    const start = seekInfo.start;
-    const stop = seekInfo.stop;
-    if (!start?.Type || !stop?.Type) throw badRequest('seek info is missing its start or stop position');
-
     const reader = chain.reader;
-    let number: number;
-    switch (start.Type) {
-      case 'oldest':
-        number = 0;
-        break;
-      case 'newest':
-        number = Math.max(reader.height() - 1, 0);
-        break;
-      case 'specified':
-        number = toNumber(start.specified?.number);
-        if (number > reader.height()) {
-          throw notFound(
-            `requested block ${number} is beyond the next block ${reader.height()} of channel ${channelId}`,
-          );
-        }
-        break;
-      case 'nextCommit':
-        number = reader.height();
-        break;
-      default:
-        throw badRequest('unknown seek start position');
-    }
-
-    let stopNumber: number;
-    switch (stop.Type) {
-      case 'oldest':
-        stopNumber = number;
-        break;
-      case 'newest':
-        // Start and stop both Newest means exactly one block, even if another is committed meanwhile.
-        stopNumber = start.Type === 'newest' ? number : reader.height() - 1;
-        break;
-      case 'specified':
-        stopNumber = toNumber(stop.specified?.number);
-        if (stopNumber < number) {
-          throw badRequest(`stop block ${stopNumber} is before start block ${number}: the range is empty`);
-        }
-        break;
-      case 'nextCommit':
-        stopNumber = MAX_UINT64;
-        break;
-      default:
-        throw badRequest('unknown seek stop position');
-    }
+    const range = resolveSeekRange(seekInfo.start, seekInfo.stop, reader.height(), channelId);
+    let number = range.start;
+    const stopNumber = range.stop;
 
     const failIfNotReady = seekInfo.behavior === orderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY;
     for (;;) {
