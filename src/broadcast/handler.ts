@@ -23,7 +23,7 @@ export interface BroadcastChannel {
   processNormalMsg(env: ReceivedEnvelope): Promise<number>;
   /** Validates a CONFIG_UPDATE; resolves with the orderer-signed CONFIG envelope and the sequence. */
   processConfigUpdateMsg(env: ReceivedEnvelope): Promise<{ config: ReceivedEnvelope; configSeq: number }>;
-  readonly consenter: BroadcastConsenter;
+  readonly chain: BroadcastConsenter;
 }
 
 export interface BroadcastTarget {
@@ -114,7 +114,7 @@ export class BroadcastHandler {
     const started = this.now();
     let response = SUCCESS;
     try {
-      const chain = validated.target.channel.consenter;
+      const chain = validated.target.channel.chain;
       await chain.waitReady();
       await this.handOver(chain, validated);
     } catch (err) {
@@ -130,7 +130,7 @@ export class BroadcastHandler {
    * (an invalid message ends the stream, so nothing after it may be handed over).
    */
   canPipeline(validated: Validated): boolean {
-    return validated.ok && validated.target.channel.consenter.ordersOnCall === true;
+    return validated.ok && validated.target.channel.chain.ordersOnCall === true;
   }
 
   /**
@@ -139,11 +139,11 @@ export class BroadcastHandler {
    * Refusals (chain not started, halted, failed) come back as SERVICE_UNAVAILABLE as in enqueue().
    */
   submit(validated: Validated): Promise<BroadcastResponse> {
-    if (!validated.ok || !validated.target.channel.consenter.ordersOnCall) return this.enqueue(validated);
+    if (!validated.ok || !validated.target.channel.chain.ordersOnCall) return this.enqueue(validated);
     const started = this.now();
     let accepted: Promise<void>;
     try {
-      accepted = this.handOver(validated.target.channel.consenter, validated);
+      accepted = this.handOver(validated.target.channel.chain, validated);
     } catch (err) {
       accepted = Promise.reject(err);
     }

@@ -2,7 +2,7 @@
 // chain (Fabric's multichannel/chainsupport.go). It is the ConsenterSupport handed to consenters.
 import { asBuffer, common, toNumber } from '../protos/index.js';
 import { badRequest, errorMessage, internal, unavailable } from '../errors.js';
-import { marshalConfig } from '../channelconfig/index.js';
+import { configEnvelopeFromBlock, isConfigBlock, marshalConfig } from '../channelconfig/index.js';
 import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import { BlockWriter } from './blockwriter.js';
 import { ChainedBlockCreator } from './blockcreator.js';
@@ -205,11 +205,6 @@ export class ChainSupport implements ConsenterSupport {
     return this.processor.processConfigUpdateMsg(env);
   }
 
-  /** Broadcast: the chain messages are handed to. */
-  get consenter(): Chain {
-    return this.chain;
-  }
-
   createNextBlock(messages: readonly ReceivedEnvelope[]): common.Block {
     return this.writer.createNextBlock(messages);
   }
@@ -246,8 +241,8 @@ export class ChainSupport implements ConsenterSupport {
       );
     }
     await verifyBlock(block, { previous, policyManager: this.currentBundle.policyManager });
-    const configEnvelope = this.configEnvelopeOf(block);
-    if (!configEnvelope) return this.writer.appendReceived(block, blockBytes, false);
+    if (!isConfigBlock(block)) return this.writer.appendReceived(block, blockBytes, false);
+    const configEnvelope = configEnvelopeFromBlock(block);
     const sequence = toNumber(configEnvelope.config?.sequence);
     if (sequence <= this.currentBundle.sequence) {
       throw badRequest(
@@ -262,15 +257,6 @@ export class ChainSupport implements ConsenterSupport {
       { block: number, sequence: bundle.sequence },
       'applied channel configuration of a received block',
     );
-  }
-
-  /** The ConfigEnvelope of a CONFIG block, undefined for any other block. */
-  private configEnvelopeOf(block: common.Block): common.ConfigEnvelope | undefined {
-    const data = block.data?.data ?? [];
-    if (data.length !== 1) return undefined;
-    const env = decodeEnvelope(asBuffer(data[0]));
-    if (env.channelHeader.type !== HeaderType.CONFIG) return undefined;
-    return common.ConfigEnvelope.decode(env.data);
   }
 
   async writeConfigBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {

@@ -11,8 +11,8 @@
 // re-validate, acknowledge or refuse submissions.
 import { createHash } from 'node:crypto';
 import { common } from '../../protos/index.js';
-import { blockHeaderHash } from '../../protoutil/block.js';
-import { decodeEnvelope, HeaderType } from '../../protoutil/envelope.js';
+import { HeaderType } from '../../protoutil/envelope.js';
+import { headerTypeOfBlock } from '../../channelconfig/configblock.js';
 import type { BlockCreator, BlockCutterLike, ReceivedEnvelope } from '../types.js';
 import { EntryType, type Entry } from './raft/types.js';
 import { StateType } from './raft/raft.js';
@@ -460,7 +460,8 @@ export class RaftChainCore {
     }
     if (this.blockInflight > 0) this.blockInflight--;
     this.lastBlock = block;
-    const isConfig = isConfigBlock(block);
+    const type = headerTypeOfBlock(block);
+    const isConfig = type === HeaderType.CONFIG || type === HeaderType.ORDERER_TRANSACTION;
     if (isConfig) this.configInflight = false;
     for (const data of block.data?.data ?? []) {
       const hash = envelopeHash(data);
@@ -495,16 +496,3 @@ function isConfigEnvelope(env: ReceivedEnvelope): boolean {
   const type = env.channelHeader.type;
   return type === HeaderType.CONFIG || type === HeaderType.ORDERER_TRANSACTION;
 }
-
-function isConfigBlock(block: common.IBlock): boolean {
-  const data = block.data?.data ?? [];
-  if (data.length !== 1) return false;
-  try {
-    return isConfigEnvelope(decodeEnvelope(Buffer.from(data[0]!)));
-  } catch {
-    return false;
-  }
-}
-
-/** The header hash of a block, for logs and tests. */
-export const blockHash = (block: common.IBlock): string => blockHeaderHash(block.header!).toString('hex');

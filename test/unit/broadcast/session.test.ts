@@ -42,7 +42,7 @@ function setup(options: {
   };
   const channel: BroadcastChannel = {
     channelId: 'testchannel',
-    consenter,
+    chain: consenter,
     processNormalMsg: async (e: ReceivedEnvelope) => {
       const id = e.channelHeader.txId;
       await options.slowValidation?.get(id);
