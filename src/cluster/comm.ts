@@ -143,15 +143,10 @@ class Stream {
   }
 }
 
-interface Connection {
-  client: Promise<grpc.Client>;
-  users: number;
-}
-
 export class ClusterClient {
   private readonly streams = new Map<string, Stream>();
   /** By remote address and server public key: one TLS connection per remote server certificate. */
-  private readonly connections = new Map<string, Connection>();
+  private readonly connections = new Map<string, Promise<grpc.Client>>();
   private closed = false;
 
   constructor(
@@ -210,7 +205,7 @@ export class ClusterClient {
     this.closed = true;
     for (const stream of [...this.streams.values()]) stream.fail('the cluster client is closing');
     for (const connection of this.connections.values())
-      void connection.client.then(
+      void connection.then(
         (c) => c.close(),
         () => {},
       );
@@ -234,7 +229,6 @@ export class ClusterClient {
       { channel: stream.channel, to: stream.to.id, kind: stream.kind, reason },
       'cluster stream failed',
     );
-    this.releaseConnection(stream.to);
     const waiters = this.roomWaiters.get(stream);
     this.roomWaiters.delete(stream);
     for (const wake of waiters ?? []) wake();
@@ -271,20 +265,15 @@ export class ClusterClient {
     const key = this.connectionKey(to);
     let connection = this.connections.get(key);
     if (!connection) {
-      connection = { client: this.dial(to), users: 0 };
-      this.connections.set(key, connection);
+      const dialed = this.dial(to);
+      connection = dialed;
+      this.connections.set(key, dialed);
       // A failed dial is forgotten so that the next message dials again.
-      connection.client.catch(() => {
-        if (this.connections.get(key) === connection) this.connections.delete(key);
+      dialed.catch(() => {
+        if (this.connections.get(key) === dialed) this.connections.delete(key);
       });
     }
-    connection.users++;
-    return connection.client;
-  }
-
-  private releaseConnection(to: ClusterMember): void {
-    const connection = this.connections.get(this.connectionKey(to));
-    if (connection) connection.users = Math.max(0, connection.users - 1);
+    return connection;
   }
 
   /** A TLS connection to the node that accepts only its server_tls_cert's key, within DialTimeout. */
