@@ -76,16 +76,23 @@ export interface Consenter {
    */
   handleChain(support: ConsenterSupport, metadata: Buffer | undefined): Chain;
   /**
-   * Whether this orderer is one of the channel's consenters as of the given config block (Fabric's
-   * ClusterConsenter.IsChannelMember). Solo and Kafka: always, every orderer orders.
+   * Whether this orderer is one of the channel's consenters as of the given config block, whose
+   * config the bundle holds (Fabric's ClusterConsenter.IsChannelMember). Solo and Kafka: always,
+   * every orderer orders.
    */
-  isChannelMember(configBlock: common.IBlock): boolean;
+  isChannelMember(configBlock: common.IBlock, bundle: ChannelConfigBundle): boolean;
   /**
    * Fabric's MetadataValidator: checks that a config update may change the ConsensusType metadata
-   * from oldConfig to newConfig (newChannel: the config of a channel being created). Throws
-   * OrdererError('bad-request') saying what is wrong. Solo and Kafka accept anything.
+   * from the old config to the new one (newChannel: the config of a channel being created, old is
+   * then the system channel's). Bundles, not only their Orderer parts: etcdraft checks consenter
+   * certificates against the orderer orgs' TLS CAs. Throws OrdererError('bad-request') saying what
+   * is wrong. Solo and Kafka accept anything.
    */
-  validateConsensusMetadata(oldConfig: OrdererConfig, newConfig: OrdererConfig, newChannel: boolean): void;
+  validateConsensusMetadata(
+    oldBundle: ChannelConfigBundle,
+    newBundle: ChannelConfigBundle,
+    newChannel: boolean,
+  ): void;
   /** Deletes the state this consenter keeps for a channel outside the ledger (e.g. a WAL). */
   removeChannel(channelId: string): Promise<void>;
 }

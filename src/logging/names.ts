@@ -14,6 +14,10 @@ export const LOGGER_NAMES = {
   channelParticipation: 'orderer.commmon.channelparticipation',
   solo: 'orderer.consensus.solo',
   kafka: 'orderer.consensus.kafka',
+  etcdraft: 'orderer.consensus.etcdraft',
+  /** The cluster service and client (orderer/common/cluster); Step messages at debug. */
+  cluster: 'orderer.common.cluster',
+  clusterStep: 'orderer.common.cluster.step',
   /** The Kafka client library (Fabric: sarama's logger); Kafka.Verbose turns it to debug. */
   kafkaClient: 'orderer.consensus.kafka.sarama',
   /** Block storage (common/ledger/blkstorage). */

@@ -152,7 +152,7 @@ export class ChainSupport implements ConsenterSupport {
       const next = this.deps.resources.createBundle(this.channelId, result.config ?? {});
       if (!next.orderer) throw badRequest('new config is missing orderer group');
       try {
-        this.attachedConsenter.validateConsensusMetadata(current.orderer, next.orderer, false);
+        this.attachedConsenter.validateConsensusMetadata(current, next, false);
       } catch (err) {
         throw badRequest(
           `consensus metadata update for channel config update is invalid: ${errorMessage(err)}`,

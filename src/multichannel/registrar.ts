@@ -220,10 +220,9 @@ export class Registrar {
     if (this.chains.has(channelId)) throw badRequest(`channel ${channelId} already exists`);
     const configEnvelope = common.ConfigEnvelope.decode(inner.data);
     const bundle = this.deps.resources.createBundle(channelId, configEnvelope.config ?? {});
-    const systemOrderer = system.sharedConfig();
     if (!bundle.orderer) throw badRequest(`the config of new channel ${channelId} has no Orderer group`);
     try {
-      system.channelConsenter?.validateConsensusMetadata(systemOrderer, bundle.orderer, true);
+      system.channelConsenter?.validateConsensusMetadata(system.bundle(), bundle, true);
     } catch (err) {
       throw badRequest(
         `consensus metadata of new channel ${channelId} is invalid: ${errorMessage(err)}`,
@@ -285,7 +284,7 @@ export class Registrar {
       );
     }
     // Fabric's joinAsMember / joinAsFollower: a non-member's chain (made by the consenter) follows.
-    const member = registration.consenter.isChannelMember(block);
+    const member = registration.consenter.isChannelMember(block, bundle);
     this.joining.add(channelId);
     try {
       const store = await this.deps.ledgerFactory.open(channelId);

@@ -12,6 +12,7 @@ import {
 } from '../deliver/index.js';
 import type { Logger } from '../logging.js';
 import type { Clock } from '../clock.js';
+import { ServerTlsCertificates } from './tls-certificates.js';
 import {
   DEFAULT_STREAM_BUDGET,
   Http2StreamGuard,
@@ -69,6 +70,12 @@ export interface GrpcServerOptions {
    * within Node's limit (see h2-streams.ts). Default: nghttp2's limit, draining at half of it.
    */
   streamBudget?: StreamBudgetOptions;
+  /**
+   * Ask TLS clients for a certificate even without client authentication (Fabric's
+   * tls.RequestClientCert): the cluster service, when it shares this listener, identifies
+   * consenters by the certificate; it is verified only when tls.clientAuthRequired.
+   */
+  requestClientCertificate?: boolean;
 }
 
 /** Told of every Deliver stream (deliver_streams_opened / deliver_streams_closed). */
@@ -84,6 +91,11 @@ export interface GrpcServerDeps {
   deliverStreams?: DeliverStreamObserver;
   /** Times the graceful drain of busy HTTP/2 connections. */
   clock: Clock;
+  /** More services on the same listener (orderer.Cluster without a cluster listener of its own). */
+  services?: readonly {
+    definition: grpc.ServiceDefinition;
+    implementation: grpc.UntypedServiceImplementation;
+  }[];
 }
 
 export class AtomicBroadcastServer {
@@ -109,6 +121,8 @@ export class AtomicBroadcastServer {
       Broadcast: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.broadcast(call),
       Deliver: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => void this.deliver(call),
     });
+    for (const service of deps.services ?? [])
+      this.server.addService(service.definition, service.implementation);
   }
 
   get port(): number {
@@ -131,7 +145,7 @@ export class AtomicBroadcastServer {
     const tls = this.options.tls;
     let credentials: grpc.ServerCredentials;
     if (!tls) credentials = grpc.ServerCredentials.createInsecure();
-    else if (!tls.clientAuthRequired) {
+    else if (!tls.clientAuthRequired && !this.options.requestClientCertificate) {
       credentials = grpc.ServerCredentials.createSsl(null, [
         { private_key: tls.privateKeyPem, cert_chain: tls.certificatePem },
       ]);
@@ -144,7 +158,7 @@ export class AtomicBroadcastServer {
       credentials = grpc.experimental.createCertificateProviderServerCredentials(
         this.certificates,
         this.certificates,
-        true,
+        tls.clientAuthRequired,
       );
     }
     this.boundPort = await new Promise<number>((resolve, reject) => {
@@ -267,49 +281,6 @@ export class AtomicBroadcastServer {
       closeStream?.();
     }
   }
-}
-
-/**
- * The server's certificate and key (fixed) and the trusted client CAs (updatable; each update
- * reaches new handshakes). One provider serves both roles, so the order of grpc-js's arguments,
- * whose declared names and runtime use differ, does not matter.
- */
-class ServerTlsCertificates implements grpc.experimental.CertificateProvider {
-  private clientCas: Buffer;
-  private readonly caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
-
-  constructor(
-    private readonly certificate: Buffer,
-    private readonly privateKey: Buffer,
-    clientCas: readonly Buffer[],
-  ) {
-    this.clientCas = joinPems(clientCas);
-  }
-
-  updateClientCas(pems: readonly Buffer[]): void {
-    const next = joinPems(pems);
-    if (next.equals(this.clientCas)) return;
-    this.clientCas = next;
-    for (const listener of this.caListeners) listener({ caCertificate: next });
-  }
-
-  addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
-    this.caListeners.add(listener);
-    listener({ caCertificate: this.clientCas });
-  }
-  removeCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
-    this.caListeners.delete(listener);
-  }
-  addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
-    listener({ certificate: this.certificate, privateKey: this.privateKey });
-  }
-  removeIdentityCertificateListener(): void {}
-}
-
-/** PEM certificates concatenated, each ending in a newline, duplicates dropped. */
-function joinPems(pems: readonly Buffer[]): Buffer {
-  const unique = [...new Set(pems.map((pem) => pem.toString().trim() + '\n'))];
-  return Buffer.from(unique.join(''));
 }
 
 function peerCertificate(call: grpc.ServerDuplexStream<Buffer, Buffer>): Buffer | undefined {

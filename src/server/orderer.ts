@@ -31,6 +31,11 @@ import { FileLedgerFactory } from '../ledger/index.js';
 import { BlockCutter } from '../blockcutter/index.js';
 import { SoloConsenter } from '../consensus/solo/index.js';
 import { KafkaConsenter, kafkaConsenterOptions } from '../consensus/kafka/index.js';
+import { EtcdraftConsenter } from '../consensus/etcdraft/consenter.js';
+import { ClusterClient } from '../cluster/comm.js';
+import { ClusterService, clusterServiceDefinition } from '../cluster/service.js';
+import { ClusterServer } from '../cluster/server.js';
+import { clusterTlsSetup } from './cluster-setup.js';
 import { Registrar, type ChannelResources, type ConsenterRegistration } from '../multichannel/index.js';
 import type { DeliverChain } from '../deliver/index.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
@@ -276,6 +281,7 @@ async function startResources(
   // What needs no resource comes first, as in Fabric's Main (local MSP before anything listens):
   // a wrong file or folder is reported before a port is taken.
   const tls = readTls(config);
+  const clusterTls = clusterTlsSetup(config, tls);
   const localMsp = loadLocalMspSetting(general, clock);
   const signer = localMsp.signer;
   logger.info({ mspId: signer.mspId, dir: general.localMSPDir }, 'loaded local MSP');
@@ -338,6 +344,48 @@ async function startResources(
     }
     return serving.registrar;
   };
+  // The cluster: the client that dials other consenters, the etcdraft consenter, and the Step
+  // service that routes what they send to its chains. The CAs a consenter's certificate must chain
+  // to are read at each dial: the channels' orderer TLS CAs change with their configs.
+  const channelsForCluster: { registrar?: Registrar } = {};
+  const clusterClient = new ClusterClient(
+    {
+      dialTimeoutMs: general.cluster.dialTimeoutMs,
+      rpcTimeoutMs: general.cluster.rpcTimeoutMs,
+      sendBufferSize: general.cluster.sendBufferSize,
+      maxSendMsgSize: general.maxSendMsgSize,
+      maxRecvMsgSize: general.maxRecvMsgSize,
+    },
+    {
+      clientCertificatePem: clusterTls?.clientCertificatePem ?? Buffer.alloc(0),
+      clientPrivateKeyPem: clusterTls?.clientPrivateKeyPem ?? Buffer.alloc(0),
+      rootCasPem: () => [
+        ...(clusterTls?.rootCasPem ?? []),
+        ...(channelsForCluster.registrar ? channelTlsCas(channelsForCluster.registrar) : []),
+      ],
+      clock,
+      logger: named(LOGGER_NAMES.cluster),
+    },
+  );
+  resources.push('cluster client', () => clusterClient.close());
+  const etcdraft = new EtcdraftConsenter(
+    {
+      walDir: config.consensus.walDir || join(config.fileLedger.location, 'etcdraft', 'wal'),
+      snapDir: config.consensus.snapDir || join(config.fileLedger.location, 'etcdraft', 'snapshot'),
+      tickIntervalOverrideMs: config.consensus.tickIntervalOverrideMs,
+    },
+    {
+      serverCertificatePem: clusterTls?.serverCertificatePem,
+      client: clusterClient,
+      logger: named(LOGGER_NAMES.etcdraft),
+    },
+  );
+  const clusterService = new ClusterService({
+    channel: (name) => etcdraft.clusterChannel(name),
+    logger: named(LOGGER_NAMES.clusterStep),
+  });
+  const sharedClusterListener = clusterTls !== undefined && !clusterTls.separateListener;
+
   const expiry = new CertificateExpiryCache();
   const broadcast = new GatedBroadcastHandler(
     {
@@ -381,6 +429,7 @@ async function startResources(
       maxRecvMsgSize: general.maxRecvMsgSize,
       maxSendMsgSize: general.maxSendMsgSize,
       keepalive: general.keepalive,
+      ...(sharedClusterListener ? { requestClientCertificate: true } : {}),
     },
     {
       broadcast,
@@ -388,6 +437,13 @@ async function startResources(
       logger: grpcLogger,
       deliverStreams: metrics.deliverStreamObserver(),
       clock,
+      ...(sharedClusterListener
+        ? {
+            services: [
+              { definition: clusterServiceDefinition, implementation: clusterService.implementation },
+            ],
+          }
+        : {}),
     },
   );
   // stop() ends the gRPC streams before anything else (then the stack closes the rest).
@@ -438,6 +494,36 @@ async function startResources(
     }
   }
 
+  // The cluster listener of its own, bound before the ledger too.
+  let clusterServer: ClusterServer | undefined;
+  if (clusterTls?.separateListener) {
+    const server = new ClusterServer(
+      {
+        listenAddress: general.cluster.listenAddress,
+        listenPort: general.cluster.listenPort,
+        certificatePem: clusterTls.serverCertificatePem,
+        privateKeyPem: clusterTls.serverPrivateKeyPem,
+        clientRootCasPem: clusterTls.rootCasPem,
+        maxRecvMsgSize: general.maxRecvMsgSize,
+        maxSendMsgSize: general.maxSendMsgSize,
+        keepalive: general.keepalive,
+      },
+      { service: clusterService, logger: named(LOGGER_NAMES.cluster) },
+    );
+    resources.push('cluster server', () => server.stop());
+    try {
+      await server.start();
+    } catch (err) {
+      throw await listenFailure(
+        'General.Cluster.ListenPort',
+        'General.Cluster.ListenAddress / General.Cluster.ListenPort (ORDERER_GENERAL_CLUSTER_LISTENADDRESS, ORDERER_GENERAL_CLUSTER_LISTENPORT)',
+        { host: general.cluster.listenAddress || undefined, port: general.cluster.listenPort },
+        err,
+      );
+    }
+    clusterServer = server;
+  }
+
   const ledgerFactory = await FileLedgerFactory.open(
     { location: config.fileLedger.location },
     { logger: named(LOGGER_NAMES.ledger), clock, onCommit: metrics.ledgerCommitObserver() },
@@ -467,6 +553,7 @@ async function startResources(
   const consenters = new Map<string, ConsenterRegistration>([
     ['solo', { consenter: solo, logger: named(LOGGER_NAMES.solo) }],
     ['kafka', { consenter: kafka, logger: named(LOGGER_NAMES.kafka) }],
+    ['etcdraft', { consenter: etcdraft, logger: named(LOGGER_NAMES.etcdraft) }],
   ]);
 
   // Mutual TLS trusts the TLS CAs of every channel's orgs too (Fabric's updateTrustedRoots); set
@@ -511,6 +598,7 @@ async function startResources(
     ledgerFactory.channelIds().length === 0 && general.bootstrapMethod === 'file'
       ? readBootstrapBlock(general.bootstrapFile, channelResourcesForRegistrar)
       : undefined;
+  channelsForCluster.registrar = registrar;
   await registrar.initialize(bootstrapBlock);
   scrapeSource.registrar = registrar;
   for (const channel of registrar.channelIds()) {
@@ -518,9 +606,13 @@ async function startResources(
   }
   operations.registerHealthCheck(chainHealthCheck(registrar));
 
-  if (tls?.clientAuthRequired) {
-    refreshClientRoots = () =>
-      server.setClientRootCas([...tls.clientRootCasPem, ...channelTlsCas(registrar)]);
+  if (tls?.clientAuthRequired || sharedClusterListener || clusterServer) {
+    refreshClientRoots = () => {
+      const channelCas = channelTlsCas(registrar);
+      if (tls?.clientAuthRequired || sharedClusterListener)
+        server.setClientRootCas([...(tls?.clientRootCasPem ?? []), ...channelCas]);
+      clusterServer?.setClientRootCas(channelCas);
+    };
     refreshClientRoots();
   }
   serving.registrar = registrar;

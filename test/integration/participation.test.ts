@@ -255,12 +255,12 @@ describe('channel participation API on an orderer without a system channel', () 
     }
   });
 
-  it('refuses appraft (etcdraft is not available here) with a clear 400 and leaves nothing behind', async () => {
+  it('refuses appraft on an orderer without TLS (etcdraft needs it), saying what to set, and leaves nothing behind', async () => {
     const r = await join_(admin.port, readFileSync(APPRAFT_BLOCK));
     assert.equal(r.status, 400, r.text);
     assert.match(
       r.error!,
-      /cannot join channel appraft: consensus type 'etcdraft' is not available on this orderer/,
+      /channel appraft orders with etcdraft, which needs TLS between orderers: set General.TLS.Enabled/,
     );
     assert.equal(existsSync(join(node.ledgerDir, 'chains/appraft')), false);
     assert.equal(existsSync(join(node.ledgerDir, 'solo-wal/appraft')), false);

@@ -81,6 +81,8 @@ export interface EtcdraftChainDependencies {
     snapDir: string;
     channel: string;
   }) => Promise<{ wal: EtcdraftChainWal; recovered: RecoveredRaftState }>;
+  /** Told once the chain has halted (the consenter takes it off the cluster service). */
+  readonly onHalted?: () => void;
 }
 
 type ChainState = 'new' | 'starting' | 'running' | 'halted';
@@ -103,6 +105,7 @@ export class EtcdraftChain implements Chain {
   private readonly transport: RaftChainTransport;
   private readonly random: RandomIntn | undefined;
   private readonly openWal: NonNullable<EtcdraftChainDependencies['openWal']>;
+  private readonly onHalted: (() => void) | undefined;
   private state: ChainState = 'new';
   private starting: Promise<void> | undefined;
   private core: RaftChainCore | undefined;
@@ -130,6 +133,7 @@ export class EtcdraftChain implements Chain {
     this.transport = dependencies.transport;
     this.random = dependencies.random;
     this.openWal = dependencies.openWal ?? ((o) => RaftWal.open(o));
+    this.onHalted = dependencies.onHalted;
     this.cluster = {
       consensus: (request, from) => this.onConsensus(request, from),
       submit: (request, from) => this.onSubmit(request, from),
@@ -217,6 +221,7 @@ export class EtcdraftChain implements Chain {
     const wal = this.wal;
     this.wal = undefined;
     await wal?.close();
+    this.onHalted?.();
     this.rejectAll(
       unavailable(
         `the etcdraft chain of channel ${this.support.channelId} was halted; retry on another orderer`,

@@ -89,7 +89,9 @@ function batchSizeUpdate(maxMessageCount: number) {
 
 test('a config update is checked by the consenter with the old and the new Orderer config', async () => {
   const calls: [OrdererConfig, OrdererConfig, boolean][] = [];
-  const support = await channelWith((old, next, newChannel) => calls.push([old, next, newChannel]));
+  const support = await channelWith((old, next, newChannel) =>
+    calls.push([old.orderer!, next.orderer!, newChannel]),
+  );
   const { configSeq } = await support.processor.processConfigUpdateMsg(batchSizeUpdate(10));
   assert.equal(configSeq, support.sequence());
   assert.equal(calls.length, 1);

@@ -1,0 +1,81 @@
+// Which listener serves orderer.Cluster and with which TLS identities (Fabric's main.go:
+// reuseListener, configureClusterListener, initializeClusterClientConfig): a separate listener
+// when General.Cluster.ListenPort is set (its own server pair, client certificates required),
+// else the general listener, which must then use TLS; the cluster client dials with
+// General.Cluster.ClientCertificate/ClientPrivateKey, or the general TLS pair when those are unset.
+import { readFileSync } from 'node:fs';
+import type { LocalConfig } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import { StartupError, envVariableOf } from './startupError.js';
+import type { TlsMaterial } from './grpc.js';
+
+export interface ClusterTlsSetup {
+  /** True: a listener of its own on General.Cluster.ListenAddress:ListenPort. */
+  readonly separateListener: boolean;
+  /** The certificate the cluster listener presents: how this node finds its Raft ID. */
+  readonly serverCertificatePem: Buffer;
+  readonly serverPrivateKeyPem: Buffer;
+  /** The pair this node dials other consenters with (their client_tls_cert for this node). */
+  readonly clientCertificatePem: Buffer;
+  readonly clientPrivateKeyPem: Buffer;
+  /** General.Cluster.RootCAs (the channels' orderer TLS CAs are added as configs are applied). */
+  readonly rootCasPem: readonly Buffer[];
+}
+
+/**
+ * The cluster's TLS setup, or undefined when this orderer has none (no cluster listener and no
+ * TLS on the general listener): solo and Kafka channels still run; etcdraft channels are refused
+ * with what to configure. Throws a StartupError for a configured file that cannot be read.
+ */
+export function clusterTlsSetup(
+  config: LocalConfig,
+  tls: TlsMaterial | undefined,
+): ClusterTlsSetup | undefined {
+  const cluster = config.general.cluster;
+  const read = (path: string, setting: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new StartupError(
+        setting,
+        `cannot read ${path} (${errorMessage(err)})`,
+        `point ${setting} (${envVariableOf(setting)}) at a PEM file this process can read`,
+      );
+    }
+  };
+  const rootCasPem = cluster.rootCAs.map((path) => read(path, 'General.Cluster.RootCAs'));
+  const clientPair = (fallback: { cert: Buffer; key: Buffer } | undefined) => {
+    if (cluster.clientCertificate && cluster.clientPrivateKey)
+      return {
+        cert: read(cluster.clientCertificate, 'General.Cluster.ClientCertificate'),
+        key: read(cluster.clientPrivateKey, 'General.Cluster.ClientPrivateKey'),
+      };
+    return fallback;
+  };
+  if (cluster.listenPort !== 0) {
+    const serverCertificatePem = read(cluster.serverCertificate, 'General.Cluster.ServerCertificate');
+    const serverPrivateKeyPem = read(cluster.serverPrivateKey, 'General.Cluster.ServerPrivateKey');
+    const client = clientPair(tls ? { cert: tls.certificatePem, key: tls.privateKeyPem } : undefined) ?? {
+      cert: serverCertificatePem,
+      key: serverPrivateKeyPem,
+    };
+    return {
+      separateListener: true,
+      serverCertificatePem,
+      serverPrivateKeyPem,
+      clientCertificatePem: client.cert,
+      clientPrivateKeyPem: client.key,
+      rootCasPem,
+    };
+  }
+  if (!tls) return undefined;
+  const client = clientPair({ cert: tls.certificatePem, key: tls.privateKeyPem })!;
+  return {
+    separateListener: false,
+    serverCertificatePem: tls.certificatePem,
+    serverPrivateKeyPem: tls.privateKeyPem,
+    clientCertificatePem: client.cert,
+    clientPrivateKeyPem: client.key,
+    rootCasPem: [...rootCasPem, ...tls.clientRootCasPem],
+  };
+}
