@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ManualClock } from '../../src/clock.js';
 import { common } from '../../src/protos/index.js';
-import { newBlock, blockHeaderHash } from '../../src/protoutil/block.js';
+import { newBlock, blockHeaderHash, marshalBlock } from '../../src/protoutil/block.js';
 import { HeaderType } from '../../src/protoutil/envelope.js';
 import { EtcdraftChain } from '../../src/consensus/etcdraft/chain.js';
 import { readBlockMetadata, type RaftBlockMetadata } from '../../src/consensus/etcdraft/metadata.js';
@@ -65,6 +65,11 @@ export class RaftChainNet {
   private queue: Queued[] = [];
   private root = '';
   private readonly consenters: EtcdraftConsenter[];
+
+  /** Options.SnapshotIntervalSize of every chain (bytes of block entries between snapshots). */
+  snapshotIntervalSize = 16 * 1024 * 1024;
+  /** Blocks pulled from other members' ledgers by chains catching up to a snapshot. */
+  readonly pulled: { by: number; from: number; to: number }[] = [];
 
   constructor(size: number) {
     this.ids = Array.from({ length: size }, (_, i) => i + 1);
@@ -142,13 +147,20 @@ export class RaftChainNet {
       {
         raftId: id,
         blockMetadata: readBlockMetadata(last.consenterMetadata, this.consenters),
-        raftOptions: { tickIntervalMs: TICK_MS, electionTick: 10, heartbeatTick: 1, maxInflightBlocks: 5 },
+        raftOptions: {
+          tickIntervalMs: TICK_MS,
+          electionTick: 10,
+          heartbeatTick: 1,
+          maxInflightBlocks: 5,
+          snapshotIntervalSize: this.snapshotIntervalSize,
+        },
         walDir: path.join(this.root, `n${id}`, 'wal'),
         snapDir: path.join(this.root, `n${id}`, 'snap'),
       },
       {
         support,
         random: seededRandom(id * 7919),
+        pullBlocks: (from, to) => this.pullBlocks(id, from, to),
         transport: {
           sendConsensus: (to, payload) => this.enqueue({ kind: 'consensus', from: id, to, bytes: payload }),
           sendSubmit: (to, envelope, configSeq) =>
@@ -162,6 +174,27 @@ export class RaftChainNet {
     chain.start();
     await chain.whenStarted();
     return chain;
+  }
+
+  /**
+   * What a BlockPuller does for a member catching up: the blocks [from, to] of the running member
+   * with the longest ledger, each as that member wrote it (its consenter metadata in the block).
+   */
+  private async *pullBlocks(by: number, from: number, to: number): AsyncIterable<Buffer> {
+    const sources = [...this.chains.keys()].filter((id) => id !== by && !this.isolated.has(id));
+    const source = sources.sort((a, b) => this.ledgers.get(b)!.length - this.ledgers.get(a)!.length)[0];
+    if (source === undefined) throw new Error(`member ${by} has no other member to pull blocks from`);
+    this.pulled.push({ by, from, to });
+    for (const written of this.ledgers.get(source)!.slice(from, to + 1)) {
+      const block = common.Block.decode(marshalBlock(written.block));
+      const inner = common.Metadata.encode(
+        written.consenterMetadata?.length ? { value: written.consenterMetadata } : {},
+      ).finish();
+      block.metadata!.metadata![0] = common.Metadata.encode({
+        value: common.OrdererBlockMetadata.encode({ consenterMetadata: inner }).finish(),
+      }).finish();
+      yield marshalBlock(block);
+    }
   }
 
   /** Halts the member's chain, as a shut-down orderer would; messages to it are lost. */

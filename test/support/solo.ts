@@ -7,7 +7,13 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { common } from '../../src/protos/index.js';
 import { asBuffer, toNumber } from '../../src/protos/index.js';
-import { decodeEnvelope, newBlock, marshalBlock, blockHeaderHash } from '../../src/protoutil/index.js';
+import {
+  blockHeaderHash,
+  consenterMetadataOf,
+  decodeEnvelope,
+  marshalBlock,
+  newBlock,
+} from '../../src/protoutil/index.js';
 import { BlockCutter } from '../../src/blockcutter/index.js';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import type { Logger } from '../../src/logging.js';
@@ -209,8 +215,28 @@ export class FakeConsenterSupport implements ConsenterSupport {
     return this.blocks[number]?.block;
   }
 
-  appendVerified(): Promise<void> {
-    return Promise.reject(new Error('solo and kafka chains never append blocks made elsewhere'));
+  /**
+   * A block made by another member (an etcdraft node catching up to a snapshot): it must be the
+   * next block and chain onto the last one; its consenter metadata is kept as the source wrote it.
+   */
+  async appendVerified(blockBytes: Buffer): Promise<void> {
+    const block = common.Block.decode(blockBytes);
+    const number = toNumber(block.header?.number);
+    if (number !== this.height()) throw new Error(`block ${number} appended at height ${this.height()}`);
+    const previous = this.blocks[this.blocks.length - 1]?.block.header;
+    if (previous && !asBuffer(block.header!.previousHash).equals(blockHeaderHash(previous)))
+      throw new Error(`block ${number} does not chain onto block ${number - 1}`);
+    const data = block.data?.data ?? [];
+    const first = data.length === 1 ? decodeEnvelope(asBuffer(data[0]!)) : undefined;
+    const isConfig = first?.channelHeader.type === 1;
+    this.blocks.push({
+      number,
+      kind: isConfig ? 'config' : 'normal',
+      txIds: txIdsOfBlock(block),
+      block,
+      consenterMetadata: consenterMetadataOf(block),
+    });
+    if (isConfig) this.seq++;
   }
 
   async writeConfigBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void> {

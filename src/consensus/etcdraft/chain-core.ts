@@ -53,6 +53,11 @@ export type RaftChainEffect =
   | { type: 'propose-block'; block: common.Block; isConfig: boolean }
   /** Write a committed block with etcdraft metadata raft_index = raftIndex. */
   | { type: 'write-block'; block: common.Block; raftIndex: number; isConfig: boolean }
+  /**
+   * Bytes of blocks since the last snapshot reached SnapshotIntervalSize: snapshot the Raft
+   * state at this index, with the last applied block (as proposed, metadata empty) as its data.
+   */
+  | { type: 'take-snapshot'; index: number; data: Uint8Array; blockNumber: number }
   /** Apply a committed ConfChange entry to the Raft node. */
   | { type: 'apply-conf-change'; entry: Entry }
   /** Follower: send the envelope to the leader (SubmitRequest with last_validation_seq). */
@@ -74,6 +79,10 @@ export interface RaftChainCoreOptions {
   appliedIndex: number;
   /** How many envelope hashes of committed blocks a leader remembers to drop re-sent copies. */
   dedupeWindow?: number;
+  /** Options.SnapshotIntervalSize: bytes of block entries between snapshots. */
+  snapshotIntervalSize: number;
+  /** Bytes of block entries applied since the last snapshot (a restart recounts its log). */
+  bytesSinceSnapshot?: number;
 }
 
 export interface RaftChainCoreDependencies {
@@ -120,6 +129,8 @@ export class RaftChainCore {
   private readonly intake: Waiting[] = [];
   private revalidating: { id: number; waiting: Waiting } | undefined;
   private nextRevalidationId = 1;
+  private readonly snapshotIntervalSize: number;
+  private bytesSinceSnapshot: number;
 
   constructor(
     options: RaftChainCoreOptions,
@@ -129,6 +140,8 @@ export class RaftChainCore {
     this.lastBlock = options.lastBlock;
     this.appliedIndex = options.appliedIndex;
     this.dedupeWindow = options.dedupeWindow ?? 100_000;
+    this.snapshotIntervalSize = options.snapshotIntervalSize;
+    this.bytesSinceSnapshot = options.bytesSinceSnapshot ?? 0;
   }
 
   get leader(): number {
@@ -233,18 +246,66 @@ export class RaftChainCore {
   committedEntries(entries: readonly Entry[], ctx: RaftChainContext): RaftChainEffect[] {
     const effects: RaftChainEffect[] = [];
     const acknowledged: number[] = [];
+    let lastBlockEntry: Entry | undefined;
     for (const entry of entries) {
       if (entry.type === EntryType.ConfChange || entry.type === EntryType.ConfChangeV2) {
         effects.push({ type: 'apply-conf-change', entry });
       } else if (entry.data.length > 0 && entry.index > this.appliedIndex) {
         effects.push(...this.applyBlock(entry, acknowledged));
+        // Fabric's accDataSize: every block entry counts, also one this node had caught up on.
+        this.bytesSinceSnapshot += entry.data.length;
+        lastBlockEntry = entry;
       }
       if (entry.index > this.appliedIndex) this.appliedIndex = entry.index;
     }
     if (acknowledged.length) effects.push({ type: 'acknowledge', tickets: acknowledged });
+    if (lastBlockEntry && this.bytesSinceSnapshot >= this.snapshotIntervalSize) {
+      const blockNumber = Number(common.Block.decode(lastBlockEntry.data).header!.number);
+      effects.push(
+        {
+          type: 'log',
+          level: 'info',
+          message:
+            `Accumulated ${this.bytesSinceSnapshot} bytes since last snapshot, exceeding size limit ` +
+            `(${this.snapshotIntervalSize} bytes), taking snapshot at block [${blockNumber}] (index: ${this.appliedIndex})`,
+        },
+        { type: 'take-snapshot', index: this.appliedIndex, data: lastBlockEntry.data, blockNumber },
+      );
+      this.bytesSinceSnapshot = 0;
+    }
     if (this.justElected) effects.push(...this.finishElection(ctx));
     else effects.push(...this.drainIntake(ctx));
     return effects;
+  }
+
+  /**
+   * A block this node pulled from another orderer while catching up to a Raft snapshot (already
+   * written by the driver): its envelopes count as ordered, as if applied from the log.
+   */
+  blockPulled(block: common.IBlock): RaftChainEffect[] {
+    const number = Number(block.header!.number);
+    if (number !== this.lastBlockNumber + 1) return [];
+    this.lastBlock = block;
+    const acknowledged: number[] = [];
+    for (const data of block.data?.data ?? []) {
+      const hash = envelopeHash(data);
+      this.remember(hash);
+      this.ordered.delete(hash);
+      this.forget(hash);
+      acknowledged.push(...this.takeTickets(hash));
+    }
+    return acknowledged.length ? [{ type: 'acknowledge', tickets: acknowledged }] : [];
+  }
+
+  /**
+   * A Raft snapshot was installed (Fabric's catchUp done): the log up to its index is applied,
+   * the ledger holds its block, and the next snapshot is counted from here.
+   */
+  snapshotInstalled(index: number, ctx: RaftChainContext): RaftChainEffect[] {
+    if (index > this.appliedIndex) this.appliedIndex = index;
+    this.bytesSinceSnapshot = 0;
+    if (this.justElected) return this.finishElection(ctx);
+    return this.drainIntake(ctx);
   }
 
   /**

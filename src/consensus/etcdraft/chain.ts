@@ -29,6 +29,7 @@ import {
 import { encodeBlockMetadata, type RaftBlockMetadata } from './metadata.js';
 import { RaftNode, type RaftNodeWal } from './node.js';
 import type { Message, RaftLogger, RandomIntn } from './raft/index.js';
+import { EntryType, type Snapshot } from './raft/types.js';
 import { decodeMessage, encodeMessage } from './raft/wire.js';
 import { RaftWal, type RecoveredRaftState } from './storage/index.js';
 
@@ -51,7 +52,7 @@ export interface EtcdraftChainOptions {
   /** Options of the channel's etcdraft ConfigMetadata. */
   readonly raftOptions: Pick<
     EtcdraftOptions,
-    'tickIntervalMs' | 'electionTick' | 'heartbeatTick' | 'maxInflightBlocks'
+    'tickIntervalMs' | 'electionTick' | 'heartbeatTick' | 'maxInflightBlocks' | 'snapshotIntervalSize'
   >;
   /** Consensus.WALDir and Consensus.SnapDir; the channel's files are in <dir>/<channel>. */
   readonly walDir: string;
@@ -81,6 +82,12 @@ export interface EtcdraftChainDependencies {
     snapDir: string;
     channel: string;
   }) => Promise<{ wal: EtcdraftChainWal; recovered: RecoveredRaftState }>;
+  /**
+   * Pulls blocks [from, to] of the channel from other orderers, in order, as they were written
+   * there (Fabric's BlockPuller): how a node catches up to a Raft snapshot its log no longer
+   * reaches. Without it such a node halts, saying so.
+   */
+  readonly pullBlocks?: (from: number, to: number) => AsyncIterable<Buffer>;
   /** Told once the chain has halted (the consenter takes it off the cluster service). */
   readonly onHalted?: () => void;
 }
@@ -106,6 +113,7 @@ export class EtcdraftChain implements Chain {
   private readonly random: RandomIntn | undefined;
   private readonly openWal: NonNullable<EtcdraftChainDependencies['openWal']>;
   private readonly onHalted: (() => void) | undefined;
+  private readonly pullBlocks: EtcdraftChainDependencies['pullBlocks'];
   private state: ChainState = 'new';
   private starting: Promise<void> | undefined;
   private core: RaftChainCore | undefined;
@@ -134,6 +142,7 @@ export class EtcdraftChain implements Chain {
     this.random = dependencies.random;
     this.openWal = dependencies.openWal ?? ((o) => RaftWal.open(o));
     this.onHalted = dependencies.onHalted;
+    this.pullBlocks = dependencies.pullBlocks;
     this.cluster = {
       consensus: (request, from) => this.onConsensus(request, from),
       submit: (request, from) => this.onSubmit(request, from),
@@ -278,8 +287,19 @@ export class EtcdraftChain implements Chain {
   private startOn(wal: EtcdraftChainWal, recovered: RecoveredRaftState, lastBlock: common.IBlock): void {
     const { support, options } = this;
     const applied = options.blockMetadata.raftIndex;
+    // Fabric counts the block entries replayed from the log towards the next snapshot too.
+    let bytesSinceSnapshot = 0;
+    for (const entry of recovered.entries) {
+      if (entry.type === EntryType.Normal && entry.index <= applied) bytesSinceSnapshot += entry.data.length;
+    }
     this.core = new RaftChainCore(
-      { raftId: options.raftId, lastBlock, appliedIndex: applied },
+      {
+        raftId: options.raftId,
+        lastBlock,
+        appliedIndex: applied,
+        snapshotIntervalSize: options.raftOptions.snapshotIntervalSize,
+        bytesSinceSnapshot,
+      },
       {
         blockCutter: support.blockCutter,
         newBlockCreator: (after) => new ChainedBlockCreator(after),
@@ -306,12 +326,7 @@ export class EtcdraftChain implements Chain {
         transport: { send: (messages) => this.sendConsensus(messages) },
         handler: {
           onCommitted: (entries) => this.dispatch(this.core!.committedEntries(entries, this.context())),
-          onSnapshot: (snapshot) => {
-            throw new Error(
-              `catching up to the Raft snapshot at index ${snapshot.metadata.index} by pulling blocks is not ` +
-                `supported by this orderer yet; restore this node's ledger from another orderer`,
-            );
-          },
+          onSnapshot: (snapshot) => this.catchUp(snapshot),
           onLeaderChange: (leader) => {
             const raftState = this.node!.status().softState.raftState;
             void this.dispatch(this.core!.leaderChanged(leader, raftState, this.context())).catch(() => {});
@@ -483,6 +498,10 @@ export class EtcdraftChain implements Chain {
           ? this.support.writeConfigBlock(effect.block, metadata)
           : this.support.writeBlock(effect.block, metadata);
       }
+      case 'take-snapshot':
+        // Off the apply path, as Fabric's gc goroutine: a failed snapshot costs only log length.
+        this.track(this.takeSnapshot(effect.index, effect.data, effect.blockNumber));
+        return undefined;
       case 'apply-conf-change':
         // RaftNode applies committed conf changes itself before handing the entries over.
         return undefined;
@@ -528,6 +547,53 @@ export class EtcdraftChain implements Chain {
         );
         return undefined;
     }
+  }
+
+  private async takeSnapshot(index: number, data: Uint8Array, blockNumber: number): Promise<void> {
+    const node = this.node;
+    if (!node || this.state !== 'running') return;
+    await node.takeSnapshot(index, node.confState(), data);
+    this.support.logger.info(
+      { channel: this.support.channelId, block: blockNumber, index },
+      `took a Raft snapshot at block [${blockNumber}] (index ${index})`,
+    );
+  }
+
+  /**
+   * Fabric's catchUp: a snapshot from the leader is ahead of this node's ledger. The blocks up to
+   * the snapshot's are pulled from other orderers and appended after checking them as a peer
+   * does (appendVerified); then Raft continues from the snapshot's index.
+   */
+  private async catchUp(snapshot: Snapshot): Promise<void> {
+    await this.whenDrained();
+    const target = Number(common.Block.decode(snapshot.data).header!.number);
+    const { channelId } = this.support;
+    const from = this.support.height();
+    if (target >= from) {
+      if (!this.pullBlocks)
+        throw new Error(
+          `this node must catch up to block [${target}] of the Raft snapshot at index ${snapshot.metadata.index}, ` +
+            `but it has no way to pull blocks from other orderers`,
+        );
+      this.support.logger.info(
+        { channel: channelId, from, to: target, index: snapshot.metadata.index },
+        `catching up to the Raft snapshot at block [${target}]: pulling blocks [${from}..${target}] from other orderers`,
+      );
+      let next = from;
+      for await (const bytes of this.pullBlocks(from, target)) {
+        const block = common.Block.decode(bytes);
+        const number = Number(block.header!.number);
+        if (number !== next)
+          throw new Error(`pulling blocks for catch-up: expected block [${next}], got [${number}]`);
+        await this.support.appendVerified(bytes);
+        await this.dispatch(this.core!.blockPulled(block));
+        next++;
+        if (next > target) break;
+      }
+      if (next <= target)
+        throw new Error(`pulling blocks for catch-up ended at block [${next - 1}], before block [${target}]`);
+    }
+    await this.dispatch(this.core!.snapshotInstalled(snapshot.metadata.index, this.context()));
   }
 
   private propose(block: common.Block): void {

@@ -164,6 +164,8 @@ export class RaftNode {
   private state: NodeState = 'new';
   private haltError: RaftNodeError | undefined;
   private applied: number;
+  /** The last index handed to onCommitted: the application may snapshot it while handling it. */
+  private handedOver = 0;
   private currentConfState: ConfState;
   private leader = NONE;
   private readyTerm: number;
@@ -356,7 +358,7 @@ export class RaftNode {
    */
   async takeSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<void> {
     this.assertRunning('take a snapshot');
-    if (index > this.applied)
+    if (index > Math.max(this.applied, this.handedOver))
       throw new RaftNodeError(
         'invalid-options',
         `cannot take a snapshot at Raft index ${index}: only ${this.applied} is applied`,
@@ -534,6 +536,7 @@ export class RaftNode {
     }
     const fresh = entries.filter((entry) => entry.index > this.applied);
     if (fresh.length > 0) {
+      this.handedOver = fresh.at(-1)!.index;
       try {
         await this.handler.onCommitted(fresh);
       } catch (err) {

@@ -29,6 +29,7 @@ function setup(
     maxMessageCount?: number;
     lastBlock?: common.IBlock;
     appliedIndex?: number;
+    snapshotIntervalSize?: number;
   } = {},
 ) {
   const clock = new ManualClock();
@@ -42,6 +43,7 @@ function setup(
       raftId: options.raftId ?? 1,
       lastBlock: options.lastBlock ?? genesis,
       appliedIndex: options.appliedIndex ?? 4,
+      snapshotIntervalSize: options.snapshotIntervalSize ?? 1 << 24,
     },
     {
       blockCutter: new BlockCutter({ batchSize: () => batchSize }, { clock }),

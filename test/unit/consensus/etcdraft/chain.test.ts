@@ -3,6 +3,7 @@
 // block) and what Deliver would see (every ledger the same, each envelope exactly once).
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { OrdererError } from '../../../../src/errors.js';
 import type { ReceivedEnvelope } from '../../../../src/consensus/types.js';
 import { common, orderer } from '../../../../src/protos/index.js';
@@ -259,6 +260,50 @@ describe('EtcdraftChain', () => {
     assert.deepEqual(n.deliveryErrors, []);
   });
 
+  test('snapshots every SnapshotIntervalSize; a member down meanwhile catches up by pulling blocks', async () => {
+    const n = await newNet(3);
+    // A snapshot after every block: the leader's log soon no longer reaches a stopped member.
+    n.snapshotIntervalSize = 1;
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const lagging = n.ids.find((id) => id !== leader)!;
+    for (let i = 0; i < 3; i++) order(n, leader, `before-${i}`);
+    await n.settle();
+    await n.tick(2);
+    await n.stop(lagging);
+    const outcomes = Array.from({ length: 30 }, (_, i) => order(n, leader, `meanwhile-${i}`));
+    await n.settle();
+    await n.tick(3);
+    assert.ok(outcomes.every((o) => o.settled === 'ok'));
+    assert.ok(
+      n.logs.get(leader)!.some((l) => /took a Raft snapshot at block \[11\]/.test(l.msg)),
+      'the leader snapshots after each block',
+    );
+    assert.ok(readdirSync(n.dir(`n${leader}/snap/${CHANNEL}`)).some((f) => f.endsWith('.snap')));
+
+    await n.start(lagging);
+    await n.tick(5);
+    assert.deepEqual(n.pulled, [{ by: lagging, from: 2, to: 11 }]);
+    assertSameLedgers(n, n.ids);
+    assert.equal(n.chain(lagging).errored(), undefined);
+
+    // The caught-up member orders again, and restarts on its WAL (now resting on the snapshot).
+    const after = order(n, lagging, 'after-catch-up');
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(2);
+    assert.deepEqual([after.settled, after.inLedgerWhenAcked], ['ok', true]);
+    await n.stop(lagging);
+    await n.start(lagging);
+    await n.tick(3);
+    assert.equal(n.chain(lagging).errored(), undefined);
+    assertSameLedgers(n, n.ids);
+    assertNoDuplicates(allTxIds(n, leader));
+    assert.equal(allTxIds(n, lagging).length, 34);
+    assert.deepEqual(n.deliveryErrors, []);
+  });
+
   test('with two of three stopped, order() is refused unavailable: no Raft leader', async () => {
     const n = await newNet(3);
     for (const id of n.ids) await n.start(id);
@@ -465,7 +510,13 @@ describe('EtcdraftChain', () => {
         raftId: 1,
         blockMetadata: { consenterIds: [1], nextConsenterId: 2, raftIndex: 0 },
         // ElectionTick must exceed HeartbeatTick: RaftNode refuses these options.
-        raftOptions: { tickIntervalMs: 100, electionTick: 1, heartbeatTick: 1, maxInflightBlocks: 5 },
+        raftOptions: {
+          tickIntervalMs: 100,
+          electionTick: 1,
+          heartbeatTick: 1,
+          maxInflightBlocks: 5,
+          snapshotIntervalSize: 1 << 24,
+        },
         walDir: n.dir('bad/wal'),
         snapDir: n.dir('bad/snap'),
       },
@@ -491,7 +542,13 @@ describe('EtcdraftChain', () => {
           {
             raftId: 4,
             blockMetadata: { consenterIds: [1, 2, 3], nextConsenterId: 4, raftIndex: 0 },
-            raftOptions: { tickIntervalMs: 100, electionTick: 10, heartbeatTick: 1, maxInflightBlocks: 5 },
+            raftOptions: {
+              tickIntervalMs: 100,
+              electionTick: 10,
+              heartbeatTick: 1,
+              maxInflightBlocks: 5,
+              snapshotIntervalSize: 1 << 24,
+            },
             walDir: '/nonexistent',
             snapDir: '/nonexistent',
           },
