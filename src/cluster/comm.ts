@@ -215,11 +215,15 @@ export class ClusterClient {
   /** @internal */
   queueLengthChanged(stream: Stream): void {
     this.deps.onQueueLength?.(stream.channel, stream.to, stream.kind, stream.length);
+    // Only as many waiting senders as there is room for, oldest first: waking them all would
+    // make every freed slot cost one retry per waiting sender.
     const waiters = this.roomWaiters.get(stream);
-    if (waiters && stream.length < this.options.sendBufferSize) {
-      this.roomWaiters.delete(stream);
-      for (const wake of waiters) wake();
+    let room = this.options.sendBufferSize - stream.length;
+    while (waiters && waiters.length > 0 && room > 0) {
+      waiters.shift()!();
+      room--;
     }
+    if (waiters?.length === 0) this.roomWaiters.delete(stream);
   }
 
   /** @internal */
@@ -238,6 +242,18 @@ export class ClusterClient {
 
   private readonly roomWaiters = new Map<Stream, (() => void)[]>();
 
+  /** The public key of a member's server certificate, parsed once per member (every send needs it). */
+  private readonly serverKeys = new WeakMap<ClusterMember, string>();
+
+  private serverKeyOf(to: ClusterMember): string {
+    let key = this.serverKeys.get(to);
+    if (key === undefined) {
+      key = publicKeyOf(to.serverTlsCert);
+      this.serverKeys.set(to, key);
+    }
+    return key;
+  }
+
   private roomIn(stream: Stream): Promise<void> {
     return new Promise((resolve) => {
       const waiters = this.roomWaiters.get(stream) ?? [];
@@ -247,7 +263,7 @@ export class ClusterClient {
   }
 
   private stream(channel: string, to: ClusterMember, kind: StepKind): Stream {
-    const key = `${channel}\u0000${to.id}\u0000${kind}\u0000${publicKeyOf(to.serverTlsCert)}`;
+    const key = `${channel}\u0000${to.id}\u0000${kind}\u0000${this.serverKeyOf(to)}`;
     let stream = this.streams.get(key);
     if (!stream) {
       stream = new Stream(key, channel, to, kind, this);
@@ -258,7 +274,7 @@ export class ClusterClient {
   }
 
   private connectionKey(to: ClusterMember): string {
-    return `${to.host}:${to.port}\u0000${publicKeyOf(to.serverTlsCert)}`;
+    return `${to.host}:${to.port}\u0000${this.serverKeyOf(to)}`;
   }
 
   private connection(to: ClusterMember): Promise<grpc.Client> {

@@ -272,4 +272,22 @@ describe('cluster Step service and client over mutual TLS', () => {
     );
     client.close();
   });
+
+  test('submits far beyond SendBufferSize wait their turn and arrive in the order they were sent', async () => {
+    // A follower under load forwards thousands of envelopes at once: each freed slot goes to the
+    // oldest waiting submit (not to all of them at once), so they arrive in order.
+    const { client } = clientAs(nodes[1]!, { sendBufferSize: 10 });
+    const to = node1.member(1);
+    const before = node1.received.length;
+    const texts = Array.from({ length: 2000 }, (_, i) => `q${i}`);
+    await Promise.all(
+      texts.map((tx) => client.sendSubmit(to, { channel: 'appraft', payload: { payload: Buffer.from(tx) } })),
+    );
+    await node1.until(before + texts.length);
+    assert.deepEqual(
+      node1.received.slice(before).map((r) => r.payload.toString()),
+      texts,
+    );
+    client.close();
+  });
 });

@@ -60,8 +60,11 @@ export type RaftChainEffect =
   | { type: 'take-snapshot'; index: number; data: Uint8Array; blockNumber: number }
   /** Apply a committed ConfChange entry to the Raft node. */
   | { type: 'apply-conf-change'; entry: Entry }
-  /** Follower: send the envelope to the leader (SubmitRequest with last_validation_seq). */
-  | { type: 'forward'; to: number; env: ReceivedEnvelope; configSeq: number }
+  /**
+   * Follower: send the envelope to the leader (SubmitRequest with last_validation_seq). tickets:
+   * the submissions of it here, told at once if this attempt cannot be sent.
+   */
+  | { type: 'forward'; to: number; env: ReceivedEnvelope; configSeq: number; tickets: readonly number[] }
   | { type: 'arm-timer'; generation: number; timeoutMs: number }
   | { type: 'cancel-timer' }
   /** Re-validate at the current sequence; feed revalidated(id, ...) with the outcome. */
@@ -382,7 +385,13 @@ export class RaftChainCore {
   }
 
   private forwardOf(waiting: Waiting, to: number): RaftChainEffect {
-    return { type: 'forward', to, env: waiting.submission.env, configSeq: waiting.submission.configSeq };
+    return {
+      type: 'forward',
+      to,
+      env: waiting.submission.env,
+      configSeq: waiting.submission.configSeq,
+      tickets: [...(this.unacknowledged.get(waiting.hash) ?? [])],
+    };
   }
 
   private noLeaderReason(): string {

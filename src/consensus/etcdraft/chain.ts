@@ -95,7 +95,6 @@ export interface EtcdraftChainDependencies {
 type ChainState = 'new' | 'starting' | 'running' | 'halted';
 
 interface Ticket {
-  readonly raw: Buffer;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
 }
@@ -365,9 +364,7 @@ export class EtcdraftChain implements Chain {
     if (this.failure) return Promise.reject(this.failure);
     if (this.state !== 'running' || !core) return Promise.reject(this.notRunning());
     const ticket = this.nextTicket++;
-    const answered = new Promise<void>((resolve, reject) =>
-      this.tickets.set(ticket, { raw: env.raw, resolve, reject }),
-    );
+    const answered = new Promise<void>((resolve, reject) => this.tickets.set(ticket, { resolve, reject }));
     let effects: RaftChainEffect[];
     try {
       effects = core.submit({ ticket, env, configSeq, isConfig }, this.context());
@@ -506,7 +503,7 @@ export class EtcdraftChain implements Chain {
         // RaftNode applies committed conf changes itself before handing the entries over.
         return undefined;
       case 'forward':
-        this.forward(effect.to, effect.env, effect.configSeq);
+        this.forward(effect.to, effect.env, effect.configSeq, effect.tickets);
         return undefined;
       case 'arm-timer': {
         this.timer?.cancel();
@@ -611,7 +608,7 @@ export class EtcdraftChain implements Chain {
     }
   }
 
-  private forward(to: number, env: ReceivedEnvelope, configSeq: number): void {
+  private forward(to: number, env: ReceivedEnvelope, configSeq: number, tickets: readonly number[]): void {
     let sending: Promise<void>;
     try {
       sending = this.transport.sendSubmit(to, env.raw, configSeq);
@@ -627,11 +624,9 @@ export class EtcdraftChain implements Chain {
             `${errorMessage(err)}; retry`,
           { channel: this.support.channelId, leader: to },
         );
-        for (const [ticket, waiting] of this.tickets) {
-          if (waiting.raw.equals(env.raw)) {
-            waiting.reject(error);
-            this.tickets.delete(ticket);
-          }
+        for (const ticket of tickets) {
+          this.tickets.get(ticket)?.reject(error);
+          this.tickets.delete(ticket);
         }
       }),
     );

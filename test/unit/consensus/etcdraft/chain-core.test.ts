@@ -113,7 +113,7 @@ describe('etcdraft chain core', () => {
     core.leaderChanged(1, FOLLOWER, ctx);
     const env = makeEnvelope('a');
     const effects = core.submit(local(7, env), ctx);
-    assert.deepEqual(effects, [{ type: 'forward', to: 1, env, configSeq: 0 }]);
+    assert.deepEqual(effects, [{ type: 'forward', to: 1, env, configSeq: 0, tickets: [7] }]);
     assert.equal(core.unacknowledgedCount, 1);
     // The leader's block 1 (with another envelope first) comes back through Raft.
     const block = new ChainedBlockCreator(genesis).createNextBlock([makeEnvelope('b'), env]);
@@ -351,7 +351,7 @@ describe('etcdraft chain core', () => {
     core.submit(local(4, env), { ...ctx, now: 0 });
     const at = (now: number) => core.resendUnanswered(policy, { ...ctx, now });
     assert.deepEqual(at(1999), []);
-    assert.deepEqual(at(2000), [{ type: 'forward', to: 1, env, configSeq: 0 }]);
+    assert.deepEqual(at(2000), [{ type: 'forward', to: 1, env, configSeq: 0, tickets: [4] }]);
     assert.deepEqual(at(3000), [], 'not again before another resendAfterMs');
     assert.equal(of(at(4000), 'forward').length, 1);
     const [refusal] = of(at(10_000), 'refuse');
