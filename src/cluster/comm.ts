@@ -41,12 +41,37 @@ export interface ClusterClientDeps {
   logger: Logger;
   /** Told when a stream to a node failed or a message to it was dropped (Raft's ReportUnreachable). */
   onUnreachable?: (channel: string, to: number, reason: string) => void;
-  /** Called with the queue length of a stream whenever it changes (cluster_comm_egress_queue_length). */
-  onQueueLength?: (channel: string, to: ClusterMember, kind: StepKind, length: number) => void;
+  /** Told what the cluster_comm_* metrics report (queues, streams, connections, send times, drops). */
+  observer?: ClusterClientObserver;
+}
+
+/** Fabric's msg_type label: a forwarded envelope is a "transaction". */
+export type ClusterMessageType = 'consensus' | 'transaction';
+
+/** What the client reports as it runs; hosts are "host:port" of the remote consenter. */
+export interface ClusterClientObserver {
+  /** A stream's queue (messages not yet taken by the transport) changed. */
+  queueOccupancy(
+    host: string,
+    msgType: ClusterMessageType,
+    channel: string,
+    length: number,
+    capacity: number,
+  ): void;
+  /** The number of open streams of a channel changed. */
+  egressStreams(channel: string, count: number): void;
+  /** The number of connected TLS connections changed. */
+  tlsConnections(count: number): void;
+  /** The transport took a message this many seconds after it was handed to the stream. */
+  messageSent(host: string, channel: string, seconds: number): void;
+  /** A consensus message found its stream's queue full and was dropped. */
+  messageDropped(host: string, channel: string): void;
 }
 
 interface QueuedWrite {
   bytes: Buffer;
+  /** Clock.elapsed() when it was queued, for msg_send_time. */
+  queuedAt: number;
   /** Settles the sender's promise; later calls do nothing. */
   settle: (err?: Error) => void;
   timer?: TimerHandle;
@@ -100,6 +125,7 @@ class Stream {
       let settled = false;
       const write: QueuedWrite = {
         bytes,
+        queuedAt: this.client.clock.elapsed(),
         settle: (err) => {
           if (settled) return;
           settled = true;
@@ -124,6 +150,7 @@ class Stream {
       if (!this.inTransport.delete(write)) return;
       write.timer?.cancel();
       this.client.queueLengthChanged(this);
+      if (!err) this.client.messageSent(this, write.queuedAt);
       write.settle(err ? unavailable(`sending to node ${this.to.id} failed: ${err.message}`) : undefined);
     });
   }
@@ -147,6 +174,8 @@ export class ClusterClient {
   private readonly streams = new Map<string, Stream>();
   /** By remote address and server public key: one TLS connection per remote server certificate. */
   private readonly connections = new Map<string, Promise<grpc.Client>>();
+  /** Dials that succeeded and were not closed (cluster_comm_egress_tls_connection_count). */
+  private connected = 0;
   private closed = false;
 
   constructor(
@@ -167,6 +196,7 @@ export class ClusterClient {
     if (this.closed) return false;
     const stream = this.stream(request.channel ?? '', to, 'consensus');
     if (stream.length >= this.options.sendBufferSize) {
+      this.deps.observer?.messageDropped(hostOf(to), stream.channel);
       stream.fail(
         `the queue of General.Cluster.SendBufferSize (${this.options.sendBufferSize}) messages to node ${to.id} is full; dropped a consensus message`,
       );
@@ -210,11 +240,15 @@ export class ClusterClient {
         () => {},
       );
     this.connections.clear();
+    if (this.connected > 0) {
+      this.connected = 0;
+      this.deps.observer?.tlsConnections(0);
+    }
   }
 
   /** @internal */
   queueLengthChanged(stream: Stream): void {
-    this.deps.onQueueLength?.(stream.channel, stream.to, stream.kind, stream.length);
+    this.reportQueue(stream, stream.length);
     // Only as many waiting senders as there is room for, oldest first: waking them all would
     // make every freed slot cost one retry per waiting sender.
     const waiters = this.roomWaiters.get(stream);
@@ -236,8 +270,36 @@ export class ClusterClient {
     const waiters = this.roomWaiters.get(stream);
     this.roomWaiters.delete(stream);
     for (const wake of waiters ?? []) wake();
-    this.deps.onQueueLength?.(stream.channel, stream.to, stream.kind, 0);
+    this.reportQueue(stream, 0);
+    this.reportStreams(stream.channel);
     if (!this.closed) this.deps.onUnreachable?.(stream.channel, stream.to.id, reason);
+  }
+
+  /** @internal */
+  messageSent(stream: Stream, queuedAt: number): void {
+    this.deps.observer?.messageSent(
+      hostOf(stream.to),
+      stream.channel,
+      (this.clock.elapsed() - queuedAt) / 1000,
+    );
+  }
+
+  private reportQueue(stream: Stream, length: number): void {
+    this.deps.observer?.queueOccupancy(
+      hostOf(stream.to),
+      stream.kind === 'consensus' ? 'consensus' : 'transaction',
+      stream.channel,
+      length,
+      this.options.sendBufferSize,
+    );
+  }
+
+  private reportStreams(channel: string): void {
+    const observer = this.deps.observer;
+    if (!observer) return;
+    let count = 0;
+    for (const stream of this.streams.values()) if (stream.channel === channel) count++;
+    observer.egressStreams(channel, count);
   }
 
   private readonly roomWaiters = new Map<Stream, (() => void)[]>();
@@ -268,6 +330,7 @@ export class ClusterClient {
     if (!stream) {
       stream = new Stream(key, channel, to, kind, this);
       this.streams.set(key, stream);
+      this.reportStreams(channel);
       stream.open(this.connection(to));
     }
     return stream;
@@ -285,9 +348,15 @@ export class ClusterClient {
       connection = dialed;
       this.connections.set(key, dialed);
       // A failed dial is forgotten so that the next message dials again.
-      dialed.catch(() => {
-        if (this.connections.get(key) === dialed) this.connections.delete(key);
-      });
+      dialed.then(
+        () => {
+          if (this.closed || this.connections.get(key) !== dialed) return;
+          this.deps.observer?.tlsConnections(++this.connected);
+        },
+        () => {
+          if (this.connections.get(key) === dialed) this.connections.delete(key);
+        },
+      );
     }
     return connection;
   }
@@ -333,4 +402,9 @@ export class ClusterClient {
       });
     });
   }
+}
+
+/** The host label of Fabric's cluster metrics: the consenter's endpoint. */
+function hostOf(member: ClusterMember): string {
+  return `${member.host}:${member.port}`;
 }

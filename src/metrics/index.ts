@@ -17,10 +17,16 @@ export type {
   MetricsProvider,
 } from './provider.js';
 export { OrdererMetrics } from './orderer.js';
+export { etcdraftChainObserver, newEtcdraftMetrics, type EtcdraftMetrics } from './etcdraft.js';
+export {
+  clusterClientObserver,
+  ingressStreamCounter,
+  newClusterMetrics,
+  type ClusterMetrics,
+} from './cluster.js';
 export type {
   BroadcastMetrics,
   DeliverMetrics,
-  EtcdraftMetrics,
   KafkaMetrics,
   LedgerMetrics,
   ParticipationMetrics,

@@ -6,6 +6,8 @@ import type { BroadcastObserver } from '../broadcast/index.js';
 import type { DeliverObserver } from '../deliver/index.js';
 import type { CommitEvent } from '../ledger/index.js';
 import type { Counter, Gauge, Histogram, Labels, MetricsProvider } from './provider.js';
+import { newEtcdraftMetrics, type EtcdraftMetrics } from './etcdraft.js';
+import { newClusterMetrics, type ClusterMetrics } from './cluster.js';
 
 // The orderer's Deliver service serves whole blocks (Fabric's orderer responseSender).
 const ORDERER_DELIVER_LABELS = { filtered: 'false', data_type: 'block' } as const;
@@ -113,19 +115,6 @@ export interface KafkaMetrics {
   readonly compressionRatio: Gauge;
 }
 
-export interface EtcdraftMetrics {
-  readonly clusterSize: Gauge;
-  readonly isLeader: Gauge;
-  readonly activeNodes: Gauge;
-  readonly committedBlockNumber: Gauge;
-  readonly snapshotBlockNumber: Gauge;
-  readonly leaderChanges: Counter;
-  readonly proposalFailures: Counter;
-  readonly dataPersistDuration: Histogram;
-  readonly normalProposalsReceived: Counter;
-  readonly configProposalsReceived: Counter;
-}
-
 export class OrdererMetrics {
   readonly broadcast: BroadcastMetrics;
   readonly deliver: DeliverMetrics;
@@ -133,6 +122,7 @@ export class OrdererMetrics {
   readonly ledger: LedgerMetrics;
   readonly kafka: KafkaMetrics;
   readonly etcdraft: EtcdraftMetrics;
+  readonly cluster: ClusterMetrics;
   readonly participation: ParticipationMetrics;
   readonly loggingEntriesWritten: Counter;
   readonly fabricVersion: Gauge;
@@ -249,55 +239,8 @@ export class OrdererMetrics {
         'topic',
       ),
     };
-    const raft = { namespace: 'consensus', subsystem: 'etcdraft', labelNames: channelLabels };
-    this.etcdraft = {
-      clusterSize: p.newGauge({ ...raft, name: 'cluster_size', help: 'Number of nodes in this channel.' }),
-      isLeader: p.newGauge({
-        ...raft,
-        name: 'is_leader',
-        help: 'The leadership status of the current node: 1 if it is the leader else 0.',
-      }),
-      activeNodes: p.newGauge({
-        ...raft,
-        name: 'active_nodes',
-        help: 'Number of active nodes in this channel.',
-      }),
-      committedBlockNumber: p.newGauge({
-        ...raft,
-        name: 'committed_block_number',
-        help: 'The block number of the latest block committed.',
-      }),
-      snapshotBlockNumber: p.newGauge({
-        ...raft,
-        name: 'snapshot_block_number',
-        help: 'The block number of the latest snapshot.',
-      }),
-      leaderChanges: p.newCounter({
-        ...raft,
-        name: 'leader_changes',
-        help: 'The number of leader changes since process start.',
-      }),
-      proposalFailures: p.newCounter({
-        ...raft,
-        name: 'proposal_failures',
-        help: 'The number of proposal failures.',
-      }),
-      dataPersistDuration: p.newHistogram({
-        ...raft,
-        name: 'data_persist_duration',
-        help: 'The time taken for etcd/raft data to be persisted in storage (in seconds).',
-      }),
-      normalProposalsReceived: p.newCounter({
-        ...raft,
-        name: 'normal_proposals_received',
-        help: 'The total number of proposals received for normal type transactions.',
-      }),
-      configProposalsReceived: p.newCounter({
-        ...raft,
-        name: 'config_proposals_received',
-        help: 'The total number of proposals received for config type transactions.',
-      }),
-    };
+    this.etcdraft = newEtcdraftMetrics(p);
+    this.cluster = newClusterMetrics(p);
     this.participation = {
       status: p.newGauge({
         namespace: 'participation',

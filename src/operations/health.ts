@@ -77,6 +77,35 @@ export function chainHealthCheck(registrar: ChainHealthSource, component = 'cons
   };
 }
 
+/** What etcdraftLeaderCheck needs of the etcdraft consenter. */
+export interface LeaderlessChannelSource {
+  leaderlessChannels(): readonly { readonly channel: string; readonly reason: string }[];
+}
+
+/**
+ * Every etcdraft channel running on this node knows of a Raft leader: fails naming each one that
+ * does not, with why (election in progress, or which consenters cannot be reached). Fabric's
+ * orderer has no such check (its /healthz stays 200 while a channel has lost its quorum); this
+ * one goes beyond it so that a load balancer or an operator sees a channel that cannot order.
+ */
+export function etcdraftLeaderCheck(source: LeaderlessChannelSource, component = 'etcdraft'): HealthCheck {
+  return {
+    component,
+    async check() {
+      const leaderless = source.leaderlessChannels();
+      if (leaderless.length > 0)
+        throw new Error(
+          leaderless
+            // The chain's reason names its channel already; say it once.
+            .map(({ channel, reason }) =>
+              reason.includes(channel) ? reason : `channel ${channel}: ${reason}`,
+            )
+            .join('; '),
+        );
+    },
+  };
+}
+
 /** Runs the checks concurrently; a check that throws (or rejects) is a failed check. */
 export async function runHealthChecks(checks: Iterable<HealthCheck>): Promise<FailedCheck[]> {
   const list = [...checks];

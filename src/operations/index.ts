@@ -5,5 +5,5 @@ export type {
   OperationsServerOptions,
   OperationsTlsOptions,
 } from './server.js';
-export { chainHealthCheck, ledgerWritableCheck, runHealthChecks } from './health.js';
-export type { ChainHealthSource, FailedCheck, HealthCheck } from './health.js';
+export { chainHealthCheck, etcdraftLeaderCheck, ledgerWritableCheck, runHealthChecks } from './health.js';
+export type { ChainHealthSource, FailedCheck, HealthCheck, LeaderlessChannelSource } from './health.js';

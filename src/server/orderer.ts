@@ -9,8 +9,19 @@ import { common } from '../protos/index.js';
 import { OrdererError, errorMessage, unavailable } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
-import { createMetricsProvider, OrdererMetrics } from '../metrics/index.js';
-import { OperationsServer, chainHealthCheck, ledgerWritableCheck } from '../operations/index.js';
+import {
+  clusterClientObserver,
+  createMetricsProvider,
+  etcdraftChainObserver,
+  ingressStreamCounter,
+  OrdererMetrics,
+} from '../metrics/index.js';
+import {
+  OperationsServer,
+  chainHealthCheck,
+  etcdraftLeaderCheck,
+  ledgerWritableCheck,
+} from '../operations/index.js';
 import { versionInfo } from '../version.js';
 import {
   AdminServer,
@@ -365,6 +376,9 @@ async function startResources(
       ],
       clock,
       logger: named(LOGGER_NAMES.cluster),
+      observer: clusterClientObserver(metrics.cluster),
+      // The consenter is made below; a stream can only fail after it exists.
+      onUnreachable: (channel, to, reason) => etcdraft.reportUnreachable(channel, to, reason),
     },
   );
   resources.push('cluster client', () => clusterClient.close());
@@ -378,11 +392,13 @@ async function startResources(
       serverCertificatePem: clusterTls?.serverCertificatePem,
       client: clusterClient,
       logger: named(LOGGER_NAMES.etcdraft),
+      chainObserver: (channelId) => etcdraftChainObserver(metrics.etcdraft, channelId),
     },
   );
   const clusterService = new ClusterService({
     channel: (name) => etcdraft.clusterChannel(name),
     logger: named(LOGGER_NAMES.clusterStep),
+    onStreamCount: ingressStreamCounter(metrics.cluster),
   });
   const sharedClusterListener = clusterTls !== undefined && !clusterTls.separateListener;
 
@@ -605,6 +621,7 @@ async function startResources(
     metrics.ledger.blockchainHeight.set(registrar.getChain(channel)!.height(), { channel });
   }
   operations.registerHealthCheck(chainHealthCheck(registrar));
+  operations.registerHealthCheck(etcdraftLeaderCheck(etcdraft));
 
   if (tls?.clientAuthRequired || sharedClusterListener || clusterServer) {
     refreshClientRoots = () => {

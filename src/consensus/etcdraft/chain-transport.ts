@@ -28,10 +28,13 @@ export class ClusterChainTransport implements RaftChainTransport {
     this.client = dependencies.client;
   }
 
-  sendConsensus(to: number, payload: Uint8Array): boolean {
+  sendConsensus(to: number, payload: Uint8Array, metadata?: Uint8Array): boolean {
     const member = this.members.get(to);
     if (member === undefined) return false;
-    return this.client.sendConsensus(member, { channel: this.channel, payload });
+    return this.client.sendConsensus(
+      member,
+      metadata ? { channel: this.channel, payload, metadata } : { channel: this.channel, payload },
+    );
   }
 
   async sendSubmit(to: number, envelope: Buffer, configSeq: number): Promise<void> {

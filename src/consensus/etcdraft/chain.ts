@@ -30,16 +30,23 @@ import { encodeBlockMetadata, type RaftBlockMetadata } from './metadata.js';
 import { RaftNode, type RaftNodeWal } from './node.js';
 import type { Message, RaftLogger, RandomIntn } from './raft/index.js';
 import { EntryType, type Snapshot } from './raft/types.js';
+import { StateType, type Status } from './raft/index.js';
 import { decodeMessage, encodeMessage } from './raft/wire.js';
 import { RaftWal, type RecoveredRaftState } from './storage/index.js';
+import { silentChainObserver, type EtcdraftChainObserver } from './observer.js';
+import { ActiveNodesTracker, ClusterMetadataDisseminator, activeNodesFromLeader } from './active-nodes.js';
+import { noLeaderMessage } from './no-leader.js';
 
 /**
  * How the chain reaches the other consenters of its channel, by Raft ID. The cluster client
  * implements it over orderer.Cluster/Step streams; tests use an in-memory one.
  */
 export interface RaftChainTransport {
-  /** Hands a marshalled raftpb.Message to the stream to `to`; false when it could not be sent. */
-  sendConsensus(to: number, payload: Uint8Array): boolean;
+  /**
+   * Hands a marshalled raftpb.Message to the stream to `to`, with the etcdraft.ClusterMetadata
+   * the leader disseminates when given; false when it could not be sent.
+   */
+  sendConsensus(to: number, payload: Uint8Array, metadata?: Uint8Array): boolean;
   /** Forwards an envelope (its bytes as received) to the leader, validated at configSeq. */
   sendSubmit(to: number, envelope: Buffer, configSeq: number): Promise<void>;
 }
@@ -64,6 +71,8 @@ export interface EtcdraftChainOptions {
    * (unavailable) instead: default two and twenty election timeouts.
    */
   readonly resend?: ResendPolicy;
+  /** The other consenters' cluster endpoints (host:port) by Raft ID, named when they cannot be reached. */
+  readonly consenterEndpoints?: ReadonlyMap<number, string>;
 }
 
 /** The WAL as the chain needs it: what RaftNode writes, plus close on halt. */
@@ -90,6 +99,8 @@ export interface EtcdraftChainDependencies {
   readonly pullBlocks?: (from: number, to: number) => AsyncIterable<Buffer>;
   /** Told once the chain has halted (the consenter takes it off the cluster service). */
   readonly onHalted?: () => void;
+  /** Told what the consensus_etcdraft_* metrics report; nothing by default. */
+  readonly observer?: EtcdraftChainObserver;
 }
 
 type ChainState = 'new' | 'starting' | 'running' | 'halted';
@@ -113,6 +124,14 @@ export class EtcdraftChain implements Chain {
   private readonly openWal: NonNullable<EtcdraftChainDependencies['openWal']>;
   private readonly onHalted: (() => void) | undefined;
   private readonly pullBlocks: EtcdraftChainDependencies['pullBlocks'];
+  private readonly observer: EtcdraftChainObserver;
+  private readonly activeNodesTracker: ActiveNodesTracker;
+  private readonly disseminator: ClusterMetadataDisseminator;
+  /** Consenters a send to failed since they were last heard from, with the last reason. */
+  private readonly unreachable = new Map<number, string>();
+  /** When this node last lost its leader (or started without one). */
+  private leaderlessSince = 0;
+  private activeNodes: readonly number[] = [];
   private state: ChainState = 'new';
   private starting: Promise<void> | undefined;
   private core: RaftChainCore | undefined;
@@ -142,6 +161,11 @@ export class EtcdraftChain implements Chain {
     this.openWal = dependencies.openWal ?? ((o) => RaftWal.open(o));
     this.onHalted = dependencies.onHalted;
     this.pullBlocks = dependencies.pullBlocks;
+    this.observer = dependencies.observer ?? silentChainObserver;
+    this.activeNodesTracker = new ActiveNodesTracker(options.raftId);
+    this.disseminator = new ClusterMetadataDisseminator(() =>
+      options.blockMetadata.consenterIds.filter((id) => id !== options.raftId),
+    );
     this.cluster = {
       consensus: (request, from) => this.onConsensus(request, from),
       submit: (request, from) => this.onSubmit(request, from),
@@ -155,6 +179,20 @@ export class EtcdraftChain implements Chain {
   /** The leader this node knows of (0 when none). */
   get leader(): number {
     return this.core?.leader ?? 0;
+  }
+
+  /** The active node IDs: counted here when leader, heard from the leader otherwise. */
+  get activeNodeIds(): readonly number[] {
+    return this.activeNodes;
+  }
+
+  /**
+   * The cluster client failed to deliver to `to` (its stream broke, a dial failed): named in the
+   * no-leader message until a message from it arrives.
+   */
+  reportUnreachable(to: number, reason: string): void {
+    this.unreachable.set(to, reason);
+    this.node?.reportUnreachable(to);
   }
 
   /** The Raft node, once started (tests and the status reporter read it). */
@@ -202,11 +240,25 @@ export class EtcdraftChain implements Chain {
     if (this.state !== 'running' || !this.core) return this.notRunning();
     // Fabric closes errorC while there is no leader, so STRICT Deliver refuses.
     if (this.core.leader === 0)
-      return unavailable(
-        `no Raft leader for channel ${this.support.channelId}: check that a majority of the consenters is running and reachable`,
-        { channel: this.support.channelId },
-      );
+      return unavailable(this.noLeaderReason(), { channel: this.support.channelId });
     return undefined;
+  }
+
+  /** Why there is no leader and when to retry (see no-leader.ts). */
+  private noLeaderReason(): string {
+    const { raftOptions, blockMetadata, raftId, consenterEndpoints } = this.options;
+    return noLeaderMessage({
+      channel: this.support.channelId,
+      selfId: raftId,
+      raftState: this.node?.status().softState.raftState ?? StateType.StateFollower,
+      leaderlessSince: this.leaderlessSince,
+      now: this.support.clock.now(),
+      electionTimeoutMs: raftOptions.electionTick * raftOptions.tickIntervalMs,
+      consenters: blockMetadata.consenterIds
+        .filter((id) => id !== raftId)
+        .map((id) => ({ id, endpoint: consenterEndpoints?.get(id) ?? `Raft node ${id}` })),
+      unreachable: this.unreachable,
+    });
   }
 
   statusReport(): ChainStatusReport {
@@ -327,16 +379,26 @@ export class EtcdraftChain implements Chain {
           onCommitted: (entries) => this.dispatch(this.core!.committedEntries(entries, this.context())),
           onSnapshot: (snapshot) => this.catchUp(snapshot),
           onLeaderChange: (leader) => {
+            this.observer.leaderChanged();
+            this.observer.leadership(leader === options.raftId);
+            if (leader === 0) this.leaderlessSince = support.clock.now();
             const raftState = this.node!.status().softState.raftState;
             void this.dispatch(this.core!.leaderChanged(leader, raftState, this.context())).catch(() => {});
           },
           onHalt: (error) => this.fail(error),
+          onPersisted: (seconds) => this.observer.dataPersisted(seconds),
+          onTick: (status) => this.trackActiveNodes(status),
         },
         logger: raftLoggerOf(support),
         ...(this.random ? { random: this.random } : {}),
       },
     );
     this.state = 'running';
+    this.leaderlessSince = support.clock.now();
+    this.observer.clusterSize(options.blockMetadata.consenterIds.length);
+    this.observer.leadership(false);
+    this.observer.activeNodes(0);
+    this.observer.committedBlock(toNumber(lastBlock.header?.number));
     this.node.start();
     const electionTimeoutMs = raftOptions.electionTick * raftOptions.tickIntervalMs;
     const resend = options.resend ?? {
@@ -367,6 +429,7 @@ export class EtcdraftChain implements Chain {
     const answered = new Promise<void>((resolve, reject) => this.tickets.set(ticket, { resolve, reject }));
     let effects: RaftChainEffect[];
     try {
+      if (core.leader === this.options.raftId) this.observer.proposalReceived(isConfig);
       effects = core.submit({ ticket, env, configSeq, isConfig }, this.context());
     } catch (err) {
       this.tickets.delete(ticket);
@@ -389,7 +452,24 @@ export class EtcdraftChain implements Chain {
         `consenter ${from} sent a Raft message claiming to come from ${message.from}; it was dropped`,
         { from, claimed: message.from },
       );
+    this.unreachable.delete(from);
+    // Fabric takes the active nodes only from the leader it knows of.
+    const active = activeNodesFromLeader(request.metadata, from, this.core?.leader ?? 0);
+    if (active) this.setActiveNodes(active);
     node.step(message);
+  }
+
+  /** Fabric's Tracker.Check on every tick: the leader counts and publishes the active nodes. */
+  private trackActiveNodes(status: Status): void {
+    const change = this.activeNodesTracker.check(status);
+    if (!change) return;
+    this.setActiveNodes(change.activeNodes);
+    if (change.metadata) this.disseminator.update(change.metadata);
+  }
+
+  private setActiveNodes(ids: readonly number[]): void {
+    this.activeNodes = ids;
+    this.observer.activeNodes(ids.length);
   }
 
   private async onSubmit(request: orderer.ISubmitRequest, from: number): Promise<void> {
@@ -398,13 +478,15 @@ export class EtcdraftChain implements Chain {
       throw badRequest(`consenter ${from} forwarded a SubmitRequest with no envelope`, { from });
     const raw = Buffer.from(common.Envelope.encode(request.payload).finish());
     const env = decodeEnvelope(raw);
+    const isConfig = isConfigType(env);
+    if (this.core!.leader === this.options.raftId) this.observer.proposalReceived(isConfig);
     await this.dispatch(
       this.core!.submit(
         {
           ticket: undefined,
           env,
           configSeq: toNumber(request.lastValidationSeq ?? 0),
-          isConfig: isConfigType(env),
+          isConfig,
         },
         this.context(),
       ),
@@ -429,15 +511,19 @@ export class EtcdraftChain implements Chain {
     const failed: number[] = [];
     for (const message of messages) {
       let sent = false;
+      let reason = 'its stream could not take the message';
+      const metadata = this.disseminator.take(message.to);
       try {
-        sent = this.transport.sendConsensus(message.to, encodeMessage(message));
+        sent = this.transport.sendConsensus(message.to, encodeMessage(message), metadata);
       } catch (err) {
-        this.support.logger.debug(
-          { to: message.to, err: errorMessage(err) },
-          'sending a Raft message failed',
-        );
+        reason = errorMessage(err);
+        this.support.logger.debug({ to: message.to, err: reason }, 'sending a Raft message failed');
       }
-      if (!sent) failed.push(message.to);
+      if (!sent) {
+        failed.push(message.to);
+        this.unreachable.set(message.to, reason);
+        if (metadata) this.disseminator.giveBack(message.to, metadata);
+      }
     }
     return failed;
   }
@@ -491,9 +577,11 @@ export class EtcdraftChain implements Chain {
           nextConsenterId: this.options.blockMetadata.nextConsenterId,
           raftIndex: effect.raftIndex,
         });
-        return effect.isConfig
+        const written = effect.isConfig
           ? this.support.writeConfigBlock(effect.block, metadata)
           : this.support.writeBlock(effect.block, metadata);
+        const blockNumber = toNumber(effect.block.header?.number);
+        return written.then(() => this.observer.committedBlock(blockNumber));
       }
       case 'take-snapshot':
         // Off the apply path, as Fabric's gc goroutine: a failed snapshot costs only log length.
@@ -550,6 +638,7 @@ export class EtcdraftChain implements Chain {
     const node = this.node;
     if (!node || this.state !== 'running') return;
     await node.takeSnapshot(index, node.confState(), data);
+    this.observer.snapshotBlock(blockNumber);
     this.support.logger.info(
       { channel: this.support.channelId, block: blockNumber, index },
       `took a Raft snapshot at block [${blockNumber}] (index ${index})`,
@@ -591,6 +680,7 @@ export class EtcdraftChain implements Chain {
         throw new Error(`pulling blocks for catch-up ended at block [${next - 1}], before block [${target}]`);
     }
     await this.dispatch(this.core!.snapshotInstalled(snapshot.metadata.index, this.context()));
+    this.observer.snapshotBlock(target);
   }
 
   private propose(block: common.Block): void {
@@ -601,6 +691,7 @@ export class EtcdraftChain implements Chain {
       node.propose(marshalBlock(block));
     } catch (err) {
       // Leadership was lost since the core decided: the new leader orders the kept envelopes.
+      this.observer.proposalFailed();
       this.support.logger.warn(
         { channel: this.support.channelId, block: toNumber(block.header?.number) },
         `Raft dropped the proposal of block [${toNumber(block.header?.number)}]: ${errorMessage(err)}`,

@@ -15,6 +15,7 @@ import type { Logger } from '../../logging.js';
 import type { common } from '../../protos/index.js';
 import type { Consenter, ConsenterSupport } from '../types.js';
 import { EtcdraftChain, type EtcdraftChainDependencies } from './chain.js';
+import type { EtcdraftChainObserver } from './observer.js';
 import { ClusterChainTransport } from './chain-transport.js';
 import { clusterMembers, readBlockMetadata } from './metadata.js';
 import type { RandomIntn } from './raft/index.js';
@@ -42,6 +43,14 @@ export interface EtcdraftConsenterDependencies {
   readonly random?: RandomIntn;
   /** Opens a channel's WAL (tests may wrap it); RaftWal.open by default. */
   readonly openWal?: EtcdraftChainDependencies['openWal'];
+  /** The observer of a channel's chain (its consensus_etcdraft_* metrics); none by default. */
+  readonly chainObserver?: (channelId: string) => EtcdraftChainObserver;
+}
+
+/** A channel whose chain runs but knows of no Raft leader, and why. */
+export interface LeaderlessChannel {
+  readonly channel: string;
+  readonly reason: string;
 }
 
 interface ChannelEntry extends ClusterChannel {
@@ -62,6 +71,24 @@ export class EtcdraftConsenter implements Consenter {
   /** Where the cluster service sends Step messages for a channel; undefined when it has no chain here. */
   clusterChannel(channelId: string): ClusterChannel | undefined {
     return this.channels.get(channelId);
+  }
+
+  /**
+   * The cluster client could not deliver to consenter `to` of a channel (its onUnreachable): the
+   * chain reports it to Raft and names it while there is no leader.
+   */
+  reportUnreachable(channelId: string, to: number, reason: string): void {
+    this.channels.get(channelId)?.chain.reportUnreachable(to, reason);
+  }
+
+  /** The channels whose running chain has no leader, with the reason each gives (for /healthz). */
+  leaderlessChannels(): LeaderlessChannel[] {
+    const leaderless: LeaderlessChannel[] = [];
+    for (const [channel, { chain }] of this.channels) {
+      if (chain.raftNode === undefined || chain.leader !== 0) continue;
+      leaderless.push({ channel, reason: chain.errored()?.message ?? 'no Raft leader' });
+    }
+    return leaderless.sort((a, b) => a.channel.localeCompare(b.channel));
   }
 
   /** The running chain of a channel (status, metrics and tests read it). */
@@ -145,6 +172,7 @@ export class EtcdraftConsenter implements Consenter {
         // Fabric's isJoin: a node with no Raft state for a channel past its genesis block waits
         // for the leader instead of bootstrapping the log.
         join: support.height() > 1,
+        consenterEndpoints: new Map(members.map((m) => [m.id, `${m.host}:${m.port}`])),
       },
       {
         support,
@@ -154,6 +182,7 @@ export class EtcdraftConsenter implements Consenter {
         ),
         ...(this.deps.random ? { random: this.deps.random } : {}),
         ...(this.deps.openWal ? { openWal: this.deps.openWal } : {}),
+        ...(this.deps.chainObserver ? { observer: this.deps.chainObserver(channelId) } : {}),
         // Halting also takes the chain off the cluster service.
         onHalted: () => this.forget(channelId, chain),
       },

@@ -105,6 +105,13 @@ export interface RaftNodeHandler {
   onLeaderChange?(leader: number, term: number): void;
   /** The node stopped itself: a WAL save or the application failed. Fabric panics here. */
   onHalt?(error: RaftNodeError): void;
+  /** A Ready was persisted in the WAL, taking this many seconds (data_persist_duration). */
+  onPersisted?(seconds: number): void;
+  /**
+   * After each tick, with the node's status (Fabric's tracker checks it on every Raft tick to
+   * count the active nodes). Only called when given, since a status copies the leader's progress.
+   */
+  onTick?(status: Status): void;
 }
 
 export interface RaftNodeDependencies {
@@ -395,6 +402,7 @@ export class RaftNode {
       if (this.state !== 'running') return;
       this.rawNode.tick();
       this.armTick();
+      this.handler.onTick?.(this.rawNode.status());
       this.kick();
     });
   }
@@ -457,7 +465,7 @@ export class RaftNode {
     if (rd.entries.length > 0) save.entries = rd.entries;
     if (!isEmptySnap(rd.snapshot)) save.snapshot = rd.snapshot;
     if (save.hardState !== undefined || save.entries !== undefined || save.snapshot !== undefined) {
-      const started = this.clock.now();
+      const started = this.clock.elapsed();
       try {
         await this.wal.save(save);
       } catch (err) {
@@ -466,7 +474,8 @@ export class RaftNode {
       // Stopped while persisting: what is durable stays, and a restart hands it over; nothing
       // more is sent or applied by a node its owner has shut down.
       if (this.state !== 'running') return;
-      const seconds = (this.clock.now() - started) / 1000;
+      const seconds = (this.clock.elapsed() - started) / 1000;
+      this.handler.onPersisted?.(seconds);
       const electionTimeout = (this.options.tickIntervalMs * this.options.electionTick) / 1000;
       if (seconds > electionTimeout / 2)
         this.logger.warn(
