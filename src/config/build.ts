@@ -422,80 +422,200 @@ function assemble(
   problems: ConfigProblem[],
   warnings: string[],
 ): LocalConfig {
-  const sourceOf = (key: string): ConfigSource => typed.get(key)?.source ?? { kind: 'default' };
-  const given = (key: string) => typed.has(key);
-  const str = (key: string): string => (typed.get(key)?.value as string | undefined) ?? '';
-  const num = (key: string): number => (typed.get(key)?.value as number | undefined) ?? 0;
-  const flag = (key: string): boolean => (typed.get(key)?.value as boolean | undefined) ?? false;
-  const list = (key: string): string[] => (typed.get(key)?.value as string[] | undefined) ?? [];
-  // Fabric treats a zero value as "unset" and substitutes the default.
-  const orDefault = <T extends string | number>(value: T, fallback: T): T =>
-    value === '' || value === 0 ? fallback : value;
-  const baseFor = (relativeTo: RelativeTo) => (relativeTo === 'configDir' ? configDir : cwd);
-  const translate = (value: string, relativeTo: RelativeTo) =>
-    value === '' ? '' : nodePath.resolve(baseFor(relativeTo), value);
-  const translateAll = (values: string[], relativeTo: RelativeTo) =>
-    values.map((value) => translate(value, relativeTo));
-  const problem = (key: string, expected: string, value?: string) =>
-    problems.push({ key, expected, source: sourceOf(key), ...(value === undefined ? {} : { value }) });
-  // A value required by another setting: point at that setting's source when this one is absent.
-  const missing = (key: string, expected: string, requiredBy: string) =>
-    problems.push({ key, expected, source: typed.get(key)?.source ?? sourceOf(requiredBy) });
+  const settings = new TypedSettings(typed, configDir, cwd, problems, warnings);
+  // One function per orderer.yaml section, called in the file's order, so problems and warnings
+  // are listed in the order a reader of orderer.yaml meets the keys.
+  return {
+    general: generalSection(settings),
+    fileLedger: fileLedgerSection(settings),
+    kafka: kafkaSection(settings),
+    debug: debugSection(settings),
+    operations: {
+      listenAddress: settings.str('Operations.ListenAddress'),
+      tls: settings.tls('Operations.TLS', 'cwd'),
+    },
+    metrics: metricsSection(settings),
+    admin: adminSection(settings),
+    channelParticipation: channelParticipationSection(settings),
+    consensus: consensusSection(settings),
+  };
+}
 
-  const tls = (section: string, relativeTo: RelativeTo): TlsConfig => ({
-    enabled: flag(`${section}.Enabled`),
-    privateKey: translate(str(`${section}.PrivateKey`), relativeTo),
-    certificate: translate(str(`${section}.Certificate`), relativeTo),
-    rootCAs: translateAll(list(`${section}.RootCAs`), relativeTo),
-    clientAuthRequired: flag(`${section}.ClientAuthRequired`),
-    clientRootCAs: translateAll(list(`${section}.ClientRootCAs`), relativeTo),
-    tlsHandshakeTimeShiftMs: num(`${section}.TLSHandshakeTimeShift`),
-  });
+// Fabric treats a zero value as "unset" and substitutes the default.
+function orDefault<T extends string | number>(value: T, fallback: T): T {
+  return value === '' || value === 0 ? fallback : value;
+}
 
-  // Bootstrap: GenesisMethod / GenesisFile are the pre-2.0 names Fabric still honours.
-  let bootstrapMethod = str('General.BootstrapMethod');
-  let bootstrapMethodKey = 'General.BootstrapMethod';
-  if (bootstrapMethod === '' && str('General.GenesisMethod') !== '') {
-    bootstrapMethod = str('General.GenesisMethod');
-    bootstrapMethodKey = 'General.GenesisMethod';
-    warnings.push('General.GenesisMethod is deprecated; use General.BootstrapMethod');
-  }
-  bootstrapMethod = orDefault(bootstrapMethod, DEFAULTS.general.bootstrapMethod);
-  if (bootstrapMethod !== 'file' && bootstrapMethod !== 'none') {
-    problem(bootstrapMethodKey, 'one of: file, none', bootstrapMethod);
-  }
-  let bootstrapFile = str('General.BootstrapFile');
-  if (bootstrapFile === '' && str('General.GenesisFile') !== '') {
-    bootstrapFile = str('General.GenesisFile');
-    warnings.push('General.GenesisFile is deprecated; use General.BootstrapFile');
-  }
-  bootstrapFile = orDefault(bootstrapFile, DEFAULTS.general.bootstrapFile);
+/** The converted values of one load, read by key, with the problems and warnings they give rise to. */
+class TypedSettings {
+  constructor(
+    private readonly typed: Map<string, TypedValue>,
+    private readonly configDir: string,
+    private readonly cwd: string,
+    private readonly problems: ConfigProblem[],
+    readonly warnings: string[],
+  ) {}
 
-  const generalTls = tls('General.TLS', 'configDir');
-  for (const section of ['General.TLS', 'Operations.TLS', 'Admin.TLS']) {
-    if (!flag(`${section}.Enabled`)) continue;
-    for (const field of ['Certificate', 'PrivateKey']) {
-      if (str(`${section}.${field}`) === '') {
-        missing(`${section}.${field}`, `a file path: ${section}.Enabled is true`, `${section}.Enabled`);
-      }
-    }
+  sourceOf(key: string): ConfigSource {
+    return this.typed.get(key)?.source ?? { kind: 'default' };
   }
-  if (flag('Admin.TLS.Enabled') && !flag('Admin.TLS.ClientAuthRequired')) {
-    problems.push({
-      key: 'Admin.TLS.ClientAuthRequired',
-      value: 'false',
-      expected:
-        'true: the admin endpoint requires mutual TLS when Admin.TLS.Enabled is true (Fabric refuses to start otherwise)',
-      source: typed.get('Admin.TLS.ClientAuthRequired')?.source ?? sourceOf('Admin.TLS.Enabled'),
+  given(key: string): boolean {
+    return this.typed.has(key);
+  }
+  str(key: string): string {
+    return (this.typed.get(key)?.value as string | undefined) ?? '';
+  }
+  num(key: string): number {
+    return (this.typed.get(key)?.value as number | undefined) ?? 0;
+  }
+  flag(key: string): boolean {
+    return (this.typed.get(key)?.value as boolean | undefined) ?? false;
+  }
+  list(key: string): string[] {
+    return (this.typed.get(key)?.value as string[] | undefined) ?? [];
+  }
+  /** A duration that is absent when unset or zero (the consumer then derives it). */
+  optionalDuration(key: string): number | undefined {
+    return this.given(key) && this.num(key) !== 0 ? this.num(key) : undefined;
+  }
+  translate(value: string, relativeTo: RelativeTo): string {
+    return value === ''
+      ? ''
+      : nodePath.resolve(relativeTo === 'configDir' ? this.configDir : this.cwd, value);
+  }
+  translateAll(values: string[], relativeTo: RelativeTo): string[] {
+    return values.map((value) => this.translate(value, relativeTo));
+  }
+  problem(key: string, expected: string, value?: string): void {
+    this.problems.push({
+      key,
+      expected,
+      source: this.sourceOf(key),
+      ...(value === undefined ? {} : { value }),
+    });
+  }
+  /** A value required by another setting: point at that setting's source when this one is absent. */
+  missing(key: string, expected: string, requiredBy: string): void {
+    this.problems.push({ key, expected, source: this.typed.get(key)?.source ?? this.sourceOf(requiredBy) });
+  }
+  /** A refusal of a value that is only wrong because of another setting (shown with its own value). */
+  conflict(key: string, value: string, expected: string, requiredBy: string): void {
+    this.problems.push({
+      key,
+      value,
+      expected,
+      source: this.typed.get(key)?.source ?? this.sourceOf(requiredBy),
     });
   }
 
-  // Cluster: a separate listener exists only when its port is set; then its address and TLS pair are required.
-  const clusterListenerKeys = ['ListenAddress', 'ServerCertificate', 'ServerPrivateKey'];
-  if (num('General.Cluster.ListenPort') !== 0) {
-    for (const field of clusterListenerKeys) {
-      if (str(`General.Cluster.${field}`) === '') {
-        missing(
+  /** A server TLS section; when enabled, its certificate and key are required. */
+  tls(section: string, relativeTo: RelativeTo): TlsConfig {
+    if (this.flag(`${section}.Enabled`)) {
+      for (const field of ['Certificate', 'PrivateKey']) {
+        if (this.str(`${section}.${field}`) === '') {
+          this.missing(
+            `${section}.${field}`,
+            `a file path: ${section}.Enabled is true`,
+            `${section}.Enabled`,
+          );
+        }
+      }
+    }
+    return {
+      enabled: this.flag(`${section}.Enabled`),
+      privateKey: this.translate(this.str(`${section}.PrivateKey`), relativeTo),
+      certificate: this.translate(this.str(`${section}.Certificate`), relativeTo),
+      rootCAs: this.translateAll(this.list(`${section}.RootCAs`), relativeTo),
+      clientAuthRequired: this.flag(`${section}.ClientAuthRequired`),
+      clientRootCAs: this.translateAll(this.list(`${section}.ClientRootCAs`), relativeTo),
+      tlsHandshakeTimeShiftMs: this.num(`${section}.TLSHandshakeTimeShift`),
+    };
+  }
+}
+
+function generalSection(s: TypedSettings): LocalConfig['general'] {
+  const { bootstrapMethod, bootstrapFile } = bootstrapSettings(s);
+  const tls = s.tls('General.TLS', 'configDir');
+  const cluster = clusterSection(s);
+  checkBccsp(s);
+  if (s.flag('General.Profile.Enabled')) {
+    s.warnings.push('General.Profile.Enabled is ignored: Go pprof profiling does not exist in this orderer');
+  }
+  if (s.given('General.ConnectionTimeout'))
+    s.warnings.push('General.ConnectionTimeout is ignored, as in Fabric 2.x');
+  const keepalive = DEFAULTS.general.keepalive;
+  return {
+    listenAddress: orDefault(s.str('General.ListenAddress'), DEFAULTS.general.listenAddress),
+    listenPort: orDefault(s.num('General.ListenPort'), DEFAULTS.general.listenPort),
+    tls,
+    keepalive: {
+      serverMinIntervalMs: orDefault(
+        s.num('General.Keepalive.ServerMinInterval'),
+        keepalive.serverMinIntervalMs,
+      ),
+      serverIntervalMs: orDefault(s.num('General.Keepalive.ServerInterval'), keepalive.serverIntervalMs),
+      serverTimeoutMs: orDefault(s.num('General.Keepalive.ServerTimeout'), keepalive.serverTimeoutMs),
+    },
+    maxRecvMsgSize: orDefault(s.num('General.MaxRecvMsgSize'), DEFAULTS.general.maxRecvMsgSize),
+    maxSendMsgSize: orDefault(s.num('General.MaxSendMsgSize'), DEFAULTS.general.maxSendMsgSize),
+    cluster,
+    connectionTimeoutMs: s.num('General.ConnectionTimeout'),
+    bootstrapMethod,
+    bootstrapFile: s.translate(bootstrapFile, 'configDir'),
+    localMSPDir: s.translate(
+      orDefault(s.str('General.LocalMSPDir'), DEFAULTS.general.localMSPDir),
+      'configDir',
+    ),
+    localMSPID: orDefault(s.str('General.LocalMSPID'), DEFAULTS.general.localMSPID),
+    bccsp: { default: 'SW', keyStore: s.translate(s.str('General.BCCSP.SW.FileKeyStore.KeyStore'), 'cwd') },
+    authentication: {
+      timeWindowMs: orDefault(
+        s.num('General.Authentication.TimeWindow'),
+        DEFAULTS.general.authenticationTimeWindowMs,
+      ),
+      noExpirationChecks: s.flag('General.Authentication.NoExpirationChecks'),
+    },
+    profile: {
+      enabled: s.flag('General.Profile.Enabled'),
+      address:
+        s.flag('General.Profile.Enabled') || s.given('General.Profile.Address')
+          ? orDefault(s.str('General.Profile.Address'), DEFAULTS.general.profileAddress)
+          : '',
+    },
+  };
+}
+
+/** Bootstrap: GenesisMethod / GenesisFile are the pre-2.0 names Fabric still honours. */
+function bootstrapSettings(s: TypedSettings): { bootstrapMethod: BootstrapMethod; bootstrapFile: string } {
+  let bootstrapMethod = s.str('General.BootstrapMethod');
+  let bootstrapMethodKey = 'General.BootstrapMethod';
+  if (bootstrapMethod === '' && s.str('General.GenesisMethod') !== '') {
+    bootstrapMethod = s.str('General.GenesisMethod');
+    bootstrapMethodKey = 'General.GenesisMethod';
+    s.warnings.push('General.GenesisMethod is deprecated; use General.BootstrapMethod');
+  }
+  bootstrapMethod = orDefault(bootstrapMethod, DEFAULTS.general.bootstrapMethod);
+  if (bootstrapMethod !== 'file' && bootstrapMethod !== 'none') {
+    s.problem(bootstrapMethodKey, 'one of: file, none', bootstrapMethod);
+  }
+  let bootstrapFile = s.str('General.BootstrapFile');
+  if (bootstrapFile === '' && s.str('General.GenesisFile') !== '') {
+    bootstrapFile = s.str('General.GenesisFile');
+    s.warnings.push('General.GenesisFile is deprecated; use General.BootstrapFile');
+  }
+  return {
+    bootstrapMethod: bootstrapMethod as BootstrapMethod,
+    bootstrapFile: orDefault(bootstrapFile, DEFAULTS.general.bootstrapFile),
+  };
+}
+
+/** Cluster: a separate listener exists only when its port is set; then its address and TLS pair are required. */
+function clusterSection(s: TypedSettings): LocalConfig['general']['cluster'] {
+  const listenerKeys = ['ListenAddress', 'ServerCertificate', 'ServerPrivateKey'];
+  if (s.num('General.Cluster.ListenPort') !== 0) {
+    for (const field of listenerKeys) {
+      if (s.str(`General.Cluster.${field}`) === '') {
+        s.missing(
           `General.Cluster.${field}`,
           'a value: General.Cluster.ListenPort is set, so the cluster listener needs it',
           'General.Cluster.ListenPort',
@@ -503,249 +623,207 @@ function assemble(
       }
     }
   } else {
-    const stray = clusterListenerKeys.filter((field) => str(`General.Cluster.${field}`) !== '');
+    const stray = listenerKeys.filter((field) => s.str(`General.Cluster.${field}`) !== '');
     if (stray.length > 0) {
-      warnings.push(
+      s.warnings.push(
         `General.Cluster.${stray.join(', General.Cluster.')} ignored: General.Cluster.ListenPort is unset, so the general listener is used`,
       );
     }
   }
+  const defaults = DEFAULTS.general.cluster;
+  const duration = (key: string, fallback: number) => orDefault(s.num(`General.Cluster.${key}`), fallback);
+  return {
+    listenAddress: s.str('General.Cluster.ListenAddress'),
+    listenPort: s.num('General.Cluster.ListenPort'),
+    serverCertificate: s.translate(s.str('General.Cluster.ServerCertificate'), 'cwd'),
+    serverPrivateKey: s.translate(s.str('General.Cluster.ServerPrivateKey'), 'cwd'),
+    clientCertificate: s.translate(s.str('General.Cluster.ClientCertificate'), 'configDir'),
+    clientPrivateKey: s.translate(s.str('General.Cluster.ClientPrivateKey'), 'configDir'),
+    rootCAs: s.translateAll(s.list('General.Cluster.RootCAs'), 'configDir'),
+    dialTimeoutMs: duration('DialTimeout', defaults.dialTimeoutMs),
+    rpcTimeoutMs: duration('RPCTimeout', defaults.rpcTimeoutMs),
+    replicationBufferSize: duration('ReplicationBufferSize', defaults.replicationBufferSize),
+    replicationPullTimeoutMs: duration('ReplicationPullTimeout', defaults.replicationPullTimeoutMs),
+    replicationRetryTimeoutMs: duration('ReplicationRetryTimeout', defaults.replicationRetryTimeoutMs),
+    replicationBackgroundRefreshIntervalMs: duration(
+      'ReplicationBackgroundRefreshInterval',
+      defaults.replicationBackgroundRefreshIntervalMs,
+    ),
+    replicationMaxRetries: duration('ReplicationMaxRetries', defaults.replicationMaxRetries),
+    sendBufferSize: duration('SendBufferSize', defaults.sendBufferSize),
+    certExpirationWarningThresholdMs: duration(
+      'CertExpirationWarningThreshold',
+      defaults.certExpirationWarningThresholdMs,
+    ),
+    tlsHandshakeTimeShiftMs: s.num('General.Cluster.TLSHandshakeTimeShift'),
+  };
+}
 
-  // BCCSP: only the software provider exists here; its hash/security tuning does not apply.
-  const bccspDefault = str('General.BCCSP.Default');
-  if (bccspDefault !== '' && bccspDefault.toUpperCase() !== 'SW') {
-    problem(
+/** BCCSP: only the software provider exists here; its hash/security tuning does not apply. */
+function checkBccsp(s: TypedSettings): void {
+  const provider = s.str('General.BCCSP.Default');
+  if (provider !== '' && provider.toUpperCase() !== 'SW') {
+    s.problem(
       'General.BCCSP.Default',
       'SW: this orderer keeps keys in the local MSP keystore; PKCS11 (HSM) is not supported',
-      bccspDefault,
+      provider,
     );
   }
-  const swHash = str('General.BCCSP.SW.Hash');
-  const swSecurity = num('General.BCCSP.SW.Security');
-  if ((swHash !== '' && swHash.toUpperCase() !== 'SHA2') || (swSecurity !== 0 && swSecurity !== 256)) {
-    warnings.push(
-      `General.BCCSP.SW.Hash/Security (${swHash || 'unset'}/${swSecurity || 'unset'}) are ignored: ` +
+  const hash = s.str('General.BCCSP.SW.Hash');
+  const security = s.num('General.BCCSP.SW.Security');
+  if ((hash !== '' && hash.toUpperCase() !== 'SHA2') || (security !== 0 && security !== 256)) {
+    s.warnings.push(
+      `General.BCCSP.SW.Hash/Security (${hash || 'unset'}/${security || 'unset'}) are ignored: ` +
         'this orderer hashes with SHA-256 and uses the ECDSA keys found in the local MSP as they are',
     );
   }
+}
 
-  // Kafka: Fabric panics on incomplete TLS or SASL settings.
-  if (flag('Kafka.TLS.Enabled')) {
-    if (str('Kafka.TLS.Certificate') === '')
-      missing('Kafka.TLS.Certificate', 'PEM text: Kafka.TLS.Enabled is true', 'Kafka.TLS.Enabled');
-    if (str('Kafka.TLS.PrivateKey') === '')
-      missing('Kafka.TLS.PrivateKey', 'PEM text: Kafka.TLS.Enabled is true', 'Kafka.TLS.Enabled');
-    if (list('Kafka.TLS.RootCAs').length === 0) {
-      missing(
+function fileLedgerSection(s: TypedSettings): LocalConfig['fileLedger'] {
+  if (s.str('FileLedger.Prefix') !== '') s.warnings.push('FileLedger.Prefix is ignored, as in Fabric 2.x');
+  return {
+    location: s.translate(orDefault(s.str('FileLedger.Location'), DEFAULTS.fileLedger.location), 'configDir'),
+    prefix: s.str('FileLedger.Prefix'),
+  };
+}
+
+function kafkaSection(s: TypedSettings): LocalConfig['kafka'] {
+  checkKafkaSecurity(s);
+  const retry = DEFAULTS.kafka.retry;
+  const or = (key: string, fallback: number) => orDefault(s.num(`Kafka.Retry.${key}`), fallback);
+  return {
+    retry: {
+      shortIntervalMs: or('ShortInterval', retry.shortIntervalMs),
+      shortTotalMs: or('ShortTotal', retry.shortTotalMs),
+      longIntervalMs: or('LongInterval', retry.longIntervalMs),
+      longTotalMs: or('LongTotal', retry.longTotalMs),
+      networkTimeouts: {
+        dialTimeoutMs: or('NetworkTimeouts.DialTimeout', retry.networkTimeouts.dialTimeoutMs),
+        readTimeoutMs: or('NetworkTimeouts.ReadTimeout', retry.networkTimeouts.readTimeoutMs),
+        writeTimeoutMs: or('NetworkTimeouts.WriteTimeout', retry.networkTimeouts.writeTimeoutMs),
+      },
+      metadata: {
+        retryBackoffMs: or('Metadata.RetryBackoff', retry.metadata.retryBackoffMs),
+        retryMax: or('Metadata.RetryMax', retry.metadata.retryMax),
+      },
+      producer: {
+        retryBackoffMs: or('Producer.RetryBackoff', retry.producer.retryBackoffMs),
+        retryMax: or('Producer.RetryMax', retry.producer.retryMax),
+      },
+      consumer: { retryBackoffMs: or('Consumer.RetryBackoff', retry.consumer.retryBackoffMs) },
+    },
+    topic: {
+      replicationFactor: orDefault(
+        s.num('Kafka.Topic.ReplicationFactor'),
+        DEFAULTS.kafka.topic.replicationFactor,
+      ),
+    },
+    verbose: s.flag('Kafka.Verbose'),
+    // PEM text, not paths (Fabric reads {File: path} values at load): no translation.
+    tls: {
+      enabled: s.flag('Kafka.TLS.Enabled'),
+      privateKey: s.str('Kafka.TLS.PrivateKey'),
+      certificate: s.str('Kafka.TLS.Certificate'),
+      rootCAs: s.list('Kafka.TLS.RootCAs'),
+      clientAuthRequired: s.flag('Kafka.TLS.ClientAuthRequired'),
+      clientRootCAs: s.list('Kafka.TLS.ClientRootCAs'),
+      tlsHandshakeTimeShiftMs: s.num('Kafka.TLS.TLSHandshakeTimeShift'),
+    },
+    saslPlain: {
+      enabled: s.flag('Kafka.SASLPlain.Enabled'),
+      user: s.str('Kafka.SASLPlain.User'),
+      password: s.str('Kafka.SASLPlain.Password'),
+    },
+    version: orDefault(s.str('Kafka.Version'), DEFAULTS.kafka.version),
+  };
+}
+
+/** Kafka: Fabric panics on incomplete TLS or SASL settings; we name what is missing. */
+function checkKafkaSecurity(s: TypedSettings): void {
+  if (s.flag('Kafka.TLS.Enabled')) {
+    if (s.str('Kafka.TLS.Certificate') === '')
+      s.missing('Kafka.TLS.Certificate', 'PEM text: Kafka.TLS.Enabled is true', 'Kafka.TLS.Enabled');
+    if (s.str('Kafka.TLS.PrivateKey') === '')
+      s.missing('Kafka.TLS.PrivateKey', 'PEM text: Kafka.TLS.Enabled is true', 'Kafka.TLS.Enabled');
+    if (s.list('Kafka.TLS.RootCAs').length === 0) {
+      s.missing(
         'Kafka.TLS.RootCAs',
         'at least one PEM certificate: Kafka.TLS.Enabled is true',
         'Kafka.TLS.Enabled',
       );
     }
   }
-  if (flag('Kafka.SASLPlain.Enabled')) {
-    if (str('Kafka.SASLPlain.User') === '')
-      missing('Kafka.SASLPlain.User', 'a user: Kafka.SASLPlain.Enabled is true', 'Kafka.SASLPlain.Enabled');
-    if (str('Kafka.SASLPlain.Password') === '') {
-      missing(
+  if (s.flag('Kafka.SASLPlain.Enabled')) {
+    if (s.str('Kafka.SASLPlain.User') === '')
+      s.missing('Kafka.SASLPlain.User', 'a user: Kafka.SASLPlain.Enabled is true', 'Kafka.SASLPlain.Enabled');
+    if (s.str('Kafka.SASLPlain.Password') === '') {
+      s.missing(
         'Kafka.SASLPlain.Password',
         'a password: Kafka.SASLPlain.Enabled is true',
         'Kafka.SASLPlain.Enabled',
       );
     }
   }
+}
 
-  const metricsProvider = orDefault(str('Metrics.Provider'), DEFAULTS.metrics.provider) as MetricsProvider;
-  if (metricsProvider === 'statsd' && str('Metrics.Statsd.Address') === '') {
-    missing(
+function debugSection(s: TypedSettings): LocalConfig['debug'] {
+  for (const key of ['Debug.BroadcastTraceDir', 'Debug.DeliverTraceDir']) {
+    if (s.str(key) !== '') s.warnings.push(`${key} is ignored: request tracing to files is not implemented`);
+  }
+  return {
+    broadcastTraceDir: s.translate(s.str('Debug.BroadcastTraceDir'), 'cwd'),
+    deliverTraceDir: s.translate(s.str('Debug.DeliverTraceDir'), 'cwd'),
+  };
+}
+
+function metricsSection(s: TypedSettings): LocalConfig['metrics'] {
+  const provider = orDefault(s.str('Metrics.Provider'), DEFAULTS.metrics.provider) as MetricsProvider;
+  if (provider === 'statsd' && s.str('Metrics.Statsd.Address') === '') {
+    s.missing(
       'Metrics.Statsd.Address',
       'host:port of the statsd server: Metrics.Provider is statsd',
       'Metrics.Provider',
     );
   }
-
-  if (flag('General.Profile.Enabled')) {
-    warnings.push('General.Profile.Enabled is ignored: Go pprof profiling does not exist in this orderer');
-  }
-  for (const key of ['Debug.BroadcastTraceDir', 'Debug.DeliverTraceDir']) {
-    if (str(key) !== '') warnings.push(`${key} is ignored: request tracing to files is not implemented`);
-  }
-  if (str('FileLedger.Prefix') !== '') warnings.push('FileLedger.Prefix is ignored, as in Fabric 2.x');
-  if (given('General.ConnectionTimeout'))
-    warnings.push('General.ConnectionTimeout is ignored, as in Fabric 2.x');
-
-  const optionalDuration = (key: string) => (given(key) && num(key) !== 0 ? num(key) : undefined);
-  const cluster = DEFAULTS.general.cluster;
-  const kafka = DEFAULTS.kafka.retry;
-
   return {
-    general: {
-      listenAddress: orDefault(str('General.ListenAddress'), DEFAULTS.general.listenAddress),
-      listenPort: orDefault(num('General.ListenPort'), DEFAULTS.general.listenPort),
-      tls: generalTls,
-      keepalive: {
-        serverMinIntervalMs: orDefault(
-          num('General.Keepalive.ServerMinInterval'),
-          DEFAULTS.general.keepalive.serverMinIntervalMs,
-        ),
-        serverIntervalMs: orDefault(
-          num('General.Keepalive.ServerInterval'),
-          DEFAULTS.general.keepalive.serverIntervalMs,
-        ),
-        serverTimeoutMs: orDefault(
-          num('General.Keepalive.ServerTimeout'),
-          DEFAULTS.general.keepalive.serverTimeoutMs,
-        ),
-      },
-      maxRecvMsgSize: orDefault(num('General.MaxRecvMsgSize'), DEFAULTS.general.maxRecvMsgSize),
-      maxSendMsgSize: orDefault(num('General.MaxSendMsgSize'), DEFAULTS.general.maxSendMsgSize),
-      cluster: {
-        listenAddress: str('General.Cluster.ListenAddress'),
-        listenPort: num('General.Cluster.ListenPort'),
-        serverCertificate: translate(str('General.Cluster.ServerCertificate'), 'cwd'),
-        serverPrivateKey: translate(str('General.Cluster.ServerPrivateKey'), 'cwd'),
-        clientCertificate: translate(str('General.Cluster.ClientCertificate'), 'configDir'),
-        clientPrivateKey: translate(str('General.Cluster.ClientPrivateKey'), 'configDir'),
-        rootCAs: translateAll(list('General.Cluster.RootCAs'), 'configDir'),
-        dialTimeoutMs: orDefault(num('General.Cluster.DialTimeout'), cluster.dialTimeoutMs),
-        rpcTimeoutMs: orDefault(num('General.Cluster.RPCTimeout'), cluster.rpcTimeoutMs),
-        replicationBufferSize: orDefault(
-          num('General.Cluster.ReplicationBufferSize'),
-          cluster.replicationBufferSize,
-        ),
-        replicationPullTimeoutMs: orDefault(
-          num('General.Cluster.ReplicationPullTimeout'),
-          cluster.replicationPullTimeoutMs,
-        ),
-        replicationRetryTimeoutMs: orDefault(
-          num('General.Cluster.ReplicationRetryTimeout'),
-          cluster.replicationRetryTimeoutMs,
-        ),
-        replicationBackgroundRefreshIntervalMs: orDefault(
-          num('General.Cluster.ReplicationBackgroundRefreshInterval'),
-          cluster.replicationBackgroundRefreshIntervalMs,
-        ),
-        replicationMaxRetries: orDefault(
-          num('General.Cluster.ReplicationMaxRetries'),
-          cluster.replicationMaxRetries,
-        ),
-        sendBufferSize: orDefault(num('General.Cluster.SendBufferSize'), cluster.sendBufferSize),
-        certExpirationWarningThresholdMs: orDefault(
-          num('General.Cluster.CertExpirationWarningThreshold'),
-          cluster.certExpirationWarningThresholdMs,
-        ),
-        tlsHandshakeTimeShiftMs: num('General.Cluster.TLSHandshakeTimeShift'),
-      },
-      connectionTimeoutMs: num('General.ConnectionTimeout'),
-      bootstrapMethod: bootstrapMethod as BootstrapMethod,
-      bootstrapFile: translate(bootstrapFile, 'configDir'),
-      localMSPDir: translate(
-        orDefault(str('General.LocalMSPDir'), DEFAULTS.general.localMSPDir),
-        'configDir',
-      ),
-      localMSPID: orDefault(str('General.LocalMSPID'), DEFAULTS.general.localMSPID),
-      bccsp: { default: 'SW', keyStore: translate(str('General.BCCSP.SW.FileKeyStore.KeyStore'), 'cwd') },
-      authentication: {
-        timeWindowMs: orDefault(
-          num('General.Authentication.TimeWindow'),
-          DEFAULTS.general.authenticationTimeWindowMs,
-        ),
-        noExpirationChecks: flag('General.Authentication.NoExpirationChecks'),
-      },
-      profile: {
-        enabled: flag('General.Profile.Enabled'),
-        address:
-          flag('General.Profile.Enabled') || given('General.Profile.Address')
-            ? orDefault(str('General.Profile.Address'), DEFAULTS.general.profileAddress)
-            : '',
-      },
+    provider,
+    statsd: {
+      network: orDefault(s.str('Metrics.Statsd.Network'), DEFAULTS.metrics.statsdNetwork) as 'udp' | 'tcp',
+      address: s.str('Metrics.Statsd.Address'),
+      writeIntervalMs: s.num('Metrics.Statsd.WriteInterval'),
+      prefix: s.str('Metrics.Statsd.Prefix'),
     },
-    fileLedger: {
-      location: translate(orDefault(str('FileLedger.Location'), DEFAULTS.fileLedger.location), 'configDir'),
-      prefix: str('FileLedger.Prefix'),
-    },
-    kafka: {
-      retry: {
-        shortIntervalMs: orDefault(num('Kafka.Retry.ShortInterval'), kafka.shortIntervalMs),
-        shortTotalMs: orDefault(num('Kafka.Retry.ShortTotal'), kafka.shortTotalMs),
-        longIntervalMs: orDefault(num('Kafka.Retry.LongInterval'), kafka.longIntervalMs),
-        longTotalMs: orDefault(num('Kafka.Retry.LongTotal'), kafka.longTotalMs),
-        networkTimeouts: {
-          dialTimeoutMs: orDefault(
-            num('Kafka.Retry.NetworkTimeouts.DialTimeout'),
-            kafka.networkTimeouts.dialTimeoutMs,
-          ),
-          readTimeoutMs: orDefault(
-            num('Kafka.Retry.NetworkTimeouts.ReadTimeout'),
-            kafka.networkTimeouts.readTimeoutMs,
-          ),
-          writeTimeoutMs: orDefault(
-            num('Kafka.Retry.NetworkTimeouts.WriteTimeout'),
-            kafka.networkTimeouts.writeTimeoutMs,
-          ),
-        },
-        metadata: {
-          retryBackoffMs: orDefault(num('Kafka.Retry.Metadata.RetryBackoff'), kafka.metadata.retryBackoffMs),
-          retryMax: orDefault(num('Kafka.Retry.Metadata.RetryMax'), kafka.metadata.retryMax),
-        },
-        producer: {
-          retryBackoffMs: orDefault(num('Kafka.Retry.Producer.RetryBackoff'), kafka.producer.retryBackoffMs),
-          retryMax: orDefault(num('Kafka.Retry.Producer.RetryMax'), kafka.producer.retryMax),
-        },
-        consumer: {
-          retryBackoffMs: orDefault(num('Kafka.Retry.Consumer.RetryBackoff'), kafka.consumer.retryBackoffMs),
-        },
-      },
-      topic: {
-        replicationFactor: orDefault(
-          num('Kafka.Topic.ReplicationFactor'),
-          DEFAULTS.kafka.topic.replicationFactor,
-        ),
-      },
-      verbose: flag('Kafka.Verbose'),
-      tls: {
-        enabled: flag('Kafka.TLS.Enabled'),
-        privateKey: str('Kafka.TLS.PrivateKey'),
-        certificate: str('Kafka.TLS.Certificate'),
-        rootCAs: list('Kafka.TLS.RootCAs'),
-        clientAuthRequired: flag('Kafka.TLS.ClientAuthRequired'),
-        clientRootCAs: list('Kafka.TLS.ClientRootCAs'),
-        tlsHandshakeTimeShiftMs: num('Kafka.TLS.TLSHandshakeTimeShift'),
-      },
-      saslPlain: {
-        enabled: flag('Kafka.SASLPlain.Enabled'),
-        user: str('Kafka.SASLPlain.User'),
-        password: str('Kafka.SASLPlain.Password'),
-      },
-      version: orDefault(str('Kafka.Version'), DEFAULTS.kafka.version),
-    },
-    debug: {
-      broadcastTraceDir: translate(str('Debug.BroadcastTraceDir'), 'cwd'),
-      deliverTraceDir: translate(str('Debug.DeliverTraceDir'), 'cwd'),
-    },
-    operations: { listenAddress: str('Operations.ListenAddress'), tls: tls('Operations.TLS', 'cwd') },
-    metrics: {
-      provider: metricsProvider,
-      statsd: {
-        network: orDefault(str('Metrics.Statsd.Network'), DEFAULTS.metrics.statsdNetwork) as 'udp' | 'tcp',
-        address: str('Metrics.Statsd.Address'),
-        writeIntervalMs: num('Metrics.Statsd.WriteInterval'),
-        prefix: str('Metrics.Statsd.Prefix'),
-      },
-    },
-    admin: { listenAddress: str('Admin.ListenAddress'), tls: tls('Admin.TLS', 'cwd') },
-    channelParticipation: {
-      enabled: flag('ChannelParticipation.Enabled'),
-      maxRequestBodySize: orDefault(
-        num('ChannelParticipation.MaxRequestBodySize'),
-        DEFAULTS.channelParticipation.maxRequestBodySize,
-      ),
-    },
-    consensus: {
-      walDir: translate(str('Consensus.WALDir'), 'cwd'),
-      snapDir: translate(str('Consensus.SnapDir'), 'cwd'),
-      evictionSuspicionMs: optionalDuration('Consensus.EvictionSuspicion'),
-      tickIntervalOverrideMs: optionalDuration('Consensus.TickIntervalOverride'),
-    },
+  };
+}
+
+function adminSection(s: TypedSettings): LocalConfig['admin'] {
+  const tls = s.tls('Admin.TLS', 'cwd');
+  if (tls.enabled && !tls.clientAuthRequired) {
+    s.conflict(
+      'Admin.TLS.ClientAuthRequired',
+      'false',
+      'true: the admin endpoint requires mutual TLS when Admin.TLS.Enabled is true (Fabric refuses to start otherwise)',
+      'Admin.TLS.Enabled',
+    );
+  }
+  return { listenAddress: s.str('Admin.ListenAddress'), tls };
+}
+
+function channelParticipationSection(s: TypedSettings): LocalConfig['channelParticipation'] {
+  return {
+    enabled: s.flag('ChannelParticipation.Enabled'),
+    maxRequestBodySize: orDefault(
+      s.num('ChannelParticipation.MaxRequestBodySize'),
+      DEFAULTS.channelParticipation.maxRequestBodySize,
+    ),
+  };
+}
+
+function consensusSection(s: TypedSettings): LocalConfig['consensus'] {
+  return {
+    walDir: s.translate(s.str('Consensus.WALDir'), 'cwd'),
+    snapDir: s.translate(s.str('Consensus.SnapDir'), 'cwd'),
+    evictionSuspicionMs: s.optionalDuration('Consensus.EvictionSuspicion'),
+    tickIntervalOverrideMs: s.optionalDuration('Consensus.TickIntervalOverride'),
   };
 }

@@ -111,159 +111,196 @@ export class FabricMsp implements MSP, IdentityValidator {
   /** organizational_unit_identifiers: OU -> accepted certifiers identifiers. */
   readonly ouIdentifiers: ReadonlyMap<string, readonly Buffer[]>;
 
-  private rootSet: Set<string>;
-  private bySubject: Map<string, { cert: Certificate; isRoot: boolean }[]>;
+  private rootSet = new Set<string>();
+  private bySubject = new Map<string, { cert: Certificate; isRoot: boolean }[]>();
   private readonly internalNodes = new Set<string>();
   private readonly adminSet: Set<string>;
   private readonly cache: LruCache<string, X509Identity>;
 
+  // The steps of Fabric's setupV142 (mspimplsetup.go), in its order: each may rely on the ones
+  // before it (CRLs are read before the CA chains are checked against them, NodeOUs before admins).
   constructor(config: mspProto.IFabricMSPConfig, options: FabricMspOptions = {}) {
     this.id = config.name ?? '';
     if (!this.id) throw badRequest('MSP config has no name (MSP ID)');
     this.cache = new LruCache(options.cacheSize ?? 10_000);
     this.verifyAsync = options.verifyAsync ?? verifyEcdsaAsync;
-    const fail = (what: string, err?: unknown): OrdererError =>
-      badRequest(`MSP ${this.id}: ${what}${err ? ': ' + (err as Error).message : ''}`);
-
-    try {
-      this.signatureHash = signatureHashForFamily(config.cryptoConfig?.signatureHashFamily);
-      this.identifierHash = identifierHashFunction(config.cryptoConfig?.identityIdentifierHashFunction);
-    } catch (err) {
-      throw fail('invalid crypto config', err);
-    }
-
-    // CAs: parse, then sanitize against the unsanitized pools, then rebuild the pools.
-    if (!config.rootCerts?.length)
-      throw fail('expected at least one root CA certificate (root_certs is empty)');
-    const parse = (pem: Uint8Array, what: string) => {
-      try {
-        return parseCertificatePem(asBuffer(pem), what);
-      } catch (err) {
-        throw fail(`cannot parse ${what}`, err);
-      }
-    };
-    let roots = config.rootCerts.map((c, i) => parse(c, `root certificate ${i}`));
-    let intermediates = (config.intermediateCerts ?? []).map((c, i) =>
-      parse(c, `intermediate certificate ${i}`),
-    );
-    this.rootSet = new Set();
-    this.bySubject = new Map();
-    this.indexPools(roots, intermediates);
-    roots = roots.map((c) => this.sanitizeCa(c, fail));
-    intermediates = intermediates.map((c) => this.sanitizeCa(c, fail));
-    this.indexPools(roots, intermediates);
+    const crypto = this.setupCrypto(config);
+    this.signatureHash = crypto.signatureHash;
+    this.identifierHash = crypto.identifierHash;
+    const { roots, intermediates } = this.setupCAs(config);
     this.rootCerts = roots;
     this.intermediateCerts = intermediates;
+    this.crls = this.setupCRLs(config);
+    this.finalizeSetupCAs(roots, intermediates);
+    this.setupTLSCAs(config);
+    this.tlsRootCertsPem = (config.tlsRootCerts ?? []).map((c) => asBuffer(c).toString());
+    this.tlsIntermediateCertsPem = (config.tlsIntermediateCerts ?? []).map((c) => asBuffer(c).toString());
+    this.ouIdentifiers = this.setupOUs(config);
+    this.nodeOUs = this.setupNodeOUs(config);
+    this.nodeOUsEnforced = Boolean(config.fabricNodeOus?.enable) && this.nodeOUs.size > 0;
+    this.admins = this.setupAdmins(config);
+    this.adminSet = new Set(this.admins.map(der));
+    this.admins.forEach((admin, i) => this.checkAdmin(admin, i));
+  }
 
-    this.crls = (config.revocationList ?? []).map((bytes, i) => {
+  /** A setup refusal, named by this MSP's ID. */
+  private readonly fail = (what: string, err?: unknown): OrdererError =>
+    badRequest(`MSP ${this.id}: ${what}${err ? ': ' + (err as Error).message : ''}`);
+
+  private parseSetupCertificate(pem: Uint8Array, what: string): Certificate {
+    try {
+      return parseCertificatePem(asBuffer(pem), what);
+    } catch (err) {
+      throw this.fail(`cannot parse ${what}`, err);
+    }
+  }
+
+  private setupCrypto(config: mspProto.IFabricMSPConfig) {
+    try {
+      return {
+        signatureHash: signatureHashForFamily(config.cryptoConfig?.signatureHashFamily),
+        identifierHash: identifierHashFunction(config.cryptoConfig?.identityIdentifierHashFunction),
+      };
+    } catch (err) {
+      throw this.fail('invalid crypto config', err);
+    }
+  }
+
+  /** CAs: parse, then sanitize against the unsanitized pools, then rebuild the pools. */
+  private setupCAs(config: mspProto.IFabricMSPConfig) {
+    if (!config.rootCerts?.length)
+      throw this.fail('expected at least one root CA certificate (root_certs is empty)');
+    let roots = config.rootCerts.map((c, i) => this.parseSetupCertificate(c, `root certificate ${i}`));
+    let intermediates = (config.intermediateCerts ?? []).map((c, i) =>
+      this.parseSetupCertificate(c, `intermediate certificate ${i}`),
+    );
+    this.indexPools(roots, intermediates);
+    roots = roots.map((c) => this.sanitizeCa(c, this.fail));
+    intermediates = intermediates.map((c) => this.sanitizeCa(c, this.fail));
+    this.indexPools(roots, intermediates);
+    return { roots, intermediates };
+  }
+
+  private setupCRLs(config: mspProto.IFabricMSPConfig): CertificateRevocationList[] {
+    return (config.revocationList ?? []).map((bytes, i) => {
       try {
         return parseCrl(asBuffer(bytes));
       } catch (err) {
-        throw fail(`could not parse revocation list ${i}`, err);
+        throw this.fail(`could not parse revocation list ${i}`, err);
       }
     });
+  }
 
-    // finalizeSetupCAs
+  /** Every CA is a CA with a key ID, chains uniquely and is not revoked; records internal nodes. */
+  private finalizeSetupCAs(roots: readonly Certificate[], intermediates: readonly Certificate[]): void {
     for (const ca of [...roots, ...intermediates]) {
       if (!ca.isCA)
-        throw fail(
+        throw this.fail(
           `CA certificate ${ca.label} (serial ${ca.serialHex}) does not have CA:TRUE basic constraints`,
         );
       if (!ca.subjectKeyId) {
-        throw fail(
+        throw this.fail(
           `CA certificate ${ca.label} (serial ${ca.serialHex}) has no Subject Key Identifier extension`,
         );
       }
       const chain = this.uniqueChain(ca, ca.notBefore + 1000);
-      if (typeof chain === 'string') throw fail(`CA certificate ${ca.label} is not valid: ${chain}`);
+      if (typeof chain === 'string') throw this.fail(`CA certificate ${ca.label} is not valid: ${chain}`);
       if (chain.length > 1) {
         const revoked = this.revocationProblem(ca, chain);
-        if (revoked) throw fail(`CA certificate ${ca.label} is not valid: ${revoked}`);
+        if (revoked) throw this.fail(`CA certificate ${ca.label} is not valid: ${revoked}`);
       }
     }
     for (const ca of intermediates) {
       const chain = this.uniqueChain(ca, ca.notBefore + 1000) as Certificate[];
       for (const parent of chain.slice(1)) this.internalNodes.add(der(parent));
     }
+  }
 
-    // TLS CAs: checked like the others, within their own pools.
-    const tlsRoots = (config.tlsRootCerts ?? []).map((c, i) => parse(c, `TLS root certificate ${i}`));
-    const tlsIntermediates = (config.tlsIntermediateCerts ?? []).map((c, i) =>
-      parse(c, `TLS intermediate certificate ${i}`),
+  /** TLS CAs: checked like the others, within their own pools (kept as PEM for TLS trust). */
+  private setupTLSCAs(config: mspProto.IFabricMSPConfig): void {
+    const tlsRoots = (config.tlsRootCerts ?? []).map((c, i) =>
+      this.parseSetupCertificate(c, `TLS root certificate ${i}`),
     );
-    this.checkTlsCas(tlsRoots, tlsIntermediates, fail);
-    this.tlsRootCertsPem = (config.tlsRootCerts ?? []).map((c) => asBuffer(c).toString());
-    this.tlsIntermediateCertsPem = (config.tlsIntermediateCerts ?? []).map((c) => asBuffer(c).toString());
+    const tlsIntermediates = (config.tlsIntermediateCerts ?? []).map((c, i) =>
+      this.parseSetupCertificate(c, `TLS intermediate certificate ${i}`),
+    );
+    this.checkTlsCas(tlsRoots, tlsIntermediates, this.fail);
+  }
 
-    // setupOUs
+  /** organizational_unit_identifiers: OU -> the distinct certifiers identifiers accepted for it. */
+  private setupOUs(config: mspProto.IFabricMSPConfig): Map<string, Buffer[]> {
     const ouIdentifiers = new Map<string, Buffer[]>();
     for (const ou of config.organizationalUnitIdentifiers ?? []) {
       const name = ou.organizationalUnitIdentifier ?? '';
       const certifiers = this.certifiersIdentifierOf(
         asBuffer(ou.certificate),
         `OU identifier '${name}'`,
-        fail,
+        this.fail,
       );
       const list = ouIdentifiers.get(name) ?? [];
       if (!list.some((c) => c.equals(certifiers))) list.push(certifiers);
       ouIdentifiers.set(name, list);
     }
-    this.ouIdentifiers = ouIdentifiers;
+    return ouIdentifiers;
+  }
 
-    // setupNodeOUsV142
+  /** setupNodeOUsV142: the OU (and optional certifier) of each role that is declared. */
+  private setupNodeOUs(config: mspProto.IFabricMSPConfig): Map<NodeRole, NodeOU> {
     const nodeOUs = new Map<NodeRole, NodeOU>();
     const n = config.fabricNodeOus;
-    if (n) {
-      const add = (role: NodeRole, ouId: mspProto.IFabricOUIdentifier | null | undefined) => {
-        if (!ouId) return;
-        const certificate = asBuffer(ouId.certificate);
-        nodeOUs.set(role, {
-          role,
-          ou: ouId.organizationalUnitIdentifier ?? '',
-          certifiersIdentifier: certificate.length
-            ? this.certifiersIdentifierOf(certificate, `NodeOU ${role}`, fail)
-            : undefined,
-        });
-      };
-      add('client', n.clientOuIdentifier);
-      add('peer', n.peerOuIdentifier);
-      add('admin', n.adminOuIdentifier);
-      add('orderer', n.ordererOuIdentifier);
-    }
-    this.nodeOUs = nodeOUs;
-    this.nodeOUsEnforced = Boolean(n?.enable) && nodeOUs.size > 0;
+    if (!n) return nodeOUs;
+    const add = (role: NodeRole, ouId: mspProto.IFabricOUIdentifier | null | undefined) => {
+      if (!ouId) return;
+      const certificate = asBuffer(ouId.certificate);
+      nodeOUs.set(role, {
+        role,
+        ou: ouId.organizationalUnitIdentifier ?? '',
+        certifiersIdentifier: certificate.length
+          ? this.certifiersIdentifierOf(certificate, `NodeOU ${role}`, this.fail)
+          : undefined,
+      });
+    };
+    add('client', n.clientOuIdentifier);
+    add('peer', n.peerOuIdentifier);
+    add('admin', n.adminOuIdentifier);
+    add('orderer', n.ordererOuIdentifier);
+    return nodeOUs;
+  }
 
-    // setupAdminsV142 + postSetupV142
-    this.admins = (config.admins ?? []).map((pem, i) => {
-      const cert = parse(pem, `admin certificate ${i}`);
+  /** setupAdminsV142: admin certificates, sanitized on their issuer; required without an admin OU. */
+  private setupAdmins(config: mspProto.IFabricMSPConfig): Certificate[] {
+    const admins = (config.admins ?? []).map((pem, i) => {
+      const cert = this.parseSetupCertificate(pem, `admin certificate ${i}`);
       const chain = this.uniqueChain(cert, cert.notBefore + 1000);
       if (typeof chain === 'string')
-        throw fail(`admin certificate ${i} (${cert.label}) is invalid: ${chain}`);
+        throw this.fail(`admin certificate ${i} (${cert.label}) is invalid: ${chain}`);
       return chain.length > 1 ? sanitizeCertificate(cert, chain[1]!) : cert;
     });
-    if (this.admins.length === 0 && (!this.nodeOUsEnforced || !nodeOUs.has('admin'))) {
-      throw fail('administrators must be declared (admins) when no admin OU classification is set');
+    if (admins.length === 0 && (!this.nodeOUsEnforced || !this.nodeOUs.has('admin'))) {
+      throw this.fail('administrators must be declared (admins) when no admin OU classification is set');
     }
-    this.adminSet = new Set(this.admins.map(der));
-    this.admins.forEach((admin, i) => {
-      if (this.nodeOUsEnforced) {
-        const ous = admin.subject.organizationalUnits;
-        const client = nodeOUs.get('client')?.ou;
-        const adminOu = nodeOUs.get('admin')?.ou;
-        if (
-          !ous.some(
-            (ou) => (client !== undefined && ou === client) || (adminOu !== undefined && ou === adminOu),
-          )
-        ) {
-          throw fail(
-            `admin ${i} (${admin.label}) is invalid: with NodeOUs enabled it must carry the client or admin OU`,
-          );
-        }
-      } else {
-        const outcome = this.validateCertificate(admin);
-        if (outcome.error) throw fail(`admin ${i} (${admin.label}) is invalid: ${outcome.error.message}`);
+    return admins;
+  }
+
+  /** postSetupV142: with NodeOUs an admin carries the client or admin OU, else it validates here. */
+  private checkAdmin(admin: Certificate, i: number): void {
+    if (this.nodeOUsEnforced) {
+      const ous = admin.subject.organizationalUnits;
+      const client = this.nodeOUs.get('client')?.ou;
+      const adminOu = this.nodeOUs.get('admin')?.ou;
+      if (
+        !ous.some(
+          (ou) => (client !== undefined && ou === client) || (adminOu !== undefined && ou === adminOu),
+        )
+      ) {
+        throw this.fail(
+          `admin ${i} (${admin.label}) is invalid: with NodeOUs enabled it must carry the client or admin OU`,
+        );
       }
-    });
+    } else {
+      const outcome = this.validateCertificate(admin);
+      if (outcome.error) throw this.fail(`admin ${i} (${admin.label}) is invalid: ${outcome.error.message}`);
+    }
   }
 
   // -------------------------------------------------------------------------------------------

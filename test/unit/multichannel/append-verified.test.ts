@@ -4,19 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { ManualClock, systemClock } from '../../../src/clock.js';
+import { systemClock } from '../../../src/clock.js';
 import { OrdererError } from '../../../src/errors.js';
-import { BlockCutter } from '../../../src/blockcutter/index.js';
-import { readConfigBlock } from '../../../src/channelconfig/index.js';
 import { MemoryBlockStore } from '../../../src/ledger/index.js';
-import { CertificateExpiryCache } from '../../../src/msgprocessor/index.js';
-import { ChainSupport } from '../../../src/multichannel/chainsupport.js';
-import { channelResources } from '../../../src/server/orderer.js';
 import { common, asBuffer } from '../../../src/protos/index.js';
 import { BlockMetadataIndex, blockHeaderHash, newBlock } from '../../../src/protoutil/block.js';
 import { BlockWriter } from '../../../src/multichannel/blockwriter.js';
 import { loadLocalMsp } from '../../../src/msp/index.js';
 import { join } from 'node:path';
+import { buildChainSupport } from '../../support/chain-support.js';
 import { CRYPTO } from '../../support/fabric-clients.js';
 import type { SigningIdentity } from '../../../src/msp/types.js';
 import { goldenBlocks } from '../../support/ledger.js';
@@ -25,29 +21,11 @@ const signer = { mspId: 'OrdererMSP', serialized: Buffer.from('us'), certPem: ''
 
 async function setup() {
   const golden = await goldenBlocks('mychannel');
-  const genesis = common.Block.decode(golden[0]!);
-  const contents = readConfigBlock(genesis);
-  const store = new MemoryBlockStore({ channelId: contents.channelId });
-  await store.append({ number: 0, bytes: golden[0]! });
-  const resources = channelResources();
-  const clock = new ManualClock();
   const applied: number[] = [];
-  const support = new ChainSupport(
-    { channelId: contents.channelId, isSystemChannel: false, noExpirationChecks: true },
-    {
-      store,
-      signer,
-      clock,
-      logger: pino({ level: 'silent' }),
-      bundle: resources.createBundle(contents.channelId, contents.configEnvelope.config ?? {}),
-      lastBlock: genesis,
-      lastConfigBlockNumber: 0,
-      resources,
-      expiry: new CertificateExpiryCache(),
-      createBlockCutter: (batchSize) => new BlockCutter({ batchSize }, { clock }),
-      onConfigApplied: (bundle) => applied.push(bundle.sequence),
-    },
-  );
+  const { support, store } = await buildChainSupport(golden[0]!, {
+    signer,
+    onConfigApplied: (bundle) => applied.push(bundle.sequence),
+  });
   return { support, store, golden, applied };
 }
 

@@ -4,18 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
-import { ManualClock } from '../../../src/clock.js';
 import { OrdererError } from '../../../src/errors.js';
-import { BlockCutter } from '../../../src/blockcutter/index.js';
-import { readConfigBlock } from '../../../src/channelconfig/index.js';
-import { MemoryBlockStore, type StoredBlock } from '../../../src/ledger/index.js';
-import { CertificateExpiryCache } from '../../../src/msgprocessor/index.js';
-import { ChainSupport } from '../../../src/multichannel/chainsupport.js';
-import { channelResources } from '../../../src/server/orderer.js';
-import { common, asBuffer } from '../../../src/protos/index.js';
+import type { MemoryBlockStore, StoredBlock } from '../../../src/ledger/index.js';
+import { asBuffer } from '../../../src/protos/index.js';
 import { newBlock } from '../../../src/protoutil/block.js';
 import type { SigningIdentity } from '../../../src/msp/types.js';
+import { buildChainSupport } from '../../support/chain-support.js';
 import { FIXTURES } from '../../support/fabric-clients.js';
 import { makeEnvelope } from '../../support/solo.js';
 import { enospc } from '../../support/disk-full-fault.js';
@@ -28,35 +22,20 @@ const signer = {
 } as SigningIdentity;
 
 async function setup() {
-  const genesisBytes = readFileSync(join(FIXTURES, 'blocks/appsolo-genesis.block'));
-  const genesis = common.Block.decode(genesisBytes);
-  const contents = readConfigBlock(genesis);
-  const inner = new MemoryBlockStore({ channelId: contents.channelId });
-  await inner.append({ number: 0, bytes: asBuffer(common.Block.encode(genesis).finish()) });
   let full = false;
-  const store = Object.assign(Object.create(inner) as MemoryBlockStore, {
-    append: (block: StoredBlock) => (full ? Promise.reject(enospc()) : inner.append(block)),
-  });
-  const resources = channelResources();
-  const clock = new ManualClock();
   const committed: number[] = [];
-  const support = new ChainSupport(
-    { channelId: contents.channelId, isSystemChannel: false, noExpirationChecks: true },
+  const { support, store, genesis } = await buildChainSupport(
+    readFileSync(join(FIXTURES, 'blocks/appsolo-genesis.block')),
     {
-      store,
       signer,
-      clock,
-      logger: pino({ level: 'silent' }),
-      bundle: resources.createBundle(contents.channelId, contents.configEnvelope.config ?? {}),
-      lastBlock: genesis,
-      lastConfigBlockNumber: 0,
-      resources,
-      expiry: new CertificateExpiryCache(),
-      createBlockCutter: (batchSize) => new BlockCutter({ batchSize }, { clock }),
+      wrapStore: (inner) =>
+        Object.assign(Object.create(inner) as MemoryBlockStore, {
+          append: (block: StoredBlock) => (full ? Promise.reject(enospc()) : inner.append(block)),
+        }),
       onBlockCommitted: (_channel, block) => committed.push(Number(block.header!.number)),
     },
   );
-  return { support, inner, genesis, committed, setFull: (value: boolean) => (full = value) };
+  return { support, inner: store, genesis, committed, setFull: (value: boolean) => (full = value) };
 }
 
 test('chain support: a normal block that fails on a full disk leaves height and sequence; the retry is the same number', async () => {

@@ -4,19 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import pino from 'pino';
-import { ManualClock, systemClock } from '../../../src/clock.js';
+import { systemClock } from '../../../src/clock.js';
 import { OrdererError } from '../../../src/errors.js';
-import { BlockCutter } from '../../../src/blockcutter/index.js';
 import { loadLocalMsp } from '../../../src/msp/index.js';
-import { MemoryBlockStore } from '../../../src/ledger/index.js';
-import { CertificateExpiryCache } from '../../../src/msgprocessor/index.js';
-import { ChainSupport } from '../../../src/multichannel/chainsupport.js';
-import { channelResources } from '../../../src/server/orderer.js';
-import { common, orderer } from '../../../src/protos/index.js';
+import { orderer } from '../../../src/protos/index.js';
 import { decodeEnvelope } from '../../../src/protoutil/envelope.js';
 import type { OrdererConfig } from '../../../src/channelconfig/types.js';
 import type { Chain, Consenter } from '../../../src/consensus/types.js';
+import { buildChainSupport } from '../../support/chain-support.js';
 import { CRYPTO } from '../../support/fabric-clients.js';
 import { ORDERER_ADMIN, loadSigner } from '../../support/configtx-crypto.js';
 import { makeConfigUpdateEnvelope } from '../../support/configtx-fixtures.js';
@@ -26,33 +21,13 @@ const CHANNEL = 'mychannel';
 
 async function channelWith(validate: Consenter['validateConsensusMetadata']) {
   const [genesisBytes] = await goldenBlocks(CHANNEL);
-  const genesis = common.Block.decode(genesisBytes!);
-  const store = new MemoryBlockStore({ channelId: CHANNEL });
-  await store.append({ number: 0, bytes: genesisBytes! });
-  const resources = channelResources();
-  const configEnvelope = common.ConfigEnvelope.decode(
-    decodeEnvelope(Buffer.from(genesis.data!.data![0]!)).data,
-  );
-  const clock = new ManualClock();
-  const support = new ChainSupport(
-    { channelId: CHANNEL, isSystemChannel: false, noExpirationChecks: true },
-    {
-      store,
-      signer: loadLocalMsp({
-        dir: join(CRYPTO, 'ordererOrganizations/example.com/orderers/orderer0.example.com/msp'),
-        mspId: 'OrdererMSP',
-        clock: systemClock,
-      }).signer,
-      clock,
-      logger: pino({ level: 'silent' }),
-      bundle: resources.createBundle(CHANNEL, configEnvelope.config!),
-      lastBlock: genesis,
-      lastConfigBlockNumber: 0,
-      resources,
-      expiry: new CertificateExpiryCache(),
-      createBlockCutter: (batchSize) => new BlockCutter({ batchSize }, { clock }),
-    },
-  );
+  const { support } = await buildChainSupport(genesisBytes!, {
+    signer: loadLocalMsp({
+      dir: join(CRYPTO, 'ordererOrganizations/example.com/orderers/orderer0.example.com/msp'),
+      mspId: 'OrdererMSP',
+      clock: systemClock,
+    }).signer,
+  });
   const consenter: Consenter = {
     handleChain: () => ({}) as Chain,
     isChannelMember: () => true,

@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
 import { common } from '../../../../src/protos/index.js';
 import { BlockMetadataIndex, blockHeaderHash, consenterMetadataOf } from '../../../../src/protoutil/block.js';
 import { blockSignatureSet, verifyBlock } from '../../../../src/protoutil/verify.js';
@@ -14,13 +13,8 @@ import { encodeBlockMetadata, readBlockMetadata } from '../../../../src/consensu
 import { etcdraftConfigOf } from '../../../../src/channelconfig/etcdraft.js';
 import { readConfigBlock } from '../../../../src/channelconfig/index.js';
 import { channelResources } from '../../../../src/server/orderer.js';
-import { ChainSupport } from '../../../../src/multichannel/chainsupport.js';
-import { MemoryBlockStore } from '../../../../src/ledger/index.js';
-import { CertificateExpiryCache } from '../../../../src/msgprocessor/index.js';
-import { BlockCutter } from '../../../../src/blockcutter/index.js';
-import { ManualClock } from '../../../../src/clock.js';
-import type { SigningIdentity } from '../../../../src/msp/types.js';
 import { FIXTURES } from '../../../support/fabric-clients.js';
+import { buildChainSupport } from '../../../support/chain-support.js';
 
 const GOLDEN = join(FIXTURES, 'golden-raft');
 const blocksOf = (node: number) =>
@@ -77,24 +71,7 @@ test("the etcdraft BlockMetadata of Go's blocks is read and re-encoded to the sa
 });
 
 test("a node following the group stores another node's blocks exactly as received", async () => {
-  const store = new MemoryBlockStore({ channelId });
-  await store.append({ number: 0, bytes: nodes[1]![0]! });
-  const clock = new ManualClock();
-  const support = new ChainSupport(
-    { channelId, isSystemChannel: false, noExpirationChecks: true },
-    {
-      store,
-      signer: { mspId: 'OrdererMSP' } as SigningIdentity,
-      clock,
-      logger: pino({ level: 'silent' }),
-      bundle,
-      lastBlock: genesis,
-      lastConfigBlockNumber: 0,
-      resources,
-      expiry: new CertificateExpiryCache(),
-      createBlockCutter: (batchSize) => new BlockCutter({ batchSize }, { clock }),
-    },
-  );
+  const { support, store } = await buildChainSupport(nodes[1]![0]!);
   for (const bytes of nodes[1]!.slice(1)) await support.appendVerified(bytes);
   await support.flushed();
   for (let n = 0; n < 4; n++) assert.ok((await store.getBlock(n))!.bytes.equals(nodes[1]![n]!));
