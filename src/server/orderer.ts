@@ -391,6 +391,7 @@ async function startResources(
     {
       serverCertificatePem: clusterTls?.serverCertificatePem,
       client: clusterClient,
+      clock,
       logger: named(LOGGER_NAMES.etcdraft),
       chainObserver: (channelId) => etcdraftChainObserver(metrics.etcdraft, channelId),
     },

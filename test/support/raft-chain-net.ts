@@ -147,6 +147,7 @@ export class RaftChainNet {
       {
         raftId: id,
         blockMetadata: readBlockMetadata(last.consenterMetadata, this.consenters),
+        consenters: this.consenters,
         raftOptions: {
           tickIntervalMs: TICK_MS,
           electionTick: 10,

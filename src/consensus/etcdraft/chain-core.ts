@@ -14,7 +14,16 @@ import { common } from '../../protos/index.js';
 import { HeaderType } from '../../protoutil/envelope.js';
 import { headerTypeOfBlock } from '../../channelconfig/configblock.js';
 import type { BlockCreator, BlockCutterLike, ReceivedEnvelope } from '../types.js';
-import { EntryType, type Entry } from './raft/types.js';
+import { ConfChangeType, EntryType, type Entry } from './raft/types.js';
+import { decodeConfChange } from './raft/wire.js';
+import type { EtcdraftConsenter } from '../../channelconfig/etcdraft.js';
+import type { RaftBlockMetadata } from './metadata.js';
+import {
+  computeMembershipChange,
+  consentersOfConfigBlock,
+  unfinishedConfChange,
+  type RaftConfChange,
+} from './membership.js';
 import { StateType } from './raft/raft.js';
 
 /** What the core reads from the channel and the Raft node with each event. */
@@ -27,6 +36,8 @@ export interface RaftChainContext {
   maxInflightBlocks: number;
   /** Last index of this node's Raft log (a new leader waits until it has applied up to it). */
   raftLastIndex: number;
+  /** Raft's voters now (a new leader compares them with the block metadata's consenter IDs). */
+  voters: readonly number[];
   /** Milliseconds on the chain's clock, for resending and giving up on unanswered submissions. */
   now: number;
 }
@@ -51,8 +62,29 @@ export type Submission = {
 export type RaftChainEffect =
   /** Leader: propose this block (all metadata slots empty) as a Raft normal entry. */
   | { type: 'propose-block'; block: common.Block; isConfig: boolean }
-  /** Write a committed block with etcdraft metadata raft_index = raftIndex. */
-  | { type: 'write-block'; block: common.Block; raftIndex: number; isConfig: boolean }
+  /**
+   * Write a committed block with this etcdraft BlockMetadata (raft_index = raftIndex; for a
+   * config block that changes the consenter set, the new IDs already).
+   */
+  | {
+      type: 'write-block';
+      block: common.Block;
+      raftIndex: number;
+      isConfig: boolean;
+      metadata: RaftBlockMetadata;
+    }
+  /** Propose this ConfChange to Raft (only the leader's counts; followers' are dropped). */
+  | { type: 'propose-conf-change'; change: RaftConfChange }
+  /**
+   * The consenter set changed (a ConfChange applied, or a certificate rotated): reconnect to
+   * these members; removedSelf: this node is no longer a consenter and must stop.
+   */
+  | {
+      type: 'membership-changed';
+      metadata: RaftBlockMetadata;
+      consenters: readonly EtcdraftConsenter[];
+      removedSelf: boolean;
+    }
   /**
    * Bytes of blocks since the last snapshot reached SnapshotIntervalSize: snapshot the Raft
    * state at this index, with the last applied block (as proposed, metadata empty) as its data.
@@ -80,6 +112,9 @@ export interface RaftChainCoreOptions {
   /** The last block in the ledger and the Raft index it came from (0 for a genesis block). */
   lastBlock: common.IBlock;
   appliedIndex: number;
+  /** The etcdraft BlockMetadata of the last block and the consenters it numbers (config order). */
+  blockMetadata: RaftBlockMetadata;
+  consenters: readonly EtcdraftConsenter[];
   /** How many envelope hashes of committed blocks a leader remembers to drop re-sent copies. */
   dedupeWindow?: number;
   /** Options.SnapshotIntervalSize: bytes of block entries between snapshots. */
@@ -117,6 +152,10 @@ export class RaftChainCore {
   private justElected = false;
   private blockInflight = 0;
   private configInflight = false;
+  private metadata: RaftBlockMetadata;
+  private consenters: readonly EtcdraftConsenter[];
+  /** The ConfChange a committed config block asked for, until Raft applied it. */
+  private confChangeInProgress: RaftConfChange | undefined;
   private timerGeneration = 0;
   private timerArmed = false;
   /** Submissions not yet in an applied block, by envelope hash (oldest first). */
@@ -144,6 +183,8 @@ export class RaftChainCore {
     this.appliedIndex = options.appliedIndex;
     this.dedupeWindow = options.dedupeWindow ?? 100_000;
     this.snapshotIntervalSize = options.snapshotIntervalSize;
+    this.metadata = options.blockMetadata;
+    this.consenters = options.consenters;
     this.bytesSinceSnapshot = options.bytesSinceSnapshot ?? 0;
   }
 
@@ -158,6 +199,15 @@ export class RaftChainCore {
   /** True while this node takes envelopes into blocks: leader, log applied, nothing blocking. */
   get acceptingAsLeader(): boolean {
     return this.isLeader && !this.justElected;
+  }
+
+  /** The etcdraft BlockMetadata as of the last applied block (IDs, next ID). */
+  get blockMetadata(): RaftBlockMetadata {
+    return this.metadata;
+  }
+
+  get currentConsenters(): readonly EtcdraftConsenter[] {
+    return this.consenters;
   }
 
   get lastBlockNumber(): number {
@@ -252,7 +302,7 @@ export class RaftChainCore {
     let lastBlockEntry: Entry | undefined;
     for (const entry of entries) {
       if (entry.type === EntryType.ConfChange || entry.type === EntryType.ConfChangeV2) {
-        effects.push({ type: 'apply-conf-change', entry });
+        effects.push(...this.confChangeApplied(entry));
       } else if (entry.data.length > 0 && entry.index > this.appliedIndex) {
         effects.push(...this.applyBlock(entry, acknowledged));
         // Fabric's accDataSize: every block entry counts, also one this node had caught up on.
@@ -430,14 +480,31 @@ export class RaftChainCore {
     this.creator = this.deps.newBlockCreator(this.lastBlock);
     this.intake.length = 0;
     for (const waiting of this.kept.values()) this.intake.push(waiting);
-    return [
+    const effects: RaftChainEffect[] = [
       {
         type: 'log',
         level: 'info',
         message: `Start accepting requests as Raft leader at block [${this.lastBlockNumber}]`,
       },
-      ...this.drainIntake(ctx),
     ];
+    // Fabric's getInFlightConfChange: a ConfChange a config block asked for but the previous
+    // leader did not get committed is proposed again, and nothing is ordered until it is applied.
+    const unfinished =
+      this.confChangeInProgress ??
+      (this.lastBlockIsConfig() ? unfinishedConfChange(ctx.voters, this.metadata) : undefined);
+    if (unfinished) {
+      this.confChangeInProgress = unfinished;
+      this.configInflight = true;
+      effects.push(
+        {
+          type: 'log',
+          level: 'info',
+          message: `Proposing the unfinished Raft configuration change: ${describeConfChange(unfinished)}`,
+        },
+        { type: 'propose-conf-change', change: unfinished },
+      );
+    }
+    return [...effects, ...this.drainIntake(ctx)];
   }
 
   /** Orders waiting submissions while the leader may (not paused by a config or in-flight limit). */
@@ -533,6 +600,8 @@ export class RaftChainCore {
     const type = headerTypeOfBlock(block);
     const isConfig = type === HeaderType.CONFIG || type === HeaderType.ORDERER_TRANSACTION;
     if (isConfig) this.configInflight = false;
+    const after: RaftChainEffect[] = [];
+    if (type === HeaderType.CONFIG) after.push(...this.configBlockApplied(block, number));
     for (const data of block.data?.data ?? []) {
       const hash = envelopeHash(data);
       this.remember(hash);
@@ -540,7 +609,79 @@ export class RaftChainCore {
       this.forget(hash);
       acknowledged.push(...this.takeTickets(hash));
     }
-    return [{ type: 'write-block', block, raftIndex: entry.index, isConfig }];
+    this.metadata = { ...this.metadata, raftIndex: entry.index };
+    return [
+      { type: 'write-block', block, raftIndex: entry.index, isConfig, metadata: this.metadata },
+      ...after,
+    ];
+  }
+
+  /**
+   * Fabric's writeConfigBlock/detectConfChange: the config block's consenters against the
+   * current ones. The block is written with the new IDs; an added or removed node becomes a
+   * Raft ConfChange, and intake stays paused until Raft applied it; a rotation only reconnects.
+   */
+  private configBlockApplied(block: common.Block, number: number): RaftChainEffect[] {
+    const next = consentersOfConfigBlock(block);
+    if (!next) return [];
+    const change = computeMembershipChange(this.metadata, this.consenters, next);
+    this.metadata = change.metadata;
+    this.consenters = change.consenters;
+    if (change.confChange) {
+      this.confChangeInProgress = change.confChange;
+      this.configInflight = true;
+      return [
+        {
+          type: 'log',
+          level: 'info',
+          message: `Config block [${number}] ${describeConfChange(change.confChange)}, pause accepting transactions till config change is applied`,
+        },
+        { type: 'propose-conf-change', change: change.confChange },
+      ];
+    }
+    if (change.rotated === undefined) return [];
+    return [
+      {
+        type: 'log',
+        level: 'info',
+        message: `Config block [${number}] rotates TLS certificate of node ${change.rotated}`,
+      },
+      {
+        type: 'membership-changed',
+        metadata: this.metadata,
+        consenters: this.consenters,
+        removedSelf: false,
+      },
+    ];
+  }
+
+  /** A committed ConfChange entry (Raft has applied it already): finish the change it belongs to. */
+  private confChangeApplied(entry: Entry): RaftChainEffect[] {
+    if (entry.type !== EntryType.ConfChange) return [];
+    const cc = decodeConfChange(entry.data);
+    const pending = this.confChangeInProgress;
+    if (!pending || pending.nodeId !== cc.nodeId || pending.type !== cc.type) return [];
+    this.confChangeInProgress = undefined;
+    this.configInflight = false;
+    return [
+      {
+        type: 'log',
+        level: 'info',
+        message: `Applied config change to ${describeConfChange(pending)}, consenters now [${this.metadata.consenterIds.join(', ')}]`,
+      },
+      {
+        type: 'membership-changed',
+        metadata: this.metadata,
+        consenters: this.consenters,
+        removedSelf: cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.raftId,
+      },
+    ];
+  }
+
+  private lastBlockIsConfig(): boolean {
+    return (
+      Number(this.lastBlock.header!.number) > 0 && headerTypeOfBlock(this.lastBlock) === HeaderType.CONFIG
+    );
   }
 
   private remember(hash: string): void {
@@ -560,6 +701,12 @@ export class RaftChainCore {
     this.unacknowledged.delete(hash);
     return tickets;
   }
+}
+
+function describeConfChange(change: RaftConfChange): string {
+  return change.type === ConfChangeType.AddNode
+    ? `adds node ${change.nodeId}`
+    : `removes node ${change.nodeId}`;
 }
 
 function isConfigEnvelope(env: ReceivedEnvelope): boolean {

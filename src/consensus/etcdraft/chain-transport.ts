@@ -28,6 +28,12 @@ export class ClusterChainTransport implements RaftChainTransport {
     this.client = dependencies.client;
   }
 
+  /** The other consenters after a membership change (streams to removed ones are the client's to end). */
+  setMembers(members: readonly ClusterMember[]): void {
+    this.members.clear();
+    for (const member of members) this.members.set(member.id, member);
+  }
+
   sendConsensus(to: number, payload: Uint8Array, metadata?: Uint8Array): boolean {
     const member = this.members.get(to);
     if (member === undefined) return false;

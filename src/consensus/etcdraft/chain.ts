@@ -12,7 +12,7 @@ import type { orderer } from '../../protos/index.js';
 import { marshalBlock } from '../../protoutil/block.js';
 import { decodeEnvelope, HeaderType } from '../../protoutil/envelope.js';
 import { ChainedBlockCreator } from '../../multichannel/blockcreator.js';
-import type { EtcdraftOptions } from '../../channelconfig/etcdraft.js';
+import type { EtcdraftConsenter, EtcdraftOptions } from '../../channelconfig/etcdraft.js';
 import type {
   Chain,
   ChainStatusReport,
@@ -26,7 +26,9 @@ import {
   type RaftChainEffect,
   type ResendPolicy,
 } from './chain-core.js';
-import { encodeBlockMetadata, type RaftBlockMetadata } from './metadata.js';
+import { clusterMembers, encodeBlockMetadata, type RaftBlockMetadata } from './metadata.js';
+import type { RaftConfChange } from './membership.js';
+import type { ClusterMember } from '../../cluster/members.js';
 import { RaftNode, type RaftNodeWal } from './node.js';
 import type { Message, RaftLogger, RandomIntn } from './raft/index.js';
 import { EntryType, type Snapshot } from './raft/types.js';
@@ -56,6 +58,8 @@ export interface EtcdraftChainOptions {
   readonly raftId: number;
   /** The etcdraft metadata of the last block (readBlockMetadata): IDs and the applied Raft index. */
   readonly blockMetadata: RaftBlockMetadata;
+  /** The channel's consenters in config order: blockMetadata.consenterIds[i] is consenters[i]. */
+  readonly consenters: readonly EtcdraftConsenter[];
   /** Options of the channel's etcdraft ConfigMetadata. */
   readonly raftOptions: Pick<
     EtcdraftOptions,
@@ -97,6 +101,11 @@ export interface EtcdraftChainDependencies {
    * reaches. Without it such a node halts, saying so.
    */
   readonly pullBlocks?: (from: number, to: number) => AsyncIterable<Buffer>;
+  /**
+   * The consenter set changed (a member added, removed or its certificate rotated): the cluster
+   * service and transport must know these members from now on.
+   */
+  readonly onMembershipChanged?: (members: readonly ClusterMember[]) => void;
   /** Told once the chain has halted (the consenter takes it off the cluster service). */
   readonly onHalted?: () => void;
   /** Told what the consensus_etcdraft_* metrics report; nothing by default. */
@@ -124,6 +133,7 @@ export class EtcdraftChain implements Chain {
   private readonly openWal: NonNullable<EtcdraftChainDependencies['openWal']>;
   private readonly onHalted: (() => void) | undefined;
   private readonly pullBlocks: EtcdraftChainDependencies['pullBlocks'];
+  private readonly onMembershipChanged: EtcdraftChainDependencies['onMembershipChanged'];
   private readonly observer: EtcdraftChainObserver;
   private readonly activeNodesTracker: ActiveNodesTracker;
   private readonly disseminator: ClusterMetadataDisseminator;
@@ -161,6 +171,7 @@ export class EtcdraftChain implements Chain {
     this.openWal = dependencies.openWal ?? ((o) => RaftWal.open(o));
     this.onHalted = dependencies.onHalted;
     this.pullBlocks = dependencies.pullBlocks;
+    this.onMembershipChanged = dependencies.onMembershipChanged;
     this.observer = dependencies.observer ?? silentChainObserver;
     this.activeNodesTracker = new ActiveNodesTracker(options.raftId);
     this.disseminator = new ClusterMetadataDisseminator(() =>
@@ -182,6 +193,12 @@ export class EtcdraftChain implements Chain {
   }
 
   /** The active node IDs: counted here when leader, heard from the leader otherwise. */
+  /** The consenter set as of the last applied block: IDs (block metadata) and consenters. */
+  membership(): { metadata: RaftBlockMetadata; consenters: readonly EtcdraftConsenter[] } {
+    if (this.core) return { metadata: this.core.blockMetadata, consenters: this.core.currentConsenters };
+    return { metadata: this.options.blockMetadata, consenters: this.options.consenters };
+  }
+
   get activeNodeIds(): readonly number[] {
     return this.activeNodes;
   }
@@ -348,6 +365,8 @@ export class EtcdraftChain implements Chain {
         raftId: options.raftId,
         lastBlock,
         appliedIndex: applied,
+        blockMetadata: options.blockMetadata,
+        consenters: options.consenters,
         snapshotIntervalSize: options.raftOptions.snapshotIntervalSize,
         bytesSinceSnapshot,
       },
@@ -417,6 +436,7 @@ export class EtcdraftChain implements Chain {
       batchTimeoutMs: this.support.sharedConfig().batchTimeoutMs,
       maxInflightBlocks: this.options.raftOptions.maxInflightBlocks,
       raftLastIndex: this.node?.memoryStorage.lastIndex() ?? 0,
+      voters: this.node?.confState().voters ?? [],
       now: this.support.clock.now(),
     };
   }
@@ -572,11 +592,7 @@ export class EtcdraftChain implements Chain {
         this.propose(effect.block);
         return undefined;
       case 'write-block': {
-        const metadata = encodeBlockMetadata({
-          consenterIds: this.options.blockMetadata.consenterIds,
-          nextConsenterId: this.options.blockMetadata.nextConsenterId,
-          raftIndex: effect.raftIndex,
-        });
+        const metadata = encodeBlockMetadata(effect.metadata);
         const written = effect.isConfig
           ? this.support.writeConfigBlock(effect.block, metadata)
           : this.support.writeBlock(effect.block, metadata);
@@ -587,8 +603,11 @@ export class EtcdraftChain implements Chain {
         // Off the apply path, as Fabric's gc goroutine: a failed snapshot costs only log length.
         this.track(this.takeSnapshot(effect.index, effect.data, effect.blockNumber));
         return undefined;
-      case 'apply-conf-change':
-        // RaftNode applies committed conf changes itself before handing the entries over.
+      case 'propose-conf-change':
+        this.proposeConfChange(effect.change);
+        return undefined;
+      case 'membership-changed':
+        this.membershipChanged(effect.metadata, effect.consenters, effect.removedSelf);
         return undefined;
       case 'forward':
         this.forward(effect.to, effect.env, effect.configSeq, effect.tickets);
@@ -681,6 +700,43 @@ export class EtcdraftChain implements Chain {
     }
     await this.dispatch(this.core!.snapshotInstalled(snapshot.metadata.index, this.context()));
     this.observer.snapshotBlock(target);
+  }
+
+  private proposeConfChange(change: RaftConfChange): void {
+    try {
+      this.node?.proposeConfChange({ type: change.type, nodeId: change.nodeId, context: undefined, id: 0 });
+    } catch (err) {
+      // A follower's proposal is dropped (Fabric disables forwarding): the leader's counts.
+      this.support.logger.debug(
+        { channel: this.support.channelId, err: errorMessage(err) },
+        'Raft did not take the configuration change proposal',
+      );
+    }
+  }
+
+  /** Fabric's configureComm after a membership change; a node removed from the set stops. */
+  private membershipChanged(
+    metadata: RaftBlockMetadata,
+    consenters: readonly EtcdraftConsenter[],
+    removedSelf: boolean,
+  ): void {
+    this.observer.clusterSize(metadata.consenterIds.length);
+    this.onMembershipChanged?.(clusterMembers(metadata, consenters));
+    if (!removedSelf) return;
+    this.support.logger.info(
+      { channel: this.support.channelId },
+      'This node is being removed from replica set; halting its etcdraft chain',
+    );
+    const error = unavailable(
+      `this orderer was removed from the consenters of channel ${this.support.channelId}; ` +
+        'send transactions to one of its consenters',
+      { channel: this.support.channelId },
+    );
+    // Not awaited here: halting waits for the effect queue this runs in.
+    void Promise.resolve().then(async () => {
+      await this.halt();
+      this.failure ??= error;
+    });
   }
 
   private propose(block: common.Block): void {

@@ -12,12 +12,15 @@ import { MemberMapping, publicKeyOf, type ClusterMember } from '../../cluster/me
 import type { ClusterClient } from '../../cluster/comm.js';
 import type { ClusterChannel } from '../../cluster/service.js';
 import type { Logger } from '../../logging.js';
+import type { Clock } from '../../clock.js';
+import { X509Certificate } from 'node:crypto';
 import type { common } from '../../protos/index.js';
 import type { Consenter, ConsenterSupport } from '../types.js';
 import { EtcdraftChain, type EtcdraftChainDependencies } from './chain.js';
 import type { EtcdraftChainObserver } from './observer.js';
 import { ClusterChainTransport } from './chain-transport.js';
 import { clusterMembers, readBlockMetadata } from './metadata.js';
+import { computeMembershipChange, unacceptableQuorumLoss } from './membership.js';
 import type { RandomIntn } from './raft/index.js';
 
 export interface EtcdraftConsenterOptions {
@@ -39,6 +42,8 @@ export interface EtcdraftConsenterDependencies {
   readonly serverCertificatePem: Buffer | undefined;
   readonly client: Pick<ClusterClient, 'sendConsensus' | 'sendSubmit' | 'disconnect'>;
   readonly logger: Logger;
+  /** Checks that added consenters' certificates have not expired. */
+  readonly clock: Clock;
   /** Election-timeout randomness; tests inject a seeded one. */
   readonly random?: RandomIntn;
   /** Opens a channel's WAL (tests may wrap it); RaftWal.open by default. */
@@ -55,6 +60,7 @@ export interface LeaderlessChannel {
 
 interface ChannelEntry extends ClusterChannel {
   readonly chain: EtcdraftChain;
+  members: MemberMapping;
 }
 
 export class EtcdraftConsenter implements Consenter {
@@ -108,27 +114,46 @@ export class EtcdraftConsenter implements Consenter {
 
   /**
    * Fabric's consenter/chain ValidateConsensusMetadata: the new metadata must be a valid etcdraft
-   * config (options and consenter certificates against the new config's orderer orgs' TLS CAs).
-   * Changes to the consenter set are refused until membership changes are supported.
+   * config (options and consenter certificates against the new config's orderer orgs' TLS CAs);
+   * for an existing channel, at most one consenter added and one removed (a rotation), added
+   * certificates unexpired, and no change that leaves fewer active nodes than a quorum.
    */
   validateConsensusMetadata(
     oldBundle: ChannelConfigBundle,
     newBundle: ChannelConfigBundle,
     newChannel: boolean,
   ): void {
-    const next = this.configOf(newBundle, newBundle.channelId);
+    const channelId = newBundle.channelId;
+    const next = this.configOf(newBundle, channelId);
     if (newChannel || oldBundle.orderer?.consensusType !== 'etcdraft') return;
-    const previous = this.configOf(oldBundle, oldBundle.channelId);
-    const before = new Set(previous.consenters.map((c) => c.clientTlsCert.toString('base64')));
-    const after = new Set(next.consenters.map((c) => c.clientTlsCert.toString('base64')));
-    const added = [...after].filter((cert) => !before.has(cert)).length;
-    const removed = [...before].filter((cert) => !after.has(cert)).length;
-    if (added > 0 || removed > 0)
+    const chain = this.channels.get(channelId)?.chain;
+    const current = chain?.membership() ?? {
+      consenters: this.configOf(oldBundle, channelId).consenters,
+      metadata: readBlockMetadata(undefined, this.configOf(oldBundle, channelId).consenters),
+    };
+    const change = computeMembershipChange(current.metadata, current.consenters, next.consenters);
+    if (change.added.length === 0 && change.removed.length === 0) return;
+    const now = this.deps.clock.now();
+    for (const consenter of change.added) {
+      for (const [name, pem] of [
+        ['client', consenter.clientTlsCert],
+        ['server', consenter.serverTlsCert],
+      ] as const) {
+        const expiry = certificateExpiry(pem);
+        if (expiry !== undefined && expiry <= now)
+          throw badRequest(
+            `the ${name} TLS certificate of the added consenter ${consenter.host}:${consenter.port} expired at ` +
+              `${new Date(expiry).toISOString()}; add it with a valid certificate`,
+            { channel: channelId },
+          );
+      }
+    }
+    const active = chain?.activeNodeIds ?? [];
+    if (unacceptableQuorumLoss(change, active))
       throw badRequest(
-        `the update changes the etcdraft consenter set of channel ${newBundle.channelId} ` +
-          `(${added} added, ${removed} removed), which this orderer does not support yet; ` +
-          'change only the options, or make the change through a Fabric orderer',
-        { channel: newBundle.channelId, added, removed },
+        `${active.length} out of ${change.metadata.consenterIds.length} nodes are alive, configuration will result in quorum loss; ` +
+          'bring the missing consenters back (or wait until the leader has seen them) and retry',
+        { channel: channelId, active: [...active] },
       );
   }
 
@@ -162,10 +187,15 @@ export class EtcdraftConsenter implements Consenter {
       );
     const previous = this.channels.get(channelId);
     if (previous) void previous.chain.halt().catch(() => {});
+    const transport = new ClusterChainTransport(
+      { channel: channelId, members: members.filter((member) => member.id !== self.id) },
+      { client: this.deps.client },
+    );
     const chain = new EtcdraftChain(
       {
         raftId: self.id,
         blockMetadata,
+        consenters: config.consenters,
         raftOptions: { ...config.options, tickIntervalMs },
         walDir: this.options.walDir,
         snapDir: this.options.snapDir,
@@ -176,15 +206,29 @@ export class EtcdraftConsenter implements Consenter {
       },
       {
         support,
-        transport: new ClusterChainTransport(
-          { channel: channelId, members: members.filter((member) => member.id !== self.id) },
-          { client: this.deps.client },
-        ),
+        transport,
         ...(this.deps.random ? { random: this.deps.random } : {}),
         ...(this.deps.openWal ? { openWal: this.deps.openWal } : {}),
         ...(this.deps.chainObserver ? { observer: this.deps.chainObserver(channelId) } : {}),
         // Halting also takes the chain off the cluster service.
         onHalted: () => this.forget(channelId, chain),
+        onMembershipChanged: (current) => {
+          const entry = this.channels.get(channelId);
+          if (entry?.chain !== chain) return;
+          const kept = new Set(current.map((member) => member.id));
+          for (const old of entry.members.members) {
+            // Removed, or its certificate rotated: the streams of the old identity end.
+            const now = current.find((member) => member.id === old.id);
+            if (!kept.has(old.id) || !now?.serverTlsCert.equals(old.serverTlsCert))
+              this.deps.client.disconnect(channelId, old.id);
+          }
+          entry.members = new MemberMapping(current);
+          transport.setMembers(current.filter((member) => member.id !== self.id));
+          this.deps.logger.info(
+            { channel: channelId, consenters: current.map((m) => `${m.id}@${m.host}:${m.port}`) },
+            'etcdraft consenter set changed',
+          );
+        },
       },
     );
     const entry: ChannelEntry = { chain, members: new MemberMapping(members), endpoint: chain.cluster };
@@ -254,3 +298,12 @@ export class EtcdraftConsenter implements Consenter {
 }
 
 export type { ClusterMember };
+
+/** When a PEM certificate stops being valid (ms since the epoch), or undefined if it cannot be read. */
+function certificateExpiry(pem: Buffer): number | undefined {
+  try {
+    return Date.parse(new X509Certificate(pem).validTo);
+  } catch {
+    return undefined;
+  }
+}

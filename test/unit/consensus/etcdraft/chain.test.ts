@@ -509,6 +509,7 @@ describe('EtcdraftChain', () => {
       {
         raftId: 1,
         blockMetadata: { consenterIds: [1], nextConsenterId: 2, raftIndex: 0 },
+        consenters: [],
         // ElectionTick must exceed HeartbeatTick: RaftNode refuses these options.
         raftOptions: {
           tickIntervalMs: 100,
@@ -542,6 +543,7 @@ describe('EtcdraftChain', () => {
           {
             raftId: 4,
             blockMetadata: { consenterIds: [1, 2, 3], nextConsenterId: 4, raftIndex: 0 },
+            consenters: [],
             raftOptions: {
               tickIntervalMs: 100,
               electionTick: 10,
