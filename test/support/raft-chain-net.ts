@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ManualClock } from '../../src/clock.js';
-import { common } from '../../src/protos/index.js';
+import { common, etcdraft, orderer } from '../../src/protos/index.js';
+import type { ReceivedEnvelope } from '../../src/consensus/types.js';
 import { newBlock, blockHeaderHash, marshalBlock } from '../../src/protoutil/block.js';
 import { HeaderType } from '../../src/protoutil/envelope.js';
 import { EtcdraftChain } from '../../src/consensus/etcdraft/chain.js';
@@ -64,7 +65,8 @@ export class RaftChainNet {
   private readonly isolated = new Set<number>();
   private queue: Queued[] = [];
   private root = '';
-  private readonly consenters: EtcdraftConsenter[];
+  /** The channel's consenters in config order (the genesis set, then as tests change it). */
+  consenters: EtcdraftConsenter[];
 
   /** Options.SnapshotIntervalSize of every chain (bytes of block entries between snapshots). */
   snapshotIntervalSize = 16 * 1024 * 1024;
@@ -121,7 +123,48 @@ export class RaftChainNet {
   }
 
   /** Starts the member's chain on its WAL and ledger, with the metadata of its last block. */
-  async start(id: number): Promise<EtcdraftChain> {
+  /** The consenter entry of member `id` (fake certificates; the net never checks them). */
+  consenterOf(id: number): EtcdraftConsenter {
+    return {
+      host: `orderer${id}`,
+      port: 7050,
+      clientTlsCert: Buffer.from(`client-${id}`),
+      serverTlsCert: Buffer.from(`server-${id}`),
+    };
+  }
+
+  /**
+   * A CONFIG envelope (as the leader would order it) that sets these members as the consenters:
+   * a ConfigEnvelope whose Orderer ConsensusType is etcdraft with their entries.
+   */
+  consenterSetConfig(ids: readonly number[], txId: string): ReceivedEnvelope {
+    const metadata = etcdraft.ConfigMetadata.encode({
+      consenters: ids.map((id) => this.consenterOf(id)),
+    }).finish();
+    const consensusType = orderer.ConsensusType.encode({ type: 'etcdraft', metadata }).finish();
+    const configEnvelope = common.ConfigEnvelope.encode({
+      config: {
+        sequence: 1,
+        channelGroup: { groups: { Orderer: { values: { ConsensusType: { value: consensusType } } } } },
+      },
+    }).finish();
+    return makeEnvelope(txId, {
+      channelId: CHANNEL,
+      type: HeaderType.CONFIG,
+      data: Buffer.from(configEnvelope),
+    });
+  }
+
+  /**
+   * A new member `id` onboarded as Fabric's follower would: its ledger is a copy of `from`'s up to
+   * (and with) the config block that added it; its Raft node starts empty and joins.
+   */
+  onboard(id: number, from: number, upTo: number): void {
+    this.ledgers.set(id, this.ledgers.get(from)!.slice(0, upTo + 1));
+    if (!this.ids.includes(id)) this.ids.push(id);
+  }
+
+  async start(id: number, options: { join?: boolean } = {}): Promise<EtcdraftChain> {
     if (this.chains.has(id)) throw new Error(`chain ${id} is already running`);
     const ledger = this.ledgers.get(id)!;
     const { logger, lines } = capturingLogger();
@@ -148,6 +191,7 @@ export class RaftChainNet {
         raftId: id,
         blockMetadata: readBlockMetadata(last.consenterMetadata, this.consenters),
         consenters: this.consenters,
+        ...(options.join ? { join: true } : {}),
         raftOptions: {
           tickIntervalMs: TICK_MS,
           electionTick: 10,

@@ -26,7 +26,7 @@ import type { WalFile, WalStorage } from '../../src/consensus/solo/index.js';
 /** A real, marshalled ENDORSER_TRANSACTION envelope whose tx_id is id, decoded as broadcast would. */
 export function makeEnvelope(
   id: string,
-  options: { channelId?: string; dataBytes?: number; type?: number } = {},
+  options: { channelId?: string; dataBytes?: number; type?: number; data?: Buffer } = {},
 ): ReceivedEnvelope {
   const channelHeader = common.ChannelHeader.encode({
     type: options.type ?? 3,
@@ -39,7 +39,7 @@ export function makeEnvelope(
   }).finish();
   const payload = common.Payload.encode({
     header: { channelHeader, signatureHeader },
-    data: Buffer.alloc(options.dataBytes ?? 16, 7),
+    data: options.data ?? Buffer.alloc(options.dataBytes ?? 16, 7),
   }).finish();
   const raw = asBuffer(common.Envelope.encode({ payload, signature: randomBytes(70) }).finish());
   return decodeEnvelope(raw);

@@ -732,11 +732,10 @@ export class EtcdraftChain implements Chain {
         'send transactions to one of its consenters',
       { channel: this.support.channelId },
     );
-    // Not awaited here: halting waits for the effect queue this runs in.
-    void Promise.resolve().then(async () => {
-      await this.halt();
-      this.failure ??= error;
-    });
+    // Clients are told why from now on; the halt is not awaited here: it waits for the effect
+    // queue this runs in.
+    this.failure ??= error;
+    void this.halt().catch(() => {});
   }
 
   private propose(block: common.Block): void {

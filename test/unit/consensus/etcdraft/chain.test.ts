@@ -304,6 +304,79 @@ describe('EtcdraftChain', () => {
     assert.deepEqual(n.deliveryErrors, []);
   });
 
+  test('a config block adds a fourth consenter, which joins and votes; another removes one, which halts', async () => {
+    const n = await newNet(3);
+    for (const id of n.ids) await n.start(id);
+    let leader = await n.electLeader();
+    for (let i = 0; i < 3; i++) order(n, leader, `before-${i}`);
+    await n.settle();
+    await n.tick(2);
+
+    // The config block adding node 4: written everywhere with IDs [1,2,3,4] and next ID 5; its
+    // ConfChange is committed before anything else is ordered.
+    const add = order(n, leader, 'add-4', { config: true, env: n.consenterSetConfig([1, 2, 3, 4], 'add-4') });
+    const during = order(n, leader, 'during-add');
+    await n.settle();
+    await n.tick(3);
+    assert.equal(add.settled, 'ok');
+    const addBlock = n.ledgers.get(leader)!.find((b) => b.txIds.includes('add-4'))!;
+    assert.deepEqual(raftMetadataOf(addBlock), {
+      consenterIds: [1, 2, 3, 4],
+      nextConsenterId: 5,
+      raftIndex: raftMetadataOf(addBlock)!.raftIndex,
+    });
+    for (const id of [1, 2, 3]) assert.deepEqual(n.chain(id).raftNode!.confState().voters, [1, 2, 3, 4]);
+    assert.ok(n.logs.get(leader)!.some((l) => /adds node 4, pause accepting transactions/.test(l.msg)));
+
+    // Node 4 onboards its ledger up to that block (as a follower would by pulling) and joins.
+    n.consenters = [1, 2, 3, 4].map((id) => n.consenterOf(id));
+    n.onboard(4, leader, addBlock.number);
+    await n.start(4, { join: true });
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(5);
+    assert.equal(during.settled, 'ok');
+    const viaNew = order(n, 4, 'via-4');
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(3);
+    assert.deepEqual([viaNew.settled, viaNew.inLedgerWhenAcked], ['ok', true]);
+    for (const id of [1, 2, 3])
+      assert.deepEqual(n.ledgers.get(id)!.map(headerHash), n.ledgers.get(leader)!.map(headerHash));
+    assert.deepEqual(
+      n.ledgers.get(4)!.map(headerHash),
+      n.ledgers.get(leader)!.map(headerHash),
+      'the new node holds the same chain',
+    );
+
+    // Removing a follower other than 4: the others go on with three, the removed one halts.
+    const removed = [1, 2, 3].find((id) => id !== leader)!;
+    const rest = [1, 2, 3, 4].filter((id) => id !== removed);
+    const remove = order(n, leader, 'remove', { config: true, env: n.consenterSetConfig(rest, 'remove') });
+    await n.settle();
+    await n.tick(5);
+    assert.equal(remove.settled, 'ok');
+    await n.settle();
+    assert.match(n.chain(removed).errored()?.message ?? '', /removed from the consenters/);
+    for (const id of rest) assert.deepEqual(n.chain(id).raftNode!.confState().voters, rest);
+    leader = await n.electLeader();
+    const after = order(
+      n,
+      rest.find((id) => id !== leader)!,
+      'after-remove',
+    );
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(3);
+    assert.equal(after.settled, 'ok');
+    for (const id of rest)
+      assert.deepEqual(n.ledgers.get(id)!.map(headerHash), n.ledgers.get(leader)!.map(headerHash));
+    assertNoDuplicates(allTxIds(n, leader));
+    assert.deepEqual(n.deliveryErrors, []);
+  });
+
   test('with two of three stopped, order() is refused unavailable: no Raft leader', async () => {
     const n = await newNet(3);
     for (const id of n.ids) await n.start(id);
