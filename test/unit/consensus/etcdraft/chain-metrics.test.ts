@@ -192,6 +192,11 @@ describe('EtcdraftChain without a leader', () => {
     for (const id of stopped) assert.ok(message.includes(`consenter ${id} at orderer${id}:7050`), message);
     assert.match(message, /1 of 3 consenters are reachable and a leader needs 2/);
     assert.match(message, /retry in about 1s$/);
+    // Broadcast is refused with the same reason.
+    await assert.rejects(n.chain(survivor).order(makeEnvelope('refused', { channelId: CHANNEL }), 0), {
+      kind: 'unavailable',
+      message,
+    });
 
     // Reported by the cluster client (a broken stream) it is named with that reason.
     n.chain(survivor).reportUnreachable(stopped[0]!, 'cannot connect within General.Cluster.DialTimeout');
