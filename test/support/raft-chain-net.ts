@@ -13,6 +13,7 @@ import type { ReceivedEnvelope } from '../../src/consensus/types.js';
 import { newBlock, blockHeaderHash, marshalBlock } from '../../src/protoutil/block.js';
 import { HeaderType } from '../../src/protoutil/envelope.js';
 import { EtcdraftChain } from '../../src/consensus/etcdraft/chain.js';
+import type { EtcdraftChainObserver } from '../../src/consensus/etcdraft/observer.js';
 import { readBlockMetadata, type RaftBlockMetadata } from '../../src/consensus/etcdraft/metadata.js';
 import { seededRandom } from '../../src/consensus/etcdraft/raft/index.js';
 import { StateType } from '../../src/consensus/etcdraft/raft/raft.js';
@@ -32,7 +33,7 @@ export const BATCH_TIMEOUT_MS = 1000;
 export const MAX_MESSAGE_COUNT = 3;
 
 type Queued =
-  | { kind: 'consensus'; from: number; to: number; bytes: Uint8Array }
+  | { kind: 'consensus'; from: number; to: number; bytes: Uint8Array; metadata: Uint8Array | undefined }
   | { kind: 'submit'; from: number; to: number; envelope: Buffer; configSeq: number };
 
 /** The genesis block every member starts from: one CONFIG envelope, no consenter metadata. */
@@ -70,6 +71,8 @@ export class RaftChainNet {
 
   /** Options.SnapshotIntervalSize of every chain (bytes of block entries between snapshots). */
   snapshotIntervalSize = 16 * 1024 * 1024;
+  /** The observer each member's chain reports to when (re)started; none when unset. */
+  observerOf: ((id: number) => EtcdraftChainObserver) | undefined;
   /** Blocks pulled from other members' ledgers by chains catching up to a snapshot. */
   readonly pulled: { by: number; from: number; to: number }[] = [];
 
@@ -201,13 +204,16 @@ export class RaftChainNet {
         },
         walDir: path.join(this.root, `n${id}`, 'wal'),
         snapDir: path.join(this.root, `n${id}`, 'snap'),
+        consenterEndpoints: new Map(this.consenters.map((c, i) => [i + 1, `${c.host}:${c.port}`])),
       },
       {
         support,
         random: seededRandom(id * 7919),
+        ...(this.observerOf ? { observer: this.observerOf(id) } : {}),
         pullBlocks: (from, to) => this.pullBlocks(id, from, to),
         transport: {
-          sendConsensus: (to, payload) => this.enqueue({ kind: 'consensus', from: id, to, bytes: payload }),
+          sendConsensus: (to, payload, metadata) =>
+            this.enqueue({ kind: 'consensus', from: id, to, bytes: payload, metadata }),
           sendSubmit: (to, envelope, configSeq) =>
             this.enqueue({ kind: 'submit', from: id, to, envelope, configSeq })
               ? Promise.resolve()
@@ -275,7 +281,12 @@ export class RaftChainNet {
       if (chain === undefined || this.isolated.has(q.to) || this.isolated.has(q.from)) continue;
       const delivered =
         q.kind === 'consensus'
-          ? chain.cluster.consensus({ channel: CHANNEL, payload: q.bytes }, q.from)
+          ? chain.cluster.consensus(
+              q.metadata
+                ? { channel: CHANNEL, payload: q.bytes, metadata: q.metadata }
+                : { channel: CHANNEL, payload: q.bytes },
+              q.from,
+            )
           : chain.cluster.submit(
               {
                 channel: CHANNEL,

@@ -29,7 +29,10 @@ export class ActiveNodesTracker {
    * a follower's view is left alone (it hears the count from the leader); a leader's count is
    * returned once it has been stable for STABLE_CHECKS checks after it last changed.
    */
-  check(status: Pick<Status, 'softState' | 'progress'>): ActiveNodesChange | undefined {
+  check(status: {
+    readonly softState: Status['softState'];
+    readonly progress: ReadonlyMap<number, { readonly recentActive: boolean }>;
+  }): ActiveNodesChange | undefined {
     if (status.softState.lead === NONE) {
       this.last = [];
       this.stableFor = 0;

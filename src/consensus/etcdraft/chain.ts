@@ -445,6 +445,9 @@ export class EtcdraftChain implements Chain {
     const core = this.core;
     if (this.failure) return Promise.reject(this.failure);
     if (this.state !== 'running' || !core) return Promise.reject(this.notRunning());
+    // Refused here rather than by the core, so that the client hears why and when to retry.
+    if (core.leader === 0)
+      return Promise.reject(unavailable(this.noLeaderReason(), { channel: this.support.channelId }));
     const ticket = this.nextTicket++;
     const answered = new Promise<void>((resolve, reject) => this.tickets.set(ticket, { resolve, reject }));
     let effects: RaftChainEffect[];

@@ -48,8 +48,8 @@ function sample(text: string, series: string): number | undefined {
 
 // Names and types only. That the series move with traffic is checked for a running orderer in
 // test/integration/metrics-traffic.test.ts (broadcast, deliver, block cutter, ledger, logging), and
-// for the Kafka gauges below. consensus_kafka_request_latency and the consensus_etcdraft_* metrics
-// are declared only: nothing sets them yet.
+// for the Kafka gauges below; consensus_kafka_request_latency is declared only: nothing sets it
+// yet. The consensus_etcdraft_* and cluster_comm_* families are tested in etcdraft-cluster.test.ts.
 test("every Fabric orderer metric is declared under Fabric's name and type", async () => {
   const { provider } = setup();
   const text = await provider.scrape();
