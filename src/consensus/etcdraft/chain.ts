@@ -32,6 +32,7 @@ import type { Message, RaftLogger, RandomIntn } from './raft/index.js';
 import { EntryType, type Snapshot } from './raft/types.js';
 import { decodeMessage, encodeMessage } from './raft/wire.js';
 import { RaftWal, type RecoveredRaftState } from './storage/index.js';
+import { StatusListeners } from '../status-listeners.js';
 
 /**
  * How the chain reaches the other consenters of its channel, by Raft ID. The cluster client
@@ -120,6 +121,7 @@ export class EtcdraftChain implements Chain {
   private node: RaftNode | undefined;
   private wal: EtcdraftChainWal | undefined;
   private failure: Error | undefined;
+  private readonly statusListeners = new StatusListeners();
   private timer: TimerHandle | undefined;
   private resendTicker: TimerHandle | undefined;
   private nextTicket = 1;
@@ -210,6 +212,10 @@ export class EtcdraftChain implements Chain {
     return undefined;
   }
 
+  onStatusChange(listener: () => void): () => void {
+    return this.statusListeners.add(listener);
+  }
+
   statusReport(): ChainStatusReport {
     return { consensusRelation: 'consenter', status: 'active' };
   }
@@ -218,6 +224,7 @@ export class EtcdraftChain implements Chain {
     if (this.state === 'halted' && !this.node) return;
     const wasStarting = this.starting;
     this.state = 'halted';
+    this.statusListeners.notify();
     await wasStarting;
     this.timer?.cancel();
     this.timer = undefined;
@@ -330,6 +337,7 @@ export class EtcdraftChain implements Chain {
           onLeaderChange: (leader) => {
             const raftState = this.node!.status().softState.raftState;
             void this.dispatch(this.core!.leaderChanged(leader, raftState, this.context())).catch(() => {});
+            this.statusListeners.notify();
           },
           onHalt: (error) => this.fail(error),
         },
@@ -338,6 +346,7 @@ export class EtcdraftChain implements Chain {
       },
     );
     this.state = 'running';
+    this.statusListeners.notify();
     this.node.start();
     const electionTimeoutMs = raftOptions.electionTick * raftOptions.tickIntervalMs;
     const resend = options.resend ?? {
@@ -669,6 +678,7 @@ export class EtcdraftChain implements Chain {
         ? cause
         : unavailable(cause.message, { channel: this.support.channelId }, { cause });
     if (!this.failure) this.failure = error;
+    this.statusListeners.notify();
     this.support.logger.error(
       { channel: this.support.channelId, err: error.message },
       'etcdraft chain failed',
