@@ -61,6 +61,12 @@ export interface Chain {
   waitReady(): Promise<void>;
   /** An error while the chain cannot serve STRICT Deliver requests, else undefined. */
   errored(): Error | undefined;
+  /**
+   * Calls `listener` (synchronously; it must not throw) whenever errored() may have changed, so a
+   * STRICT Deliver waiting at the tip ends as soon as the chain errs instead of polling errored().
+   * Returns the function that removes the listener.
+   */
+  onStatusChange(listener: () => void): () => void;
   /** Relation and status for the channel participation API. */
   statusReport(): ChainStatusReport;
   start(): void;

@@ -20,6 +20,8 @@ export interface DeliverChain {
   bundle(): ChannelConfigBundle;
   /** An error while the chain cannot serve STRICT requests. */
   errored(): Error | undefined;
+  /** Calls the listener whenever errored() may have changed; returns the function that stops it. */
+  onStatusChange(listener: () => void): () => void;
 }
 
 export interface DeliverChains {
@@ -169,13 +171,19 @@ export class DeliverHandler {
     strictChain?: DeliverChain,
   ) {
     if (!strictChain) return reader.waitForBlock(number, signal);
-    // A STRICT request waiting at the tip must end with SERVICE_UNAVAILABLE when the chain errs.
+    // A STRICT request waiting at the tip must end with SERVICE_UNAVAILABLE when the chain errs:
+    // the chain says when that may have happened, and the state is read once after listening, as
+    // it may have changed while the previous block was being sent.
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const poll = this.deps.clock.setTicker(250, () => {
+    // The client may have gone while the previous block was being sent: 'abort' will not fire again.
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const abortIfErrored = () => {
       if (strictChain.errored()) controller.abort(new OrdererError('unavailable', 'chain errored'));
-    });
+    };
+    const stopListening = strictChain.onStatusChange(abortIfErrored);
+    abortIfErrored();
     try {
       await reader.waitForBlock(number, controller.signal);
     } catch (err) {
@@ -184,7 +192,7 @@ export class DeliverHandler {
         throw unavailable(`channel cannot serve blocks right now: ${error.message}`);
       throw err;
     } finally {
-      poll.cancel();
+      stopListening();
       signal.removeEventListener('abort', onAbort);
     }
   }

@@ -428,6 +428,7 @@ async function startResources(
             reader: chain.store,
             bundle: () => chain.bundle(),
             errored: () => chain.chain.errored(),
+            onStatusChange: (listener) => chain.chain.onStatusChange(listener),
           };
         },
       },

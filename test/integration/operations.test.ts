@@ -175,7 +175,12 @@ describe('operations endpoint of a running orderer', () => {
           getDeliverChain(channelId) {
             const chain = registrar.getChain(channelId);
             return chain
-              ? { reader: chain.store, bundle: () => chain.bundle(), errored: () => chain.chain.errored() }
+              ? {
+                  reader: chain.store,
+                  bundle: () => chain.bundle(),
+                  errored: () => chain.chain.errored(),
+                  onStatusChange: (listener: () => void) => chain.chain.onStatusChange(listener),
+                }
               : undefined;
           },
         },

@@ -38,6 +38,7 @@ import { RaftWal, type RecoveredRaftState } from './storage/index.js';
 import { silentChainObserver, type EtcdraftChainObserver } from './observer.js';
 import { ActiveNodesTracker, ClusterMetadataDisseminator, activeNodesFromLeader } from './active-nodes.js';
 import { noLeaderMessage } from './no-leader.js';
+import { StatusListeners } from '../status-listeners.js';
 
 /**
  * How the chain reaches the other consenters of its channel, by Raft ID. The cluster client
@@ -148,6 +149,7 @@ export class EtcdraftChain implements Chain {
   private node: RaftNode | undefined;
   private wal: EtcdraftChainWal | undefined;
   private failure: Error | undefined;
+  private readonly statusListeners = new StatusListeners();
   private timer: TimerHandle | undefined;
   private resendTicker: TimerHandle | undefined;
   private nextTicket = 1;
@@ -175,7 +177,7 @@ export class EtcdraftChain implements Chain {
     this.observer = dependencies.observer ?? silentChainObserver;
     this.activeNodesTracker = new ActiveNodesTracker(options.raftId);
     this.disseminator = new ClusterMetadataDisseminator(() =>
-      options.blockMetadata.consenterIds.filter((id) => id !== options.raftId),
+      this.membership().metadata.consenterIds.filter((id) => id !== options.raftId),
     );
     this.cluster = {
       consensus: (request, from) => this.onConsensus(request, from),
@@ -263,7 +265,11 @@ export class EtcdraftChain implements Chain {
 
   /** Why there is no leader and when to retry (see no-leader.ts). */
   private noLeaderReason(): string {
-    const { raftOptions, blockMetadata, raftId, consenterEndpoints } = this.options;
+    const { raftOptions, raftId, consenterEndpoints } = this.options;
+    const { metadata: blockMetadata, consenters: current } = this.membership();
+    const endpoints = new Map(
+      current.map((consenter, i) => [blockMetadata.consenterIds[i], `${consenter.host}:${consenter.port}`]),
+    );
     return noLeaderMessage({
       channel: this.support.channelId,
       selfId: raftId,
@@ -273,9 +279,16 @@ export class EtcdraftChain implements Chain {
       electionTimeoutMs: raftOptions.electionTick * raftOptions.tickIntervalMs,
       consenters: blockMetadata.consenterIds
         .filter((id) => id !== raftId)
-        .map((id) => ({ id, endpoint: consenterEndpoints?.get(id) ?? `Raft node ${id}` })),
+        .map((id) => ({
+          id,
+          endpoint: endpoints.get(id) ?? consenterEndpoints?.get(id) ?? `Raft node ${id}`,
+        })),
       unreachable: this.unreachable,
     });
+  }
+
+  onStatusChange(listener: () => void): () => void {
+    return this.statusListeners.add(listener);
   }
 
   statusReport(): ChainStatusReport {
@@ -286,6 +299,7 @@ export class EtcdraftChain implements Chain {
     if (this.state === 'halted' && !this.node) return;
     const wasStarting = this.starting;
     this.state = 'halted';
+    this.statusListeners.notify();
     await wasStarting;
     this.timer?.cancel();
     this.timer = undefined;
@@ -403,6 +417,7 @@ export class EtcdraftChain implements Chain {
             if (leader === 0) this.leaderlessSince = support.clock.now();
             const raftState = this.node!.status().softState.raftState;
             void this.dispatch(this.core!.leaderChanged(leader, raftState, this.context())).catch(() => {});
+            this.statusListeners.notify();
           },
           onHalt: (error) => this.fail(error),
           onPersisted: (seconds) => this.observer.dataPersisted(seconds),
@@ -418,6 +433,7 @@ export class EtcdraftChain implements Chain {
     this.observer.leadership(false);
     this.observer.activeNodes(0);
     this.observer.committedBlock(toNumber(lastBlock.header?.number));
+    this.statusListeners.notify();
     this.node.start();
     const electionTimeoutMs = raftOptions.electionTick * raftOptions.tickIntervalMs;
     const resend = options.resend ?? {
@@ -813,6 +829,7 @@ export class EtcdraftChain implements Chain {
         ? cause
         : unavailable(cause.message, { channel: this.support.channelId }, { cause });
     if (!this.failure) this.failure = error;
+    this.statusListeners.notify();
     this.support.logger.error(
       { channel: this.support.channelId, err: error.message },
       'etcdraft chain failed',

@@ -18,6 +18,7 @@ import type { KafkaMetrics } from '../../metrics/index.js';
 import { decodeEnvelope as defaultDecodeEnvelope } from '../../protoutil/envelope.js';
 import { toNumber } from '../../protos/index.js';
 import type { Chain, ChainStatusReport, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import { StatusListeners } from '../status-listeners.js';
 import type { KafkaClient, KafkaMessage } from './client.js';
 import { diskFullCode } from '../../ledger/index.js';
 import { isRetriableKafkaFailure } from './client-errors.js';
@@ -116,6 +117,7 @@ export class KafkaChain implements Chain {
   private batchTimer: TimerHandle | undefined;
   private consumerGraceTimer: TimerHandle | undefined;
   private consumerError: OrdererError | undefined;
+  private readonly statusListeners = new StatusListeners();
   private lastConsumerProblem: unknown;
   private connectInFlight = false;
   private diskStall: OrdererError | undefined;
@@ -195,6 +197,7 @@ export class KafkaChain implements Chain {
   start(): void {
     if (this.state !== 'created') return;
     this.state = 'starting';
+    this.statusListeners.notify();
     this.startUpDone = this.startUp();
   }
 
@@ -223,6 +226,10 @@ export class KafkaChain implements Chain {
 
   errored(): Error | undefined {
     return this.refusal() ?? this.consumerError;
+  }
+
+  onStatusChange(listener: () => void): () => void {
+    return this.statusListeners.add(listener);
   }
 
   async order(env: ReceivedEnvelope, configSeq: number): Promise<void> {
@@ -255,7 +262,10 @@ export class KafkaChain implements Chain {
 
   halt(): Promise<void> {
     if (this.haltDone) return this.haltDone;
-    if (this.state !== 'failed') this.state = 'halted';
+    if (this.state !== 'failed') {
+      this.state = 'halted';
+      this.statusListeners.notify();
+    }
     this.stopEverything();
     this.haltDone = (async () => {
       // Closing the client ends fetches and retries waiting on the network.
@@ -336,6 +346,7 @@ export class KafkaChain implements Chain {
       if (this.state !== 'starting') return;
       this.state = 'running';
       this.startProblem = undefined;
+      this.statusListeners.notify();
       this.log.info(
         { topic: this.topic, fromOffset: this.startOffset, replicas: partition.replicas, isr: partition.isr },
         'Kafka chain started',
@@ -524,6 +535,7 @@ export class KafkaChain implements Chain {
         `${this.brokerList}: ${errorMessage(err)}; the orderer keeps retrying and serves the channel again once the brokers answer`,
       { channel: this.channelId, brokers: this.options.brokers },
     );
+    this.statusListeners.notify();
     // With nothing new in the partition, no message would come to show that consumption works again.
     void this.postConnectUntilAccepted();
   }
@@ -533,6 +545,7 @@ export class KafkaChain implements Chain {
     this.consumerGraceTimer = undefined;
     if (this.consumerError) {
       this.consumerError = undefined;
+      this.statusListeners.notify();
       this.log.info('consuming the channel partition again; marked available');
     }
   }
@@ -816,6 +829,7 @@ export class KafkaChain implements Chain {
     this.state = 'failed';
     // Callers see a refusal (SERVICE_UNAVAILABLE); the cause keeps what went wrong.
     this.failure = err.kind === 'unavailable' ? err : unavailable(err.message, err.details, { cause: err });
+    this.statusListeners.notify();
     this.log.error({ err: err.message }, 'Kafka chain stopped');
     this.stopEverything();
     // The chain has already failed; a client that cannot close cleanly adds nothing to act on.

@@ -14,6 +14,7 @@ import { toNumber } from '../../protos/index.js';
 import { decodeEnvelope as defaultDecodeEnvelope } from '../../protoutil/index.js';
 import type { TimerHandle } from '../../clock.js';
 import type { Chain, ChainStatusReport, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import { StatusListeners } from '../status-listeners.js';
 import { SoloCore, type SoloContext, type SoloEffect, type SoloEvent, type SoloMessage } from './core.js';
 import { decodeWal, planRecovery } from './wal-records.js';
 import type { MessageKind } from './wal-records.js';
@@ -70,6 +71,7 @@ export class SoloChain implements Chain {
 
   private state: State = 'created';
   private failure: Error | undefined;
+  private readonly statusListeners = new StatusListeners();
   private wal: WalWriter | undefined;
   private ready: Promise<void> = Promise.resolve();
   private haltDone: Promise<void> | undefined;
@@ -182,6 +184,10 @@ export class SoloChain implements Chain {
     return this.state === 'halted' || this.state === 'failed' ? this.refusal() : undefined;
   }
 
+  onStatusChange(listener: () => void): () => void {
+    return this.statusListeners.add(listener);
+  }
+
   /** Why blocks are not being written right now (the disk is full); undefined when they are. */
   stalled(): Error | undefined {
     return this.stall;
@@ -189,7 +195,10 @@ export class SoloChain implements Chain {
 
   halt(): Promise<void> {
     if (this.haltDone) return this.haltDone;
-    if (this.state !== 'failed') this.state = 'halted';
+    if (this.state !== 'failed') {
+      this.state = 'halted';
+      this.statusListeners.notify();
+    }
     this.stopCore();
     this.haltDone = (async () => {
       await this.ready;
@@ -313,6 +322,7 @@ export class SoloChain implements Chain {
       err instanceof OrdererError && err.kind === 'unavailable'
         ? err
         : unavailable(`${errorMessage(err)}`, { channel: this.channelId }, { cause: err });
+    this.statusListeners.notify();
     this.stopCore();
     this.logger.error({ err, channel: this.channelId }, 'solo chain stopped');
     void this.wal?.close(err).catch(() => {});

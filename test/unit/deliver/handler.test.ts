@@ -40,7 +40,12 @@ function setup() {
     },
     waitForBlock: () => new Promise(() => {}),
   };
-  const chain: DeliverChain = { reader, bundle: () => bundle, errored: () => undefined };
+  const chain: DeliverChain = {
+    reader,
+    bundle: () => bundle,
+    errored: () => undefined,
+    onStatusChange: () => () => {},
+  };
   const { logger, lines } = capturingLogger();
   const handler = new DeliverHandler(
     { timeWindowMs: 15 * 60_000, mutualTls: false, noExpirationChecks: true },

@@ -31,6 +31,7 @@ class RecordingChain implements Chain {
   configure = async () => {};
   waitReady = async () => {};
   errored = () => undefined;
+  onStatusChange = () => () => {};
   statusReport = () => this.report;
   start = () => void this.started++;
   halt = async () => void this.halted++;

@@ -1,5 +1,6 @@
 // Deliver against a Kafka chain that lost its brokers: STRICT requests are refused with
-// SERVICE_UNAVAILABLE once the chain reports the outage (errored()), BEST_EFFORT requests keep
+// SERVICE_UNAVAILABLE once the chain reports the outage (errored(); one waiting at the tip is woken
+// by the chain's status notification), BEST_EFFORT requests keep
 // reading the ledger, and STRICT is served again when the brokers return. The real DeliverHandler,
 // the real channel config bundle (Readers policy, MSPs) of Fabric's appsolo genesis block, and the
 // Kafka chain over the in-memory Kafka with a ManualClock.
@@ -11,7 +12,7 @@ import { ManualClock, systemClock } from '../../../../src/clock.js';
 import { readConfigBlock } from '../../../../src/channelconfig/index.js';
 import { KafkaConsenter, type KafkaConsenterOptions } from '../../../../src/consensus/kafka/index.js';
 import { DeliverHandler, type DeliverChain } from '../../../../src/deliver/index.js';
-import type { BlockReader } from '../../../../src/ledger/types.js';
+import { MemoryBlockStore } from '../../../../src/ledger/index.js';
 import { CertificateExpiryCache } from '../../../../src/msgprocessor/filters.js';
 import { common } from '../../../../src/protos/index.js';
 import { channelResources } from '../../../../src/server/orderer.js';
@@ -20,6 +21,7 @@ import {
   FIXTURES,
   HeaderType,
   loadIdentity,
+  type Position,
   seekInfo,
   signedEnvelope,
 } from '../../../support/fabric-clients.js';
@@ -45,12 +47,8 @@ test('broker outage: STRICT Deliver gets SERVICE_UNAVAILABLE, BEST_EFFORT keeps 
   const genesis = common.Block.decode(genesisBytes);
   const { channelId, configEnvelope } = readConfigBlock(genesis);
   const bundle = channelResources().createBundle(channelId, configEnvelope.config!);
-  const reader: BlockReader = {
-    channelId,
-    height: () => 1,
-    getBlock: async (n) => (n === 0 ? { number: 0, bytes: genesisBytes } : undefined),
-    waitForBlock: () => new Promise(() => {}),
-  };
+  const reader = new MemoryBlockStore({ channelId });
+  await reader.append({ number: 0, bytes: genesisBytes });
 
   const clock = new ManualClock();
   const cluster = new FakeKafkaCluster();
@@ -63,7 +61,12 @@ test('broker outage: STRICT Deliver gets SERVICE_UNAVAILABLE, BEST_EFFORT keeps 
   chain.start();
   await chain.waitReady();
 
-  const deliverChain: DeliverChain = { reader, bundle: () => bundle, errored: () => chain.errored() };
+  const deliverChain: DeliverChain = {
+    reader,
+    bundle: () => bundle,
+    errored: () => chain.errored(),
+    onStatusChange: (listener) => chain.onStatusChange(listener),
+  };
   const handler = new DeliverHandler(
     { timeWindowMs: 15 * 60_000, mutualTls: false, noExpirationChecks: true },
     {
@@ -74,29 +77,40 @@ test('broker outage: STRICT Deliver gets SERVICE_UNAVAILABLE, BEST_EFFORT keeps 
     },
   );
   const reader1 = loadIdentity('org1User');
-  async function request(errorResponse: 'strict' | 'bestEffort') {
+  async function request(
+    errorResponse: 'strict' | 'bestEffort',
+    stop: Position = 'newest',
+    onBlock?: () => void,
+  ) {
     const blocks: Buffer[] = [];
     const envelope = signedEnvelope(reader1, {
       type: HeaderType.DELIVER_SEEK_INFO,
       channelId,
-      data: seekInfo('oldest', 'newest', 'block', errorResponse),
+      data: seekInfo('oldest', stop, 'block', errorResponse),
     });
     const status = await handler.handle(envelope, {
       signal: new AbortController().signal,
       sendBlock: async (b) => {
         blocks.push(b);
+        onBlock?.();
       },
     });
     return { status, blocks };
   }
 
   assert.deepEqual(await request('strict'), { status: 200, blocks: [genesisBytes] });
+  // A STRICT request waiting at the tip is ended by the outage as soon as the chain reports it.
+  let atTip!: () => void;
+  const reachedTip = new Promise<void>((resolve) => (atTip = resolve));
+  const waiting = request('strict', Number.MAX_SAFE_INTEGER, () => atTip());
+  await reachedTip;
 
   cluster.setUp(false);
   await settle();
   clock.advance(3000); // Kafka.Retry.NetworkTimeouts.ReadTimeout of failing consumption
   await settle();
   assert.match(chain.errored()?.message ?? '', /cannot read partition/);
+  assert.deepEqual(await waiting, { status: 503, blocks: [genesisBytes] });
   const strict = await request('strict');
   assert.equal(strict.status, 503);
   assert.deepEqual(strict.blocks, []);
