@@ -71,7 +71,7 @@ export class DeliverHandler {
       return common.Status.SUCCESS;
     } catch (err) {
       if (ctx.signal.aborted) throw err;
-      const status = wireStatusOf('deliver', err);
+      const status = wireStatusOf(err);
       this.deps.logger.debug(
         { channel, status, err: errorMessage(err) },
         'deliver request ended with an error',
