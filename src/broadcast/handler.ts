@@ -381,7 +381,12 @@ function rejected(err: unknown): OrdererError {
 
 /** Fabric's ProcessMessage: whatever kept the consenter from taking a message, the client may retry. */
 function notAccepted(err: unknown, channel: string): OrdererError {
-  return new OrdererError('not-accepted', errorMessage(err), { channel, causeCode: errorCode(err) }, { cause: err });
+  return new OrdererError(
+    'not-accepted',
+    errorMessage(err),
+    { channel, causeCode: errorCode(err) },
+    { cause: err },
+  );
 }
 
 /** A failure of the handler itself, not of the message: answered as the bug it is. */
