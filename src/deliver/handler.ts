@@ -2,7 +2,7 @@
 // No gRPC types here: the server adapter passes raw request bytes and a block sender.
 import { createHash } from 'node:crypto';
 import { common, orderer, asBuffer, toNumber, type ProtoLong } from '../protos/index.js';
-import { badRequest, errorMessage, OrdererError, unavailable } from '../errors.js';
+import { badRequest, errorCode, errorMessage, OrdererError, unavailable } from '../errors.js';
 import { wireStatusOf } from '../status.js';
 import { resolveSeekRange } from './seek.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
@@ -73,7 +73,7 @@ export class DeliverHandler {
       if (ctx.signal.aborted) throw err;
       const status = wireStatusOf(err);
       this.deps.logger.debug(
-        { channel, status, err: errorMessage(err) },
+        { channel, status, code: errorCode(err), err: errorMessage(err) },
         'deliver request ended with an error',
       );
       this.deps.observer?.requestCompleted?.(channel, status);
