@@ -1,57 +1,59 @@
-// The one place where typed errors become wire statuses: common.Status on the gRPC services
-// (Fabric's ClassifyError and friends) and HTTP statuses on the admin and operations servers.
+// The one place where typed errors become wire statuses: each error code has its common.Status
+// (Broadcast and Deliver; Fabric's ClassifyError and deliver.go) and its HTTP status (channel
+// participation and operations; Fabric's restapi.go) in one table, and nothing else is consulted.
 import { common } from './protos/index.js';
-import { errorKind, type ErrorKind } from './errors.js';
+import { errorCode, type ErrorCode } from './errors.js';
 
 export const Status = common.Status;
 
-const statusByKind: Record<ErrorKind, number> = {
-  'bad-request': common.Status.BAD_REQUEST,
-  forbidden: common.Status.FORBIDDEN,
-  'not-found': common.Status.NOT_FOUND,
-  unavailable: common.Status.SERVICE_UNAVAILABLE,
-  'too-large': common.Status.REQUEST_ENTITY_TOO_LARGE,
+export interface WireStatuses {
+  /** common.Status on the gRPC services. */
+  readonly common: number;
+  readonly http: number;
+}
+
+const S = common.Status;
+
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, WireStatuses>> = {
+  'bad-request': { common: S.BAD_REQUEST, http: 400 },
+  forbidden: { common: S.FORBIDDEN, http: 403 },
+  'not-found': { common: S.NOT_FOUND, http: 404 },
+  unavailable: { common: S.SERVICE_UNAVAILABLE, http: 503 },
+  'too-large': { common: S.REQUEST_ENTITY_TOO_LARGE, http: 413 },
   // Fabric's common.Status has no 405; on the gRPC services it is a bad request.
-  'method-not-allowed': common.Status.BAD_REQUEST,
-  internal: common.Status.INTERNAL_SERVER_ERROR,
+  'method-not-allowed': { common: S.BAD_REQUEST, http: 405 },
+  internal: { common: S.INTERNAL_SERVER_ERROR, http: 500 },
+
+  'channel-not-found': { common: S.NOT_FOUND, http: 404 },
+  'block-not-found': { common: S.NOT_FOUND, http: 404 },
+  'permission-denied': { common: S.FORBIDDEN, http: 403 },
+  'identity-expired': { common: S.FORBIDDEN, http: 403 },
+  'maintenance-mode': { common: S.SERVICE_UNAVAILABLE, http: 503 },
+  'empty-message': { common: S.BAD_REQUEST, http: 400 },
+  'channel-exists': { common: S.BAD_REQUEST, http: 405 },
+  'system-channel-exists': { common: S.BAD_REQUEST, http: 405 },
+  'no-system-channel': { common: S.BAD_REQUEST, http: 400 },
+  'not-a-consenter': { common: S.SERVICE_UNAVAILABLE, http: 503 },
+  'no-leader': { common: S.SERVICE_UNAVAILABLE, http: 503 },
+  'not-accepted': { common: S.SERVICE_UNAVAILABLE, http: 503 },
+  'message-rejected': { common: S.BAD_REQUEST, http: 400 },
+  'participation-disabled': { common: S.SERVICE_UNAVAILABLE, http: 503 },
+  // Fabric's RequireCert answers 401 Unauthorized; gRPC has no such status, a client's fault there.
+  'client-certificate-required': { common: S.FORBIDDEN, http: 401 },
+  // Fabric's healthz handler answers 408 Request Timeout.
+  'health-check-timeout': { common: S.SERVICE_UNAVAILABLE, http: 408 },
 };
 
-/**
- * Where an error is answered. Fabric v2.5 answers Broadcast's validation failures it did not
- * classify with BAD_REQUEST and every failure to wait for or enter the consenter with
- * SERVICE_UNAVAILABLE (broadcast.go: ProcessMessage), never 500 or 413 there; Deliver answers what
- * it did not classify with INTERNAL_SERVER_ERROR.
- */
-export type WireSurface = 'broadcast-validate' | 'broadcast-order' | 'deliver';
+/** The common.Status an error is answered with on Broadcast and Deliver. */
+export function wireStatusOf(err: unknown): number {
+  return STATUS_BY_CODE[errorCode(err)].common;
+}
 
-/** The common.Status an error gets on a gRPC surface: the only mapping of errors to wire statuses. */
-export function wireStatusOf(surface: WireSurface, err: unknown): number {
-  const kind = errorKind(err);
-  switch (surface) {
-    case 'broadcast-order':
-      return common.Status.SERVICE_UNAVAILABLE;
-    case 'broadcast-validate':
-      return kind === 'internal' ? common.Status.BAD_REQUEST : statusByKind[kind];
-    case 'deliver':
-      return statusByKind[kind];
-  }
+/** The HTTP status for an error on the channel participation and operations APIs. */
+export function httpStatusOf(err: unknown): number {
+  return STATUS_BY_CODE[errorCode(err)].http;
 }
 
 export function statusName(status: number): string {
   return common.Status[status] ?? String(status);
-}
-
-const httpStatusByKind: Record<ErrorKind, number> = {
-  'bad-request': 400,
-  forbidden: 403,
-  'not-found': 404,
-  'method-not-allowed': 405,
-  'too-large': 413,
-  unavailable: 503,
-  internal: 500,
-};
-
-/** The HTTP status for an error on the channel participation and operations APIs. */
-export function httpStatusOf(err: unknown): number {
-  return httpStatusByKind[errorKind(err)];
 }

@@ -1,7 +1,7 @@
 // Broadcast: one response per envelope, in order (Fabric's orderer/common/broadcast/broadcast.go).
 // No gRPC types here: the server adapter feeds raw envelope bytes and writes the responses.
 import { common } from '../protos/index.js';
-import { errorMessage } from '../errors.js';
+import { errorCode, errorMessage, internal, OrdererError } from '../errors.js';
 import { wireStatusOf } from '../status.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
 import type { Chain, ReceivedEnvelope } from '../consensus/types.js';
@@ -93,11 +93,15 @@ export class BroadcastHandler {
       const configSeq = await target.channel.processNormalMsg(env);
       return { ok: true, env, target, configSeq, validateMs: this.now() - started };
     } catch (err) {
-      const status = wireStatusOf('broadcast-validate', err);
-      this.deps.logger.debug({ err: errorMessage(err), status }, 'broadcast message rejected');
+      const rejection = rejected(err);
+      const status = wireStatusOf(rejection);
+      this.deps.logger.debug(
+        { err: rejection.message, code: rejection.errorCode, status },
+        'broadcast message rejected',
+      );
       return {
         ok: false,
-        response: { status, info: errorMessage(err) },
+        response: { status, info: rejection.message },
         channel: env?.channelHeader.channelId ?? '',
         type: env?.channelHeader.type ?? -1,
         validateMs: this.now() - started,
@@ -167,9 +171,11 @@ export class BroadcastHandler {
   }
 
   private refused(validated: Extract<Validated, { ok: true }>, err: unknown): BroadcastResponse {
-    const response = { status: wireStatusOf('broadcast-order', err), info: errorMessage(err) };
+    const channel = validated.target.channel.channelId;
+    const refusal = notAccepted(err, channel);
+    const response = { status: wireStatusOf(refusal), info: refusal.message };
     this.deps.logger.warn(
-      { channel: validated.target.channel.channelId, err: response.info },
+      { channel, err: response.info, code: errorCode(err) },
       'consenter did not accept message',
     );
     return response;
@@ -364,11 +370,35 @@ interface Slot {
 
 const DONE: Slot = { validated: undefined, response: null };
 
+/**
+ * Fabric's ClassifyError: a validation failure keeps its code (channel not found, permission
+ * denied, maintenance mode...); one that no code classifies is the message's fault, not a bug.
+ */
+function rejected(err: unknown): OrdererError {
+  if (err instanceof OrdererError && err.kind !== 'internal') return err;
+  return new OrdererError('message-rejected', errorMessage(err), {}, { cause: err });
+}
+
+/** Fabric's ProcessMessage: whatever kept the consenter from taking a message, the client may retry. */
+function notAccepted(err: unknown, channel: string): OrdererError {
+  return new OrdererError(
+    'not-accepted',
+    errorMessage(err),
+    { channel, causeCode: errorCode(err) },
+    { cause: err },
+  );
+}
+
+/** A failure of the handler itself, not of the message: answered as the bug it is. */
+function bug(err: unknown): BroadcastResponse {
+  return { status: wireStatusOf(internal(errorMessage(err), {}, { cause: err })), info: errorMessage(err) };
+}
+
 /** validate() catches everything it knows; anything else still gets an answer. */
 function internalFailure(err: unknown): Validated {
   return {
     ok: false,
-    response: { status: common.Status.INTERNAL_SERVER_ERROR, info: errorMessage(err) },
+    response: bug(err),
     channel: '',
     type: -1,
     validateMs: 0,
@@ -377,5 +407,5 @@ function internalFailure(err: unknown): Validated {
 
 /** submit() and enqueue() answer refusals themselves; a rejection is a bug, still answered. */
 function failureResponse(err: unknown): BroadcastResponse {
-  return { status: common.Status.INTERNAL_SERVER_ERROR, info: errorMessage(err) };
+  return bug(err);
 }

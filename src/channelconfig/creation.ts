@@ -2,7 +2,7 @@
 // does): Fabric's msgprocessor.DefaultTemplator.NewChannelConfig builds a template config for the new
 // channel from the system channel's config and the consortium the request names, then the request is
 // applied to that template as an ordinary config update (SystemChannel.ProcessConfigUpdateMsg).
-import { OrdererError, badRequest } from '../errors.js';
+import { OrdererError, badRequest, withMessagePrefix } from '../errors.js';
 import type { PolicyManager } from '../policies/types.js';
 import { asBuffer, common, toNumber } from '../protos/index.js';
 import { channelIdProblem, copyConfigGroup, sortedKeys } from './configtx-map.js';
@@ -220,7 +220,7 @@ export async function createChannelConfig(
       `error validating channel creation transaction for new channel '${template.channelId}', ` +
       'could not successfully apply update to template configuration: ';
     if (err instanceof OrdererError)
-      throw new OrdererError(err.kind, prefix + err.message, err.details, { cause: err });
+      throw withMessagePrefix(err, prefix);
     throw err;
   }
 }

@@ -6,7 +6,7 @@
 // update: error validating DeltaSet: ...") followed by what exactly was wrong and what to do. The
 // caller adds "error applying config update to existing channel '<id>': ".
 import { X509Certificate } from 'node:crypto';
-import { OrdererError, badRequest, errorMessage } from '../errors.js';
+import { OrdererError, badRequest, errorMessage, withMessagePrefix } from '../errors.js';
 import type { PolicyManager, SignedData } from '../policies/types.js';
 import { asBuffer, common, msp, toNumber } from '../protos/index.js';
 import {
@@ -303,7 +303,7 @@ async function authorizeDelta(
 
 function withPrefix(prefix: string, err: unknown): OrdererError {
   if (err instanceof OrdererError)
-    return new OrdererError(err.kind, prefix + err.message, err.details, { cause: err });
+    return withMessagePrefix(err, prefix);
   return badRequest(prefix + errorMessage(err), {}, { cause: err });
 }
 

@@ -2,7 +2,7 @@
 // No gRPC types here: the server adapter passes raw request bytes and a block sender.
 import { createHash } from 'node:crypto';
 import { common, orderer, asBuffer, toNumber, type ProtoLong } from '../protos/index.js';
-import { badRequest, errorMessage, forbidden, notFound, OrdererError, unavailable } from '../errors.js';
+import { badRequest, errorCode, errorMessage, OrdererError, unavailable } from '../errors.js';
 import { wireStatusOf } from '../status.js';
 import { resolveSeekRange } from './seek.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
@@ -73,9 +73,9 @@ export class DeliverHandler {
       return common.Status.SUCCESS;
     } catch (err) {
       if (ctx.signal.aborted) throw err;
-      const status = wireStatusOf('deliver', err);
+      const status = wireStatusOf(err);
       this.deps.logger.debug(
-        { channel, status, err: errorMessage(err) },
+        { channel, status, code: errorCode(err), err: errorMessage(err) },
         'deliver request ended with an error',
       );
       this.deps.observer?.requestCompleted?.(channel, status);
@@ -114,7 +114,11 @@ export class DeliverHandler {
   private async deliverBlocks(env: ReceivedEnvelope, ctx: DeliverRequestContext): Promise<void> {
     const channelId = env.channelHeader.channelId;
     const chain = this.deps.chains.getDeliverChain(channelId);
-    if (!chain) throw notFound(`channel ${channelId} not found on this orderer`);
+    if (!chain) {
+      throw new OrdererError('channel-not-found', `channel ${channelId} not found on this orderer`, {
+        channel: channelId,
+      });
+    }
 
     let seekInfo: orderer.SeekInfo;
     try {
@@ -149,12 +153,25 @@ export class DeliverHandler {
     const failIfNotReady = seekInfo.behavior === orderer.SeekInfo.SeekBehavior.FAIL_IF_NOT_READY;
     for (;;) {
       if (failIfNotReady && number > reader.height() - 1) {
-        throw notFound(`block ${number} of channel ${channelId} does not exist yet (FAIL_IF_NOT_READY)`);
+        throw new OrdererError(
+          'block-not-found',
+          `block ${number} of channel ${channelId} does not exist yet (FAIL_IF_NOT_READY)`,
+          { channel: channelId, number },
+        );
       }
       if (number >= reader.height())
         await this.waitForBlock(reader, number, ctx.signal, strict ? chain : undefined);
       const block = await reader.getBlock(number);
-      if (!block) throw notFound(`block ${number} of channel ${channelId} is not available`);
+      if (!block) {
+        throw new OrdererError(
+          'block-not-found',
+          `block ${number} of channel ${channelId} is not available`,
+          {
+            channel: channelId,
+            number,
+          },
+        );
+      }
       checkErrored();
       await access.evaluate();
       await ctx.sendBlock(block.bytes);
@@ -218,19 +235,30 @@ class SessionAccessControl {
 
   async evaluate(): Promise<void> {
     if (this.expiresAt !== undefined && this.clock.now() >= this.expiresAt) {
-      throw forbidden(
+      throw new OrdererError(
+        'identity-expired',
         `deliver client identity expired at ${new Date(this.expiresAt).toISOString()}: enroll a new certificate`,
+        { expiresAt: this.expiresAt },
       );
     }
     const bundle = this.chain.bundle();
     if (bundle.sequence === this.evaluatedSequence) return;
     const policy = bundle.policyManager.getPolicy(ChannelReaders);
-    if (!policy) throw forbidden(`policy ${ChannelReaders} is not defined on channel ${bundle.channelId}`);
+    if (!policy) {
+      throw new OrdererError(
+        'permission-denied',
+        `policy ${ChannelReaders} is not defined on channel ${bundle.channelId}`,
+        { policy: ChannelReaders, channel: bundle.channelId },
+      );
+    }
     try {
       await policy.evaluateSignedData(envelopeAsSignedData(this.env));
     } catch (err) {
-      throw forbidden(
+      throw new OrdererError(
+        'permission-denied',
         `access denied by policy ${ChannelReaders} of channel ${bundle.channelId}: ${errorMessage(err)}`,
+        { policy: ChannelReaders, channel: bundle.channelId },
+        { cause: err },
       );
     }
     this.evaluatedSequence = bundle.sequence;

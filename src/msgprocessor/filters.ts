@@ -2,7 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import { msp } from '../protos/index.js';
 import { bytesKey } from '../lru.js';
-import { badRequest, forbidden, OrdererError } from '../errors.js';
+import { badRequest, OrdererError } from '../errors.js';
 import type { ReceivedEnvelope } from '../consensus/types.js';
 import type { ChannelConfigBundle } from '../channelconfig/types.js';
 import type { SignedData } from '../policies/types.js';
@@ -24,7 +24,8 @@ export function applyRules(rules: readonly Rule[], env: ReceivedEnvelope, from =
 }
 
 export const emptyRejectRule: Rule = (env) => {
-  if (env.payload.length === 0) throw badRequest('message was empty: send an envelope with a payload');
+  if (env.payload.length === 0)
+    throw new OrdererError('empty-message', 'message was empty: send an envelope with a payload');
 };
 
 /** len(payload) + len(signature) must not exceed BatchSize.AbsoluteMaxBytes (equal passes). */
@@ -117,10 +118,18 @@ export function sigFilter(
     const current = bundle();
     const policyName = current.orderer?.consensusState === 'MAINTENANCE' ? maintenancePolicy : normalPolicy;
     const policy = current.policyManager.getPolicy(policyName);
-    if (!policy) throw forbidden(`policy ${policyName} is not defined on channel ${current.channelId}`);
+    if (!policy) {
+      throw new OrdererError(
+        'permission-denied',
+        `policy ${policyName} is not defined on channel ${current.channelId}`,
+        { policy: policyName, channel: current.channelId },
+      );
+    }
     const denied = (err: unknown): never => {
       const reason = err instanceof Error ? err.message : String(err);
-      throw forbidden(`access denied by policy ${policyName}: ${reason}`, { policy: policyName });
+      throw new OrdererError('permission-denied', `access denied by policy ${policyName}: ${reason}`, {
+        policy: policyName,
+      });
     };
     let evaluated: Promise<void>;
     try {

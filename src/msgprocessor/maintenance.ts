@@ -2,7 +2,7 @@
 // of maintenance mode and consensus-type migration, applied to every CONFIG envelope the orderer makes
 // from a config update on an existing channel.
 import { asBuffer, common, etcdraft } from '../protos/index.js';
-import { badRequest, errorMessage, OrdererError } from '../errors.js';
+import { badRequest, errorMessage, OrdererError, withMessagePrefix } from '../errors.js';
 import { ordererCapabilityFacts } from '../channelconfig/index.js';
 import { decodeConfigUpdate } from '../channelconfig/index.js';
 import { HeaderType } from '../protoutil/envelope.js';
@@ -54,7 +54,7 @@ export function maintenanceFilter(options: MaintenanceFilterOptions, deps: Maint
     try {
       inspect(options, deps, current.channelId, configEnvelope, currentOrderer);
     } catch (err) {
-      if (err instanceof OrdererError) throw new OrdererError(err.kind, PREFIX + err.message, err.details);
+      if (err instanceof OrdererError) throw withMessagePrefix(err, PREFIX);
       throw badRequest(PREFIX + errorMessage(err), {}, { cause: err });
     }
   };

@@ -2,7 +2,7 @@
 // systemchannel.go): classify, filter, and turn config updates into orderer-signed config envelopes.
 import { common } from '../protos/index.js';
 import { asBuffer } from '../protos/index.js';
-import { badRequest, notFound, OrdererError, unavailable } from '../errors.js';
+import { badRequest, OrdererError } from '../errors.js';
 import { ChannelOrdererWriters, ChannelWriters } from '../policies/types.js';
 import { marshalConfigEnvelope } from '../channelconfig/index.js';
 import { createSignedEnvelope, decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
@@ -103,8 +103,10 @@ export class StandardChannelProcessor implements MessageProcessor {
     const bundle = this.deps.bundle();
     if (bundle.orderer?.consensusState === 'MAINTENANCE') {
       return Promise.reject(
-        unavailable(
+        new OrdererError(
+          'maintenance-mode',
           `normal transactions are rejected: channel ${bundle.channelId} is in maintenance mode; retry after the orderer admins set ConsensusType.State back to STATE_NORMAL`,
+          { channel: bundle.channelId },
         ),
       );
     }
@@ -177,8 +179,10 @@ export class SystemChannelProcessor extends StandardChannelProcessor {
   override async processNormalMsg(env: ReceivedEnvelope): Promise<number> {
     const channelId = env.channelHeader.channelId;
     if (channelId !== this.channelId()) {
-      throw notFound(
+      throw new OrdererError(
+        'channel-not-found',
         `channel ${channelId} does not exist; create it first (peer channel create) or check the channel name`,
+        { channel: channelId },
       );
     }
     return super.processNormalMsg(env);
@@ -235,8 +239,9 @@ export class SystemChannelProcessor extends StandardChannelProcessor {
 
 function prefixError(err: unknown, prefix: string): OrdererError {
   if (err instanceof OrdererError) {
+    // Fabric wraps the update's policy failure in a plain error, so a creation it forbids is a bad request.
     return new OrdererError(
-      err.kind === 'forbidden' ? 'bad-request' : err.kind,
+      err.kind === 'forbidden' ? 'bad-request' : err.errorCode,
       `${prefix}: ${err.message}`,
       err.details,
       {

@@ -71,15 +71,15 @@ type Route = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<vo
 
 /** Parses Operations.ListenAddress into what net.Server.listen takes. */
 
-// One mapping from typed errors to HTTP statuses for this endpoint.
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-function sendError(res: http.ServerResponse, status: number, message: string): void {
-  sendJson(res, status, { Error: message });
+/** Answers a failure with the HTTP status of its code and Fabric's {"Error": message} body. */
+function sendError(res: http.ServerResponse, err: unknown): void {
+  sendJson(res, httpStatusOf(err), { Error: errorMessage(err) });
 }
 
 export class OperationsServer {
@@ -206,15 +206,18 @@ export class OperationsServer {
         // Fabric's RequireCert middleware.
         sendError(
           res,
-          401,
-          `${path} requires a client TLS certificate issued by one of Operations.TLS.ClientRootCAs`,
+          new OrdererError(
+            'client-certificate-required',
+            `${path} requires a client TLS certificate issued by one of Operations.TLS.ClientRootCAs`,
+            { path },
+          ),
         );
       } else {
         await entry.route(req, res);
       }
     } catch (err) {
       this.deps.logger.warn({ path, err: errorMessage(err) }, 'operations request failed');
-      if (!res.headersSent) sendError(res, httpStatusOf(err), errorMessage(err));
+      if (!res.headersSent) sendError(res, err);
       else res.destroy();
     }
     this.deps.logger.debug(
@@ -242,7 +245,16 @@ export class OperationsServer {
     try {
       const failed = await Promise.race([runHealthChecks(this.checks.values()), timedOut]);
       if (failed === 'timeout') {
-        sendError(res, 408, `health checks did not complete within ${timeoutMs / 1000}s`);
+        sendError(
+          res,
+          new OrdererError(
+            'health-check-timeout',
+            `health checks did not complete within ${timeoutMs / 1000}s`,
+            {
+              timeoutMs,
+            },
+          ),
+        );
         return;
       }
       const time = new Date(this.clock.now()).toISOString();
@@ -259,7 +271,7 @@ export class OperationsServer {
 
   private async version(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method !== 'GET') {
-      sendError(res, 400, `invalid request method: ${req.method}`);
+      sendError(res, badRequest(`invalid request method: ${req.method}`, { method: req.method }));
       return;
     }
     sendJson(res, 200, { CommitSHA: this.deps.version.commit, Version: this.deps.version.version });
@@ -271,7 +283,7 @@ export class OperationsServer {
       return;
     }
     if (req.method !== 'PUT') {
-      sendError(res, 400, `invalid request method: ${req.method}`);
+      sendError(res, badRequest(`invalid request method: ${req.method}`, { method: req.method }));
       return;
     }
     const body = await this.readBody(req);

@@ -3,7 +3,7 @@
 // scripts written for Fabric work unchanged. Errors are {"error": "..."} and say what to do.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { common } from '../protos/index.js';
-import { badRequest, errorMessage, OrdererError } from '../errors.js';
+import { badRequest, errorMessage, OrdererError, type ErrorCode } from '../errors.js';
 import { readConfigBlock } from '../channelconfig/index.js';
 import { blockDataHash } from '../protoutil/index.js';
 import { asBuffer } from '../protos/index.js';
@@ -111,7 +111,7 @@ export class ParticipationHandler {
   private async route(req: IncomingMessage): Promise<Reply> {
     if (!this.options.enabled) {
       throw new OrdererError(
-        'unavailable',
+        'participation-disabled',
         'channel participation API is disabled: set ChannelParticipation.Enabled to true in orderer.yaml (or ORDERER_CHANNELPARTICIPATION_ENABLED=true) and restart the orderer',
       );
     }
@@ -160,8 +160,9 @@ export class ParticipationHandler {
     const info = this.deps.registrar.channelInfo(channelId);
     if (!info) {
       throw new OrdererError(
-        'not-found',
+        'channel-not-found',
         `channel ${channelId} does not exist on this orderer: list the channels it has with GET ${URL_BASE_V1_CHANNELS}, or join it with POST ${URL_BASE_V1_CHANNELS}`,
+        { channel: channelId },
       );
     }
     return { status: 200, body: infoResponse(info), headers: { 'Cache-Control': 'no-store' } };
@@ -180,7 +181,7 @@ export class ParticipationHandler {
       } catch (err) {
         if (err instanceof OrdererError && err.kind === 'method-not-allowed') {
           // With a system channel only GET is allowed on app channels; an existing channel can also be removed.
-          throw notAllowed(err.message, system ? 'GET' : 'GET, DELETE');
+          throw notAllowed(err.message, system ? 'GET' : 'GET, DELETE', err.errorCode, err.details);
         }
         if (err instanceof OrdererError && err.kind === 'forbidden') throw err;
         // Fabric's sendJoinError: every other failure is the join request's fault, 400 "cannot join: ...".
@@ -209,12 +210,15 @@ export class ParticipationHandler {
         throw notAllowed(
           `cannot remove: the system channel ${system} exists; application channels cannot be removed while it does (remove the system channel first)`,
           'GET',
+          'system-channel-exists',
+          { systemChannel: system },
         );
       }
       if (!this.deps.registrar.channelInfo(channelId)) {
         throw new OrdererError(
-          'not-found',
+          'channel-not-found',
           `cannot remove: channel ${channelId} does not exist on this orderer (GET ${URL_BASE_V1_CHANNELS} lists the channels it has)`,
+          { channel: channelId },
         );
       }
       await this.deps.registrar.removeChannel(channelId);
@@ -240,8 +244,14 @@ function infoResponse(info: ChannelInfo): ChannelInfoResponse {
   };
 }
 
-function notAllowed(message: string, allow: string): OrdererError {
-  return new OrdererError('method-not-allowed', message, { allow });
+/** A 405: `allow` (the Allow header) says which methods the resource does take. */
+function notAllowed(
+  message: string,
+  allow: string,
+  code: ErrorCode = 'method-not-allowed',
+  details: Record<string, unknown> = {},
+): OrdererError {
+  return new OrdererError(code, message, { ...details, allow });
 }
 
 function checkChannelName(channelId: string): void {
