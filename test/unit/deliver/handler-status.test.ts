@@ -58,7 +58,12 @@ async function answer(
       ),
     waitForBlock: () => new Promise(() => {}),
   };
-  const chain: DeliverChain = { reader, bundle: () => bundle, errored: () => options.errored };
+  const chain: DeliverChain = {
+    reader,
+    bundle: () => bundle,
+    errored: () => options.errored,
+    onStatusChange: () => () => {},
+  };
   const { logger, lines } = capturingLogger();
   const handler = new DeliverHandler(
     {
