@@ -11,7 +11,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadIdentity, type ClientIdentity } from '../support/fabric-clients.js';
+import {
+  atomicBroadcastClient,
+  broadcastAll,
+  loadIdentity,
+  type ClientIdentity,
+} from '../support/fabric-clients.js';
+import { lastConfigIndexOf } from '../../src/protoutil/block.js';
 import { skipWithoutFabricBin } from '../support/fabric-fixtures.js';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
 import {
@@ -21,15 +27,11 @@ import {
   waitFor,
   type LedgerBlock,
 } from '../support/kafka-cluster.js';
-import {
-  createChannel,
-  deliverLedger,
-  healthz,
-  kafkaGenesisBlock,
-  strictDeliverStatus,
-} from '../support/kafka-processes.js';
+import { createChannel, deliverLedger, healthz, kafkaGenesisBlock } from '../support/kafka-processes.js';
 import {
   agreedContent,
+  maxMessageCountOf,
+  maxMessageCountUpdate,
   startLoad,
   startMixedKafkaOrderer,
   type MixedKafkaOrderer,
@@ -39,11 +41,23 @@ const skip = skipWithoutFabricBin('orderer') || kafkaTestsSkipReason() || false;
 if (skip) console.log(`# skipping the mixed Kafka cluster test (Go orderer + ours): ${skip}`);
 
 const ordererAdmin = loadIdentity('ordererAdmin');
+const org1User = loadIdentity('org1User');
 
-async function servingChannel(orderer: MixedKafkaOrderer, channelId: string, timeoutMs = 60_000) {
+/** Waits until a STRICT Deliver of the channel succeeds on the orderer (its chain is up). */
+async function servingChannel(
+  orderer: MixedKafkaOrderer,
+  channelId: string,
+  signer: ClientIdentity = org1User,
+  timeoutMs = 60_000,
+) {
+  let status: number | undefined;
   await waitFor(
-    () => `channel ${channelId} served by ${orderer.name} (STRICT Deliver SUCCESS)`,
-    async () => (await strictDeliverStatus(orderer.address, channelId).catch(() => undefined)) === 200,
+    () => `channel ${channelId} served by ${orderer.name} (STRICT Deliver status now ${status})`,
+    async () => {
+      status = (await deliverLedger(orderer.address, channelId, 'strict', signer).catch(() => undefined))
+        ?.status;
+      return status === 200;
+    },
     timeoutMs,
     250,
   );
@@ -112,15 +126,18 @@ describe('Kafka: Fabric Go orderer and ours on one broker', { timeout: 300_000 }
   let ours: MixedKafkaOrderer;
   const started: MixedKafkaOrderer[] = [];
   const dirs: string[] = [];
+  let root: string;
+  let genesisFile: string;
   const both = () => [go, ours];
 
   before(async () => {
     if (skip) return;
+    const setupStart = Date.now();
     try {
       broker = await startKafkaBroker({ plaintextPort: 0 });
-      const root = mkdtempSync(join(tmpdir(), 'kafka-mixed-'));
+      root = mkdtempSync(join(tmpdir(), 'kafka-mixed-'));
       dirs.push(root);
-      const genesisFile = join(root, 'sys-kafka.block');
+      genesisFile = join(root, 'sys-kafka.block');
       writeFileSync(genesisFile, kafkaGenesisBlock({ brokers: [broker.bootstrap] }));
       go = await startMixedKafkaOrderer({
         implementation: 'go',
@@ -136,8 +153,9 @@ describe('Kafka: Fabric Go orderer and ours on one broker', { timeout: 300_000 }
         genesisFile,
       });
       started.push(ours);
-      await Promise.all(
-        both().map((o) => servingChannel(o, 'system-channel', 90_000).catch(() => undefined)),
+      await Promise.all(both().map((o) => servingChannel(o, 'system-channel', ordererAdmin, 90_000)));
+      console.log(
+        `# set up in ${((Date.now() - setupStart) / 1000).toFixed(1)} s: broker, ${go.name}, ${ours.name}`,
       );
     } catch (err) {
       for (const o of started)
@@ -250,4 +268,114 @@ describe('Kafka: Fabric Go orderer and ours on one broker', { timeout: 300_000 }
       },
     );
   }
+
+  it(
+    'MaxMessageCount changed under load, through the Go orderer and then through ours: identical config blocks and count cuts, re-validated envelopes ordered once',
+    { skip },
+    async () => {
+      const load = startLoad(both(), 'mychannel', 'config-', 10);
+      const updates = [
+        { via: go, maxMessageCount: 7 },
+        { via: ours, maxMessageCount: 4 },
+      ];
+      try {
+        for (const { via, maxMessageCount } of updates) {
+          const acknowledged = load.acknowledged.length;
+          await waitFor(
+            () => `load running (${load.acknowledged.length - acknowledged} acknowledged)`,
+            () => load.acknowledged.length >= acknowledged + 40,
+          );
+          const ledger = (await deliverLedger(via.address, 'mychannel')).blocks;
+          const latestConfig = ledger[lastConfigIndexOf(ledger.at(-1)!.block)]!.block;
+          const client = atomicBroadcastClient(via.address);
+          try {
+            const [response] = await broadcastAll(client, [
+              maxMessageCountUpdate(latestConfig, 'mychannel', maxMessageCount, ordererAdmin),
+            ]);
+            assert.equal(response?.status, 200, response?.info);
+          } finally {
+            client.close();
+          }
+          await waitFor(
+            () => `MaxMessageCount ${maxMessageCount} in effect on both`,
+            async () =>
+              (
+                await Promise.all(
+                  both().map(async (o) => {
+                    const blocks = (await deliverLedger(o.address, 'mychannel')).blocks;
+                    const config = blocks[lastConfigIndexOf(blocks.at(-1)!.block)]!.block;
+                    return maxMessageCountOf(config) === maxMessageCount;
+                  }),
+                )
+              ).every(Boolean),
+          );
+          const afterUpdate = load.acknowledged.length;
+          await waitFor(
+            () => `load after the update (${load.acknowledged.length - afterUpdate} acknowledged)`,
+            () => load.acknowledged.length >= afterUpdate + 60,
+          );
+        }
+      } finally {
+        await load.stop();
+      }
+      assert.deepEqual(load.refused, []);
+      const ledger = await identicalLedgers(both(), 'mychannel', load.acknowledged);
+      assertEachOnce(ledger, load.acknowledged);
+      assertOffsetsIncrease(ledger);
+      const configBlocks = ledger.filter((b) => lastConfigIndexOf(b.block) === b.number).slice(-2);
+      const resubmittedSeen = new Set(ledger.map((b) => b.kafka?.lastOriginalOffsetProcessed ?? 0));
+      resubmittedSeen.delete(0);
+      console.log(
+        `# config updates under load: ${load.acknowledged.length} acknowledged, blocks ${configBlocks[0]!.number}-${ledger.length - 1}: ` +
+          `${ledger
+            .slice(configBlocks[0]!.number)
+            .map((b) => b.txIds.length)
+            .join(',')}; ` +
+          `re-validated envelopes re-ordered up to ${resubmittedSeen.size} distinct original offsets`,
+      );
+      assert.deepEqual(
+        configBlocks.map((b) => maxMessageCountOf(b.block)),
+        [7, 4],
+      );
+      // Between and after the two config blocks every block holds at most MaxMessageCount envelopes,
+      // and the load fills some to exactly that: cut by count, not only by BatchTimeout.
+      for (const [i, config] of configBlocks.entries()) {
+        const maxMessageCount = maxMessageCountOf(config.block);
+        const end = configBlocks[i + 1]?.number ?? ledger.length;
+        const sizes = ledger.slice(config.number + 1, end).map((b) => b.txIds.length);
+        assert.ok(
+          sizes.every((n) => n <= maxMessageCount),
+          `blocks after MaxMessageCount ${maxMessageCount}: ${sizes.join(',')}`,
+        );
+        assert.ok(
+          sizes.includes(maxMessageCount),
+          `some block cut at ${maxMessageCount} envelopes: ${sizes.join(',')}`,
+        );
+      }
+    },
+  );
+
+  it(
+    'a fresh Go orderer and a fresh one of ours replay every topic from the start: the same blocks of every channel',
+    { skip },
+    async () => {
+      for (const implementation of ['go', 'ours'] as const) {
+        started.push(
+          await startMixedKafkaOrderer({
+            implementation,
+            index: 2,
+            ledgerDir: join(root, `fresh-${implementation}`),
+            genesisFile,
+          }),
+        );
+      }
+      const all = started.slice(0, 4);
+      const system = await identicalLedgers(all, 'system-channel', [], ordererAdmin);
+      assert.equal(system.length, 3);
+      for (const channelId of ['mychannel', 'ourchannel']) {
+        const ledger = await identicalLedgers(all, channelId, []);
+        assertOffsetsIncrease(ledger);
+      }
+    },
+  );
 });

@@ -4,7 +4,10 @@
 // broker. What the mixed test compares: the blocks as each side delivers them, with the consenter
 // metadata bytes (KafkaMetadata offsets) that each side wrote.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { common as hlCommon } from '@hyperledger/fabric-protos';
+import { asBuffer, common, orderer as ordererProtos, toNumber } from '../../src/protos/index.js';
 import { BlockMetadataIndex, consenterMetadataOf } from '../../src/protoutil/block.js';
+import { HeaderType, signConfigUpdate, signedEnvelope, type ClientIdentity } from './fabric-clients.js';
 import { fabricBin } from './fabric-fixtures.js';
 import { kafkaOrdererEnv, type LedgerBlock } from './kafka-cluster.js';
 import { broadcastKeepingAcks, startKafkaOrdererProcess } from './kafka-processes.js';
@@ -237,4 +240,60 @@ export function startLoad(
       await done;
     },
   };
+}
+
+/**
+ * A CONFIG_UPDATE envelope setting Orderer/BatchSize.MaxMessageCount of a channel, as
+ * `configtxlator compute_update` and `peer channel update` make it: the Channel and Orderer groups at
+ * their versions in both sets, BatchSize at its version + 1 with its mod policy, signed by `admin`
+ * (the Orderer group's Admins) for the config signature and the envelope. `configBlock` is the
+ * channel's latest config block.
+ */
+export function maxMessageCountUpdate(
+  configBlock: common.IBlock,
+  channelId: string,
+  maxMessageCount: number,
+  admin: ClientIdentity,
+): Buffer {
+  const envelope = common.Envelope.decode(asBuffer(configBlock.data!.data![0]));
+  const payload = common.Payload.decode(asBuffer(envelope.payload));
+  const config = common.ConfigEnvelope.decode(asBuffer(payload.data)).config!;
+  const channelGroup = config.channelGroup!;
+  const ordererGroup = channelGroup.groups!['Orderer']!;
+  const current = ordererGroup.values!['BatchSize']!;
+  const batchSize = ordererProtos.BatchSize.decode(asBuffer(current.value));
+  batchSize.maxMessageCount = maxMessageCount;
+  const groupAt = (group: common.IConfigGroup) => ({ version: toNumber(group.version) });
+  const update: common.IConfigUpdate = {
+    channelId,
+    readSet: { ...groupAt(channelGroup), groups: { Orderer: groupAt(ordererGroup) } },
+    writeSet: {
+      ...groupAt(channelGroup),
+      groups: {
+        Orderer: {
+          ...groupAt(ordererGroup),
+          values: {
+            BatchSize: {
+              version: toNumber(current.version) + 1,
+              modPolicy: current.modPolicy,
+              value: ordererProtos.BatchSize.encode(batchSize).finish(),
+            },
+          },
+        },
+      },
+    },
+  };
+  const cue = new hlCommon.ConfigUpdateEnvelope();
+  cue.setConfigUpdate(common.ConfigUpdate.encode(update).finish());
+  signConfigUpdate(cue, [admin]);
+  return signedEnvelope(admin, { type: HeaderType.CONFIG_UPDATE, channelId, data: cue.serializeBinary() });
+}
+
+/** Orderer/BatchSize.MaxMessageCount of a config block. */
+export function maxMessageCountOf(configBlock: common.IBlock): number {
+  const envelope = common.Envelope.decode(asBuffer(configBlock.data!.data![0]));
+  const payload = common.Payload.decode(asBuffer(envelope.payload));
+  const config = common.ConfigEnvelope.decode(asBuffer(payload.data)).config!;
+  const value = config.channelGroup!.groups!['Orderer']!.values!['BatchSize']!.value;
+  return ordererProtos.BatchSize.decode(asBuffer(value)).maxMessageCount;
 }
