@@ -18,7 +18,7 @@ import {
   type ClientIdentity,
 } from '../support/fabric-clients.js';
 import { lastConfigIndexOf } from '../../src/protoutil/block.js';
-import { skipWithoutFabricBin } from '../support/fabric-fixtures.js';
+import { fabricBin, skipWithoutFabricBin } from '../support/fabric-fixtures.js';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
 import {
   broadcastTransactions,
@@ -133,6 +133,8 @@ describe('Kafka: Fabric Go orderer and ours on one broker', { timeout: 300_000 }
   before(async () => {
     if (skip) return;
     const setupStart = Date.now();
+    // Under CI a missing binary is not skipped: fail here, first, with fabricBin's how-to message.
+    fabricBin('orderer');
     try {
       broker = await startKafkaBroker({ plaintextPort: 0 });
       root = mkdtempSync(join(tmpdir(), 'kafka-mixed-'));
