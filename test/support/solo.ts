@@ -127,6 +127,10 @@ export class FakeConsenterSupport implements ConsenterSupport {
   configValidations = 0;
   writesInFlight = 0;
   maxWritesInFlight = 0;
+  /** Blocks handed to writeBlock/writeConfigBlock that are not durable yet, oldest first. */
+  private readonly handedOver: common.Block[] = [];
+  private lastCommit: Promise<void> = Promise.resolve();
+  private writeGeneration = 0;
   private readonly store: FakeSupportOptions['store'];
 
   constructor(options: FakeSupportOptions = {}) {
@@ -185,8 +189,9 @@ export class FakeConsenterSupport implements ConsenterSupport {
     return { config: await this.reprocessConfig(env), configSeq: this.seq };
   }
 
+  /** As the real block writer: chained on the last block handed over, durable or not. */
   createNextBlock(messages: readonly ReceivedEnvelope[]): common.Block {
-    const previous = this.blocks[this.blocks.length - 1]?.block.header;
+    const previous = (this.handedOver.at(-1) ?? this.blocks[this.blocks.length - 1]?.block)?.header;
     const previousHash = previous
       ? blockHeaderHash({
           number: toNumber(previous.number),
@@ -195,7 +200,7 @@ export class FakeConsenterSupport implements ConsenterSupport {
         })
       : Buffer.alloc(0);
     return newBlock(
-      this.height(),
+      this.height() + this.handedOver.length,
       previousHash,
       messages.map((m) => m.raw),
     );
@@ -244,22 +249,38 @@ export class FakeConsenterSupport implements ConsenterSupport {
     this.seq++;
   }
 
-  private async write(
-    kind: 'normal' | 'config',
-    block: common.Block,
-    consenterMetadata?: Buffer,
-  ): Promise<void> {
+  /**
+   * As the real block writer (src/multichannel/blockwriter.ts): the block is handed over at once,
+   * so the next one can be created on it, and made durable after the ones before it; a failed write
+   * fails every write handed over after it, and the writer goes back to the last durable block.
+   */
+  private write(kind: 'normal' | 'config', block: common.Block, consenterMetadata?: Buffer): Promise<void> {
     const number = toNumber(block.header?.number);
+    const expected = this.height() + this.handedOver.length;
+    if (number !== expected)
+      return Promise.reject(new Error(`block ${number} written at height ${expected}`));
+    this.handedOver.push(block);
     this.writesInFlight++;
     this.maxWritesInFlight = Math.max(this.maxWritesInFlight, this.writesInFlight);
-    try {
-      if (number !== this.height()) throw new Error(`block ${number} written at height ${this.height()}`);
+    const generation = this.writeGeneration;
+    const commit = this.lastCommit.then(async () => {
       await this.beforeWrite(number);
       await this.store?.append(marshalBlock(block));
       this.blocks.push({ number, kind, txIds: txIdsOfBlock(block), block, consenterMetadata });
-    } finally {
-      this.writesInFlight--;
-    }
+      this.handedOver.shift();
+    });
+    this.lastCommit = commit;
+    commit.then(
+      () => this.writesInFlight--,
+      () => {
+        this.writesInFlight--;
+        if (generation !== this.writeGeneration) return;
+        this.writeGeneration++;
+        this.handedOver.length = 0;
+        this.lastCommit = Promise.resolve();
+      },
+    );
+    return commit;
   }
 }
 

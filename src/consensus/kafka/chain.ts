@@ -55,6 +55,11 @@ export interface KafkaChainOptions {
   createTopic: boolean;
   /** How long waitReady() waits for a starting chain before refusing. Default 3000 ms. */
   readyWaitMs?: number;
+  /**
+   * How many normal blocks may be handed to the writer before the oldest is durable. Default 1:
+   * as in Fabric, the next block is cut while the previous one is stored, and waits for it.
+   */
+  blockWritesInFlight?: number;
 }
 
 export interface KafkaChainDependencies {
@@ -67,6 +72,14 @@ export interface KafkaChainDependencies {
 }
 
 type State = 'created' | 'starting' | 'running' | 'halted' | 'failed';
+
+type WriteBlockEffect = Extract<KafkaEffect, { type: 'write-block' }>;
+
+/** A normal block handed to the writer: done settles once it is durable (or its write failed). */
+interface PendingWrite {
+  readonly effect: WriteBlockEffect;
+  readonly done: Promise<void>;
+}
 
 /** The start-up state recorded in the last block (Fabric's getOffsets). */
 export function resumePoint(
@@ -121,6 +134,10 @@ export class KafkaChain implements Chain {
   private lastConsumerProblem: unknown;
   private connectInFlight = false;
   private diskStall: OrdererError | undefined;
+  /** Normal blocks handed to the writer and not known durable yet, oldest first. */
+  private readonly pendingWrites: PendingWrite[] = [];
+  /** One of pendingWrites failed: they are written again before anything else is handed over. */
+  private pendingWriteFailed = false;
 
   constructor(
     support: ConsenterSupport,
@@ -274,6 +291,7 @@ export class KafkaChain implements Chain {
       await this.consumeDone;
       // A block being written is finished; nothing after it starts.
       await this.queue;
+      await Promise.allSettled(this.pendingWrites.map((pending) => pending.done));
       this.log.info('Kafka chain halted');
       this.onHalted?.();
     })();
@@ -658,7 +676,69 @@ export class KafkaChain implements Chain {
     }
   }
 
-  private async writeBlock(effect: Extract<KafkaEffect, { type: 'write-block' }>): Promise<void> {
+  /**
+   * A config block (and a channel creation on the system channel) is written once every block
+   * before it is durable, and consumption waits for it, as Fabric's WriteConfigBlock does. A normal
+   * block is handed to the writer and consumption goes on while it is stored, as Fabric's block
+   * writer commits in the background: the next block is cut meanwhile and handed over once fewer
+   * than blockWritesInFlight writes are pending. Crash safety is the ledger's: each block carries its
+   * own offsets, so a restart resumes after the last durable one.
+   */
+  private async writeBlock(effect: WriteBlockEffect): Promise<void> {
+    if (effect.kind === 'config') {
+      await this.drainWrites();
+      if (this.state !== 'running') return;
+      await this.writeDurably(effect);
+      return;
+    }
+    const limit = Math.max(1, this.options.blockWritesInFlight ?? 1);
+    while (this.pendingWriteFailed || this.pendingWrites.length >= limit) {
+      await this.settleOldestWrite();
+      if (this.state !== 'running') return;
+    }
+    const block = this.nextBlock(effect);
+    const done = this.support.writeBlock(block, encodeKafkaMetadata(effect.metadata));
+    this.pendingWrites.push({ effect, done });
+    done.then(
+      () => this.written(effect),
+      () => {
+        // Dealt with in order by the processing queue (settleOldestWrite), also when no message
+        // arrives to trigger the next block.
+        this.pendingWriteFailed = true;
+        void this.serially(() => this.drainWrites());
+      },
+    );
+  }
+
+  /** Waits until every block handed to the writer is durable, writing failed ones again. */
+  private async drainWrites(): Promise<void> {
+    while (this.pendingWrites.length > 0 && this.state === 'running') await this.settleOldestWrite();
+  }
+
+  private async settleOldestWrite(): Promise<void> {
+    const oldest = this.pendingWrites[0];
+    if (!oldest) {
+      this.pendingWriteFailed = false;
+      return;
+    }
+    try {
+      await oldest.done;
+      this.pendingWrites.shift();
+    } catch (err) {
+      // Every write handed over after the failed one failed with it (nothing may follow a missing
+      // block) and the writer went back to the last durable block: write them again, in order.
+      const failed = this.pendingWrites.splice(0);
+      await Promise.allSettled(failed.map((pending) => pending.done));
+      this.pendingWriteFailed = false;
+      for (const [i, pending] of failed.entries()) {
+        if (this.state !== 'running')
+          throw this.writeFailure(pending.effect.kind, pending.effect.blockNumber, err);
+        await this.writeDurably(pending.effect, i === 0 ? err : undefined);
+      }
+    }
+  }
+
+  private nextBlock(effect: WriteBlockEffect) {
     const block = this.support.createNextBlock(effect.batch);
     const number = toNumber(block.header?.number);
     if (number !== effect.blockNumber) {
@@ -667,40 +747,63 @@ export class KafkaChain implements Chain {
         { channel: this.channelId },
       );
     }
+    return block;
+  }
+
+  /**
+   * Writes one block and waits until it is durable. On a full disk the same block is tried again
+   * (backoff on the injected clock) until it is written; consumption waits behind it and resumes
+   * from the same offset, nothing is skipped. `earlierFailure`: the block's write already failed so.
+   */
+  private async writeDurably(effect: WriteBlockEffect, earlierFailure?: unknown): Promise<void> {
+    const number = effect.blockNumber;
     const metadata = encodeKafkaMetadata(effect.metadata);
-    for (let failures = 0; ; failures++) {
-      try {
-        const attempt = failures === 0 ? block : this.support.createNextBlock(effect.batch);
-        if (effect.kind === 'config') await this.support.writeConfigBlock(attempt, metadata);
-        else await this.support.writeBlock(attempt, metadata);
-        break;
-      } catch (err) {
-        const code = diskFullCode(err);
-        if (code === undefined || this.state !== 'running') throw this.writeFailure(effect.kind, number, err);
-        // A full disk: the same block is tried again (backoff on the injected clock) until it is
-        // written; consumption waits behind it and resumes from the same offset, nothing is skipped.
+    let failure = earlierFailure;
+    for (let stalls = 0; ; stalls++) {
+      if (failure !== undefined) {
+        const code = diskFullCode(failure);
+        if (code === undefined || this.state !== 'running')
+          throw this.writeFailure(effect.kind, number, failure);
         if (!this.diskStall)
-          this.log.error({ err: errorMessage(err), code, block: number }, 'Kafka chain stalled: disk full');
+          this.log.error(
+            { err: errorMessage(failure), code, block: number },
+            'Kafka chain stalled: disk full',
+          );
         this.diskStall = unavailable(
           `Kafka chain for channel ${this.channelId} cannot write block ${number}: the disk is full (${code}); ` +
             'it resumes by itself once there is space, free space on the disk',
           { channel: this.channelId, code },
-          { cause: err },
+          { cause: failure },
         );
         await waitOrAbort(
           this.support.clock,
-          Math.min(10_000, 200 * 2 ** Math.min(failures, 30)),
+          Math.min(10_000, 200 * 2 ** Math.min(stalls, 30)),
           this.stopping.signal,
         );
-        if (this.state !== 'running') throw this.writeFailure(effect.kind, number, err);
+        if (this.state !== 'running') throw this.writeFailure(effect.kind, number, failure);
+      }
+      const block = this.nextBlock(effect);
+      try {
+        if (effect.kind === 'config') await this.support.writeConfigBlock(block, metadata);
+        else await this.support.writeBlock(block, metadata);
+        break;
+      } catch (err) {
+        failure = err;
       }
     }
     if (this.diskStall) {
       this.diskStall = undefined;
       this.log.info({ block: number }, 'disk has space again; Kafka chain resumed writing blocks');
     }
+    this.written(effect);
+  }
+
+  private written(effect: WriteBlockEffect): void {
     this.metrics?.lastOffsetPersisted.set(effect.metadata.lastOffsetPersisted, { channel: this.channelId });
-    this.log.debug({ block: number, ...effect.metadata, messages: effect.batch.length }, 'wrote block');
+    this.log.debug(
+      { block: effect.blockNumber, ...effect.metadata, messages: effect.batch.length },
+      'wrote block',
+    );
   }
 
   /** Why blocks are not being written right now (the disk is full); undefined when they are. */

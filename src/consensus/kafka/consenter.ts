@@ -34,6 +34,8 @@ export interface KafkaConsenterOptions {
   verbose?: boolean;
   /** How long waitReady() waits for a starting chain. Default 3000 ms. */
   readyWaitMs?: number;
+  /** Normal blocks a chain may hand to the writer before the oldest is durable. Default 1, as Fabric. */
+  blockWritesInFlight?: number;
   /** How long the aggregate health check waits for a partition to take its CONNECT message
    *  before it reports the channel unhealthy. Default 10 000 ms (below /healthz's 30 s). */
   healthCheckTimeoutMs?: number;
@@ -190,6 +192,9 @@ export class KafkaConsenter implements Consenter {
         replicationFactor: this.options.replicationFactor,
         createTopic: kafkaVersionAtLeast(this.options.version, [0, 10, 1, 0]),
         ...(this.options.readyWaitMs !== undefined ? { readyWaitMs: this.options.readyWaitMs } : {}),
+        ...(this.options.blockWritesInFlight !== undefined
+          ? { blockWritesInFlight: this.options.blockWritesInFlight }
+          : {}),
       },
       {
         client,
