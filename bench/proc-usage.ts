@@ -61,11 +61,27 @@ export interface UsageReading {
   readonly client: NodeJS.CpuUsage;
 }
 
-export function readUsage(ordererPid: number, now: () => number): UsageReading {
+/**
+ * Reads the orderer processes of one side (one, or every node of a cluster): their CPU summed,
+ * their largest RSS, every thread of each.
+ */
+export function readUsage(ordererPids: readonly number[], now: () => number): UsageReading {
+  const samples = ordererPids.map(sampleProcess);
+  const threads = new Map<number, number>();
+  // Thread IDs are unique across the machine, so the nodes' threads share one map.
+  for (const pid of ordererPids) for (const [tid, ticks] of readThreadTicks(pid)) threads.set(tid, ticks);
+  const alive = samples.filter((s): s is ProcessSample => s !== undefined);
   return {
     atMs: now(),
-    orderer: sampleProcess(ordererPid),
-    ordererThreads: readThreadTicks(ordererPid),
+    orderer:
+      alive.length === samples.length && alive.length > 0
+        ? {
+            cpuSeconds: alive.reduce((sum, s) => sum + s.cpuSeconds, 0),
+            rssBytes: Math.max(...alive.map((s) => s.rssBytes)),
+            peakRssBytes: Math.max(...alive.map((s) => s.peakRssBytes)),
+          }
+        : undefined,
+    ordererThreads: threads,
     machine: readMachineTicks(),
     client: process.cpuUsage(),
   };

@@ -2,7 +2,8 @@
 // for one scenario, each as an operator runs it (its own process, Fabric's sample orderer.yaml plus
 // the same ORDERER_* variables, a fresh ledger folder on the same file system, so the same
 // durability: both at their defaults), each with a channel created through its system channel from
-// the fixtures' creation transaction (BatchSize 500 / 2 MB preferred, BatchTimeout 2 s).
+// the fixtures' creation transaction (BatchSize 500 / 2 MB preferred, BatchTimeout 2 s). The
+// 3-node etcdraft clusters are started by vs-fabric-raft.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +41,8 @@ export const SCENARIO_TITLES: Readonly<Record<ScenarioName, string>> = {
 /** One orderer of a scenario, on this machine, watched by pid. */
 export interface ComparedOrderer {
   readonly side: Side;
-  readonly pid: number;
+  /** Every orderer process of this side (the nodes of a cluster): CPU is summed, RSS the largest. */
+  readonly pids: readonly number[];
   /** host:port of its Broadcast/Deliver service (the node the load goes to). */
   readonly address: string;
   /** The channel the load goes to. */
@@ -63,6 +65,8 @@ export interface ScenarioSetup {
 
 export interface ScenarioStartOptions {
   readonly root: string;
+  /** Our `orderer` command; default <root>/bin/orderer.js (tests pass a copy over a current dist/). */
+  readonly oursBin?: string;
   /** Run ours under node --cpu-prof, writing the profile here. */
   readonly profileDir?: string;
   /** Log lines to the console as orderers come up. */
@@ -82,14 +86,14 @@ const TLS_ENV: Record<string, string> = {
 };
 
 /** A child process with the tail of its output kept for messages. */
-interface Spawned {
+export interface Spawned {
   readonly child: ChildProcess;
   readonly output: string[];
   exitStatus(): string | undefined;
   stop(): Promise<void>;
 }
 
-function spawnLogged(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Spawned {
+export function spawnLogged(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Spawned {
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const keep = (line: string) => {
@@ -196,7 +200,7 @@ async function launchSide(
           process.execPath,
           [
             ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []),
-            join(options.root, 'bin/orderer.js'),
+            options.oursBin ?? join(options.root, 'bin/orderer.js'),
             'start',
           ],
           env,
@@ -220,7 +224,7 @@ async function launchSide(
   );
   return {
     side: launch.side,
-    pid: spawned.child.pid!,
+    pids: [spawned.child.pid!],
     address,
     channel: launch.channel,
     describe: what,
@@ -233,19 +237,17 @@ export async function startScenario(
   name: ScenarioName,
   options: ScenarioStartOptions,
 ): Promise<ScenarioSetup> {
-  if (name === 'raft-tls') {
-    // The hook for the 3-node etcdraft scenario: 3 Go orderers against 3 of ours with TLS, joined
-    // through the channel participation API as ../shared/tools/fabric-raft-cluster.sh does.
-    throw new Error('the raft-tls scenario is not built yet (see bench/vs-fabric-orderers.ts)');
-  }
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
   try {
     let sideEnv: (side: Side) => Record<string, string> = () => ({});
-    let environment = 'no other services';
-    const tlsCaPem = name === 'solo-tls' ? readFileSync(join(ORDERER0_TLS, 'ca.crt')) : undefined;
+    let environment =
+      name === 'raft-tls' ? 'three nodes per side, Raft traffic over TLS on loopback' : 'no other services';
+    // Every fixture orderer's TLS certificate is issued by the same CA as orderer0's.
+    const tlsCaPem =
+      name === 'solo-tls' || name === 'raft-tls' ? readFileSync(join(ORDERER0_TLS, 'ca.crt')) : undefined;
     if (name === 'solo-tls') sideEnv = () => TLS_ENV;
     if (name === 'kafka') {
       const { startKafkaBroker } = await import('../test/support/kafka-broker.js');
@@ -266,11 +268,15 @@ export async function startScenario(
     }
     const orderers = {} as Record<Side, ComparedOrderer>;
     for (const side of ['ours', 'fabric'] as const) {
-      const launched = await launchSide(
-        { side, env: sideEnv(side), channel: name === 'kafka' ? `bench${side}` : 'bench' },
-        options,
-        tlsCaPem,
-      );
+      const { startRaftSide } = await import('./vs-fabric-raft.js');
+      const launched =
+        name === 'raft-tls'
+          ? await startRaftSide(side, options)
+          : await launchSide(
+              { side, env: sideEnv(side), channel: name === 'kafka' ? `bench${side}` : 'bench' },
+              options,
+              tlsCaPem,
+            );
       cleanups.push(() => launched.stop());
       orderers[side] = launched;
     }

@@ -4,7 +4,7 @@
 // generator with the same envelopes, streams and window; each round read off /proc around its load
 // (proc-usage.ts) and summed up per scenario (vs-fabric-report.ts).
 import { availableParallelism, loadavg } from 'node:os';
-import { runBench, sampleProcess, type BenchOptions, type BenchReport } from '../src/bench/index.js';
+import { runBench, type BenchOptions, type BenchReport } from '../src/bench/index.js';
 import { readUsage, type UsageReading } from './proc-usage.js';
 import {
   SIDES,
@@ -38,6 +38,8 @@ export interface VsFabricOptions {
   readonly window: number;
   /** The project folder (bin/orderer.js). */
   readonly root: string;
+  /** Our `orderer` command; default <root>/bin/orderer.js. */
+  readonly oursBin?: string;
   /** Run ours under node --cpu-prof, profiles written here. */
   readonly profileDir?: string;
   /** Per round and side; default 300 s. */
@@ -54,7 +56,7 @@ export interface VsFabricDependencies {
 export interface VsFabricResult {
   readonly startedAt: string;
   readonly machine: { cores: number; loadAverageAtStart: number[]; note: string };
-  readonly settings: Omit<VsFabricOptions, 'root' | 'profileDir'> & {
+  readonly settings: Omit<VsFabricOptions, 'root' | 'oursBin' | 'profileDir'> & {
     batchSize: string;
     batchTimeout: string;
     durability: string;
@@ -107,6 +109,7 @@ export async function runVsFabric(
     deps.log(`${SCENARIO_TITLES[name]}: starting both orderers ...`);
     const setup = await startScenario(name, {
       root: options.root,
+      ...(options.oursBin ? { oursBin: options.oursBin } : {}),
       ...(options.profileDir ? { profileDir: options.profileDir } : {}),
       log: deps.log,
     });
@@ -153,17 +156,17 @@ async function runRounds(
   for (let round = 0; round < options.rounds; round++) {
     const order: Side[] = round % 2 === 0 ? ['ours', 'fabric'] : ['fabric', 'ours'];
     for (const [position, side] of order.entries()) {
-      const pid = setup.orderers[side].pid;
+      const pids = setup.orderers[side].pids;
       let start: UsageReading | undefined;
       let end: UsageReading | undefined;
       // The readings frame the load itself (first send to last delivery), not signing or connecting.
       const report: BenchReport = await runBench(benchOptions(side, options.count), {
         onProgress: (progress) => {
-          if (progress.phase === 'sending') start ??= readUsage(pid, deps.now);
-          if (progress.phase === 'draining') end ??= readUsage(pid, deps.now);
+          if (progress.phase === 'sending') start ??= readUsage(pids, deps.now);
+          if (progress.phase === 'draining') end ??= readUsage(pids, deps.now);
         },
       });
-      const fallback = readUsage(pid, deps.now);
+      const fallback = readUsage(pids, deps.now);
       const measured = measureRound({
         side,
         round,
@@ -171,7 +174,7 @@ async function runRounds(
         report,
         start: start ?? fallback,
         end: end ?? fallback,
-        rssAfterBytes: sampleProcess(pid)?.rssBytes ?? NaN,
+        rssAfterBytes: readUsage(pids, deps.now).orderer?.rssBytes ?? NaN,
         cores,
       });
       rounds.push(measured);
