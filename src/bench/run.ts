@@ -2,11 +2,18 @@
 // Broadcast streams while one Deliver stream reads the blocks back, and measures acceptance,
 // throughput, send-to-delivered latency (matched by tx id), and the orderer process's CPU and
 // memory when it runs on this machine. Works against any AtomicBroadcast endpoint.
-import { asBuffer, common, orderer as ordererProto, toNumber } from '../protos/index.js';
-import { AtomicBroadcastClient, grpcFrame, type RawDuplex } from './client.js';
-import { seekEnvelope, transactionEnvelope, type ClientSigner } from './envelopes.js';
+// The phases live beside it: presign.ts (signing), deliveries.ts (reading), broadcast-load.ts (sending).
+import { common, orderer as ordererProto, toNumber } from '../protos/index.js';
+import { AtomicBroadcastClient, type RawDuplex } from './client.js';
+import { seekEnvelope, type ClientSigner } from './envelopes.js';
+import { presignEnvelopes } from './presign.js';
+import { DeliveryTracker } from './deliveries.js';
+import { BroadcastLoad } from './broadcast-load.js';
 import { ProcessMonitor, processExists, type ProcessUsage } from './process-stats.js';
 import { combineVerifyRates, measureVerifyRate, type VerifyRate } from './verify-rate.js';
+
+/** Kept here for callers that import it from run.js. */
+export { envelopeSignatureKey } from './presign.js';
 
 export interface BenchOptions {
   /** host:port of the orderer. */
@@ -134,37 +141,6 @@ const MAX_BLOCK = Number.MAX_SAFE_INTEGER;
 const DELIVER_RECEIVE_WINDOW_BYTES = 64 * 1024 * 1024;
 const MAX_DEFAULT_CONNECTIONS = 64;
 
-/** Reads a length-delimited field's varint length at pos; [length, start of value] or undefined. */
-function readLength(bytes: Uint8Array, pos: number): [number, number] | undefined {
-  let length = 0;
-  for (let shift = 0; shift < 35; shift += 7) {
-    if (pos >= bytes.length) return undefined;
-    const b = bytes[pos++]!;
-    length += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return pos + length <= bytes.length ? [length, pos] : undefined;
-  }
-  return undefined;
-}
-
-/**
- * The signature of a marshalled Envelope (field 2) as a map key, without decoding the payload;
- * undefined when the bytes are not a plain payload-then-signature envelope.
- */
-export function envelopeSignatureKey(bytes: Uint8Array): string | undefined {
-  let pos = 0;
-  let key: string | undefined;
-  while (pos < bytes.length) {
-    const tag = bytes[pos++]!;
-    if (tag !== 0x0a && tag !== 0x12) return undefined;
-    const field = readLength(bytes, pos);
-    if (!field) return undefined;
-    const [length, start] = field;
-    if (tag === 0x12) key = Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('latin1');
-    pos = start + length;
-  }
-  return key;
-}
-
 function connectionCount(options: BenchOptions): number {
   return Math.min(options.streams, options.connections ?? MAX_DEFAULT_CONNECTIONS);
 }
@@ -223,10 +199,20 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
   const window = options.window ?? 16;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const started = performance.now();
-  const counters = { signed: 0, sent: 0, acknowledged: 0, delivered: 0 };
   let phase: BenchPhase = 'signing';
+  let signed = 0;
+  let load: BroadcastLoad | undefined;
+  let deliveries: DeliveryTracker | undefined;
   const report = () =>
-    deps.onProgress?.({ phase, total: options.count, ...counters, elapsedMs: performance.now() - started });
+    deps.onProgress?.({
+      phase,
+      total: options.count,
+      signed,
+      sent: load?.sent ?? 0,
+      acknowledged: load?.acknowledged ?? 0,
+      delivered: deliveries?.delivered ?? 0,
+      elapsedMs: performance.now() - started,
+    });
   const ticker = setInterval(report, 100);
   ticker.unref();
 
@@ -244,32 +230,15 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
   try {
     // 1. Pre-sign everything, so signing costs nothing during the run.
     report();
-    const signStart = performance.now();
-    // Framed for gRPC up front, so sending costs one write of bytes that are ready.
-    const frames: Buffer[] = new Array(options.count);
-    let envelopeBytes = 0;
-    const index = new Map<string, number>();
-    const bySignature = new Map<string, number>();
-    const nowMs = Date.now();
-    for (let i = 0; i < options.count; i++) {
-      const tx = transactionEnvelope(options.signer, options.channel, options.size, nowMs);
-      frames[i] = grpcFrame(tx.bytes);
-      envelopeBytes = tx.bytes.length;
-      index.set(tx.txId, i);
-      const key = envelopeSignatureKey(tx.bytes);
-      if (key !== undefined) bySignature.set(key, i);
-      counters.signed = i + 1;
-      if ((i & 1023) === 1023) {
-        report();
-        await new Promise((r) => setImmediate(r));
-      }
-    }
-    const signingMs = performance.now() - signStart;
+    const presigned = await presignEnvelopes(options, (n) => {
+      signed = n;
+      report();
+    });
 
     // 2. The machine's ECDSA yardstick, measured before the load (so nothing competes with it)
     // and again after it; the report uses the mean of the two.
     const verifyMs = options.verifyMs ?? 1000;
-    const verifyBefore = verifyMs > 0 ? measureVerifyRate(envelopeBytes, verifyMs) : undefined;
+    const verifyBefore = verifyMs > 0 ? measureVerifyRate(presigned.envelopeBytes, verifyMs) : undefined;
 
     // 3. Connect; start reading blocks after the current tip.
     phase = 'connecting';
@@ -277,67 +246,28 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     await Promise.all([client, ...broadcastClients].map((c) => c.waitForReady(10_000)));
     const fromBlock = (await newestBlockNumber(client, options, openStreams)) + 1;
 
-    const sentAt = new Float64Array(options.count);
-    const latencies = new Float64Array(options.count);
-    let latencyCount = 0;
-    let blocks = 0;
-    let firstBlock: number | undefined;
-    let lastBlock: number | undefined;
-    let lastDeliveredAt = 0;
-    let lastAckAt = 0;
-    let accepted = 0;
-    const rejected: Record<string, number> = {};
-    const rejectionSamples: string[] = [];
-    const streamErrors: string[] = [];
-    let streamsDone = 0;
-    let unanswered = 0;
-    const seen = new Uint8Array(options.count);
-
     let finish: () => void = () => {};
     const finished = new Promise<void>((resolve) => (finish = resolve));
+    const sentAt = new Float64Array(options.count);
+    const deliverErrors: string[] = [];
+    const broadcast = new BroadcastLoad({ streams: options.streams, window }, presigned.frames, sentAt, () =>
+      checkDone(),
+    );
+    const tracker = new DeliveryTracker(presigned, sentAt, {
+      onBlock: () => checkDone(),
+      onEnd: (error) => {
+        if (error) deliverErrors.push(error);
+        finish();
+      },
+    });
     const checkDone = () => {
-      if (streamsDone === options.streams && counters.delivered >= accepted) finish();
+      if (broadcast.allStreamsDone && tracker.delivered >= broadcast.accepted) finish();
     };
-
+    load = broadcast;
+    deliveries = tracker;
     const deliverStream = client.deliver();
     openStreams.push(deliverStream);
-    deliverStream.on('data', (raw: Buffer) => {
-      const response = ordererProto.DeliverResponse.decode(raw);
-      if (!response.block) {
-        streamErrors.push(`Deliver ended with status ${response.status}`);
-        finish();
-        return;
-      }
-      const now = performance.now();
-      const number = toNumber(response.block.header?.number);
-      firstBlock ??= number;
-      lastBlock = number;
-      blocks++;
-      for (const data of response.block.data?.data ?? []) {
-        // Our envelopes are found by their signature, read straight off the bytes; only an
-        // envelope not found that way is decoded down to its channel header's tx ID.
-        const key = envelopeSignatureKey(data);
-        let i = key === undefined ? undefined : bySignature.get(key);
-        if (i === undefined) {
-          try {
-            const payload = common.Payload.decode(asBuffer(common.Envelope.decode(data).payload));
-            i = index.get(common.ChannelHeader.decode(asBuffer(payload.header?.channelHeader)).txId);
-          } catch {
-            continue;
-          }
-        }
-        if (i === undefined || seen[i]) continue;
-        seen[i] = 1;
-        latencies[latencyCount++] = now - sentAt[i]!;
-        counters.delivered++;
-        lastDeliveredAt = now;
-      }
-      checkDone();
-    });
-    deliverStream.on('error', (err) => {
-      if (!/CANCELLED|Cancelled/.test(err.message)) streamErrors.push(`Deliver: ${err.message}`);
-      finish();
-    });
+    tracker.follow(deliverStream);
     deliverStream.write(seekEnvelope(options.signer, options.channel, fromBlock, MAX_BLOCK));
 
     // 4. K Broadcast streams, each keeping up to `window` envelopes in flight.
@@ -348,52 +278,7 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     monitor?.start();
     const firstSendAt = performance.now();
     const clientCpuAtStart = process.cpuUsage();
-    for (let s = 0; s < options.streams; s++) {
-      const mine: number[] = [];
-      for (let i = s; i < options.count; i += options.streams) mine.push(i);
-      const stream = broadcastClients[s % broadcastClients.length]!.broadcast();
-      openStreams.push(stream);
-      let next = 0;
-      let answered = 0;
-      let done = false;
-      const close = () => {
-        if (done) return;
-        done = true;
-        unanswered += mine.length - answered;
-        streamsDone++;
-        stream.end();
-        checkDone();
-      };
-      const pump = () => {
-        while (!done && next < mine.length && next - answered < window) {
-          const i = mine[next++]!;
-          sentAt[i] = performance.now();
-          counters.sent++;
-          stream.write(frames[i]!, true);
-        }
-      };
-      stream.on('data', (raw: Buffer) => {
-        const response = ordererProto.BroadcastResponse.decode(raw);
-        answered++;
-        counters.acknowledged++;
-        lastAckAt = performance.now();
-        if (response.status === common.Status.SUCCESS) {
-          accepted++;
-        } else {
-          rejected[response.status] = (rejected[response.status] ?? 0) + 1;
-          if (rejectionSamples.length < 5) rejectionSamples.push(`${response.status}: ${response.info}`);
-        }
-        if (answered === mine.length) close();
-        else pump();
-      });
-      stream.on('error', (err) => {
-        if (!done) streamErrors.push(`Broadcast stream ${s}: ${err.message}`);
-        close();
-      });
-      stream.on('end', close);
-      if (mine.length === 0) close();
-      else pump();
-    }
+    broadcast.start(broadcastClients, openStreams);
 
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -408,37 +293,37 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     const clientCpu = process.cpuUsage(clientCpuAtStart);
     const runMs = performance.now() - firstSendAt;
     const verify = verifyBefore
-      ? combineVerifyRates([verifyBefore, measureVerifyRate(envelopeBytes, verifyMs)])
+      ? combineVerifyRates([verifyBefore, measureVerifyRate(presigned.envelopeBytes, verifyMs)])
       : undefined;
 
-    const broadcastMs = lastAckAt ? lastAckAt - firstSendAt : 0;
-    const endToEndMs = lastDeliveredAt ? lastDeliveredAt - firstSendAt : 0;
-    const endToEndTps = endToEndMs > 0 ? (counters.delivered * 1000) / endToEndMs : 0;
+    const broadcastMs = broadcast.lastAckAt ? broadcast.lastAckAt - firstSendAt : 0;
+    const endToEndMs = tracker.lastDeliveredAt ? tracker.lastDeliveredAt - firstSendAt : 0;
+    const endToEndTps = endToEndMs > 0 ? (tracker.delivered * 1000) / endToEndMs : 0;
     return {
       address: options.address,
       channel: options.channel,
       count: options.count,
       size: options.size,
-      envelopeBytes,
+      envelopeBytes: presigned.envelopeBytes,
       streams: options.streams,
       window,
       connections: broadcastClients.length,
-      accepted,
-      rejected,
-      rejectionSamples,
-      unanswered: timedOut ? options.count - counters.acknowledged : unanswered,
-      streamErrors,
-      delivered: counters.delivered,
-      blocks,
-      firstBlock,
-      lastBlock,
+      accepted: broadcast.accepted,
+      rejected: broadcast.rejected,
+      rejectionSamples: broadcast.rejectionSamples,
+      unanswered: timedOut ? options.count - broadcast.acknowledged : broadcast.unanswered,
+      streamErrors: [...deliverErrors, ...broadcast.streamErrors],
+      delivered: tracker.delivered,
+      blocks: tracker.blocks,
+      firstBlock: tracker.firstBlock,
+      lastBlock: tracker.lastBlock,
       timedOut,
-      signingMs,
+      signingMs: presigned.signingMs,
       broadcastMs,
       endToEndMs,
-      broadcastTps: broadcastMs > 0 ? (accepted * 1000) / broadcastMs : 0,
+      broadcastTps: broadcastMs > 0 ? (broadcast.accepted * 1000) / broadcastMs : 0,
       endToEndTps,
-      latencyMs: summarizeLatencies(latencies.subarray(0, latencyCount)),
+      latencyMs: summarizeLatencies(tracker.latenciesMs()),
       orderer: usage,
       clientCpuPercent: runMs > 0 ? (clientCpu.user + clientCpu.system) / 10 / runMs : 0,
       verify,
