@@ -21,6 +21,7 @@ import type { RaftBlockMetadata } from './metadata.js';
 import {
   computeMembershipChange,
   consentersOfConfigBlock,
+  consentersOfConfigEnvelope,
   unfinishedConfChange,
   type RaftConfChange,
 } from './membership.js';
@@ -73,6 +74,8 @@ export type RaftChainEffect =
       isConfig: boolean;
       metadata: RaftBlockMetadata;
     }
+  /** Leader: hand leadership to this node (before ordering a config that removes or rotates us). */
+  | { type: 'transfer-leadership'; to: number }
   /** Propose this ConfChange to Raft (only the leader's counts; followers' are dropped). */
   | { type: 'propose-conf-change'; change: RaftConfChange }
   /**
@@ -156,6 +159,8 @@ export class RaftChainCore {
   private consenters: readonly EtcdraftConsenter[];
   /** The ConfChange a committed config block asked for, until Raft applied it. */
   private confChangeInProgress: RaftConfChange | undefined;
+  /** Leader handing over leadership because a config to order removes or rotates this node. */
+  private abdicating = false;
   private timerGeneration = 0;
   private timerArmed = false;
   /** Submissions not yet in an applied block, by envelope hash (oldest first). */
@@ -198,7 +203,7 @@ export class RaftChainCore {
 
   /** True while this node takes envelopes into blocks: leader, log applied, nothing blocking. */
   get acceptingAsLeader(): boolean {
-    return this.isLeader && !this.justElected;
+    return this.isLeader && !this.justElected && !this.abdicating;
   }
 
   /** The etcdraft BlockMetadata as of the last applied block (IDs, next ID). */
@@ -277,6 +282,7 @@ export class RaftChainCore {
     this.raftState = raftState;
     if (lead === previous) return effects;
     this.lead = lead;
+    this.abdicating = false;
     effects.push({ type: 'log', level: 'info', message: `Raft leader changed: ${previous} -> ${lead}` });
     if (previous === this.raftId) effects.push(...this.becomeFollower());
     if (lead === this.raftId) {
@@ -370,6 +376,11 @@ export class RaftChainCore {
    */
   resendUnanswered(policy: ResendPolicy, ctx: RaftChainContext): RaftChainEffect[] {
     const effects: RaftChainEffect[] = [];
+    if (this.abdicating && this.isLeader) {
+      // The transfer did not happen (the transferee was unreachable): try again.
+      this.abdicating = false;
+      effects.push(...this.drainIntake(ctx));
+    }
     const givenUp: number[] = [];
     for (const waiting of [...this.kept.values()]) {
       if (waiting.submission.ticket === undefined) continue;
@@ -538,6 +549,30 @@ export class RaftChainCore {
     isConfig: boolean,
     ctx: RaftChainContext,
   ): RaftChainEffect[] {
+    if (isConfig && env.channelHeader.type === HeaderType.CONFIG && this.changesOwnIdentity(env)) {
+      // Fabric's checkForEvictionNCertRotation: this node must not order its own removal or
+      // rotation; another node leads and orders it (the envelope is kept and goes to it).
+      const to = ctx.voters.find((id) => id !== this.raftId);
+      if (to !== undefined) {
+        this.abdicating = true;
+        this.intake.unshift(
+          this.kept.get(hash) ?? {
+            hash,
+            submission: { ticket: undefined, env, configSeq: ctx.sequence, isConfig },
+            since: ctx.now,
+            lastSent: ctx.now,
+          },
+        );
+        return [
+          {
+            type: 'log',
+            level: 'info',
+            message: `A config update removes or rotates the certificate of this leader (node ${this.raftId}); transferring leadership to node ${to} first`,
+          },
+          { type: 'transfer-leadership', to },
+        ];
+      }
+    }
     this.ordered.add(hash);
     const effects: RaftChainEffect[] = [];
     if (isConfig) {
@@ -676,6 +711,15 @@ export class RaftChainCore {
         removedSelf: cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.raftId,
       },
     ];
+  }
+
+  /** Whether a config envelope's consenter set no longer holds this node's client certificate. */
+  private changesOwnIdentity(env: ReceivedEnvelope): boolean {
+    const own = this.consenters[this.metadata.consenterIds.indexOf(this.raftId)];
+    if (!own) return false;
+    const next = consentersOfConfigEnvelope(env.data);
+    if (!next) return false;
+    return !next.some((consenter) => consenter.clientTlsCert.equals(own.clientTlsCert));
   }
 
   private lastBlockIsConfig(): boolean {

@@ -622,6 +622,16 @@ export class EtcdraftChain implements Chain {
         // Off the apply path, as Fabric's gc goroutine: a failed snapshot costs only log length.
         this.track(this.takeSnapshot(effect.index, effect.data, effect.blockNumber));
         return undefined;
+      case 'transfer-leadership':
+        try {
+          this.node?.transferLeadership(effect.to);
+        } catch (err) {
+          this.support.logger.warn(
+            { channel: this.support.channelId, to: effect.to, err: errorMessage(err) },
+            'transferring Raft leadership failed; it is tried again',
+          );
+        }
+        return undefined;
       case 'propose-conf-change':
         this.proposeConfChange(effect.change);
         return undefined;

@@ -7,7 +7,7 @@
 import { badRequest } from '../../errors.js';
 import type { EtcdraftConsenter } from '../../channelconfig/etcdraft.js';
 import { readConfigBlock } from '../../channelconfig/configblock.js';
-import { asBuffer, etcdraft, orderer, type common } from '../../protos/index.js';
+import { asBuffer, common, etcdraft, orderer } from '../../protos/index.js';
 import type { RaftBlockMetadata } from './metadata.js';
 import { ConfChangeType } from './raft/types.js';
 
@@ -98,6 +98,19 @@ export function consentersOfConfigBlock(block: common.IBlock): EtcdraftConsenter
     // consenter set to compare, as for a non-etcdraft config.
     return undefined;
   }
+  return consentersOfConfig(configEnvelope);
+}
+
+/** The same for the ConfigEnvelope a CONFIG envelope carries (its payload data). */
+export function consentersOfConfigEnvelope(data: Uint8Array): EtcdraftConsenter[] | undefined {
+  try {
+    return consentersOfConfig(common.ConfigEnvelope.decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
+function consentersOfConfig(configEnvelope: common.IConfigEnvelope): EtcdraftConsenter[] | undefined {
   const value = configEnvelope.config?.channelGroup?.groups?.Orderer?.values?.ConsensusType?.value;
   if (!value) return undefined;
   const consensusType = orderer.ConsensusType.decode(value);

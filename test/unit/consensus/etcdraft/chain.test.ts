@@ -377,6 +377,45 @@ describe('EtcdraftChain', () => {
     assert.deepEqual(n.deliveryErrors, []);
   });
 
+  test('a leader asked to order its own removal hands leadership over first; the new leader orders it', async () => {
+    const n = await newNet(3);
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    order(n, leader, 'before');
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    const rest = n.ids.filter((id) => id !== leader);
+    const removal = order(n, leader, 'remove-leader', {
+      config: true,
+      env: n.consenterSetConfig(rest, 'remove-leader'),
+    });
+    await n.settle();
+    await n.tick(20);
+    assert.ok(
+      n.logs.get(leader)!.some((l) => /removes or rotates the certificate of this leader/.test(l.msg)),
+    );
+    assert.equal(removal.settled, 'ok');
+    const block = n.ledgers.get(rest[0]!)!.find((b) => b.txIds.includes('remove-leader'))!;
+    const newLeader = rest.find((id) => n.chain(id).leader === id)!;
+    assert.ok(newLeader !== undefined, 'one of the others leads');
+    assert.deepEqual(raftMetadataOf(block)!.consenterIds, rest);
+    await n.settle();
+    assert.match(n.chain(leader).errored()?.message ?? '', /removed from the consenters/);
+    for (const id of rest) assert.deepEqual(n.chain(id).raftNode!.confState().voters, rest);
+    const after = order(
+      n,
+      rest.find((id) => id !== newLeader)!,
+      'after',
+    );
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(3);
+    assert.equal(after.settled, 'ok');
+    assertNoDuplicates(allTxIds(n, newLeader));
+  });
+
   test('with two of three stopped, order() is refused unavailable: no Raft leader', async () => {
     const n = await newNet(3);
     for (const id of n.ids) await n.start(id);
