@@ -161,7 +161,7 @@ function inspect(
       const available = [...options.migrationTargets].sort().join(', ') || 'none';
       throw badRequest(
         `attempted to change consensus type from ${from.type} to ${to.type}, transition not supported by this orderer: ` +
-          `it has no ${to.type} consenter to run the channel after the migration (migration targets available here: ${available}); ` +
+          `it cannot run the channel as ${to.type} after the migration (migration targets available here: ${available}); ` +
           `leave maintenance mode with ConsensusType.Type ${from.type}, or migrate with orderers that run ${to.type}`,
       );
     }

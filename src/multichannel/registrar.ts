@@ -31,6 +31,11 @@ export interface RegistrarOptions {
 export interface ConsenterRegistration {
   consenter: Consenter;
   logger: Logger;
+  /**
+   * False when this consenter cannot yet continue a channel migrated to it from another
+   * consensus type: a migration to it is then refused before it is ordered. Default true.
+   */
+  migrationTarget?: boolean;
 }
 
 export interface RegistrarDeps {
@@ -81,7 +86,11 @@ export class Registrar {
     private readonly options: RegistrarOptions,
     private readonly deps: RegistrarDeps,
   ) {
-    this.migrationTargets = migrationTargetsFor(deps.consenters.keys());
+    this.migrationTargets = migrationTargetsFor(
+      [...deps.consenters]
+        .filter(([, registration]) => registration.migrationTarget !== false)
+        .map(([type]) => type),
+    );
   }
 
   /**

@@ -571,7 +571,9 @@ async function startResources(
   const consenters = new Map<string, ConsenterRegistration>([
     ['solo', { consenter: solo, logger: named(LOGGER_NAMES.solo) }],
     ['kafka', { consenter: kafka, logger: named(LOGGER_NAMES.kafka) }],
-    ['etcdraft', { consenter: etcdraft, logger: named(LOGGER_NAMES.etcdraft) }],
+    // A channel migrated from solo or Kafka would need Fabric's fresh Raft start on its last
+    // block, which this consenter does not do yet: such migrations stay refused.
+    ['etcdraft', { consenter: etcdraft, logger: named(LOGGER_NAMES.etcdraft), migrationTarget: false }],
   ]);
 
   // Mutual TLS trusts the TLS CAs of every channel's orgs too (Fabric's updateTrustedRoots); set

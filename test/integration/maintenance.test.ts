@@ -200,7 +200,7 @@ describe('maintenance mode over gRPC', () => {
     assert.equal(migration?.status, 400);
     assert.match(
       migration!.info,
-      /attempted to change consensus type from solo to etcdraft, transition not supported by this orderer: it has no etcdraft consenter/,
+      /attempted to change consensus type from solo to etcdraft, transition not supported by this orderer: it cannot run the channel as etcdraft/,
     );
 
     // Inside maintenance other changes go through on their own (here: one transaction per block).

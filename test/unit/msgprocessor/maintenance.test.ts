@@ -264,7 +264,7 @@ const cases: Case[] = [
     current: { state: 'MAINTENANCE' },
     next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: raftMetadata },
     error:
-      /from solo to etcdraft, transition not supported by this orderer: it has no etcdraft consenter to run the channel after the migration \(migration targets available here: none\)/,
+      /from solo to etcdraft, transition not supported by this orderer: it cannot run the channel as etcdraft after the migration \(migration targets available here: none\)/,
   },
   {
     name: 'a migration to etcdraft where an etcdraft consenter runs',
