@@ -4,8 +4,21 @@
 // else the general listener, which must then use TLS; the cluster client dials with
 // General.Cluster.ClientCertificate/ClientPrivateKey, or the general TLS pair when those are unset.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LocalConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
+import type { Clock } from '../clock.js';
+import { LOGGER_NAMES, type Logger } from '../logging.js';
+import {
+  clusterClientObserver,
+  etcdraftChainObserver,
+  ingressStreamCounter,
+  type OrdererMetrics,
+} from '../metrics/index.js';
+import { ClusterClient } from '../cluster/comm.js';
+import { ClusterService } from '../cluster/service.js';
+import { ClusterServer } from '../cluster/server.js';
+import { EtcdraftConsenter } from '../consensus/etcdraft/consenter.js';
 import { StartupError, envVariableOf } from './startupError.js';
 import type { TlsMaterial } from './grpc.js';
 
@@ -78,4 +91,93 @@ export function clusterTlsSetup(
     clientPrivateKeyPem: client.key,
     rootCasPem: [...rootCasPem, ...tls.clientRootCasPem],
   };
+}
+
+export interface ClusterDependencies {
+  readonly clock: Clock;
+  /** A component logger named as Fabric names it. */
+  readonly named: (name: string) => Logger;
+  readonly metrics: OrdererMetrics;
+  /** The TLS CAs of every channel's orgs now (read at each dial: configs change). */
+  readonly channelTlsCas: () => Buffer[];
+}
+
+/**
+ * The client that dials other consenters, the etcdraft consenter, and the Step service that
+ * routes what they send to its chains; sharedClusterListener: the service goes on the general
+ * listener.
+ */
+export function createCluster(
+  config: LocalConfig,
+  clusterTls: ClusterTlsSetup | undefined,
+  deps: ClusterDependencies,
+) {
+  const { general } = config;
+  const { clock, named, metrics } = deps;
+  const clusterClient: ClusterClient = new ClusterClient(
+    {
+      dialTimeoutMs: general.cluster.dialTimeoutMs,
+      rpcTimeoutMs: general.cluster.rpcTimeoutMs,
+      sendBufferSize: general.cluster.sendBufferSize,
+      maxSendMsgSize: general.maxSendMsgSize,
+      maxRecvMsgSize: general.maxRecvMsgSize,
+    },
+    {
+      clientCertificatePem: clusterTls?.clientCertificatePem ?? Buffer.alloc(0),
+      clientPrivateKeyPem: clusterTls?.clientPrivateKeyPem ?? Buffer.alloc(0),
+      rootCasPem: () => [...(clusterTls?.rootCasPem ?? []), ...deps.channelTlsCas()],
+      clock,
+      logger: named(LOGGER_NAMES.cluster),
+      observer: clusterClientObserver(metrics.cluster),
+      // The consenter is made below; a stream can only fail after it exists.
+      onUnreachable: (channel, to, reason) => etcdraft.reportUnreachable(channel, to, reason),
+    },
+  );
+  const etcdraft: EtcdraftConsenter = new EtcdraftConsenter(
+    {
+      walDir: config.consensus.walDir || join(config.fileLedger.location, 'etcdraft', 'wal'),
+      snapDir: config.consensus.snapDir || join(config.fileLedger.location, 'etcdraft', 'snapshot'),
+      tickIntervalOverrideMs: config.consensus.tickIntervalOverrideMs,
+    },
+    {
+      serverCertificatePem: clusterTls?.serverCertificatePem,
+      client: clusterClient,
+      clock,
+      logger: named(LOGGER_NAMES.etcdraft),
+      chainObserver: (channelId) => etcdraftChainObserver(metrics.etcdraft, channelId),
+    },
+  );
+  const clusterService = new ClusterService({
+    channel: (name) => etcdraft.clusterChannel(name),
+    logger: named(LOGGER_NAMES.clusterStep),
+    onStreamCount: ingressStreamCounter(metrics.cluster),
+  });
+  return {
+    clusterClient,
+    etcdraft,
+    clusterService,
+    sharedClusterListener: clusterTls !== undefined && !clusterTls.separateListener,
+  };
+}
+
+/** The separate cluster listener (not started) for General.Cluster.ListenAddress:ListenPort. */
+export function clusterServerFor(
+  config: LocalConfig,
+  clusterTls: ClusterTlsSetup,
+  deps: { service: ClusterService; logger: Logger },
+): ClusterServer {
+  const { general } = config;
+  return new ClusterServer(
+    {
+      listenAddress: general.cluster.listenAddress,
+      listenPort: general.cluster.listenPort,
+      certificatePem: clusterTls.serverCertificatePem,
+      privateKeyPem: clusterTls.serverPrivateKeyPem,
+      clientRootCasPem: clusterTls.rootCasPem,
+      maxRecvMsgSize: general.maxRecvMsgSize,
+      maxSendMsgSize: general.maxSendMsgSize,
+      keepalive: general.keepalive,
+    },
+    deps,
+  );
 }

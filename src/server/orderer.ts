@@ -9,13 +9,7 @@ import { common } from '../protos/index.js';
 import { OrdererError, errorMessage, unavailable } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { LOGGER_NAMES, LoggingSystem, type Logger } from '../logging.js';
-import {
-  clusterClientObserver,
-  createMetricsProvider,
-  etcdraftChainObserver,
-  ingressStreamCounter,
-  OrdererMetrics,
-} from '../metrics/index.js';
+import { createMetricsProvider, OrdererMetrics } from '../metrics/index.js';
 import {
   OperationsServer,
   chainHealthCheck,
@@ -42,11 +36,9 @@ import { FileLedgerFactory } from '../ledger/index.js';
 import { BlockCutter } from '../blockcutter/index.js';
 import { SoloConsenter } from '../consensus/solo/index.js';
 import { KafkaConsenter, kafkaConsenterOptions } from '../consensus/kafka/index.js';
-import { EtcdraftConsenter } from '../consensus/etcdraft/consenter.js';
-import { ClusterClient } from '../cluster/comm.js';
-import { ClusterService, clusterServiceDefinition } from '../cluster/service.js';
-import { ClusterServer } from '../cluster/server.js';
-import { clusterTlsSetup } from './cluster-setup.js';
+import { clusterServiceDefinition } from '../cluster/service.js';
+import type { ClusterServer } from '../cluster/server.js';
+import { clusterServerFor, clusterTlsSetup, createCluster } from './cluster-setup.js';
 import { Registrar, type ChannelResources, type ConsenterRegistration } from '../multichannel/index.js';
 import type { DeliverChain } from '../deliver/index.js';
 import { CertificateExpiryCache } from '../msgprocessor/index.js';
@@ -355,53 +347,19 @@ async function startResources(
     }
     return serving.registrar;
   };
-  // The cluster: the client that dials other consenters, the etcdraft consenter, and the Step
-  // service that routes what they send to its chains. The CAs a consenter's certificate must chain
-  // to are read at each dial: the channels' orderer TLS CAs change with their configs.
+  // The cluster (client, etcdraft consenter, Step service); see cluster-setup.ts.
   const channelsForCluster: { registrar?: Registrar } = {};
-  const clusterClient = new ClusterClient(
+  const { clusterClient, etcdraft, clusterService, sharedClusterListener } = createCluster(
+    config,
+    clusterTls,
     {
-      dialTimeoutMs: general.cluster.dialTimeoutMs,
-      rpcTimeoutMs: general.cluster.rpcTimeoutMs,
-      sendBufferSize: general.cluster.sendBufferSize,
-      maxSendMsgSize: general.maxSendMsgSize,
-      maxRecvMsgSize: general.maxRecvMsgSize,
-    },
-    {
-      clientCertificatePem: clusterTls?.clientCertificatePem ?? Buffer.alloc(0),
-      clientPrivateKeyPem: clusterTls?.clientPrivateKeyPem ?? Buffer.alloc(0),
-      rootCasPem: () => [
-        ...(clusterTls?.rootCasPem ?? []),
-        ...(channelsForCluster.registrar ? channelTlsCas(channelsForCluster.registrar) : []),
-      ],
       clock,
-      logger: named(LOGGER_NAMES.cluster),
-      observer: clusterClientObserver(metrics.cluster),
-      // The consenter is made below; a stream can only fail after it exists.
-      onUnreachable: (channel, to, reason) => etcdraft.reportUnreachable(channel, to, reason),
+      named,
+      metrics,
+      channelTlsCas: () => (channelsForCluster.registrar ? channelTlsCas(channelsForCluster.registrar) : []),
     },
   );
   resources.push('cluster client', () => clusterClient.close());
-  const etcdraft = new EtcdraftConsenter(
-    {
-      walDir: config.consensus.walDir || join(config.fileLedger.location, 'etcdraft', 'wal'),
-      snapDir: config.consensus.snapDir || join(config.fileLedger.location, 'etcdraft', 'snapshot'),
-      tickIntervalOverrideMs: config.consensus.tickIntervalOverrideMs,
-    },
-    {
-      serverCertificatePem: clusterTls?.serverCertificatePem,
-      client: clusterClient,
-      clock,
-      logger: named(LOGGER_NAMES.etcdraft),
-      chainObserver: (channelId) => etcdraftChainObserver(metrics.etcdraft, channelId),
-    },
-  );
-  const clusterService = new ClusterService({
-    channel: (name) => etcdraft.clusterChannel(name),
-    logger: named(LOGGER_NAMES.clusterStep),
-    onStreamCount: ingressStreamCounter(metrics.cluster),
-  });
-  const sharedClusterListener = clusterTls !== undefined && !clusterTls.separateListener;
 
   const expiry = new CertificateExpiryCache();
   const broadcast = new GatedBroadcastHandler(
@@ -515,19 +473,10 @@ async function startResources(
   // The cluster listener of its own, bound before the ledger too.
   let clusterServer: ClusterServer | undefined;
   if (clusterTls?.separateListener) {
-    const server = new ClusterServer(
-      {
-        listenAddress: general.cluster.listenAddress,
-        listenPort: general.cluster.listenPort,
-        certificatePem: clusterTls.serverCertificatePem,
-        privateKeyPem: clusterTls.serverPrivateKeyPem,
-        clientRootCasPem: clusterTls.rootCasPem,
-        maxRecvMsgSize: general.maxRecvMsgSize,
-        maxSendMsgSize: general.maxSendMsgSize,
-        keepalive: general.keepalive,
-      },
-      { service: clusterService, logger: named(LOGGER_NAMES.cluster) },
-    );
+    const server = clusterServerFor(config, clusterTls, {
+      service: clusterService,
+      logger: named(LOGGER_NAMES.cluster),
+    });
     resources.push('cluster server', () => server.stop());
     try {
       await server.start();
