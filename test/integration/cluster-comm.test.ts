@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { ClusterClient } from '../../src/cluster/comm.js';
+import { ClusterClient, type ClusterClientObserver } from '../../src/cluster/comm.js';
 import { ClusterService, clusterServiceDefinition, type ClusterChannel } from '../../src/cluster/service.js';
 import { MemberMapping, type ClusterMember } from '../../src/cluster/members.js';
 import { systemClock } from '../../src/clock.js';
@@ -118,6 +118,21 @@ function clientAs(
 ) {
   const unreachable: { channel: string; to: number; reason: string }[] = [];
   const waiters: (() => void)[] = [];
+  const observed = {
+    queues: [] as { host: string; msgType: string; channel: string; length: number; capacity: number }[],
+    streams: [] as { channel: string; count: number }[],
+    connections: [] as number[],
+    sendTimes: [] as { host: string; channel: string; seconds: number }[],
+    dropped: [] as { host: string; channel: string }[],
+  };
+  const observer: ClusterClientObserver = {
+    queueOccupancy: (host, msgType, channel, length, capacity) =>
+      observed.queues.push({ host, msgType, channel, length, capacity }),
+    egressStreams: (channel, count) => observed.streams.push({ channel, count }),
+    tlsConnections: (count) => observed.connections.push(count),
+    messageSent: (host, channel, seconds) => observed.sendTimes.push({ host, channel, seconds }),
+    messageDropped: (host, channel) => observed.dropped.push({ host, channel }),
+  };
   const client = new ClusterClient(
     {
       dialTimeoutMs: options.dialTimeoutMs ?? 5000,
@@ -132,6 +147,7 @@ function clientAs(
       rootCasPem: () => [tlsCa],
       clock: systemClock,
       logger: silent,
+      observer,
       onUnreachable: (channel, to, reason) => {
         unreachable.push({ channel, to, reason });
         waiters.splice(0).forEach((wake) => wake());
@@ -141,6 +157,7 @@ function clientAs(
   return {
     client,
     unreachable,
+    observed,
     /** Resolves with the first unreachable report. */
     nextUnreachable: async () => {
       while (unreachable.length === 0) await new Promise<void>((resolve) => waiters.push(resolve));
@@ -163,7 +180,7 @@ describe('cluster Step service and client over mutual TLS', () => {
 
   test('consensus and submit messages from node 2 arrive in order, with the sender known by its certificate', async () => {
     node1.received.length = 0;
-    const { client, unreachable } = clientAs(nodes[1]!);
+    const { client, unreachable, observed } = clientAs(nodes[1]!);
     const to = node1.member(1);
     for (let i = 0; i < 20; i++) assert.equal(client.sendConsensus(to, consensus('appraft', `m${i}`)), true);
     await client.sendSubmit(to, {
@@ -178,7 +195,25 @@ describe('cluster Step service and client over mutual TLS', () => {
     );
     assert.ok(node1.received.every((r) => r.from === 2 && r.channel === 'appraft'));
     assert.equal(node1.received.find((r) => r.kind === 'submit')?.payload.toString(), 'tx');
+    // What cluster_comm_* report: one TLS connection, a consensus and a submit stream on the
+    // channel, queues of SendBufferSize labelled by the consenter's endpoint, 21 messages sent.
+    const host = `${to.host}:${to.port}`;
+    assert.deepEqual(observed.connections, [1]);
+    assert.deepEqual(observed.streams, [
+      { channel: 'appraft', count: 1 },
+      { channel: 'appraft', count: 2 },
+    ]);
+    assert.ok(observed.queues.every((q) => q.host === host && q.channel === 'appraft' && q.capacity === 100));
+    assert.deepEqual([...new Set(observed.queues.map((q) => q.msgType))].sort(), [
+      'consensus',
+      'transaction',
+    ]);
+    assert.ok(observed.queues.some((q) => q.length > 0));
+    assert.equal(observed.sendTimes.length, 21);
+    assert.ok(observed.sendTimes.every((t) => t.host === host && t.seconds >= 0));
+    assert.deepEqual(observed.dropped, []);
     client.close();
+    assert.deepEqual(observed.connections, [1, 0]);
     assert.deepEqual(unreachable, []);
   });
 
@@ -251,13 +286,17 @@ describe('cluster Step service and client over mutual TLS', () => {
   });
 
   test('a consensus message that finds the queue full is dropped and the stream cancelled; submits are not dropped', async () => {
-    const { client, nextUnreachable } = clientAs(nodes[1]!, { sendBufferSize: 2 });
+    const { client, nextUnreachable, observed } = clientAs(nodes[1]!, { sendBufferSize: 2 });
     const to = node1.member(1);
     // Before the connection is up nothing is taken by the transport: the third message overflows.
     assert.equal(client.sendConsensus(to, consensus('appraft', 'a')), true);
     assert.equal(client.sendConsensus(to, consensus('appraft', 'b')), true);
     assert.equal(client.sendConsensus(to, consensus('appraft', 'c')), false);
     assert.match((await nextUnreachable()).reason, /General\.Cluster\.SendBufferSize \(2\) .* full/);
+    assert.deepEqual(observed.dropped, [{ host: `${to.host}:${to.port}`, channel: 'appraft' }]);
+    // The cancelled stream's queue reads empty and the channel has no stream left.
+    assert.deepEqual(observed.queues.at(-1)?.length, 0);
+    assert.deepEqual(observed.streams.at(-1), { channel: 'appraft', count: 0 });
     // Three submits through a queue of two: the third waits for room instead of being dropped.
     const before = node1.received.length;
     await Promise.all(

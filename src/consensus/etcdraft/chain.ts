@@ -434,6 +434,14 @@ export class EtcdraftChain implements Chain {
     this.observer.activeNodes(0);
     this.observer.committedBlock(toNumber(lastBlock.header?.number));
     this.statusListeners.notify();
+    // Fabric reports the block of the snapshot it restarts from.
+    if (recovered.snapshot && recovered.snapshot.data.length > 0) {
+      try {
+        this.observer.snapshotBlock(toNumber(common.Block.decode(recovered.snapshot.data).header?.number));
+      } catch {
+        // Not a block: the snapshot metric stays unset, the chain does not depend on it.
+      }
+    }
     this.node.start();
     const electionTimeoutMs = raftOptions.electionTick * raftOptions.tickIntervalMs;
     const resend = options.resend ?? {

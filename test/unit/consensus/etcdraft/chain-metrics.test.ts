@@ -169,6 +169,42 @@ describe('EtcdraftChain metrics', () => {
   });
 });
 
+describe('EtcdraftChain snapshot metric', () => {
+  test('the block of each snapshot taken, of one installed by catching up, and of the one restarted from', async () => {
+    const n = new RaftChainNet(3);
+    net = n;
+    await n.init();
+    n.snapshotIntervalSize = 1; // a snapshot after every block
+    const observers = new Map<number, RecordingObserver>();
+    n.observerOf = (id) => {
+      const observer = new RecordingObserver();
+      observers.set(id, observer);
+      return observer;
+    };
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const lagging = n.ids.find((id) => id !== leader)!;
+    await orderAll(n, leader, 'before', 3);
+    await n.stop(lagging);
+    await orderAll(n, leader, 'meanwhile', 30);
+    const last = n.support(leader).blocks.length - 1;
+    assert.equal(observers.get(leader)!.last('snapshotBlock'), last);
+
+    // The stopped member catches up to the leader's snapshot by pulling blocks.
+    await n.start(lagging);
+    await n.tick(5);
+    assert.ok(n.pulled.length > 0, 'caught up by pulling blocks');
+    assert.ok(observers.get(lagging)!.count('snapshotBlock') > 0);
+    assert.ok(observers.get(lagging)!.last('snapshotBlock')! >= last - 1);
+
+    // A restart reports the block of the snapshot it starts from.
+    await n.stop(leader);
+    await n.start(leader);
+    const restarted = observers.get(leader)!;
+    assert.equal(restarted.events.find((e) => e[0] === 'snapshotBlock')?.[1], last);
+  });
+});
+
 describe('EtcdraftChain without a leader', () => {
   test('at start: an election is in progress, with when to retry', async () => {
     const { n } = await startNet(3);
