@@ -9,6 +9,7 @@ import type { common } from '../../protos/index.js';
 import { isConfigBlock } from '../../channelconfig/index.js';
 import type { Chain, ChainStatusReport, ConsenterSupport, ReceivedEnvelope } from '../types.js';
 import type { TimerHandle } from '../../clock.js';
+import { StatusListeners } from '../status-listeners.js';
 
 /** The join block a channel was joined with, when it was past the genesis block. */
 export interface JoinPoint {
@@ -56,6 +57,7 @@ export class FollowerChain implements Chain {
   private loop: Promise<void> | undefined;
   private wait: { timer: TimerHandle; wake: () => void } | undefined;
   private lastHeaderHash: Buffer | undefined;
+  private readonly statusListeners = new StatusListeners();
 
   constructor(
     private readonly options: FollowerChainOptions,
@@ -68,6 +70,7 @@ export class FollowerChain implements Chain {
     this.loop = this.run().catch((err: unknown) => {
       this.failure = err instanceof Error ? err : new Error(String(err));
       this.state = 'failed';
+      this.statusListeners.notify();
       this.deps.support.logger.error(
         { channel: this.deps.support.channelId, err: errorMessage(err) },
         `the follower of channel ${this.deps.support.channelId} stopped: ${errorMessage(err)}`,
@@ -77,10 +80,15 @@ export class FollowerChain implements Chain {
 
   async halt(): Promise<void> {
     if (this.state === 'running' || this.state === 'new') this.state = 'halted';
+    this.statusListeners.notify();
     this.deps.puller.close();
     this.wait?.timer.cancel();
     this.wait?.wake();
     await this.loop;
+  }
+
+  onStatusChange(listener: () => void): () => void {
+    return this.statusListeners.add(listener);
   }
 
   statusReport(): ChainStatusReport {
@@ -175,6 +183,8 @@ export class FollowerChain implements Chain {
         continue;
       }
       this.lastHeaderHash = this.deps.headerHashOf(pulled.block);
+      // Onboarding ends with the join block: errored() changes.
+      if (number === this.options.join?.number) this.statusListeners.notify();
       if (join && number === join.number)
         support.logger.info(
           { channel: support.channelId, block: number },
