@@ -19,6 +19,14 @@ import { ClusterClient } from '../cluster/comm.js';
 import { ClusterService } from '../cluster/service.js';
 import { ClusterServer } from '../cluster/server.js';
 import { EtcdraftConsenter } from '../consensus/etcdraft/consenter.js';
+import {
+  BlockPuller,
+  DeliverBlockSource,
+  ordererTlsRootsPem,
+  replicationEndpoints,
+} from '../replication/index.js';
+import type { ConsenterSupport } from '../consensus/types.js';
+import type { SigningIdentity } from '../msp/types.js';
 import { StartupError, envVariableOf } from './startupError.js';
 import type { TlsMaterial } from './grpc.js';
 
@@ -100,6 +108,8 @@ export interface ClusterDependencies {
   readonly metrics: OrdererMetrics;
   /** The TLS CAs of every channel's orgs now (read at each dial: configs change). */
   readonly channelTlsCas: () => Buffer[];
+  /** Signs the Deliver seeks of the block puller. */
+  readonly signer: SigningIdentity;
 }
 
 /**
@@ -145,6 +155,7 @@ export function createCluster(
       clock,
       logger: named(LOGGER_NAMES.etcdraft),
       chainObserver: (channelId) => etcdraftChainObserver(metrics.etcdraft, channelId),
+      pullerFor: (support) => blockPullerFor(config, clusterTls, support, deps),
     },
   );
   const clusterService = new ClusterService({
@@ -179,5 +190,46 @@ export function clusterServerFor(
       keepalive: general.keepalive,
     },
     deps,
+  );
+}
+
+/**
+ * Fabric's etcdraft BlockPuller for one channel: Deliver from the channel's orderer endpoints with
+ * this node's cluster client identity, trusting General.Cluster.RootCAs and the channel's orderer
+ * TLS CAs, within General.Cluster.Replication* limits.
+ */
+function blockPullerFor(
+  config: LocalConfig,
+  clusterTls: ClusterTlsSetup | undefined,
+  support: ConsenterSupport,
+  deps: ClusterDependencies,
+): BlockPuller {
+  const cluster = config.general.cluster;
+  const source = new DeliverBlockSource(
+    {
+      clientCertificatePem: clusterTls?.clientCertificatePem ?? Buffer.alloc(0),
+      clientPrivateKeyPem: clusterTls?.clientPrivateKeyPem ?? Buffer.alloc(0),
+      bufferSize: cluster.replicationBufferSize,
+      maxRecvMsgSize: config.general.maxRecvMsgSize,
+    },
+    {
+      signer: deps.signer,
+      clock: deps.clock,
+      rootCasPem: () => [...(clusterTls?.rootCasPem ?? []), ...ordererTlsRootsPem(support.bundle())],
+    },
+  );
+  return new BlockPuller(
+    {
+      channelId: support.channelId,
+      maxRetries: cluster.replicationMaxRetries,
+      retryTimeoutMs: cluster.replicationRetryTimeoutMs,
+      pullTimeoutMs: cluster.replicationPullTimeoutMs,
+    },
+    {
+      source,
+      clock: deps.clock,
+      logger: support.logger,
+      endpoints: () => replicationEndpoints(support.bundle()),
+    },
   );
 }

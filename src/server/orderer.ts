@@ -357,6 +357,7 @@ async function startResources(
       named,
       metrics,
       channelTlsCas: () => (channelsForCluster.registrar ? channelTlsCas(channelsForCluster.registrar) : []),
+      signer,
     },
   );
   resources.push('cluster client', () => clusterClient.close());

@@ -15,6 +15,7 @@ import type { Logger } from '../../logging.js';
 import type { Clock } from '../../clock.js';
 import { X509Certificate } from 'node:crypto';
 import type { common } from '../../protos/index.js';
+import { blockHeaderHash } from '../../protoutil/block.js';
 import type { Consenter, ConsenterSupport } from '../types.js';
 import { EtcdraftChain, type EtcdraftChainDependencies } from './chain.js';
 import type { EtcdraftChainObserver } from './observer.js';
@@ -44,6 +45,11 @@ export interface EtcdraftConsenterDependencies {
   readonly logger: Logger;
   /** Checks that added consenters' certificates have not expired. */
   readonly clock: Clock;
+  /**
+   * A block puller for a channel (Fabric's BlockPuller over Deliver from the channel's orderers):
+   * how a chain catches up to a Raft snapshot ahead of its ledger. Without it such a chain halts.
+   */
+  readonly pullerFor?: (support: ConsenterSupport) => ChannelBlockPuller;
   /** Election-timeout randomness; tests inject a seeded one. */
   readonly random?: RandomIntn;
   /** Opens a channel's WAL (tests may wrap it); RaftWal.open by default. */
@@ -56,6 +62,13 @@ export interface EtcdraftConsenterDependencies {
 export interface LeaderlessChannel {
   readonly channel: string;
   readonly reason: string;
+}
+
+/** What the chain needs of a block puller. */
+export interface ChannelBlockPuller {
+  /** Block `number`, checked to chain onto the block with `previousHeaderHash` when given. */
+  pullBlock(number: number, previousHeaderHash?: Buffer): Promise<{ bytes: Buffer; block: common.IBlock }>;
+  close(): void;
 }
 
 interface ChannelEntry extends ClusterChannel {
@@ -209,6 +222,9 @@ export class EtcdraftConsenter implements Consenter {
         transport,
         ...(this.deps.random ? { random: this.deps.random } : {}),
         ...(this.deps.openWal ? { openWal: this.deps.openWal } : {}),
+        ...(this.deps.pullerFor
+          ? { pullBlocks: (from: number, to: number) => this.pull(support, from, to) }
+          : {}),
         ...(this.deps.chainObserver ? { observer: this.deps.chainObserver(channelId) } : {}),
         // Halting also takes the chain off the cluster service.
         onHalted: () => this.forget(channelId, chain),
@@ -255,6 +271,22 @@ export class EtcdraftConsenter implements Consenter {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(channelId)) return;
     for (const root of [this.options.walDir, this.options.snapDir]) {
       if (root) await rm(join(root, channelId), { recursive: true, force: true });
+    }
+  }
+
+  /** Blocks [from, to] from the channel's other orderers, each chained onto the one before. */
+  private async *pull(support: ConsenterSupport, from: number, to: number): AsyncIterable<Buffer> {
+    const puller = this.deps.pullerFor!(support);
+    try {
+      const previous = from > 0 ? await support.block(from - 1) : undefined;
+      let previousHash = previous?.header ? blockHeaderHash(previous.header) : undefined;
+      for (let number = from; number <= to; number++) {
+        const { bytes, block } = await puller.pullBlock(number, previousHash);
+        previousHash = blockHeaderHash(block.header!);
+        yield bytes;
+      }
+    } finally {
+      puller.close();
     }
   }
 
