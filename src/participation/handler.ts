@@ -3,7 +3,7 @@
 // scripts written for Fabric work unchanged. Errors are {"error": "..."} and say what to do.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { common } from '../protos/index.js';
-import { badRequest, errorMessage, OrdererError, type ErrorCode } from '../errors.js';
+import { badRequest, errorCode, errorMessage, OrdererError, type ErrorCode } from '../errors.js';
 import { readConfigBlock } from '../channelconfig/index.js';
 import { blockDataHash } from '../protoutil/index.js';
 import { asBuffer } from '../protos/index.js';
@@ -91,12 +91,12 @@ export class ParticipationHandler {
       const status = httpStatusOf(err);
       if (status >= 500) {
         this.deps.logger.error(
-          { err: errorMessage(err), method: req.method, url: req.url },
+          { err: errorMessage(err), code: errorCode(err), method: req.method, url: req.url },
           'admin request failed',
         );
       } else {
         this.deps.logger.debug(
-          { err: errorMessage(err), method: req.method, url: req.url, status },
+          { err: errorMessage(err), code: errorCode(err), method: req.method, url: req.url, status },
           'admin request refused',
         );
       }
