@@ -2,7 +2,7 @@
 // bootstraps from a genesis block or from the ledgers on disk, finds the channel a message is for,
 // and creates channels (system channel transactions now, channel participation later).
 import { common, asBuffer, toNumber } from '../protos/index.js';
-import { badRequest, errorMessage, forbidden, internal, notFound, OrdererError } from '../errors.js';
+import { badRequest, errorMessage, forbidden, internal, OrdererError } from '../errors.js';
 import { consenterMetadataOf, lastConfigIndexOf, marshalBlock } from '../protoutil/block.js';
 import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import { ChainSupport, type ChannelResources } from './chainsupport.js';
@@ -249,7 +249,7 @@ export class Registrar {
   async joinChannel(blockBytes: Buffer): Promise<ChannelInfo> {
     if (this.systemChannelId) {
       throw new OrdererError(
-        'method-not-allowed',
+        'system-channel-exists',
         `cannot join: the system channel ${this.systemChannelId} exists; remove it first (channel participation and a system channel cannot be used together)`,
       );
     }
@@ -270,7 +270,7 @@ export class Registrar {
     }
     if (this.chains.has(channelId) || this.joining.has(channelId)) {
       throw new OrdererError(
-        'method-not-allowed',
+        'channel-exists',
         `cannot join: channel ${channelId} already exists on this orderer`,
       );
     }
@@ -318,12 +318,13 @@ export class Registrar {
 
   /** Channel participation: stops a channel and deletes its ledger and consenter state. */
   async removeChannel(channelId: string): Promise<void> {
-    if (!this.chains.has(channelId)) throw notFound(`channel ${channelId} does not exist on this orderer`);
+    if (!this.chains.has(channelId))
+      throw new OrdererError('channel-not-found', `channel ${channelId} does not exist on this orderer`);
     if (this.systemChannelId && this.systemChannelId !== channelId) {
       // Fabric 2.5: with a system channel, its application channels follow it; remove the system
       // channel first.
       throw new OrdererError(
-        'method-not-allowed',
+        'system-channel-exists',
         `cannot remove channel ${channelId} while the system channel ${this.systemChannelId} exists: remove the system channel first`,
       );
     }

@@ -185,7 +185,7 @@ export class EtcdraftConsenter implements Consenter {
     const self = members.find((member) => this.isOwnCertificate(member.serverTlsCert));
     if (!self)
       throw new OrdererError(
-        'unavailable',
+        'not-a-consenter',
         `this orderer is not a consenter of channel ${channelId}: none of its consenters has the ` +
           "public key of this node's cluster server certificate (General.Cluster.ServerCertificate, " +
           'or General.TLS.Certificate without a cluster listener); following a channel without ' +
