@@ -77,7 +77,7 @@ export class BlockPuller {
         try {
           block = common.Block.decode(bytes);
         } catch (err) {
-          throw new Error(`sent bytes that are not a common.Block: ${errorMessage(err)}`);
+          throw new Error(`sent bytes that are not a common.Block: ${errorMessage(err)}`, { cause: err });
         }
         const problem = blockProblem(block, number, previousHeaderHash);
         if (problem) throw new Error(problem);
@@ -90,10 +90,13 @@ export class BlockPuller {
       this.dropStream();
       const next = plan.failed(reason);
       if (next.giveUp)
-        throw unavailable(`cannot pull block [${number}] of channel ${this.options.channelId}: ${next.reason}`, {
-          channel: this.options.channelId,
-          block: number,
-        });
+        throw unavailable(
+          `cannot pull block [${number}] of channel ${this.options.channelId}: ${next.reason}`,
+          {
+            channel: this.options.channelId,
+            block: number,
+          },
+        );
       this.deps.logger.warn(
         { channel: this.options.channelId, block: number, endpoint, next: next.endpoint, err: reason },
         `pulling block [${number}] from ${endpoint} failed; trying ${next.endpoint} in ${next.waitMs} ms`,
@@ -144,11 +147,18 @@ export class BlockPuller {
     this.planEndpoints = key;
   }
 
-  private streamFrom(endpoint: string, number: number): { stream: BlockStream; next: number } & { endpoint: string } {
+  private streamFrom(
+    endpoint: string,
+    number: number,
+  ): { stream: BlockStream; next: number } & { endpoint: string } {
     const open = this.stream;
     if (open && open.endpoint === endpoint && open.next === number) return open;
     this.dropStream();
-    this.stream = { endpoint, stream: this.deps.source.open(endpoint, this.options.channelId, number), next: number };
+    this.stream = {
+      endpoint,
+      stream: this.deps.source.open(endpoint, this.options.channelId, number),
+      next: number,
+    };
     return this.stream;
   }
 
