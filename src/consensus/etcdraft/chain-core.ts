@@ -345,14 +345,7 @@ export class RaftChainCore {
     const number = Number(block.header!.number);
     if (number !== this.lastBlockNumber + 1) return [];
     this.lastBlock = block;
-    const acknowledged: number[] = [];
-    for (const data of block.data?.data ?? []) {
-      const hash = envelopeHash(data);
-      this.remember(hash);
-      this.ordered.delete(hash);
-      this.forget(hash);
-      acknowledged.push(...this.takeTickets(hash));
-    }
+    const acknowledged = this.settleEnvelopesOf(block);
     return acknowledged.length ? [{ type: 'acknowledge', tickets: acknowledged }] : [];
   }
 
@@ -637,13 +630,7 @@ export class RaftChainCore {
     if (isConfig) this.configInflight = false;
     const after: RaftChainEffect[] = [];
     if (type === HeaderType.CONFIG) after.push(...this.configBlockApplied(block, number));
-    for (const data of block.data?.data ?? []) {
-      const hash = envelopeHash(data);
-      this.remember(hash);
-      this.ordered.delete(hash);
-      this.forget(hash);
-      acknowledged.push(...this.takeTickets(hash));
-    }
+    acknowledged.push(...this.settleEnvelopesOf(block));
     this.metadata = { ...this.metadata, raftIndex: entry.index };
     return [
       { type: 'write-block', block, raftIndex: entry.index, isConfig, metadata: this.metadata },
@@ -726,6 +713,19 @@ export class RaftChainCore {
     return (
       Number(this.lastBlock.header!.number) > 0 && headerTypeOfBlock(this.lastBlock) === HeaderType.CONFIG
     );
+  }
+
+  /** The envelopes of an applied (or pulled) block are ordered: remember them, drop what was kept, take their tickets. */
+  private settleEnvelopesOf(block: common.IBlock): number[] {
+    const tickets: number[] = [];
+    for (const data of block.data?.data ?? []) {
+      const hash = envelopeHash(data);
+      this.remember(hash);
+      this.ordered.delete(hash);
+      this.forget(hash);
+      tickets.push(...this.takeTickets(hash));
+    }
+    return tickets;
   }
 
   private remember(hash: string): void {
