@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../logging.js';
 import { ServerTlsCertificates } from '../server/tls-certificates.js';
+import { shutdownWithin } from '../server/grpc.js';
 import { clusterServiceDefinition, type ClusterService } from './service.js';
 
 export interface ClusterServerOptions {
@@ -81,15 +82,6 @@ export class ClusterServer {
   }
 
   async stop(graceMs = 2000): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownWithin(this.server, graceMs);
   }
 }

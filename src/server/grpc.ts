@@ -190,16 +190,7 @@ export class AtomicBroadcastServer {
   async stop(graceMs = 5000): Promise<void> {
     this.shutdown.abort(new Error('orderer shutting down'));
     for (const call of this.activeCalls) call.end();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownWithin(this.server, graceMs);
   }
 
   private track(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
@@ -281,6 +272,20 @@ export class AtomicBroadcastServer {
       closeStream?.();
     }
   }
+}
+
+/** Lets a gRPC server finish its calls for up to graceMs, then cuts what is left. */
+export function shutdownWithin(server: grpc.Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function peerCertificate(call: grpc.ServerDuplexStream<Buffer, Buffer>): Buffer | undefined {
