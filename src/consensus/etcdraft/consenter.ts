@@ -16,6 +16,7 @@ import type { Clock } from '../../clock.js';
 import { X509Certificate } from 'node:crypto';
 import type { common } from '../../protos/index.js';
 import { blockHeaderHash } from '../../protoutil/block.js';
+import { isValidChannelId } from '../../ledger/channelid.js';
 import type { Consenter, ConsenterSupport } from '../types.js';
 import { EtcdraftChain, type EtcdraftChainDependencies } from './chain.js';
 import type { EtcdraftChainObserver } from './observer.js';
@@ -268,7 +269,8 @@ export class EtcdraftConsenter implements Consenter {
       await entry.chain.halt();
       this.forget(channelId, entry.chain);
     }
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(channelId)) return;
+    // RaftWal keeps no folder for a name that is not a valid channel ID.
+    if (!isValidChannelId(channelId)) return;
     for (const root of [this.options.walDir, this.options.snapDir]) {
       if (root) await rm(join(root, channelId), { recursive: true, force: true });
     }
