@@ -3,10 +3,8 @@
 // when General.Cluster.ListenPort is set (its own server pair, client certificates required),
 // else the general listener, which must then use TLS; the cluster client dials with
 // General.Cluster.ClientCertificate/ClientPrivateKey, or the general TLS pair when those are unset.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalConfig } from '../config/index.js';
-import { errorMessage } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { LOGGER_NAMES, type Logger } from '../logging.js';
 import {
@@ -27,7 +25,7 @@ import {
 } from '../replication/index.js';
 import type { ConsenterSupport } from '../consensus/types.js';
 import type { SigningIdentity } from '../msp/types.js';
-import { StartupError, envVariableOf } from './startupError.js';
+import { envVariableOf, readSettingFile } from './startupError.js';
 import type { TlsMaterial } from './grpc.js';
 
 export interface ClusterTlsSetup {
@@ -53,17 +51,12 @@ export function clusterTlsSetup(
   tls: TlsMaterial | undefined,
 ): ClusterTlsSetup | undefined {
   const cluster = config.general.cluster;
-  const read = (path: string, setting: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new StartupError(
-        setting,
-        `cannot read ${path} (${errorMessage(err)})`,
-        `point ${setting} (${envVariableOf(setting)}) at a PEM file this process can read`,
-      );
-    }
-  };
+  const read = (path: string, setting: string): Buffer =>
+    readSettingFile(
+      path,
+      setting,
+      `point ${setting} (${envVariableOf(setting)}) at a PEM file this process can read`,
+    );
   const rootCasPem = cluster.rootCAs.map((path) => read(path, 'General.Cluster.RootCAs'));
   const clientPair = (fallback: { cert: Buffer; key: Buffer } | undefined) => {
     if (cluster.clientCertificate && cluster.clientPrivateKey)

@@ -45,7 +45,7 @@ import { CertificateExpiryCache } from '../msgprocessor/index.js';
 import { AtomicBroadcastServer, type TlsMaterial } from './grpc.js';
 import { CloserStack, once } from './closers.js';
 import { listenProblem, listenRemedy, parseListenAddress } from './listen.js';
-import { StartupError, envVariableOf } from './startupError.js';
+import { StartupError, envVariableOf, fileProblem, readSettingFile } from './startupError.js';
 import { logConfiguration } from './startupLog.js';
 import {
   GatedBroadcastHandler,
@@ -124,17 +124,12 @@ function channelTlsCas(registrar: Registrar): Buffer[] {
 function readTls(config: LocalConfig): TlsMaterial | undefined {
   const tls = config.general.tls;
   if (!tls.enabled) return undefined;
-  const read = (path: string, setting: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new StartupError(
-        setting,
-        `cannot read ${path || '(not set)'} (${fileProblem(err)})`,
-        `point ${setting} (${envVariableOf(setting)}) at a PEM file this process can read, or set General.TLS.Enabled to false`,
-      );
-    }
-  };
+  const read = (path: string, setting: string) =>
+    readSettingFile(
+      path,
+      setting,
+      `point ${setting} (${envVariableOf(setting)}) at a PEM file this process can read, or set General.TLS.Enabled to false`,
+    );
   return {
     certificatePem: read(tls.certificate, 'General.TLS.Certificate'),
     privateKeyPem: read(tls.privateKey, 'General.TLS.PrivateKey'),
@@ -145,21 +140,6 @@ function readTls(config: LocalConfig): TlsMaterial | undefined {
     ],
     clientAuthRequired: tls.clientAuthRequired,
   };
-}
-
-/** A file system error as a short phrase ("no such file", "permission denied"), else its message. */
-function fileProblem(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a folder, not a file';
-    default:
-      return errorMessage(err);
-  }
 }
 
 /** The local MSP, or a StartupError naming General.LocalMSPDir (Fabric: "Failed to get local MSP identity"). */

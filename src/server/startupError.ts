@@ -1,6 +1,7 @@
 // Why `orderer start` could not start, said the way an operator acts on it: the setting that is
 // wrong, what is wrong with it, and what to do. The CLI prints it as one line and exits non-zero
 // (EXIT_CODES), so that systemd and Kubernetes restart policies see the failure.
+import { readFileSync } from 'node:fs';
 import { OrdererError, errorMessage } from '../errors.js';
 
 /** Exit statuses of the `orderer` command (documented in README "Exit codes"). */
@@ -47,4 +48,28 @@ export function envVariableOf(setting: string): string {
 export function cannotStartLine(err: unknown): string {
   // Multi-line causes (stack-like messages from libraries) would break the one-line contract.
   return `orderer: cannot start: ${errorMessage(err).replace(/\s*\n\s*/g, ' ')}`;
+}
+
+/** A file system error as a short phrase ("no such file", "permission denied"), else its message. */
+export function fileProblem(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder, not a file';
+    default:
+      return errorMessage(err);
+  }
+}
+
+/** The file a setting names, or a StartupError naming the setting, why, and `remedy`. */
+export function readSettingFile(path: string, setting: string, remedy: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new StartupError(setting, `cannot read ${path || '(not set)'} (${fileProblem(err)})`, remedy);
+  }
 }
