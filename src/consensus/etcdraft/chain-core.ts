@@ -339,14 +339,33 @@ export class RaftChainCore {
 
   /**
    * A block this node pulled from another orderer while catching up to a Raft snapshot (already
-   * written by the driver): its envelopes count as ordered, as if applied from the log.
+   * written by the driver): its envelopes count as ordered, as if applied from the log, and a
+   * config block's consenter set becomes the current one.
    */
   blockPulled(block: common.IBlock): RaftChainEffect[] {
     const number = Number(block.header!.number);
     if (number !== this.lastBlockNumber + 1) return [];
     this.lastBlock = block;
     const acknowledged = this.settleEnvelopesOf(block);
-    return acknowledged.length ? [{ type: 'acknowledge', tickets: acknowledged }] : [];
+    const effects: RaftChainEffect[] = acknowledged.length
+      ? [{ type: 'acknowledge', tickets: acknowledged }]
+      : [];
+    // Fabric's catchUp: a pulled config block may change the consenter set; the snapshot's
+    // membership already holds its ConfChange, so only the IDs and the connections follow.
+    const next = headerTypeOfBlock(block) === HeaderType.CONFIG ? consentersOfConfigBlock(block) : undefined;
+    if (next) {
+      const change = computeMembershipChange(this.metadata, this.consenters, next);
+      this.metadata = change.metadata;
+      this.consenters = change.consenters;
+      if (change.added.length > 0 || change.removed.length > 0)
+        effects.push({
+          type: 'membership-changed',
+          metadata: this.metadata,
+          consenters: this.consenters,
+          removedSelf: change.removed.includes(this.raftId),
+        });
+    }
+    return effects;
   }
 
   /**

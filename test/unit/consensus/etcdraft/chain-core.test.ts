@@ -18,6 +18,8 @@ import { StateType } from '../../../../src/consensus/etcdraft/raft/raft.js';
 import { EntryType, newEntry, type Entry } from '../../../../src/consensus/etcdraft/raft/types.js';
 import type { ReceivedEnvelope } from '../../../../src/consensus/types.js';
 import { makeEnvelope, txIdsOfBlock } from '../../../support/solo.js';
+import type { EtcdraftConsenter } from '../../../../src/channelconfig/etcdraft.js';
+import { etcdraft, orderer } from '../../../../src/protos/index.js';
 
 const LEADER = StateType.StateLeader;
 const FOLLOWER = StateType.StateFollower;
@@ -30,6 +32,7 @@ function setup(
     lastBlock?: common.IBlock;
     appliedIndex?: number;
     snapshotIntervalSize?: number;
+    consenters?: EtcdraftConsenter[];
   } = {},
 ) {
   const clock = new ManualClock();
@@ -45,7 +48,7 @@ function setup(
       appliedIndex: options.appliedIndex ?? 4,
       snapshotIntervalSize: options.snapshotIntervalSize ?? 1 << 24,
       blockMetadata: { consenterIds: [1, 2, 3], nextConsenterId: 4, raftIndex: options.appliedIndex ?? 4 },
-      consenters: [],
+      consenters: options.consenters ?? [],
     },
     {
       blockCutter: new BlockCutter({ batchSize: () => batchSize }, { clock }),
@@ -371,5 +374,32 @@ describe('etcdraft chain core', () => {
     assert.equal(core.inflightBlocks, 1);
     assert.deepEqual(core.resendUnanswered({ resendAfterMs: 1, giveUpAfterMs: 5 }, { ...ctx, now: 100 }), []);
     assert.equal(core.unacknowledgedCount, 1);
+  });
+  test('a config block pulled during catch-up makes its consenter set current and reconnects', () => {
+    const consenter = (id: number): EtcdraftConsenter => ({
+      host: `orderer${id}`,
+      port: 7050,
+      clientTlsCert: Buffer.from(`client-${id}`),
+      serverTlsCert: Buffer.from(`server-${id}`),
+    });
+    const { core } = setup({ raftId: 2, consenters: [1, 2, 3].map(consenter) });
+    const consensusType = orderer.ConsensusType.encode({
+      type: 'etcdraft',
+      metadata: etcdraft.ConfigMetadata.encode({ consenters: [1, 2, 3, 4].map(consenter) }).finish(),
+    }).finish();
+    const configEnvelope = common.ConfigEnvelope.encode({
+      config: {
+        channelGroup: { groups: { Orderer: { values: { ConsensusType: { value: consensusType } } } } },
+      },
+    }).finish();
+    const config = makeEnvelope('add-4', { type: 1, data: Buffer.from(configEnvelope) });
+    const block = new ChainedBlockCreator(genesis).createNextBlock([config]);
+    const changed = core.blockPulled(block).filter((e) => e.type === 'membership-changed');
+    assert.deepEqual(
+      changed.map((e) => [e.metadata.consenterIds, e.metadata.nextConsenterId, e.removedSelf]),
+      [[[1, 2, 3, 4], 5, false]],
+    );
+    assert.deepEqual(core.blockMetadata.consenterIds, [1, 2, 3, 4]);
+    assert.equal(core.currentConsenters.length, 4);
   });
 });
