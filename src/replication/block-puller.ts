@@ -79,7 +79,7 @@ export class BlockPuller {
         try {
           block = common.Block.decode(bytes);
         } catch (err) {
-          throw new Error(`sent bytes that are not a common.Block: ${errorMessage(err)}`);
+          throw new Error(`sent bytes that are not a common.Block: ${errorMessage(err)}`, { cause: err });
         }
         const problem = blockProblem(block, number, previousHeaderHash);
         if (problem) throw new Error(problem);
