@@ -51,6 +51,8 @@ export class BlockPuller {
   private stream: { endpoint: string; stream: BlockStream; next: number } | undefined;
   private closed = false;
   private waiting: { timer: TimerHandle; wake: () => void } | undefined;
+  /** Rejects the block being waited for; close() must not depend on the stream noticing. */
+  private abandonReceive: (() => void) | undefined;
 
   constructor(
     private readonly options: BlockPullerOptions,
@@ -124,6 +126,7 @@ export class BlockPuller {
     this.dropStream();
     this.waiting?.timer.cancel();
     this.waiting?.wake();
+    this.abandonReceive?.();
   }
 
   /** The header hash a block's successor must carry as previous_hash. */
@@ -169,6 +172,10 @@ export class BlockPuller {
 
   private withPullTimeout(next: Promise<Buffer>, endpoint: string, number: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      this.abandonReceive = () => {
+        timer.cancel();
+        reject(new Halted(`the block puller of channel ${this.options.channelId} was closed`));
+      };
       const timer = this.deps.clock.setTimer(this.options.pullTimeoutMs, () =>
         reject(
           new OrdererError(
@@ -179,10 +186,12 @@ export class BlockPuller {
       );
       next.then(
         (bytes) => {
+          this.abandonReceive = undefined;
           timer.cancel();
           resolve(bytes);
         },
         (err: unknown) => {
+          this.abandonReceive = undefined;
           timer.cancel();
           reject(err instanceof Error ? err : new Error(String(err)));
         },
