@@ -14,6 +14,7 @@ import {
   type MspVersion,
 } from './capabilities.js';
 import { readConfigBlock } from './configblock.js';
+import { checkEtcdraftMetadata } from './etcdraft.js';
 import { parseDurationNanos } from '../duration.js';
 import type {
   ApplicationConfig,
@@ -485,6 +486,9 @@ export function buildBundle(
     throw badRequest(
       `invalid channel config for channel ${channelId}: creating the MSP manager failed: ${errorMessage(err)}`,
     );
+  }
+  if (ordererConfig?.consensusType === 'etcdraft') {
+    ordererConfig = { ...ordererConfig, etcdraft: checkEtcdraftMetadata(ordererConfig, mspManager) };
   }
   const policyManager = buildPolicyManager(
     root,

@@ -7,35 +7,19 @@ import { verifyCertificateChain } from '../crypto/chain.js';
 import { Oid, parseCertificatePem } from '../crypto/x509.js';
 import type { Certificate } from '../crypto/x509.js';
 import type { MSPManager } from '../msp/types.js';
-import type { OrdererConfig } from './types.js';
+import type {
+  EtcdraftConfig,
+  EtcdraftConsenter,
+  EtcdraftMetadataCheck,
+  EtcdraftOptions,
+  OrdererConfig,
+} from './types.js';
+
+export type { EtcdraftConfig, EtcdraftConsenter, EtcdraftMetadataCheck, EtcdraftOptions } from './types.js';
 import { asBuffer, etcdraft, toNumber } from '../protos/index.js';
 
 /** Fabric's DefaultSnapshotIntervalSize (orderer/consensus/etcdraft/chain.go), used when the option is 0. */
 export const DEFAULT_SNAPSHOT_INTERVAL_SIZE = 16 * 1024 * 1024;
-
-export interface EtcdraftConsenter {
-  readonly host: string;
-  readonly port: number;
-  /** PEM bytes exactly as in the config: consenters are identified by these bytes. */
-  readonly clientTlsCert: Buffer;
-  readonly serverTlsCert: Buffer;
-}
-
-export interface EtcdraftOptions {
-  /** The tick interval as written in the config (e.g. "500ms"). */
-  readonly tickInterval: string;
-  readonly tickIntervalMs: number;
-  readonly electionTick: number;
-  readonly heartbeatTick: number;
-  readonly maxInflightBlocks: number;
-  /** Bytes of blocks between snapshots; DEFAULT_SNAPSHOT_INTERVAL_SIZE when the config says 0. */
-  readonly snapshotIntervalSize: number;
-}
-
-export interface EtcdraftConfig {
-  readonly consenters: readonly EtcdraftConsenter[];
-  readonly options: EtcdraftOptions;
-}
 
 /** The TLS CAs of the orderer orgs, against which consenter certificates must chain. */
 export interface ConsenterCertificateAuthorities {
@@ -46,12 +30,37 @@ export interface ConsenterCertificateAuthorities {
 const TLS_KEY_USAGES = [Oid.ekuClientAuth, Oid.ekuServerAuth];
 
 /**
- * The etcdraft config of a channel's Orderer section, checked against its orderer orgs' TLS CAs.
- * Not part of building a bundle: Fabric checks it in the consenter (HandleChain, and
- * ValidateConsensusMetadata for updates), after the other config checks have run.
+ * The etcdraft config of a channel's Orderer section, checked as Fabric's VerifyConfigMetadata
+ * does. A bundle of an etcdraft channel carries it already checked (`orderer.etcdraft`); any other
+ * Orderer config (built without a bundle, or of another consensus type, as the old side of a
+ * migration) is checked here, against the TLS CAs of `mspManager`, the MSPs of the same config.
+ * Throws the check's bad-request OrdererError.
  */
 export function etcdraftConfigOf(orderer: OrdererConfig, mspManager: MSPManager): EtcdraftConfig {
-  return parseEtcdraftConfig(orderer.consensusMetadata, ordererTlsAuthorities(orderer, mspManager));
+  const checked = orderer.etcdraft ?? checkEtcdraftMetadata(orderer, mspManager);
+  if (checked.error) throw checked.error;
+  return checked.config;
+}
+
+/**
+ * Runs every check of Fabric's VerifyConfigMetadata on an Orderer config, the certificate check
+ * included, and returns the outcome instead of throwing. The bundle runs it once, after its MSPs
+ * are built: the consenter certificates must chain to the TLS CAs of the orderer orgs of the same
+ * config, which only the bundle knows together with the Orderer values (Fabric's
+ * createX509VerifyOptions reads them from the same ordererConfig), and the check ignores expiry as
+ * Fabric's does, so its outcome is a pure function of the config and holds for the bundle's life.
+ * A failure does not refuse the bundle: Fabric's NewBundle accepts any metadata and its consenter
+ * refuses it (HandleChain; ValidateConsensusMetadata for updates, with its own message), and a
+ * channel this orderer only follows must still load.
+ */
+export function checkEtcdraftMetadata(orderer: OrdererConfig, mspManager: MSPManager): EtcdraftMetadataCheck {
+  try {
+    return {
+      config: parseEtcdraftConfig(orderer.consensusMetadata, ordererTlsAuthorities(orderer, mspManager)),
+    };
+  } catch (err) {
+    return { error: err instanceof Error ? err : new Error(String(err)) };
+  }
 }
 
 /** Fabric's createX509VerifyOptions: the TLS root and intermediate CAs of every orderer org. */

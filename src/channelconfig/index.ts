@@ -35,6 +35,7 @@ export { marshalConfigGroup, marshalConfig, marshalConfigEnvelope } from './conf
 export { checkConfigTransition, orgMspId } from './configtx-transition.js';
 export {
   DEFAULT_SNAPSHOT_INTERVAL_SIZE,
+  checkEtcdraftMetadata,
   etcdraftConfigOf,
   ordererTlsAuthorities,
   parseEtcdraftConfig,
@@ -43,5 +44,6 @@ export type {
   ConsenterCertificateAuthorities,
   EtcdraftConfig,
   EtcdraftConsenter,
+  EtcdraftMetadataCheck,
   EtcdraftOptions,
 } from './etcdraft.js';

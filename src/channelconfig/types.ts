@@ -29,7 +29,41 @@ export interface OrdererConfig {
   maxChannels: number;
   capabilities: ReadonlySet<string>;
   organizations: ReadonlyMap<string, OrdererOrg>;
+  /**
+   * consensusType 'etcdraft' only: ConsensusType.Metadata decoded and checked once, when the
+   * bundle was built (see checkEtcdraftMetadata); read it through etcdraftConfigOf.
+   */
+  etcdraft?: EtcdraftMetadataCheck;
 }
+
+export interface EtcdraftConsenter {
+  readonly host: string;
+  readonly port: number;
+  /** PEM bytes exactly as in the config: consenters are identified by these bytes. */
+  readonly clientTlsCert: Buffer;
+  readonly serverTlsCert: Buffer;
+}
+
+export interface EtcdraftOptions {
+  /** The tick interval as written in the config (e.g. "500ms"). */
+  readonly tickInterval: string;
+  readonly tickIntervalMs: number;
+  readonly electionTick: number;
+  readonly heartbeatTick: number;
+  readonly maxInflightBlocks: number;
+  /** Bytes of blocks between snapshots; DEFAULT_SNAPSHOT_INTERVAL_SIZE when the config says 0. */
+  readonly snapshotIntervalSize: number;
+}
+
+export interface EtcdraftConfig {
+  readonly consenters: readonly EtcdraftConsenter[];
+  readonly options: EtcdraftOptions;
+}
+
+/** The outcome of Fabric's etcdraft VerifyConfigMetadata on a channel's Orderer config. */
+export type EtcdraftMetadataCheck =
+  | { readonly config: EtcdraftConfig; readonly error?: undefined }
+  | { readonly config?: undefined; readonly error: Error };
 
 export interface AnchorPeer {
   host: string;
