@@ -24,10 +24,10 @@ export {
   newClusterMetrics,
   type ClusterMetrics,
 } from './cluster.js';
+export { newKafkaMetrics, type KafkaMetrics } from './kafka.js';
 export type {
   BroadcastMetrics,
   DeliverMetrics,
-  KafkaMetrics,
   LedgerMetrics,
   ParticipationMetrics,
 } from './orderer.js';

@@ -8,6 +8,7 @@ import type { CommitEvent } from '../ledger/index.js';
 import type { Counter, Gauge, Histogram, Labels, MetricsProvider } from './provider.js';
 import { newEtcdraftMetrics, type EtcdraftMetrics } from './etcdraft.js';
 import { newClusterMetrics, type ClusterMetrics } from './cluster.js';
+import { newKafkaMetrics, type KafkaMetrics } from './kafka.js';
 
 // The orderer's Deliver service serves whole blocks (Fabric's orderer responseSender).
 const ORDERER_DELIVER_LABELS = { filtered: 'false', data_type: 'block' } as const;
@@ -99,20 +100,99 @@ export interface LedgerMetrics {
   readonly blockstorageCommitTime: Histogram;
 }
 
-/** consensus_kafka_*: last_offset_persisted is the orderer's own; the others come from the client library. */
-export interface KafkaMetrics {
-  readonly lastOffsetPersisted: Gauge;
-  readonly incomingByteRate: Gauge;
-  readonly outgoingByteRate: Gauge;
-  readonly requestRate: Gauge;
-  readonly requestSize: Gauge;
-  readonly requestLatency: Gauge;
-  readonly responseRate: Gauge;
-  readonly responseSize: Gauge;
-  readonly batchSize: Gauge;
-  readonly recordSendRate: Gauge;
-  readonly recordsPerRequest: Gauge;
-  readonly compressionRatio: Gauge;
+function newBroadcastMetrics(p: MetricsProvider): BroadcastMetrics {
+  const broadcastLabels = ['channel', 'type', 'status'];
+  return {
+    validateDuration: p.newHistogram({
+      namespace: 'broadcast',
+      name: 'validate_duration',
+      help: 'The time to validate a transaction in seconds.',
+      labelNames: broadcastLabels,
+    }),
+    enqueueDuration: p.newHistogram({
+      namespace: 'broadcast',
+      name: 'enqueue_duration',
+      help: 'The time to enqueue a transaction in seconds.',
+      labelNames: broadcastLabels,
+    }),
+    processedCount: p.newCounter({
+      namespace: 'broadcast',
+      name: 'processed_count',
+      help: 'The number of transactions processed.',
+      labelNames: broadcastLabels,
+    }),
+  };
+}
+
+function newDeliverMetrics(p: MetricsProvider): DeliverMetrics {
+  const deliverLabels = ['channel', 'filtered', 'data_type'];
+  return {
+    streamsOpened: p.newCounter({
+      namespace: 'deliver',
+      name: 'streams_opened',
+      help: 'The number of GRPC streams that have been opened for the deliver service.',
+    }),
+    streamsClosed: p.newCounter({
+      namespace: 'deliver',
+      name: 'streams_closed',
+      help: 'The number of GRPC streams that have been closed for the deliver service.',
+    }),
+    requestsReceived: p.newCounter({
+      namespace: 'deliver',
+      name: 'requests_received',
+      help: 'The number of deliver requests that have been received.',
+      labelNames: deliverLabels,
+    }),
+    requestsCompleted: p.newCounter({
+      namespace: 'deliver',
+      name: 'requests_completed',
+      help: 'The number of deliver requests that have been completed.',
+      labelNames: [...deliverLabels, 'success'],
+    }),
+    blocksSent: p.newCounter({
+      namespace: 'deliver',
+      name: 'blocks_sent',
+      help: 'The number of blocks sent by the deliver service.',
+      labelNames: deliverLabels,
+    }),
+  };
+}
+
+function newLedgerMetrics(p: MetricsProvider): LedgerMetrics {
+  const channelLabels = ['channel'];
+  return {
+    blockchainHeight: p.newGauge({
+      namespace: 'ledger',
+      name: 'blockchain_height',
+      help: 'Height of the chain in blocks.',
+      labelNames: channelLabels,
+    }),
+    blockstorageCommitTime: p.newHistogram({
+      namespace: 'ledger',
+      name: 'blockstorage_commit_time',
+      help: 'Time taken in seconds for committing the block to storage.',
+      labelNames: channelLabels,
+      buckets: LEDGER_COMMIT_BUCKETS,
+    }),
+  };
+}
+
+function newParticipationMetrics(p: MetricsProvider): ParticipationMetrics {
+  const channelLabels = ['channel'];
+  return {
+    status: p.newGauge({
+      namespace: 'participation',
+      name: 'status',
+      help: 'The channel participation status of the node: 0 if inactive, 1 if active, 2 if onboarding, 3 if failed.',
+      labelNames: channelLabels,
+    }),
+    consensusRelation: p.newGauge({
+      namespace: 'participation',
+      name: 'consensus_relation',
+      help: 'The channel participation consensus relation of the node: 0 if other, 1 if consenter, 2 if follower, 3 if config-tracker.',
+      labelNames: channelLabels,
+    }),
+  };
 }
 
 export class OrdererMetrics {
@@ -129,132 +209,19 @@ export class OrdererMetrics {
 
   constructor(options: { version: string }, deps: { provider: MetricsProvider }) {
     const p = deps.provider;
-    const channelLabels = ['channel'];
-    const broadcastLabels = ['channel', 'type', 'status'];
-    this.broadcast = {
-      validateDuration: p.newHistogram({
-        namespace: 'broadcast',
-        name: 'validate_duration',
-        help: 'The time to validate a transaction in seconds.',
-        labelNames: broadcastLabels,
-      }),
-      enqueueDuration: p.newHistogram({
-        namespace: 'broadcast',
-        name: 'enqueue_duration',
-        help: 'The time to enqueue a transaction in seconds.',
-        labelNames: broadcastLabels,
-      }),
-      processedCount: p.newCounter({
-        namespace: 'broadcast',
-        name: 'processed_count',
-        help: 'The number of transactions processed.',
-        labelNames: broadcastLabels,
-      }),
-    };
-    const deliverLabels = ['channel', 'filtered', 'data_type'];
-    this.deliver = {
-      streamsOpened: p.newCounter({
-        namespace: 'deliver',
-        name: 'streams_opened',
-        help: 'The number of GRPC streams that have been opened for the deliver service.',
-      }),
-      streamsClosed: p.newCounter({
-        namespace: 'deliver',
-        name: 'streams_closed',
-        help: 'The number of GRPC streams that have been closed for the deliver service.',
-      }),
-      requestsReceived: p.newCounter({
-        namespace: 'deliver',
-        name: 'requests_received',
-        help: 'The number of deliver requests that have been received.',
-        labelNames: deliverLabels,
-      }),
-      requestsCompleted: p.newCounter({
-        namespace: 'deliver',
-        name: 'requests_completed',
-        help: 'The number of deliver requests that have been completed.',
-        labelNames: [...deliverLabels, 'success'],
-      }),
-      blocksSent: p.newCounter({
-        namespace: 'deliver',
-        name: 'blocks_sent',
-        help: 'The number of blocks sent by the deliver service.',
-        labelNames: deliverLabels,
-      }),
-    };
+    this.broadcast = newBroadcastMetrics(p);
+    this.deliver = newDeliverMetrics(p);
     this.blockFillDuration = p.newHistogram({
       namespace: 'blockcutter',
       name: 'block_fill_duration',
       help: 'The time from first transaction enqueing to the block being cut in seconds.',
-      labelNames: channelLabels,
+      labelNames: ['channel'],
     });
-    this.ledger = {
-      blockchainHeight: p.newGauge({
-        namespace: 'ledger',
-        name: 'blockchain_height',
-        help: 'Height of the chain in blocks.',
-        labelNames: channelLabels,
-      }),
-      blockstorageCommitTime: p.newHistogram({
-        namespace: 'ledger',
-        name: 'blockstorage_commit_time',
-        help: 'Time taken in seconds for committing the block to storage.',
-        labelNames: channelLabels,
-        buckets: LEDGER_COMMIT_BUCKETS,
-      }),
-    };
-    const kafkaGauge = (name: string, help: string, label: 'channel' | 'topic' | 'broker_id') =>
-      p.newGauge({ namespace: 'consensus', subsystem: 'kafka', name, help, labelNames: [label] });
-    this.kafka = {
-      lastOffsetPersisted: kafkaGauge(
-        'last_offset_persisted',
-        'The offset specified in the block metadata of the most recently committed block.',
-        'channel',
-      ),
-      incomingByteRate: kafkaGauge('incoming_byte_rate', 'Bytes/second read off brokers.', 'broker_id'),
-      outgoingByteRate: kafkaGauge('outgoing_byte_rate', 'Bytes/second written to brokers.', 'broker_id'),
-      requestRate: kafkaGauge('request_rate', 'Requests/second sent to brokers.', 'broker_id'),
-      requestSize: kafkaGauge('request_size', 'The mean request size in bytes to brokers.', 'broker_id'),
-      requestLatency: kafkaGauge(
-        'request_latency',
-        'The mean request latency in ms to brokers.',
-        'broker_id',
-      ),
-      responseRate: kafkaGauge('response_rate', 'Requests/second sent to brokers.', 'broker_id'),
-      responseSize: kafkaGauge('response_size', 'The mean response size in bytes from brokers.', 'broker_id'),
-      batchSize: kafkaGauge('batch_size', 'The mean batch size in bytes sent to topics.', 'topic'),
-      recordSendRate: kafkaGauge(
-        'record_send_rate',
-        'The number of records per second sent to topics.',
-        'topic',
-      ),
-      recordsPerRequest: kafkaGauge(
-        'records_per_request',
-        'The mean number of records sent per request to topics.',
-        'topic',
-      ),
-      compressionRatio: kafkaGauge(
-        'compression_ratio',
-        'The mean compression ratio (as percentage) for topics.',
-        'topic',
-      ),
-    };
+    this.ledger = newLedgerMetrics(p);
+    this.kafka = newKafkaMetrics(p);
     this.etcdraft = newEtcdraftMetrics(p);
     this.cluster = newClusterMetrics(p);
-    this.participation = {
-      status: p.newGauge({
-        namespace: 'participation',
-        name: 'status',
-        help: 'The channel participation status of the node: 0 if inactive, 1 if active, 2 if onboarding, 3 if failed.',
-        labelNames: channelLabels,
-      }),
-      consensusRelation: p.newGauge({
-        namespace: 'participation',
-        name: 'consensus_relation',
-        help: 'The channel participation consensus relation of the node: 0 if other, 1 if consenter, 2 if follower, 3 if config-tracker.',
-        labelNames: channelLabels,
-      }),
-    };
+    this.participation = newParticipationMetrics(p);
     this.loggingEntriesWritten = p.newCounter({
       namespace: 'logging',
       name: 'entries_written',
