@@ -73,14 +73,43 @@ export interface Chain {
   halt(): Promise<void>;
 }
 
+/**
+ * The config block a channel was joined with through channel participation when it is past the
+ * channel's genesis block: the ledger must be brought up to it by pulling from other orderers.
+ */
+export interface ChannelJoin {
+  readonly number: number;
+  /** Header hash of the join block: the pulled block of that number must be this block. */
+  readonly headerHash: Buffer;
+  /** The config of the join block: where to pull from, and whether this orderer is a consenter. */
+  readonly bundle: ChannelConfigBundle;
+}
+
+/** What a consenter that can onboard a channel needs of a block puller (src/replication's BlockPuller). */
+export interface ChannelBlockPuller {
+  /** Block `number`, checked to chain onto the block with `previousHeaderHash` when given. */
+  pullBlock(number: number, previousHeaderHash?: Buffer): Promise<{ bytes: Buffer; block: common.Block }>;
+  /** The last block pulled failed the writer's checks: pull from another orderer next. */
+  distrustCurrent(reason: string): void;
+  close(): void;
+}
+
 export interface Consenter {
   /**
    * Makes the chain of a channel. metadata: the consenter metadata from the last block's
    * ORDERER/SIGNATURES metadata. A node outside the channel's consenter set gets a follower chain
-   * (statusReport says 'follower') that keeps pulling blocks. Throws an OrdererError naming what
+   * (statusReport says 'follower') that keeps pulling blocks; so does a channel whose ledger is
+   * not yet at its join block (`join`, status 'onboarding'). Throws an OrdererError naming what
    * is wrong when the chain cannot be made (e.g. Kafka with no brokers configured).
    */
-  handleChain(support: ConsenterSupport, metadata: Buffer | undefined): Chain;
+  handleChain(support: ConsenterSupport, metadata: Buffer | undefined, join?: ChannelJoin): Chain;
+  /**
+   * Consenters whose channels can be joined past their genesis block (etcdraft): a puller of the
+   * channel's blocks from the orderers the config names, for the genesis block of an empty ledger.
+   */
+  readonly onboarding?: {
+    pullerFor(channel: { channelId: string; logger: Logger; bundle(): ChannelConfigBundle }): ChannelBlockPuller;
+  };
   /**
    * Whether this orderer is one of the channel's consenters as of the given config block, whose
    * config the bundle holds (Fabric's ClusterConsenter.IsChannelMember). Solo and Kafka: always,
@@ -156,4 +185,10 @@ export interface ConsenterSupport {
   writeBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void>;
   /** Signs and durably writes a config block and applies the new config. */
   writeConfigBlock(block: common.Block, consenterMetadata?: Buffer): Promise<void>;
+  /**
+   * The chain gives way to a new chain of the same consenter, made from the ledger as it is now
+   * and started (a follower whose channel made this orderer a consenter). Call once the old chain
+   * has stopped. Absent where a channel cannot change chains (test supports of one chain).
+   */
+  replaceChain?(): void;
 }

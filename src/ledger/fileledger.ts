@@ -3,11 +3,12 @@
 //
 //   <location>/chains/<channelId>/blockfile_NNNNNN    block files (plus our blocklocations.idx)
 //   <location>/pendingops/remove/<channelId>.remove   marker of a removal in progress
+//   <location>/pendingops/join/<channelId>.join       the join block of a channel being onboarded
 //
 // Removal is crash-safe the way Fabric makes it so, and compatible with it: the marker is made
 // durable before anything is deleted, and on start every marked channel is deleted before the
 // channels are listed, so a half-removed ledger is never reopened (by us or by a Go orderer).
-import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { unavailable } from '../errors.js';
 import { silentLogger, type Logger } from '../logging.js';
@@ -27,10 +28,12 @@ export interface FileLedgerFactoryOptions {
 export type FileLedgerFactoryDependencies = FileBlockStoreDependencies;
 
 const removeMarkerSuffix = '.remove';
+const joinBlockSuffix = '.join';
 
 export class FileLedgerFactory implements LedgerFactory {
   private readonly chainsDir: string;
   private readonly removeMarkersDir: string;
+  private readonly joinBlocksDir: string;
   private readonly logger: Logger;
   private readonly known: Set<string>;
   private readonly stores = new Map<string, Promise<FileBlockStore>>();
@@ -44,6 +47,7 @@ export class FileLedgerFactory implements LedgerFactory {
   ) {
     this.chainsDir = chainsDirectory(options.location);
     this.removeMarkersDir = removeMarkersDirectory(options.location);
+    this.joinBlocksDir = joinBlocksDirectory(options.location);
     this.logger = dependencies.logger ?? silentLogger();
     this.known = new Set(channelIds);
   }
@@ -58,6 +62,7 @@ export class FileLedgerFactory implements LedgerFactory {
     const markersDir = removeMarkersDirectory(options.location);
     await makeDurableDirectory(chainsDir);
     await makeDurableDirectory(markersDir);
+    await makeDurableDirectory(joinBlocksDirectory(options.location));
 
     for (const name of await readdir(markersDir)) {
       if (name.endsWith(removeMarkerSuffix + '~')) {
@@ -137,6 +142,32 @@ export class FileLedgerFactory implements LedgerFactory {
     return removal;
   }
 
+  async saveJoinBlock(channelId: string, blockBytes: Buffer): Promise<void> {
+    assertValidChannelId(channelId);
+    await writeDurably(this.joinBlockPath(channelId), blockBytes);
+    await syncDirectory(this.joinBlocksDir);
+  }
+
+  async joinBlock(channelId: string): Promise<Buffer | undefined> {
+    assertValidChannelId(channelId);
+    try {
+      return await readFile(this.joinBlockPath(channelId));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async removeJoinBlock(channelId: string): Promise<void> {
+    assertValidChannelId(channelId);
+    await rm(this.joinBlockPath(channelId), { force: true });
+    await syncDirectory(this.joinBlocksDir);
+  }
+
+  private joinBlockPath(channelId: string): string {
+    return path.join(this.joinBlocksDir, channelId + joinBlockSuffix);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled([...this.removals.values()]);
@@ -181,6 +212,7 @@ export class FileLedgerFactory implements LedgerFactory {
     await store?.close();
 
     await deleteChannelFolder(this.chainsDir, channelId);
+    await this.removeJoinBlock(channelId);
     await unlink(marker);
     await syncDirectory(this.removeMarkersDir);
     this.logger.info({ channelId, directory }, 'removed channel ledger');
@@ -189,6 +221,10 @@ export class FileLedgerFactory implements LedgerFactory {
 
 export function chainsDirectory(location: string): string {
   return path.join(location, 'chains');
+}
+
+function joinBlocksDirectory(location: string): string {
+  return path.join(location, 'pendingops', 'join');
 }
 
 function removeMarkersDirectory(location: string): string {

@@ -55,6 +55,7 @@ export class MemoryBlockStore implements BlockStore {
 
 export class MemoryLedgerFactory implements LedgerFactory {
   private readonly stores = new Map<string, MemoryBlockStore>();
+  private readonly joinBlocks = new Map<string, Buffer>();
   private closed = false;
 
   channelIds(): string[] {
@@ -77,7 +78,21 @@ export class MemoryLedgerFactory implements LedgerFactory {
     assertValidChannelId(channelId);
     const store = this.stores.get(channelId);
     this.stores.delete(channelId);
+    this.joinBlocks.delete(channelId);
     await store?.close();
+  }
+
+  async saveJoinBlock(channelId: string, blockBytes: Buffer): Promise<void> {
+    assertValidChannelId(channelId);
+    this.joinBlocks.set(channelId, Buffer.from(blockBytes));
+  }
+
+  async joinBlock(channelId: string): Promise<Buffer | undefined> {
+    return this.joinBlocks.get(channelId);
+  }
+
+  async removeJoinBlock(channelId: string): Promise<void> {
+    this.joinBlocks.delete(channelId);
   }
 
   async close(): Promise<void> {

@@ -37,7 +37,16 @@ export interface LedgerFactory {
   channelIds(): string[];
   /** Opens (creating if needed) the ledger of a channel; the same instance for repeated calls. */
   open(channelId: string): Promise<BlockStore>;
-  /** Closes and deletes a channel's ledger; crash-safe (a half-removed ledger is not reopened). */
+  /** Closes and deletes a channel's ledger and its join block; crash-safe (a half-removed ledger is not reopened). */
   remove(channelId: string): Promise<void>;
+  /**
+   * Keeps, durably, the config block a channel was joined with past its genesis block while the
+   * ledger is brought up to it (Fabric's pendingops/join/<channel>.join): a restart during
+   * onboarding resumes from it.
+   */
+  saveJoinBlock(channelId: string, blockBytes: Buffer): Promise<void>;
+  /** The join block kept for a channel, if any. */
+  joinBlock(channelId: string): Promise<Buffer | undefined>;
+  removeJoinBlock(channelId: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import { BlockWriter } from './blockwriter.js';
 import { ChainedBlockCreator } from './blockcreator.js';
 import { verifyBlock } from '../protoutil/verify.js';
+import { consenterMetadataOf } from '../protoutil/block.js';
 import {
   StandardChannelProcessor,
   SystemChannelProcessor,
@@ -16,6 +17,7 @@ import {
 import type {
   BlockCreator,
   Chain,
+  ChannelJoin,
   Consenter,
   ConsenterSupport,
   ReceivedEnvelope,
@@ -74,6 +76,8 @@ export interface ChainSupportDeps {
   validateChannelCreation?: (ordererTransaction: ReceivedEnvelope) => Promise<void>;
   onBlockCommitted?: (channelId: string, block: common.IBlock, bytes: Buffer) => void;
   onConfigApplied?: (bundle: ChannelConfigBundle) => void;
+  /** Told when replaceChain gave the channel a new chain (its participation info changed). */
+  onChainReplaced?: () => void;
 }
 
 export class ChainSupport implements ConsenterSupport {
@@ -135,10 +139,19 @@ export class ChainSupport implements ConsenterSupport {
   }
 
   /** Creates the chain with the consenter named by the channel config; call start() after. */
-  attachConsenter(consenter: Consenter, metadata: Buffer | undefined): Chain {
+  attachConsenter(consenter: Consenter, metadata: Buffer | undefined, join?: ChannelJoin): Chain {
     this.attachedConsenter = consenter;
-    this.chainInstance = consenter.handleChain(this, metadata);
+    this.chainInstance = consenter.handleChain(this, metadata, join);
     return this.chainInstance;
+  }
+
+  replaceChain(): void {
+    const consenter = this.attachedConsenter;
+    if (!consenter) throw internal(`channel ${this.channelId} has no consenter to make a new chain`);
+    const chain = consenter.handleChain(this, consenterMetadataOf(this.writer.lastHandedOver));
+    this.chainInstance = chain;
+    chain.start();
+    this.deps.onChainReplaced?.();
   }
 
   /**

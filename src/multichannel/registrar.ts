@@ -3,7 +3,7 @@
 // and creates channels (system channel transactions now, channel participation later).
 import { common, asBuffer, toNumber } from '../protos/index.js';
 import { badRequest, errorMessage, forbidden, internal, OrdererError } from '../errors.js';
-import { consenterMetadataOf, lastConfigIndexOf, marshalBlock } from '../protoutil/block.js';
+import { blockHeaderHash, consenterMetadataOf, lastConfigIndexOf, marshalBlock } from '../protoutil/block.js';
 import { decodeEnvelope, HeaderType } from '../protoutil/envelope.js';
 import { ChainSupport, type ChannelResources } from './chainsupport.js';
 import { channelGenesisBlock } from './blockwriter.js';
@@ -11,6 +11,7 @@ import { CertificateExpiryCache } from '../msgprocessor/index.js';
 import { configEnvelopeFromBlock, readConfigBlock } from '../channelconfig/index.js';
 import { FABRIC_MIGRATION_TARGETS } from '../msgprocessor/maintenance.js';
 import type {
+  ChannelJoin,
   ChannelStatus,
   Consenter,
   ConsensusRelation,
@@ -108,6 +109,21 @@ export class Registrar {
       }
     }
     for (const channelId of this.deps.ledgerFactory.channelIds()) {
+      const joinBytes = await this.deps.ledgerFactory.joinBlock(channelId);
+      if (joinBytes) {
+        await this.resumeJoin(channelId, joinBytes);
+        continue;
+      }
+      const store = await this.deps.ledgerFactory.open(channelId);
+      if (store.height() === 0) {
+        // A join that crashed before the channel's first block was stored: nothing to resume.
+        this.deps.logger.warn(
+          { channel: channelId },
+          'removing the empty ledger of a channel whose join did not complete; join it again',
+        );
+        await this.deps.ledgerFactory.remove(channelId);
+        continue;
+      }
       await this.openChannel(channelId);
     }
     for (const chain of this.chains.values()) chain.chain.start();
@@ -123,7 +139,92 @@ export class Registrar {
     }
   }
 
-  private async openChannel(channelId: string): Promise<ChainSupport> {
+  /**
+   * A channel joined past its genesis block, found at start: onboarding resumes at the ledger
+   * height (pulling the genesis block again if the ledger has none), or, past the join block,
+   * the channel opens as any other and the join block is dropped.
+   */
+  private async resumeJoin(channelId: string, joinBytes: Buffer): Promise<void> {
+    const join = this.channelJoinOf(channelId, joinBytes);
+    const store = await this.deps.ledgerFactory.open(channelId);
+    if (store.height() > join.number) {
+      await this.deps.ledgerFactory.removeJoinBlock(channelId);
+      await this.openChannel(channelId);
+      return;
+    }
+    try {
+      if (store.height() === 0) await this.pullGenesisBlock(channelId, join);
+    } catch (err) {
+      // The orderers may be down now; the channel opens on the next start, or after a new join.
+      this.deps.logger.error(
+        { channel: channelId, err: errorMessage(err) },
+        `cannot resume onboarding channel ${channelId}: ${errorMessage(err)}; the channel stays closed until the next start`,
+      );
+      return;
+    }
+    this.deps.logger.info(
+      { channel: channelId, height: store.height(), joinBlock: join.number },
+      'resuming onboarding of a channel joined past its genesis block',
+    );
+    await this.openChannel(channelId, join);
+  }
+
+  private channelJoinOf(channelId: string, joinBytes: Buffer): ChannelJoin {
+    const block = common.Block.decode(joinBytes);
+    const { configEnvelope } = readConfigBlock(block);
+    return {
+      number: toNumber(block.header?.number),
+      headerHash: blockHeaderHash(block.header!),
+      bundle: this.deps.resources.createBundle(channelId, configEnvelope.config ?? {}),
+    };
+  }
+
+  /**
+   * The genesis block of a channel being onboarded, pulled from the orderers its join block names
+   * and stored as received. It is trusted once the blocks pulled after it chain up to the join
+   * block (the follower checks the join block's header hash); until then the channel is
+   * onboarding and serves no Deliver.
+   */
+  private async pullGenesisBlock(channelId: string, join: ChannelJoin): Promise<void> {
+    const registration = this.deps.consenters.get(join.bundle.orderer?.consensusType ?? '');
+    const onboarding = registration?.consenter.onboarding;
+    if (!onboarding) throw internal(`the consenter of channel ${channelId} cannot pull blocks`);
+    const puller = onboarding.pullerFor({
+      channelId,
+      logger: this.deps.logger.child({ channel: channelId }),
+      bundle: () => join.bundle,
+    });
+    let pulled: { bytes: Buffer; block: common.Block };
+    try {
+      pulled = await puller.pullBlock(0);
+    } catch (err) {
+      throw new OrdererError(
+        'unavailable',
+        `cannot pull the genesis block of channel ${channelId} from the orderers its join block names: ${errorMessage(err)}; ` +
+          "check that they run and trust this orderer's cluster client certificate, then join again",
+        { channel: channelId },
+        { cause: err },
+      );
+    } finally {
+      puller.close();
+    }
+    let pulledChannel: string;
+    try {
+      pulledChannel = readConfigBlock(pulled.block).channelId;
+    } catch (err) {
+      throw badRequest(
+        `the block 0 pulled for channel ${channelId} is not a genesis block: ${errorMessage(err)}`,
+      );
+    }
+    if (pulledChannel !== channelId)
+      throw badRequest(
+        `the block 0 pulled for channel ${channelId} is the genesis block of channel ${pulledChannel}`,
+      );
+    const store = await this.deps.ledgerFactory.open(channelId);
+    await store.append({ number: 0, bytes: pulled.bytes });
+  }
+
+  private async openChannel(channelId: string, join?: ChannelJoin): Promise<ChainSupport> {
     const store = await this.deps.ledgerFactory.open(channelId);
     const height = store.height();
     if (height === 0) throw internal(`ledger of channel ${channelId} is empty: it has no genesis block`);
@@ -176,6 +277,7 @@ export class Registrar {
             }
           : {}),
         ...(this.deps.onBlockCommitted ? { onBlockCommitted: this.deps.onBlockCommitted } : {}),
+        onChainReplaced: () => this.reportChannelInfo(channelId),
         ...(this.deps.onConfigApplied
           ? {
               onConfigApplied: (applied: ChannelConfigBundle) =>
@@ -184,7 +286,7 @@ export class Registrar {
           : {}),
       },
     );
-    support.attachConsenter(registration.consenter, consenterMetadataOf(lastBlock));
+    support.attachConsenter(registration.consenter, consenterMetadataOf(lastBlock), join);
     this.chains.set(channelId, support);
     logger.info({ height, consensusType, system: isSystemChannel }, 'channel ready');
     return support;
@@ -280,11 +382,6 @@ export class Registrar {
       );
     }
     const number = toNumber(block.header?.number);
-    if (number !== 0) {
-      throw badRequest(
-        `joining channel ${channelId} at block ${number} needs replication from other orderers, which this orderer does not do for ${bundle.orderer?.consensusType ?? 'this'} channels yet: join with the genesis block`,
-      );
-    }
     const consensusType = bundle.orderer?.consensusType ?? '';
     const registration = this.deps.consenters.get(consensusType);
     if (!registration) {
@@ -292,14 +389,28 @@ export class Registrar {
         `cannot join channel ${channelId}: consensus type '${consensusType}' is not available on this orderer (available: ${[...this.deps.consenters.keys()].join(', ')})`,
       );
     }
+    if (number !== 0 && !registration.consenter.onboarding) {
+      throw badRequest(
+        `joining channel ${channelId} at block ${number} needs its blocks pulled from other orderers, which this orderer does not do for ${consensusType} channels: join with the genesis block`,
+      );
+    }
     // Fabric's joinAsMember / joinAsFollower: a non-member's chain (made by the consenter) follows.
     const member = registration.consenter.isChannelMember(block, bundle);
     this.joining.add(channelId);
     try {
       const store = await this.deps.ledgerFactory.open(channelId);
-      // Stored as received; the ledger refuses a non-canonical encoding, which peers would refuse too.
-      if (store.height() === 0) await store.append({ number: 0, bytes: blockBytes });
-      const support = await this.openChannel(channelId);
+      let join: ChannelJoin | undefined;
+      if (number === 0) {
+        // Stored as received; the ledger refuses a non-canonical encoding, which peers would refuse too.
+        if (store.height() === 0) await store.append({ number: 0, bytes: blockBytes });
+      } else {
+        // Fabric's joinAsFollower past genesis: the join block is kept until the ledger reaches it,
+        // so that a restart resumes onboarding.
+        join = { number, headerHash: blockHeaderHash(block.header!), bundle };
+        await this.deps.ledgerFactory.saveJoinBlock(channelId, blockBytes);
+        await this.pullGenesisBlock(channelId, join);
+      }
+      const support = await this.openChannel(channelId, join);
       support.chain.start();
       this.reportChannelInfo(channelId);
       this.deps.logger.info({ channel: channelId, consensusType, member }, 'joined channel');

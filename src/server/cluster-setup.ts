@@ -16,14 +16,13 @@ import {
 import { ClusterClient } from '../cluster/comm.js';
 import { ClusterService } from '../cluster/service.js';
 import { ClusterServer } from '../cluster/server.js';
-import { EtcdraftConsenter } from '../consensus/etcdraft/consenter.js';
+import { EtcdraftConsenter, type PulledChannel } from '../consensus/etcdraft/consenter.js';
 import {
   BlockPuller,
   DeliverBlockSource,
   ordererTlsRootsPem,
   replicationEndpoints,
 } from '../replication/index.js';
-import type { ConsenterSupport } from '../consensus/types.js';
 import type { SigningIdentity } from '../msp/types.js';
 import { envVariableOf, readSettingFile } from './startupError.js';
 import type { TlsMaterial } from './grpc.js';
@@ -194,7 +193,7 @@ export function clusterServerFor(
 function blockPullerFor(
   config: LocalConfig,
   clusterTls: ClusterTlsSetup | undefined,
-  support: ConsenterSupport,
+  support: PulledChannel,
   deps: ClusterDependencies,
 ): BlockPuller {
   const cluster = config.general.cluster;

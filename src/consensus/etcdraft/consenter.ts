@@ -17,13 +17,27 @@ import { X509Certificate } from 'node:crypto';
 import type { common } from '../../protos/index.js';
 import { blockHeaderHash } from '../../protoutil/block.js';
 import { isValidChannelId } from '../../ledger/channelid.js';
-import type { Consenter, ConsenterSupport } from '../types.js';
+import type { ChannelBlockPuller, ChannelJoin, Consenter, ConsenterSupport } from '../types.js';
+import { FollowerChain } from '../follower/index.js';
 import { EtcdraftChain, type EtcdraftChainDependencies } from './chain.js';
 import type { EtcdraftChainObserver } from './observer.js';
 import { ClusterChainTransport } from './chain-transport.js';
 import { clusterMembers, readBlockMetadata } from './metadata.js';
 import { computeMembershipChange, unacceptableQuorumLoss } from './membership.js';
 import type { RandomIntn } from './raft/index.js';
+
+export type { ChannelBlockPuller } from '../types.js';
+
+/** The channel a block puller pulls for: its config names the orderers and their TLS CAs. */
+export interface PulledChannel {
+  readonly channelId: string;
+  readonly logger: Logger;
+  bundle(): ChannelConfigBundle;
+}
+
+// Fabric's follower chain retries a failed pull after 50 ms, doubling up to a minute.
+const FOLLOWER_RETRY_MIN_MS = 50;
+const FOLLOWER_RETRY_MAX_MS = 60_000;
 
 export interface EtcdraftConsenterOptions {
   /** Consensus.WALDir: a channel's Raft log is kept in <walDir>/<channel>. */
@@ -50,7 +64,7 @@ export interface EtcdraftConsenterDependencies {
    * A block puller for a channel (Fabric's BlockPuller over Deliver from the channel's orderers):
    * how a chain catches up to a Raft snapshot ahead of its ledger. Without it such a chain halts.
    */
-  readonly pullerFor?: (support: ConsenterSupport) => ChannelBlockPuller;
+  readonly pullerFor?: (channel: PulledChannel) => ChannelBlockPuller;
   /** Election-timeout randomness; tests inject a seeded one. */
   readonly random?: RandomIntn;
   /** Opens a channel's WAL (tests may wrap it); RaftWal.open by default. */
@@ -65,13 +79,6 @@ export interface LeaderlessChannel {
   readonly reason: string;
 }
 
-/** What the chain needs of a block puller. */
-export interface ChannelBlockPuller {
-  /** Block `number`, checked to chain onto the block with `previousHeaderHash` when given. */
-  pullBlock(number: number, previousHeaderHash?: Buffer): Promise<{ bytes: Buffer; block: common.IBlock }>;
-  close(): void;
-}
-
 interface ChannelEntry extends ClusterChannel {
   readonly chain: EtcdraftChain;
   members: MemberMapping;
@@ -81,11 +88,16 @@ export class EtcdraftConsenter implements Consenter {
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly ownKey: string | undefined;
 
+  /** Channels can be joined past their genesis block only with a block puller. */
+  readonly onboarding: Consenter['onboarding'];
+
   constructor(
     private readonly options: EtcdraftConsenterOptions,
     private readonly deps: EtcdraftConsenterDependencies,
   ) {
     this.ownKey = deps.serverCertificatePem ? publicKeyOf(deps.serverCertificatePem) : undefined;
+    const pullerFor = deps.pullerFor;
+    this.onboarding = pullerFor ? { pullerFor: (channel) => pullerFor(channel) } : undefined;
   }
 
   /** Where the cluster service sends Step messages for a channel; undefined when it has no chain here. */
@@ -171,9 +183,15 @@ export class EtcdraftConsenter implements Consenter {
       );
   }
 
-  handleChain(support: ConsenterSupport, metadata: Buffer | undefined): EtcdraftChain {
+  handleChain(
+    support: ConsenterSupport,
+    metadata: Buffer | undefined,
+    join?: ChannelJoin,
+  ): EtcdraftChain | FollowerChain {
     const channelId = support.channelId;
     this.requireIdentity(channelId);
+    // Fabric's joinAsFollower: the ledger is brought up to the join block first, member or not.
+    if (join && support.height() <= join.number) return this.followerChain(support, join);
     const config = this.configOf(support.bundle(), channelId);
     const blockMetadata = readBlockMetadata(metadata, config.consenters);
     if (blockMetadata.consenterIds.length === 0 && support.height() > 1)
@@ -184,15 +202,17 @@ export class EtcdraftConsenter implements Consenter {
       );
     const members = clusterMembers(blockMetadata, config.consenters);
     const self = members.find((member) => this.isOwnCertificate(member.serverTlsCert));
-    if (!self)
+    if (!self) {
+      if (this.deps.pullerFor) return this.followerChain(support, undefined);
       throw new OrdererError(
         'not-a-consenter',
         `this orderer is not a consenter of channel ${channelId}: none of its consenters has the ` +
           "public key of this node's cluster server certificate (General.Cluster.ServerCertificate, " +
-          'or General.TLS.Certificate without a cluster listener); following a channel without ' +
-          'being its consenter is not supported yet',
+          'or General.TLS.Certificate without a cluster listener), and it has no block puller to ' +
+          'follow the channel with',
         { channel: channelId, consenters: members.map((m) => `${m.host}:${m.port}`) },
       );
+    }
     const tickIntervalMs = this.options.tickIntervalOverrideMs ?? config.options.tickIntervalMs;
     if (this.options.tickIntervalOverrideMs !== undefined)
       support.logger.warn(
@@ -260,6 +280,58 @@ export class EtcdraftConsenter implements Consenter {
       'etcdraft chain created',
     );
     return chain;
+  }
+
+  /**
+   * Fabric's follower.Chain for a channel this node does not (yet) order for: pulls its blocks
+   * from the other orderers, onboarding up to the join block when there is one; when a config
+   * block from the join block on lists this node, the channel gets an etcdraft chain instead.
+   */
+  private followerChain(support: ConsenterSupport, join: ChannelJoin | undefined): FollowerChain {
+    const pullerFor = this.deps.pullerFor;
+    if (!pullerFor)
+      throw new OrdererError(
+        'not-a-consenter',
+        `channel ${support.channelId} must be pulled from other orderers, and this orderer has no block puller`,
+        { channel: support.channelId },
+      );
+    // While onboarding, the join block's config says where the blocks are and who vouches for
+    // those orderers: the ledger's own config may be far older.
+    const pullingBundle = () => (join && support.height() <= join.number ? join.bundle : support.bundle());
+    const puller = pullerFor({ channelId: support.channelId, logger: support.logger, bundle: pullingBundle });
+    const consenterEndpoints = () => {
+      try {
+        return this.configOf(support.bundle(), support.channelId).consenters.map(
+          (c) => `${c.host}:${c.port}`,
+        );
+      } catch {
+        return [];
+      }
+    };
+    this.deps.logger.info(
+      { channel: support.channelId, height: support.height(), joinBlock: join?.number },
+      join
+        ? 'onboarding channel: pulling its blocks up to the join block'
+        : 'following channel as a non-consenter',
+    );
+    return new FollowerChain(
+      { join, minRetryWaitMs: FOLLOWER_RETRY_MIN_MS, maxRetryWaitMs: FOLLOWER_RETRY_MAX_MS },
+      {
+        support,
+        puller,
+        isMember: (configBlock) => this.isChannelMember(configBlock, support.bundle()),
+        onBecameMember: () => {
+          if (!support.replaceChain)
+            throw new OrdererError(
+              'internal',
+              `channel ${support.channelId} cannot switch to its consenter chain`,
+            );
+          support.replaceChain();
+        },
+        consenterEndpoints,
+        headerHashOf: (block) => blockHeaderHash(block.header!),
+      },
+    );
   }
 
   /** Deletes the channel's WAL and snapshots (the channel was removed from this orderer). */

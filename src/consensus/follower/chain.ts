@@ -7,24 +7,22 @@
 import { OrdererError, errorMessage, unavailable } from '../../errors.js';
 import type { common } from '../../protos/index.js';
 import { isConfigBlock } from '../../channelconfig/index.js';
-import type { Chain, ChainStatusReport, ConsenterSupport, ReceivedEnvelope } from '../types.js';
+import type {
+  Chain,
+  ChainStatusReport,
+  ChannelBlockPuller,
+  ChannelJoin,
+  ConsenterSupport,
+  ReceivedEnvelope,
+} from '../types.js';
 import type { TimerHandle } from '../../clock.js';
 import { StatusListeners } from '../status-listeners.js';
 
 /** The join block a channel was joined with, when it was past the genesis block. */
-export interface JoinPoint {
-  readonly number: number;
-  /** Header hash of the join block: the pulled block of that number must be this block. */
-  readonly headerHash: Buffer;
-}
+export type JoinPoint = Pick<ChannelJoin, 'number' | 'headerHash'>;
 
 /** What the follower needs of a block puller (src/replication's BlockPuller). */
-export interface FollowerBlockPuller {
-  pullBlock(number: number, previousHeaderHash?: Buffer): Promise<{ bytes: Buffer; block: common.Block }>;
-  /** The last block pulled failed the writer's checks: pull from another orderer next. */
-  distrustCurrent(reason: string): void;
-  close(): void;
-}
+export type FollowerBlockPuller = ChannelBlockPuller;
 
 export interface FollowerChainOptions {
   /** Set while onboarding; undefined for a follower of a channel it already has up to its join. */

@@ -154,3 +154,34 @@ test('memory factory: the same open/list/remove/close semantics', async () => {
     (err: unknown) => err instanceof OrdererError && err.kind === 'unavailable',
   );
 });
+
+test("join blocks are kept durably in Fabric's pendingops/join/<channel>.join and go with the channel", () =>
+  withTempDir(async (location) => {
+    const [genesis, , joinBlock] = await goldenBlocks('mychannel');
+    const factories: LedgerFactory[] = [
+      await FileLedgerFactory.open({ location }, { clock: systemClock }),
+      new MemoryLedgerFactory(),
+    ];
+    for (const factory of factories) {
+      assert.equal(await factory.joinBlock('mychannel'), undefined);
+      await factory.saveJoinBlock('mychannel', joinBlock!);
+      assert.ok((await factory.joinBlock('mychannel'))!.equals(joinBlock!));
+      await factory.removeJoinBlock('mychannel');
+      assert.equal(await factory.joinBlock('mychannel'), undefined);
+      await factory.removeJoinBlock('mychannel');
+      await assert.rejects(factory.saveJoinBlock('../escape', joinBlock!), /channel/);
+
+      await factory.saveJoinBlock('mychannel', joinBlock!);
+      await (await factory.open('mychannel')).append({ number: 0, bytes: genesis! });
+      await factory.remove('mychannel');
+      assert.equal(await factory.joinBlock('mychannel'), undefined, 'removed with the channel');
+    }
+    const file = await FileLedgerFactory.open({ location }, { clock: systemClock });
+    await file.saveJoinBlock('mychannel', joinBlock!);
+    await file.close();
+    assert.ok(await exists(path.join(location, 'pendingops', 'join', 'mychannel.join')));
+    const reopened = await FileLedgerFactory.open({ location }, { clock: systemClock });
+    assert.ok((await reopened.joinBlock('mychannel'))!.equals(joinBlock!), 'survives a restart');
+    await reopened.close();
+    await factories[0]!.close();
+  }));

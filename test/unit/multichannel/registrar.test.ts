@@ -14,9 +14,18 @@ import { Registrar, migrationTargetsFor } from '../../../src/multichannel/regist
 import { channelResources } from '../../../src/server/orderer.js';
 import type { Logger } from '../../../src/logging.js';
 import type { SigningIdentity } from '../../../src/msp/types.js';
-import type { Chain, ChainStatusReport, Consenter, ConsenterSupport } from '../../../src/consensus/types.js';
-import type { common } from '../../../src/protos/index.js';
+import type {
+  Chain,
+  ChainStatusReport,
+  ChannelBlockPuller,
+  ChannelJoin,
+  Consenter,
+  ConsenterSupport,
+} from '../../../src/consensus/types.js';
+import { common } from '../../../src/protos/index.js';
+import { blockHeaderHash } from '../../../src/protoutil/block.js';
 import { FIXTURES } from '../../support/fabric-clients.js';
+import { goldenBlocks } from '../../support/ledger.js';
 
 const block = (name: string) => readFileSync(join(FIXTURES, 'blocks', name));
 
@@ -39,13 +48,16 @@ class RecordingChain implements Chain {
 
 class RecordingConsenter implements Consenter {
   readonly chains: RecordingChain[] = [];
+  readonly joins: (ChannelJoin | undefined)[] = [];
   readonly removed: string[] = [];
   readonly membershipAsked: common.IBlock[] = [];
   failWith: Error | undefined;
-  handleChain(support: ConsenterSupport): Chain {
+  onboarding: Consenter['onboarding'];
+  handleChain(support: ConsenterSupport, _metadata: Buffer | undefined, join?: ChannelJoin): Chain {
     if (this.failWith) throw this.failWith;
     const chain = new RecordingChain(support);
     this.chains.push(chain);
+    this.joins.push(join);
     return chain;
   }
   isChannelMember(configBlock: common.IBlock): boolean {
@@ -58,11 +70,10 @@ class RecordingConsenter implements Consenter {
   }
 }
 
-function setup(types: string[] = ['solo', 'kafka']) {
+function setup(types: string[] = ['solo', 'kafka'], ledgerFactory = new MemoryLedgerFactory()) {
   const consenters = new Map(types.map((type) => [type, new RecordingConsenter()]));
   const loggers = new Map<string, Logger>(types.map((type) => [type, pino({ level: 'silent', name: type })]));
   const infos: [string, string | undefined][] = [];
-  const ledgerFactory = new MemoryLedgerFactory();
   const clock = new ManualClock();
   const registrar = new Registrar(
     { noExpirationChecks: true },
@@ -185,5 +196,129 @@ describe('registrar', () => {
     ];
     for (const [types, targets] of table)
       assert.deepEqual([...migrationTargetsFor(types)], targets, types.join(','));
+  });
+
+  describe('joining past the genesis block', () => {
+    /** A consenter that can onboard, whose puller serves `served` (block n at index n). */
+    function onboardingSetup(served: Buffer[], ledgerFactory?: MemoryLedgerFactory) {
+      const parts = setup(['solo'], ledgerFactory);
+      const consenter = parts.consenters.get('solo')!;
+      const pulled: number[] = [];
+      consenter.onboarding = {
+        pullerFor: (): ChannelBlockPuller => ({
+          pullBlock: async (number) => {
+            pulled.push(number);
+            const bytes = served[number];
+            if (!bytes) throw new Error(`no orderer serves block ${number}`);
+            return { bytes, block: common.Block.decode(bytes) };
+          },
+          distrustCurrent: () => {},
+          close: () => {},
+        }),
+      };
+      return { ...parts, consenter, pulled };
+    }
+
+    test('pulls the genesis block, keeps the join block and gives the consenter the join point', async () => {
+      const golden = await goldenBlocks('mychannel');
+      const { registrar, consenter, ledgerFactory, pulled } = onboardingSetup(golden);
+      await registrar.joinChannel(golden[2]!);
+      assert.deepEqual(pulled, [0]);
+      const store = await ledgerFactory.open('mychannel');
+      assert.equal(store.height(), 1);
+      assert.ok((await store.getBlock(0))!.bytes.equals(golden[0]!), 'the genesis block stored as received');
+      assert.ok((await ledgerFactory.joinBlock('mychannel'))!.equals(golden[2]!));
+      const join = consenter.joins[0]!;
+      assert.equal(join.number, 2);
+      assert.ok(join.headerHash.equals(blockHeaderHash(common.Block.decode(golden[2]!).header!)));
+      // The join block's config, while the channel is at its genesis config until it pulls on.
+      const chain = consenter.chains[0]!;
+      assert.equal(join.bundle.sequence, 2);
+      assert.equal(chain.support.sequence(), 1);
+      assert.equal(chain.started, 1);
+    });
+
+    test('a restart resumes onboarding below the join block and drops the join block past it', async () => {
+      const golden = await goldenBlocks('mychannel');
+      const first = onboardingSetup(golden);
+      await first.registrar.joinChannel(golden[2]!);
+      await first.registrar.halt();
+
+      // Still at height 1: the consenter gets the join point again.
+      const again = onboardingSetup(golden, first.ledgerFactory);
+      const resumed = again.registrar;
+      await resumed.initialize();
+      assert.equal(again.consenter.joins[0]?.number, 2);
+      assert.deepEqual(again.pulled, [], 'the genesis block is not pulled twice');
+      await resumed.halt();
+
+      // Past the join block (the follower appended 1..3): an ordinary channel, join block gone.
+      const store = await first.ledgerFactory.open('mychannel');
+      for (const number of [1, 2, 3]) await store.append({ number, bytes: golden[number]! });
+      const later = onboardingSetup(golden, first.ledgerFactory);
+      const reopened = later.registrar;
+      await reopened.initialize();
+      assert.deepEqual(later.consenter.joins, [undefined]);
+      assert.equal(await first.ledgerFactory.joinBlock('mychannel'), undefined);
+      assert.equal(reopened.channelInfo('mychannel')?.height, 4);
+    });
+
+    test('a restart after a crash before the genesis block was stored pulls it again', async () => {
+      const golden = await goldenBlocks('mychannel');
+      const crashed = onboardingSetup(golden);
+      await crashed.ledgerFactory.open('mychannel');
+      await crashed.ledgerFactory.saveJoinBlock('mychannel', golden[2]!);
+      await crashed.registrar.initialize();
+      assert.deepEqual(crashed.pulled, [0]);
+      assert.equal(crashed.consenter.joins[0]?.number, 2);
+      assert.equal(crashed.registrar.channelInfo('mychannel')?.height, 1);
+    });
+
+    test('an empty ledger without a join block (a join that crashed at once) is removed at start', async () => {
+      const { registrar, ledgerFactory } = setup(['solo']);
+      await ledgerFactory.open('mychannel');
+      await registrar.initialize();
+      assert.deepEqual(registrar.channelIds(), []);
+      assert.deepEqual(ledgerFactory.channelIds(), []);
+    });
+
+    const refusals: { name: string; served: (golden: Buffer[]) => Buffer[]; message: RegExp }[] = [
+      {
+        name: 'no orderer serves the genesis block',
+        served: () => [],
+        message: /cannot pull the genesis block of channel mychannel .*no orderer serves block 0.*join again/,
+      },
+      {
+        name: 'the pulled block 0 is not a config block',
+        served: (golden) => [golden[1]!],
+        message: /the block 0 pulled for channel mychannel is not a genesis block/,
+      },
+      {
+        name: 'the pulled block 0 is of another channel',
+        served: () => [block('appsolo-genesis.block')],
+        message: /the block 0 pulled for channel mychannel is the genesis block of channel appsolo/,
+      },
+    ];
+    for (const refusal of refusals) {
+      test(`refuses the join when ${refusal.name}, leaving nothing behind`, async () => {
+        const golden = await goldenBlocks('mychannel');
+        const { registrar, ledgerFactory, consenter } = onboardingSetup(refusal.served(golden));
+        await assert.rejects(registrar.joinChannel(golden[2]!), refusal.message);
+        assert.deepEqual(registrar.channelIds(), []);
+        assert.deepEqual(ledgerFactory.channelIds(), []);
+        assert.equal(await ledgerFactory.joinBlock('mychannel'), undefined);
+        assert.equal(consenter.chains.length, 0);
+      });
+    }
+
+    test('a consenter that cannot pull blocks refuses a join past genesis, saying to join with the genesis block', async () => {
+      const golden = await goldenBlocks('mychannel');
+      const { registrar, ledgerFactory } = setup(['solo']);
+      await assert.rejects(
+        registrar.joinChannel(golden[2]!),
+        /joining channel mychannel at block 2 needs its blocks pulled from other orderers, which this orderer does not do for solo channels: join with the genesis block/,
+      );
+      assert.deepEqual(ledgerFactory.channelIds(), []);
+    });
   });
 });

@@ -8,7 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { EtcdraftConsenter } from '../../../../src/consensus/etcdraft/consenter.js';
+import { EtcdraftConsenter, type ChannelBlockPuller } from '../../../../src/consensus/etcdraft/consenter.js';
+import { EtcdraftChain } from '../../../../src/consensus/etcdraft/chain.js';
+import { FollowerChain } from '../../../../src/consensus/follower/index.js';
 import { encodeBlockMetadata } from '../../../../src/consensus/etcdraft/metadata.js';
 import { readConfigBlock } from '../../../../src/channelconfig/index.js';
 import type { ChannelConfigBundle } from '../../../../src/channelconfig/types.js';
@@ -44,7 +46,16 @@ function bundleWith(edit?: (metadata: etcdraft.ConfigMetadata) => void): Channel
 
 const silent = pino({ level: 'silent' });
 
-function consenterAs(certificate: Buffer | undefined, dirs: { wal: string; snap: string }) {
+function raftChainOf(chain: unknown): EtcdraftChain {
+  assert.ok(chain instanceof EtcdraftChain, 'an etcdraft chain');
+  return chain;
+}
+
+function consenterAs(
+  certificate: Buffer | undefined,
+  dirs: { wal: string; snap: string },
+  pullerFor?: (channel: { channelId: string; bundle(): ChannelConfigBundle }) => ChannelBlockPuller,
+) {
   const disconnected: [string, number][] = [];
   const consenter = new EtcdraftConsenter(
     { walDir: dirs.wal, snapDir: dirs.snap },
@@ -57,6 +68,7 @@ function consenterAs(certificate: Buffer | undefined, dirs: { wal: string; snap:
       },
       logger: silent,
       clock: new ManualClock(Date.parse('2026-12-01T00:00:00Z')),
+      ...(pullerFor ? { pullerFor } : {}),
     },
   );
   return { consenter, disconnected };
@@ -95,11 +107,11 @@ test('the Raft ID comes from the block metadata at the position of the own conse
   try {
     const bundle = bundleWith();
     const { consenter, disconnected } = consenterAs(serverCert(2), dirs);
-    const genesisChain = consenter.handleChain(supportFor(bundle, 1), undefined);
+    const genesisChain = raftChainOf(consenter.handleChain(supportFor(bundle, 1), undefined));
     assert.equal(genesisChain.raftId, 3);
     // After a membership change IDs are not positions: the third consenter may be node 7.
     const metadata = encodeBlockMetadata({ consenterIds: [1, 2, 7], nextConsenterId: 8, raftIndex: 40 });
-    const later = consenter.handleChain(supportFor(bundle, 12), metadata);
+    const later = raftChainOf(consenter.handleChain(supportFor(bundle, 12), metadata));
     assert.equal(later.raftId, 7);
     assert.equal(consenter.clusterChannel('appraft')?.endpoint, later.cluster);
     assert.equal(consenter.clusterChannel('appraft')?.members.lookupByClientCert(serverCert(0))?.id, 1);
@@ -127,6 +139,48 @@ test('a chain is refused, saying why, to a node that is not a consenter or has n
       (err: unknown) =>
         err instanceof OrdererError && /etcdraft, which needs TLS between orderers/.test(err.message),
     );
+  } finally {
+    rmSync(dirs.root, { recursive: true, force: true });
+  }
+});
+
+test('with a block puller, a non-consenter follows the channel and a joined channel onboards first', () => {
+  const dirs = tempDirs();
+  try {
+    const bundle = bundleWith();
+    const pulledFor: { channelId: string; bundle: ChannelConfigBundle }[] = [];
+    const puller: ChannelBlockPuller = {
+      pullBlock: () => new Promise(() => {}),
+      distrustCurrent: () => {},
+      close: () => {},
+    };
+    const pullerFor = (channel: { channelId: string; bundle(): ChannelConfigBundle }) => {
+      pulledFor.push({ channelId: channel.channelId, bundle: channel.bundle() });
+      return puller;
+    };
+    const follower = consenterAs(OTHER_CERT, dirs, pullerFor).consenter.handleChain(
+      supportFor(bundle, 3),
+      undefined,
+    );
+    assert.ok(follower instanceof FollowerChain);
+    assert.deepEqual(follower.statusReport(), { consensusRelation: 'follower', status: 'active' });
+    assert.match(follower.errored()?.message ?? 'no error', /no error/);
+
+    // A consenter joined with a config block past its ledger pulls up to it first, with the join
+    // block's config telling it where from.
+    const joinBundle = bundleWith();
+    const { consenter } = consenterAs(serverCert(0), dirs, pullerFor);
+    const join = { number: 7, headerHash: Buffer.alloc(32, 1), bundle: joinBundle };
+    const onboarding = consenter.handleChain(supportFor(bundle, 1), undefined, join);
+    assert.ok(onboarding instanceof FollowerChain);
+    assert.deepEqual(onboarding.statusReport(), { consensusRelation: 'follower', status: 'onboarding' });
+    assert.match(onboarding.errored()?.message ?? '', /onboarding: this orderer has 1 of its blocks.*join block \[7\]/);
+    assert.equal(pulledFor.at(-1)!.bundle, joinBundle);
+    assert.equal(consenter.clusterChannel('appraft'), undefined, 'a follower takes no Step messages');
+    // Past the join block, the same consenter makes its Raft chain.
+    assert.equal(raftChainOf(consenter.handleChain(supportFor(bundle, 8), undefined, join)).raftId, 1);
+    assert.ok(consenter.onboarding, 'a consenter with a puller can onboard channels');
+    assert.equal(consenterAs(serverCert(0), dirs).consenter.onboarding, undefined);
   } finally {
     rmSync(dirs.root, { recursive: true, force: true });
   }
