@@ -7,20 +7,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { common as hlCommon } from '@hyperledger/fabric-protos';
-import { asBuffer, common, etcdraft, orderer, toNumber } from '../../src/protos/index.js';
+import { asBuffer, common, etcdraft, orderer } from '../../src/protos/index.js';
 import {
   HeaderType,
   atomicBroadcastClient,
   broadcastAll,
   loadIdentity,
   seekInfo,
-  signConfigUpdate,
   signedEnvelope,
-  type ClientIdentity,
   deliverOnce,
 } from '../support/fabric-clients.js';
 import { goldenBlocks, writeGoOrdererLedger } from '../support/ledger.js';
+import { configUpdateEnvelope, consensusType, ordererValues } from '../support/config-update.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
 
 const CHANNEL = 'mychannel';
@@ -41,55 +39,6 @@ function envelopeTypeAndTxIds(b: common.Block): { type: number; txIds: string[] 
     ),
   );
   return { type: headers[0]!.type, txIds: headers.map((h) => h.txId) };
-}
-
-function configUpdateEnvelope(update: common.IConfigUpdate, signers: ClientIdentity[]): Buffer {
-  const cue = new hlCommon.ConfigUpdateEnvelope();
-  cue.setConfigUpdate(common.ConfigUpdate.encode(update).finish());
-  signConfigUpdate(cue, signers);
-  return signedEnvelope(signers[0]!, {
-    type: HeaderType.CONFIG_UPDATE,
-    channelId: CHANNEL,
-    data: cue.serializeBinary(),
-  });
-}
-
-/** An update of /Channel/Orderer values, each at its current version + 1 (configtxlator's shape). */
-function ordererValues(config: common.IConfig, values: Record<string, Uint8Array>): common.IConfigUpdate {
-  const group = config.channelGroup!.groups!.Orderer!;
-  const version = toNumber(group.version);
-  return {
-    channelId: CHANNEL,
-    readSet: { groups: { Orderer: { version } } },
-    writeSet: {
-      groups: {
-        Orderer: {
-          version,
-          values: Object.fromEntries(
-            Object.entries(values).map(([key, value]) => [
-              key,
-              {
-                version: toNumber(group.values![key]!.version) + 1,
-                modPolicy: group.values![key]!.modPolicy,
-                value,
-              },
-            ]),
-          ),
-        },
-      },
-    },
-  };
-}
-
-function consensusType(config: common.IConfig, change: Partial<orderer.IConsensusType>): Uint8Array {
-  const current = orderer.ConsensusType.decode(
-    asBuffer(config.channelGroup!.groups!.Orderer!.values!.ConsensusType!.value),
-  );
-  return orderer.ConsensusType.encode({
-    type: change.type ?? current.type,
-    metadata: change.metadata ?? current.metadata,
-    state: change.state ?? current.state,
-  }).finish();
 }
 
 const MAINTENANCE = orderer.ConsensusType.State.STATE_MAINTENANCE;
@@ -128,7 +77,8 @@ describe('maintenance mode over gRPC', () => {
     // Entering together with another change is refused.
     const [mixedEntry] = await broadcastAll(client, [
       configUpdateEnvelope(
-        ordererValues(config(), {
+        CHANNEL,
+        ordererValues(CHANNEL, config(), {
           ConsensusType: consensusType(config(), { state: MAINTENANCE }),
           BatchSize: orderer.BatchSize.encode({
             maxMessageCount: 1,
@@ -149,7 +99,8 @@ describe('maintenance mode over gRPC', () => {
     // The orderer admin enters maintenance with the state change alone.
     await applyUpdate(
       configUpdateEnvelope(
-        ordererValues(config(), { ConsensusType: consensusType(config(), { state: MAINTENANCE }) }),
+        CHANNEL,
+        ordererValues(CHANNEL, config(), { ConsensusType: consensusType(config(), { state: MAINTENANCE }) }),
         [ordererAdmin],
       ),
     );
@@ -170,7 +121,7 @@ describe('maintenance mode over gRPC', () => {
       preferredMaxBytes: 2097152,
     }).finish();
     const [fromOrg1] = await broadcastAll(client, [
-      configUpdateEnvelope(ordererValues(config(), { BatchSize: batchSize1 }), [org1Admin]),
+      configUpdateEnvelope(CHANNEL, ordererValues(CHANNEL, config(), { BatchSize: batchSize1 }), [org1Admin]),
     ]);
     assert.equal(fromOrg1?.status, 403);
     assert.match(fromOrg1!.info, /access denied by policy \/Channel\/Orderer\/Writers/);
@@ -187,7 +138,8 @@ describe('maintenance mode over gRPC', () => {
     }).finish();
     const [migration] = await broadcastAll(client, [
       configUpdateEnvelope(
-        ordererValues(config(), {
+        CHANNEL,
+        ordererValues(CHANNEL, config(), {
           ConsensusType: consensusType(config(), {
             type: 'etcdraft',
             metadata: raftMetadata,
@@ -205,14 +157,17 @@ describe('maintenance mode over gRPC', () => {
 
     // Inside maintenance other changes go through on their own (here: one transaction per block).
     await applyUpdate(
-      configUpdateEnvelope(ordererValues(config(), { BatchSize: batchSize1 }), [ordererAdmin]),
+      configUpdateEnvelope(CHANNEL, ordererValues(CHANNEL, config(), { BatchSize: batchSize1 }), [
+        ordererAdmin,
+      ]),
     );
     assert.equal(support().sharedConfig().batchSize.maxMessageCount, 1);
 
     // Leaving together with another change is refused; the state change alone is accepted.
     const [mixedExit] = await broadcastAll(client, [
       configUpdateEnvelope(
-        ordererValues(config(), {
+        CHANNEL,
+        ordererValues(CHANNEL, config(), {
           ConsensusType: consensusType(config(), { state: NORMAL }),
           BatchTimeout: orderer.BatchTimeout.encode({ timeout: '1s' }).finish(),
         }),
@@ -227,7 +182,8 @@ describe('maintenance mode over gRPC', () => {
 
     await applyUpdate(
       configUpdateEnvelope(
-        ordererValues(config(), { ConsensusType: consensusType(config(), { state: NORMAL }) }),
+        CHANNEL,
+        ordererValues(CHANNEL, config(), { ConsensusType: consensusType(config(), { state: NORMAL }) }),
         [ordererAdmin],
       ),
     );

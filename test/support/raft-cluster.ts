@@ -8,6 +8,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
   appendFileSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -36,13 +37,15 @@ import {
   type TlsClientOptions,
 } from './fabric-clients.js';
 import { fabricBin, FABRIC_FIXTURES } from './fabric-fixtures.js';
+import { issueCertificate, loadPrivateKeyPem, parseCertificatePem } from '../../src/crypto/index.js';
+import { systemClock } from '../../src/clock.js';
 import { freePort, lines, ordererBin, REPO_ROOT } from './orderer-process.js';
 import { readChain, txIdsOfBlock, verifyChain } from './process-load.js';
 
 export type OrdererImpl = 'ours' | 'go';
 
 const ORDERER_ORG = join(CRYPTO, 'ordererOrganizations/example.com');
-/** The fixtures hold TLS and MSP material for three orderers, so a cluster has at most three nodes. */
+/** The fixtures hold TLS and MSP material for three orderers: a cluster starts with at most three (addNode makes more). */
 const MAX_NODES = 3;
 
 export interface RaftClusterOptions {
@@ -89,14 +92,17 @@ export class RaftClusterNode {
     readonly ports: NodePorts,
     readonly dir: string,
     private readonly cluster: RaftCluster,
+    /** The node's MSP and TLS folders (msp/, tls/server.crt, server.key, ca.crt). */
+    readonly cryptoDir: string,
   ) {}
 
   get address(): string {
     return `127.0.0.1:${this.ports.listen}`;
   }
 
-  get cryptoDir(): string {
-    return join(ORDERER_ORG, 'orderers', `orderer${this.index}.example.com`);
+  /** The TLS certificate this node presents everywhere: its consenter identity. */
+  get tlsCertificate(): Buffer {
+    return readFileSync(join(this.cryptoDir, 'tls/server.crt'));
   }
 
   get tls(): TlsClientOptions {
@@ -201,21 +207,35 @@ export class RaftClusterNode {
     await this.start();
   }
 
-  /** `osnadmin channel join` with the cluster's genesis block; returns osnadmin's output. */
-  async join(): Promise<string> {
+  /** `osnadmin channel join` with the cluster's genesis block (or another config block); returns osnadmin's output. */
+  async join(configBlockFile = this.cluster.genesisFile): Promise<string> {
     const { stdout, stderr } = await promisify(execFile)(fabricBin('osnadmin'), [
       'channel',
       'join',
       '--channelID',
       this.cluster.channelId,
       '--config-block',
-      this.cluster.genesisFile,
+      configBlockFile,
       '-o',
       `127.0.0.1:${this.ports.admin}`,
     ]);
     const out = `${stdout}${stderr}`;
     if (!/Status: 201/.test(out)) throw new Error(`node ${this.index}: osnadmin join answered:\n${out}`);
     return out;
+  }
+
+  /** The channel as the node's participation API reports it (name, consensusRelation, status, height). */
+  async channelInfo(): Promise<{ consensusRelation: string; status: string; height: number } | undefined> {
+    const body = await httpGet(
+      this.ports.admin,
+      `/participation/v1/channels/${this.cluster.channelId}`,
+    ).catch(() => undefined);
+    if (!body) return undefined;
+    try {
+      return JSON.parse(body) as { consensusRelation: string; status: string; height: number };
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -316,19 +336,67 @@ export class RaftCluster {
         };
         const dir = join(cluster.root, `o${index}`);
         mkdirSync(dir, { recursive: true });
-        cluster.nodes.push(new RaftClusterNode(index, impl, ports, dir, cluster));
+        const cryptoDir = join(ORDERER_ORG, 'orderers', `orderer${index}.example.com`);
+        cluster.nodes.push(new RaftClusterNode(index, impl, ports, dir, cluster, cryptoDir));
       }
-      for (const node of cluster.nodes) {
-        const proxy = new ClusterProxy(node.ports.proxy, node.ports.cluster, () => cluster.nodes);
-        await proxy.listen();
-        cluster.proxies.push(proxy);
-      }
+      for (const node of cluster.nodes) await cluster.startProxy(node);
       await cluster.makeGenesis();
       return cluster;
     } catch (err) {
       await cluster.close();
       throw err;
     }
+  }
+
+  /**
+   * A new node, not in the channel's config and not started: its own TLS certificate issued by the
+   * orderer org's TLS CA (so the others' cluster listeners trust it once it is a consenter), and
+   * orderer0's MSP folder as its signing identity (any OrdererMSP member satisfies BlockValidation).
+   */
+  async addNode(impl: OrdererImpl): Promise<RaftClusterNode> {
+    const index = this.nodes.length;
+    const ports: NodePorts = {
+      listen: await freePort(),
+      cluster: await freePort(),
+      proxy: await freePort(),
+      admin: await freePort(),
+      operations: await freePort(),
+    };
+    const dir = join(this.root, `o${index}`);
+    const cryptoDir = join(dir, 'crypto');
+    mkdirSync(join(cryptoDir, 'tls'), { recursive: true });
+    cpSync(join(ORDERER_ORG, 'orderers/orderer0.example.com/msp'), join(cryptoDir, 'msp'), {
+      recursive: true,
+      dereference: true,
+    });
+    const caCertPem = readFileSync(join(ORDERER_ORG, 'tlsca/tlsca.example.com-cert.pem'), 'utf8');
+    const caKeyPem = readFileSync(join(ORDERER_ORG, 'tlsca/priv_sk'), 'utf8');
+    const tlsCa = {
+      cert: parseCertificatePem(caCertPem),
+      certPem: caCertPem,
+      privateKey: loadPrivateKeyPem(caKeyPem),
+      keyPem: caKeyPem,
+    };
+    const hostName = `orderer${index}.example.com`;
+    const leaf = issueCertificate(tlsCa, {
+      clock: systemClock,
+      commonName: hostName,
+      tls: true,
+      hosts: [hostName, 'localhost', '127.0.0.1'],
+    });
+    writeFileSync(join(cryptoDir, 'tls/server.crt'), leaf.certPem);
+    writeFileSync(join(cryptoDir, 'tls/server.key'), leaf.keyPem, { mode: 0o600 });
+    writeFileSync(join(cryptoDir, 'tls/ca.crt'), caCertPem);
+    const node = new RaftClusterNode(index, impl, ports, dir, this, cryptoDir);
+    this.nodes.push(node);
+    await this.startProxy(node);
+    return node;
+  }
+
+  private async startProxy(node: RaftClusterNode): Promise<void> {
+    const proxy = new ClusterProxy(node.ports.proxy, node.ports.cluster, () => this.nodes);
+    await proxy.listen();
+    this.proxies.push(proxy);
   }
 
   /** The channel's genesis block as configtxgen wrote it. */
