@@ -138,6 +138,8 @@ interface Waiting {
   /** When it was submitted here, and when it was last forwarded (ctx.now). */
   readonly since: number;
   lastSent: number;
+  /** The leader it was last forwarded to; 0 before the first forward. */
+  sentTo?: number;
 }
 
 const isCandidate = (state: StateType) =>
@@ -380,10 +382,10 @@ export class RaftChainCore {
   }
 
   /**
-   * Called periodically by the driver. A follower forwards again what has not reached an applied
-   * block for resendAfterMs (the stream carrying it broke, or the leader refused it on
-   * re-validation and cannot say so: Step has no answers); the leader drops copies, so resending
-   * never orders twice. A submission waiting giveUpAfterMs in all is refused as unavailable, so no
+   * Called periodically by the driver. A follower forwards what has not reached an applied block
+   * for resendAfterMs to the current leader if it never went to that leader (a leader change
+   * forwards everything kept at once; this catches what that missed), never again to the same
+   * leader: a copy would be ordered twice by a leader that does not drop copies. A submission waiting giveUpAfterMs in all is refused as unavailable, so no
    * Broadcast waits without end; it may still be ordered later, but it was never acknowledged.
    */
   resendUnanswered(policy: ResendPolicy, ctx: RaftChainContext): RaftChainEffect[] {
@@ -403,7 +405,11 @@ export class RaftChainCore {
         continue;
       }
       const followerOfLeader = this.lead !== 0 && !this.isLeader && !isCandidate(this.raftState);
-      if (followerOfLeader && ctx.now - waiting.lastSent >= policy.resendAfterMs) {
+      // Never again to the leader that has it: Fabric's Go leader keeps no record of what it
+      // ordered, so a copy sent to it while its block is on the way is ordered twice (seen with a
+      // node that had just joined a Go cluster and was still applying the leader's log).
+      const notYetAtThisLeader = waiting.sentTo !== this.lead;
+      if (followerOfLeader && notYetAtThisLeader && ctx.now - waiting.lastSent >= policy.resendAfterMs) {
         waiting.lastSent = ctx.now;
         effects.push(this.forwardOf(waiting, this.lead));
       }
@@ -458,6 +464,7 @@ export class RaftChainCore {
   }
 
   private forwardOf(waiting: Waiting, to: number): RaftChainEffect {
+    waiting.sentTo = to;
     return {
       type: 'forward',
       to,

@@ -321,12 +321,22 @@ export class EtcdraftConsenter implements Consenter {
         puller,
         isMember: (configBlock) => this.isChannelMember(configBlock, support.bundle()),
         onBecameMember: () => {
-          if (!support.replaceChain)
+          const replaceChain = support.replaceChain?.bind(support);
+          if (!replaceChain)
             throw new OrdererError(
               'internal',
               `channel ${support.channelId} cannot switch to its consenter chain`,
             );
-          support.replaceChain();
+          // Raft state left from an earlier membership (the node was evicted, now re-added under a
+          // new ID) cannot be continued: the new member starts from the leader's log.
+          void this.discardRaftState(support.channelId)
+            .then(replaceChain)
+            .catch((err: unknown) =>
+              support.logger.error(
+                { channel: support.channelId, err: errorMessage(err) },
+                `channel ${support.channelId} could not switch from follower to consenter: ${errorMessage(err)}`,
+              ),
+            );
         },
         consenterEndpoints,
         headerHashOf: (block) => blockHeaderHash(block.header!),
@@ -341,6 +351,10 @@ export class EtcdraftConsenter implements Consenter {
       await entry.chain.halt();
       this.forget(channelId, entry.chain);
     }
+    await this.discardRaftState(channelId);
+  }
+
+  private async discardRaftState(channelId: string): Promise<void> {
     // RaftWal keeps no folder for a name that is not a valid channel ID.
     if (!isValidChannelId(channelId)) return;
     for (const root of [this.options.walDir, this.options.snapDir]) {

@@ -348,17 +348,19 @@ describe('etcdraft chain core', () => {
       /holds block \[9\] but the next block is \[2\]/,
     );
   });
-  test('a follower forwards again what is not applied after resendAfterMs, and gives up after giveUpAfterMs', () => {
+  test('a follower never forwards a copy to the leader that has it, and gives up after giveUpAfterMs', () => {
     const { core, ctx } = setup({ raftId: 2 });
     const policy = { resendAfterMs: 2000, giveUpAfterMs: 10_000 };
     core.leaderChanged(1, FOLLOWER, ctx);
-    const env = makeEnvelope('lost');
-    core.submit(local(4, env), { ...ctx, now: 0 });
+    const env = makeEnvelope('slow');
+    assert.deepEqual(of(core.submit(local(4, env), { ...ctx, now: 0 }), 'forward'), [
+      { type: 'forward', to: 1, env, configSeq: 0, tickets: [4] },
+    ]);
     const at = (now: number) => core.resendUnanswered(policy, { ...ctx, now });
-    assert.deepEqual(at(1999), []);
-    assert.deepEqual(at(2000), [{ type: 'forward', to: 1, env, configSeq: 0, tickets: [4] }]);
-    assert.deepEqual(at(3000), [], 'not again before another resendAfterMs');
-    assert.equal(of(at(4000), 'forward').length, 1);
+    // Its block may be on the way (the follower still applying the leader's log): a Go leader
+    // would order a copy twice.
+    assert.deepEqual(at(2000), []);
+    assert.deepEqual(at(4000), []);
     const [refusal] = of(at(10_000), 'refuse');
     assert.deepEqual(refusal?.tickets, [4]);
     assert.equal(refusal?.status, 'unavailable');
