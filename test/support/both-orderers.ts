@@ -8,8 +8,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import type { AdminConnectionOptions } from '../../src/cli/channel.js';
-import { CRYPTO, FIXTURES } from './fabric-clients.js';
+import { joinChannel, type AdminConnectionOptions } from '../../src/cli/channel.js';
+import {
+  CRYPTO,
+  FIXTURES,
+  HeaderType,
+  atomicBroadcastClient,
+  deliver,
+  loadIdentity,
+  seekInfo,
+  signedEnvelope,
+  type ClientIdentity,
+} from './fabric-clients.js';
 import { fabricBin, skipWithoutFabricBin, type FabricBinary } from './fabric-fixtures.js';
 import { ORDERER0_DIR, freePort, ordererEnv } from './orderer.js';
 import { lines, ordererBin, startOrdererProcess } from './orderer-process.js';
@@ -98,6 +108,48 @@ export function adminConnection(node: OrdererUnderTest): AdminConnectionOptions 
     clientCert: join(ADMIN_TLS, 'client.crt'),
     clientKey: join(ADMIN_TLS, 'client.key'),
   };
+}
+
+/** Joins the orderer (started with `admin`) to the channel of a genesis block, as osnadmin does. */
+export async function joinThroughAdmin(node: OrdererUnderTest, genesisBlock: Buffer): Promise<void> {
+  const answer = await joinChannel(adminConnection(node), genesisBlock);
+  if (answer.status !== 201) {
+    throw new Error(`the ${node.kind} orderer refused the join: ${answer.status} ${answer.body.toString()}`);
+  }
+}
+
+/**
+ * Resolves once the orderer delivers block 0 of `channelId` to `reader`: a channel created through
+ * the system channel, or a joined raft channel once it has a leader (before, Deliver answers 404 or
+ * 503). Asks again every 50 ms for at most `timeoutMs`.
+ */
+export async function untilDelivers(
+  node: OrdererUnderTest,
+  channelId: string,
+  reader: ClientIdentity = loadIdentity('org1User'),
+  timeoutMs = 15_000,
+): Promise<void> {
+  const client = atomicBroadcastClient(node.address);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const seek = signedEnvelope(reader, {
+        type: HeaderType.DELIVER_SEEK_INFO,
+        channelId,
+        data: seekInfo(0, 0, 'fail'),
+      });
+      const result = await deliver(client, seek, { timeoutMs });
+      if (result.status === 200) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the ${node.kind} orderer still answers ${result.status ?? result.error?.message} for ${channelId}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    client.close();
+  }
 }
 
 /**
