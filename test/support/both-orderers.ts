@@ -48,6 +48,8 @@ export interface OrdererUnderTestOptions {
   admin?: boolean;
   /** Start without the fixtures' solo system channel (BootstrapMethod none); channels are joined. */
   noSystemChannel?: boolean;
+  /** Writes the ledger the orderer starts on, into its (not yet created) ledger folder. */
+  ledger?: (ledgerDir: string) => Promise<void>;
 }
 
 const ORDERER_TLS = join(ORDERER0_DIR, 'tls');
@@ -187,6 +189,7 @@ export async function startOrdererUnderTest(
   const started = { address: `127.0.0.1:${port}`, ledgerDir };
   const adminAddress = adminPort !== undefined ? { adminAddress: `127.0.0.1:${adminPort}` } : {};
   try {
+    await options.ledger?.(ledgerDir);
     if (kind === 'go') {
       const go = await startGoOrderer(ordererEnv(ledgerDir, overrides, port));
       return {
