@@ -4,14 +4,13 @@
 // passes on ours and fails on Go's is a wrong test (unless the spec lets ours go beyond Fabric, and
 // then the test says so).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { joinChannel, type AdminConnectionOptions } from '../../src/cli/channel.js';
 import {
   CRYPTO,
-  FIXTURES,
   HeaderType,
   atomicBroadcastClient,
   deliver,
@@ -37,7 +36,7 @@ export interface OrdererUnderTest {
   ledgerDir: string;
   /** Every line the process wrote to stdout and stderr so far. */
   output: string[];
-  /** SIGTERM, waits for the exit, deletes the ledger (and the config written for it). */
+  /** SIGTERM, waits for the exit, deletes the ledger (and the etcdraft folders). */
   stop(): Promise<void>;
 }
 
@@ -69,36 +68,24 @@ function adminEnv(port: number): Record<string, string> {
 }
 
 /**
- * FABRIC_CFG_PATH for start-up without a system channel: Fabric's sample orderer.yaml with a cluster
- * listener of its own (orderer0's TLS pair) on `clusterPort`. Without a system channel Go's orderer
- * always sets up the cluster, and panics ("TLS is required for running ordering nodes of cluster
- * type") if the cluster would share the plaintext client-facing listener; with its own listener that
- * one stays plaintext for both kinds. The values go into the file rather than ORDERER_GENERAL_CLUSTER_*
- * variables because Go's orderer ignores variables for keys the file leaves empty (its config dump
- * shows General.Cluster.ListenPort = 0), which ours would not.
+ * Start-up without a system channel. Go's orderer then always sets up the cluster, and panics ("TLS
+ * is required for running ordering nodes of cluster type") if the cluster would share the plaintext
+ * client-facing listener; a cluster listener of its own, with orderer0's TLS pair, keeps that one
+ * plaintext for both kinds. The etcdraft folders go under `root`, not the sample's /var.
  */
-function configWithClusterListener(configDir: string, clusterPort: number): string {
-  const cluster: Record<string, string> = {
-    ListenAddress: '127.0.0.1',
-    ListenPort: String(clusterPort),
-    ServerCertificate: join(ORDERER_TLS, 'server.crt'),
-    ServerPrivateKey: join(ORDERER_TLS, 'server.key'),
-    ClientCertificate: join(ORDERER_TLS, 'server.crt'),
-    ClientPrivateKey: join(ORDERER_TLS, 'server.key'),
+function noSystemChannelEnv(clusterPort: number, root: string): Record<string, string> {
+  const tls = (file: string) => join(ORDERER_TLS, file);
+  return {
+    ORDERER_GENERAL_BOOTSTRAPMETHOD: 'none',
+    ORDERER_GENERAL_CLUSTER_LISTENADDRESS: '127.0.0.1',
+    ORDERER_GENERAL_CLUSTER_LISTENPORT: String(clusterPort),
+    ORDERER_GENERAL_CLUSTER_SERVERCERTIFICATE: tls('server.crt'),
+    ORDERER_GENERAL_CLUSTER_SERVERPRIVATEKEY: tls('server.key'),
+    ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE: tls('server.crt'),
+    ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY: tls('server.key'),
+    ORDERER_CONSENSUS_WALDIR: join(root, 'etcdraft/wal'),
+    ORDERER_CONSENSUS_SNAPDIR: join(root, 'etcdraft/snapshot'),
   };
-  const sample = readFileSync(join(FIXTURES, 'sampleconfig/orderer.yaml'), 'utf8');
-  let filled = 0;
-  // The sample leaves exactly these General.Cluster keys empty, at the Cluster section's indent.
-  const yaml = sample.replace(/^( {8})(\w+):$/gm, (line, indent: string, key: string) => {
-    if (!(key in cluster)) return line;
-    filled++;
-    return `${indent}${key}: ${cluster[key]}`;
-  });
-  if (filled !== Object.keys(cluster).length)
-    throw new Error(`sample orderer.yaml: ${filled} cluster keys found`);
-  mkdirSync(configDir);
-  writeFileSync(join(configDir, 'orderer.yaml'), yaml);
-  return configDir;
 }
 
 /** How a client (osnadmin, `orderer channel`) reaches the admin endpoint of an orderer started with `admin`. */
@@ -170,19 +157,12 @@ export async function startOrdererUnderTest(
 ): Promise<OrdererUnderTest> {
   const port = await freePort();
   const adminPort = options.admin ? await freePort() : undefined;
-  // The ledger, and the config and etcdraft folders when needed, under one folder stop() deletes.
+  // The ledger, and the etcdraft folders when needed, under one folder stop() deletes.
   const root = mkdtempSync(join(tmpdir(), `${kind}-orderer-`));
   const ledgerDir = join(root, 'ledger');
   const overrides = {
     ...(adminPort !== undefined ? adminEnv(adminPort) : {}),
-    ...(options.noSystemChannel
-      ? {
-          ORDERER_GENERAL_BOOTSTRAPMETHOD: 'none',
-          FABRIC_CFG_PATH: configWithClusterListener(join(root, 'config'), await freePort()),
-          ORDERER_CONSENSUS_WALDIR: join(root, 'etcdraft/wal'),
-          ORDERER_CONSENSUS_SNAPDIR: join(root, 'etcdraft/snapshot'),
-        }
-      : {}),
+    ...(options.noSystemChannel ? noSystemChannelEnv(await freePort(), root) : {}),
     ...options.env,
   };
   const removeFolders = () => rmSync(root, { recursive: true, force: true });
