@@ -6,11 +6,6 @@
 // without it under CI.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { once } from 'node:events';
 import {
   HeaderType,
   atomicBroadcastClient,
@@ -21,76 +16,33 @@ import {
   signedEnvelope,
   toHighS,
 } from '../support/fabric-clients.js';
-import { fabricBin, skipWithoutFabricBin } from '../support/fabric-fixtures.js';
+import { skipWithout, startOrdererUnderTest, type OrdererUnderTest } from '../support/both-orderers.js';
 import { channelCreateTx } from '../support/kafka-processes.js';
-import { freePort, ordererEnv, startTestOrderer, type TestOrderer } from '../support/orderer.js';
-import { lines } from '../support/orderer-process.js';
 import { common, asBuffer } from '../../src/protos/index.js';
 
 // On each test rather than the suite: Node 20 counts the tests of a skipped suite nowhere.
-const skip = skipWithoutFabricBin('orderer');
+const skip = skipWithout('go');
 
 const CHANNEL = 'sidebyside';
 const org1User = loadIdentity('org1User');
 
-/** Fabric's orderer as a child process, ready once it logs that it serves requests. */
-async function startGoOrderer(): Promise<{ address: string; stop(): Promise<void>; output: string[] }> {
-  // First, so that without the binary (under CI) the suite fails with how to get it.
-  const bin = fabricBin('orderer');
-  const ledgerDir = mkdtempSync(join(tmpdir(), 'go-orderer-'));
-  const port = await freePort();
-  const child: ChildProcess = spawn(bin, [], {
-    env: { ...process.env, ...ordererEnv(ledgerDir, { FABRIC_LOGGING_SPEC: 'info' }, port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const ready = new Promise<void>((resolve, reject) => {
-    const onLine = (line: string) => {
-      output.push(line);
-      if (line.includes('Beginning to serve requests')) resolve();
-    };
-    lines(child.stdout!, onLine);
-    lines(child.stderr!, onLine);
-    child.once('exit', (code, signal) =>
-      reject(new Error(`Fabric's orderer exited (${code ?? signal}) before serving:\n${output.join('\n')}`)),
-    );
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(ledgerDir, { recursive: true, force: true });
-  };
-  try {
-    await ready;
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { address: `127.0.0.1:${port}`, stop, output };
-}
-
 type Client = ReturnType<typeof atomicBroadcastClient>;
 
 describe("Fabric's Go orderer and ours answer the same", () => {
-  let go: Awaited<ReturnType<typeof startGoOrderer>> | undefined;
-  let ours: TestOrderer | undefined;
+  let go: OrdererUnderTest | undefined;
+  let ours: OrdererUnderTest | undefined;
   let clients: { go: Client; ours: Client };
 
   before(async () => {
     if (skip) return;
-    go = await startGoOrderer();
-    ours = await startTestOrderer();
+    [go, ours] = await Promise.all([startOrdererUnderTest('go'), startOrdererUnderTest('ours')]);
     clients = { go: atomicBroadcastClient(go.address), ours: atomicBroadcastClient(ours.address) };
   });
 
   after(async () => {
     clients?.go.close();
     clients?.ours.close();
-    await ours?.destroy();
-    await go?.stop();
+    await Promise.all([ours?.stop(), go?.stop()]);
   });
 
   /** Sends each envelope on its own Broadcast stream to both orderers; the statuses by request name. */

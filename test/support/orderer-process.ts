@@ -20,9 +20,9 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { orderer as ordererProtos, asBuffer } from '../../src/protos/index.js';
+import { etcdraft, orderer as ordererProtos, asBuffer, type common } from '../../src/protos/index.js';
 import { FIXTURES } from './fabric-clients.js';
-import { ordererEnv } from './orderer.js';
+import { ORDERER0_DIR, ordererEnv } from './orderer.js';
 import { ordererGroupOf, rewriteGenesisBlock } from './genesis.js';
 
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
@@ -149,21 +149,50 @@ export function channelGenesisBlock(channelId: string, batch: BatchSettings = {}
     channelHeader: (channelHeader) => {
       channelHeader.channelId = channelId;
     },
+    config: (configEnvelope) => setBatchSettings(ordererGroupOf(configEnvelope), batch),
+  });
+}
+
+/**
+ * As channelGenesisBlock, but from Fabric's appraft genesis (etcdraft) with orderer0 as the one
+ * consenter and a 100 ms tick, so an orderer with orderer0's cluster TLS certificate that joins it
+ * elects itself leader within a second. Fabric's own orderer joins channels only of a cluster
+ * consensus (it refuses solo ones), so this is the channel both kinds can be joined to.
+ */
+export function singleRaftChannelGenesisBlock(channelId: string, batch: BatchSettings = {}): Buffer {
+  const orderer0Cert = readFileSync(join(ORDERER0_DIR, 'tls/server.crt'));
+  return rewriteGenesisBlock(readFileSync(join(FIXTURES, 'blocks/appraft-genesis.block')), {
+    channelHeader: (channelHeader) => {
+      channelHeader.channelId = channelId;
+    },
     config: (configEnvelope) => {
       const ordererGroup = ordererGroupOf(configEnvelope);
-      const batchSizeValue = ordererGroup.values!['BatchSize']!;
-      const batchSize = ordererProtos.BatchSize.decode(asBuffer(batchSizeValue.value));
-      if (batch.maxMessageCount !== undefined) batchSize.maxMessageCount = batch.maxMessageCount;
-      if (batch.absoluteMaxBytes !== undefined) batchSize.absoluteMaxBytes = batch.absoluteMaxBytes;
-      if (batch.preferredMaxBytes !== undefined) batchSize.preferredMaxBytes = batch.preferredMaxBytes;
-      batchSizeValue.value = ordererProtos.BatchSize.encode(batchSize).finish();
-      if (batch.batchTimeout !== undefined) {
-        ordererGroup.values!['BatchTimeout']!.value = ordererProtos.BatchTimeout.encode({
-          timeout: batch.batchTimeout,
-        }).finish();
-      }
+      setBatchSettings(ordererGroup, batch);
+      const consensusTypeValue = ordererGroup.values!['ConsensusType']!;
+      const consensusType = ordererProtos.ConsensusType.decode(asBuffer(consensusTypeValue.value));
+      const raft = etcdraft.ConfigMetadata.decode(asBuffer(consensusType.metadata));
+      raft.consenters = raft.consenters.filter((c) => asBuffer(c.serverTlsCert).equals(orderer0Cert));
+      if (raft.consenters.length !== 1) throw new Error('appraft genesis: orderer0 is not a consenter');
+      raft.options!.tickInterval = '100ms';
+      consensusType.metadata = etcdraft.ConfigMetadata.encode(raft).finish();
+      consensusTypeValue.value = ordererProtos.ConsensusType.encode(consensusType).finish();
     },
   });
+}
+
+/** Replaces the BatchSize / BatchTimeout values of an Orderer config group with the given settings. */
+function setBatchSettings(ordererGroup: common.IConfigGroup, batch: BatchSettings): void {
+  const batchSizeValue = ordererGroup.values!['BatchSize']!;
+  const batchSize = ordererProtos.BatchSize.decode(asBuffer(batchSizeValue.value));
+  if (batch.maxMessageCount !== undefined) batchSize.maxMessageCount = batch.maxMessageCount;
+  if (batch.absoluteMaxBytes !== undefined) batchSize.absoluteMaxBytes = batch.absoluteMaxBytes;
+  if (batch.preferredMaxBytes !== undefined) batchSize.preferredMaxBytes = batch.preferredMaxBytes;
+  batchSizeValue.value = ordererProtos.BatchSize.encode(batchSize).finish();
+  if (batch.batchTimeout !== undefined) {
+    ordererGroup.values!['BatchTimeout']!.value = ordererProtos.BatchTimeout.encode({
+      timeout: batch.batchTimeout,
+    }).finish();
+  }
 }
 
 export interface OrdererProcess {
