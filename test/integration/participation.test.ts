@@ -539,9 +539,10 @@ for (const kind of ORDERER_KINDS)
         removeUnknown: { status: 404, allow: undefined, hasError: true },
         exists: { status: 405, allow: 'GET, DELETE', hasError: true },
         badBlock: { status: 400, allow: undefined, hasError: true },
-        // Fabric v2.5.12 would still join a system channel block on an orderer without channels;
-        // with one joined it refuses with 403 ("cannot join: application channels already exist").
-        // Ours never joins one (400, "join application channels only"): the spec lists neither.
+        // With a channel joined, Fabric v2.5.12 refuses a system channel block with 403 ("cannot
+        // join: application channels already exist"), before looking at its consensus (on an
+        // empty orderer it refuses this solo one with 400, as any solo block). Ours refuses every
+        // system channel block with 400 ("join application channels only"). The spec lists neither.
         systemBlock: { status: kind === 'go' ? 403 : 400, allow: undefined, hasError: true },
         wrongMethod: { status: 405, allow: 'GET, DELETE', hasError: true },
         wrongMethodList: { status: 405, allow: 'GET, POST', hasError: true },
