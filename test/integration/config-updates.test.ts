@@ -11,7 +11,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfigBlock } from '../../src/channelconfig/index.js';
-import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, msp, orderer, toNumber } from '../../src/protos/index.js';
 import { OrganizationCrypto } from '../../src/crypto/certgen.js';
 import { parsePolicy } from '../../src/policies/index.js';
@@ -27,12 +26,12 @@ import {
   loadIdentity,
   seekInfo,
   serializeIdentity,
-  signConfigUpdate,
   signLowS,
   signedEnvelope,
   type ClientIdentity,
   deliverOnce,
 } from '../support/fabric-clients.js';
+import { configUpdateEnvelope } from '../support/config-update.js';
 import { goldenBlocks, writeGoOrdererLedger } from '../support/ledger.js';
 import { startTestOrderer, type TestOrderer } from '../support/orderer.js';
 import {
@@ -95,22 +94,6 @@ function txIdsOf(block: common.Block): string[] {
 function headerTypeOf(block: common.Block): number {
   const payload = common.Payload.decode(asBuffer(common.Envelope.decode(block.data!.data![0]!).payload));
   return common.ChannelHeader.decode(asBuffer(payload.header!.channelHeader)).type;
-}
-
-/** A CONFIG_UPDATE envelope as `peer channel update` makes it: config signatures, then the envelope signature. */
-function configUpdateEnvelope(
-  update: common.IConfigUpdate,
-  configSigners: ClientIdentity[],
-  envelopeSigner: ClientIdentity = configSigners[0]!,
-): Buffer {
-  const cue = new hlCommon.ConfigUpdateEnvelope();
-  cue.setConfigUpdate(common.ConfigUpdate.encode(update).finish());
-  signConfigUpdate(cue, configSigners);
-  return signedEnvelope(envelopeSigner, {
-    type: HeaderType.CONFIG_UPDATE,
-    channelId: CHANNEL,
-    data: cue.serializeBinary(),
-  });
 }
 
 type Element = { kind: 'value'; value: Uint8Array } | { kind: 'policy'; policy: common.IPolicy };
@@ -214,6 +197,7 @@ function channelSession(client: ReturnType<typeof atomicBroadcastClient>, genesi
 async function oneTransactionPerBlock(session: ReturnType<typeof channelSession>): Promise<void> {
   const block = await session.applyUpdate(
     configUpdateEnvelope(
+      CHANNEL,
       setElement(session.currentConfig(), ['Orderer'], 'BatchSize', { kind: 'value', value: batchSize(1) }),
       [ordererAdmin],
     ),
@@ -268,7 +252,7 @@ for (const kind of ORDERER_KINDS)
           });
           update.readSet!.groups!.Orderer!.values = { BatchSize: { version: 0 } };
           update.writeSet!.groups!.Orderer!.values!.BatchSize!.version = 1;
-          return configUpdateEnvelope(update, [ordererAdmin]);
+          return configUpdateEnvelope(CHANNEL, update, [ordererAdmin]);
         },
         info: /error applying config update to existing channel 'mychannel': error authorizing update: error validating ReadSet: .*\/Channel\/Orderer\/BatchSize .*version 0.* version 1/,
         oursInfo:
@@ -282,7 +266,7 @@ for (const kind of ORDERER_KINDS)
             value: batchSize(5),
           });
           update.writeSet!.groups!.Orderer!.values = {};
-          return configUpdateEnvelope(update, [ordererAdmin]);
+          return configUpdateEnvelope(CHANNEL, update, [ordererAdmin]);
         },
         info: /error validating DeltaSet: delta set was empty -- update would have no effect/,
       },
@@ -290,6 +274,7 @@ for (const kind of ORDERER_KINDS)
         name: 'a BatchSize change without the orderer admin signature',
         envelope: () =>
           configUpdateEnvelope(
+            CHANNEL,
             setElement(currentConfig(), ['Orderer'], 'BatchSize', { kind: 'value', value: batchSize(5) }),
             [org1Admin],
           ),
@@ -301,6 +286,7 @@ for (const kind of ORDERER_KINDS)
         name: 'a signature from an organization that is not on the channel',
         envelope: () =>
           configUpdateEnvelope(
+            CHANNEL,
             setElement(currentConfig(), ['Orderer'], 'BatchSize', { kind: 'value', value: batchSize(5) }),
             [org3Admin],
             org1Admin,
@@ -317,7 +303,7 @@ for (const kind of ORDERER_KINDS)
             value: batchSize(5),
           });
           update.channelId = 'otherchannel';
-          return configUpdateEnvelope(update, [ordererAdmin]);
+          return configUpdateEnvelope(CHANNEL, update, [ordererAdmin]);
         },
         info: /ConfigUpdate for channel 'otherchannel' but envelope for channel 'mychannel'/,
       },
@@ -333,6 +319,7 @@ for (const kind of ORDERER_KINDS)
             config: msp.FabricMSPConfig.encode(fabric).finish(),
           }).finish();
           return configUpdateEnvelope(
+            CHANNEL,
             setElement(currentConfig(), ['Application', 'Org1MSP'], 'MSP', { kind: 'value', value }),
             [org1Admin],
           );
@@ -355,6 +342,7 @@ for (const kind of ORDERER_KINDS)
           });
           const writeSet = { ...members(toNumber(channel.version) + 1), modPolicy: channel.modPolicy };
           return configUpdateEnvelope(
+            CHANNEL,
             { channelId: CHANNEL, readSet: members(toNumber(channel.version)), writeSet },
             [org1Admin, org2Admin, ordererAdmin],
           );
@@ -368,6 +356,7 @@ for (const kind of ORDERER_KINDS)
         name: 'BatchSize.PreferredMaxBytes greater than AbsoluteMaxBytes',
         envelope: () =>
           configUpdateEnvelope(
+            CHANNEL,
             setElement(currentConfig(), ['Orderer'], 'BatchSize', {
               kind: 'value',
               value: batchSize(1, 1024 * 1024, 2 * 1024 * 1024),
@@ -384,6 +373,7 @@ for (const kind of ORDERER_KINDS)
         name: 'an orderer capability this orderer does not know',
         envelope: () =>
           configUpdateEnvelope(
+            CHANNEL,
             setElement(currentConfig(), ['Orderer'], 'Capabilities', {
               kind: 'value',
               value: common.Capabilities.encode({ capabilities: { V2_0: {}, V9_9: {} } }).finish(),
@@ -428,6 +418,7 @@ for (const kind of ORDERER_KINDS)
         };
         await session.applyUpdate(
           configUpdateEnvelope(
+            CHANNEL,
             setElement(currentConfig(), ['Application', 'Org2MSP'], 'Readers', {
               kind: 'policy',
               policy: peersOnly,
@@ -477,6 +468,7 @@ describe('config updates inside our orderer (ours only)', () => {
   it('never writes a config block whose config its last_update does not produce (Fabric Validate)', async () => {
     const chain = support();
     const update = configUpdateEnvelope(
+      CHANNEL,
       setElement(currentConfig(), ['Orderer'], 'BatchSize', { kind: 'value', value: batchSize(3) }),
       [ordererAdmin],
     );
@@ -524,6 +516,7 @@ describe('config updates inside our orderer (ours only)', () => {
     );
     const validatedAt = await chain.processNormalMsg(big);
     const lower = configUpdateEnvelope(
+      CHANNEL,
       setElement(currentConfig(), ['Orderer'], 'BatchSize', {
         kind: 'value',
         value: batchSize(1, 4096, 4096),

@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, orderer, toNumber } from '../../src/protos/index.js';
 import { marshalConfig, readConfigBlock, type ChannelConfigBundle } from '../../src/channelconfig/index.js';
 import { verifyBlock } from '../../src/protoutil/index.js';
@@ -21,11 +20,10 @@ import {
   loadIdentity,
   seekInfo,
   signChannelCreateTx,
-  signConfigUpdate,
   signedEnvelope,
-  type ClientIdentity,
   deliverOnce,
 } from '../support/fabric-clients.js';
+import { configUpdateEnvelope } from '../support/config-update.js';
 import { goldenBlocks } from '../support/ledger.js';
 import {
   ORDERER_KINDS,
@@ -155,22 +153,6 @@ function configOf(blockBytes: Uint8Array): common.IConfig {
     payload = common.Payload.decode(asBuffer(common.Envelope.decode(asBuffer(payload.data)).payload));
   }
   return common.ConfigEnvelope.decode(asBuffer(payload.data)).config!;
-}
-
-/** A CONFIG_UPDATE envelope as `peer channel update` makes it, with Hyperledger's bindings. */
-function configUpdateEnvelope(
-  channelId: string,
-  update: common.IConfigUpdate,
-  signers: ClientIdentity[],
-): Buffer {
-  const cue = new hlCommon.ConfigUpdateEnvelope();
-  cue.setConfigUpdate(common.ConfigUpdate.encode(update).finish());
-  signConfigUpdate(cue, signers);
-  return signedEnvelope(signers[0]!, {
-    type: HeaderType.CONFIG_UPDATE,
-    channelId,
-    data: cue.serializeBinary(),
-  });
 }
 
 async function verifyChain(blocks: Buffer[], channelId: string): Promise<void> {

@@ -5,16 +5,21 @@ import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, etcdraft, orderer, toNumber } from '../../src/protos/index.js';
 import { HeaderType, signConfigUpdate, signedEnvelope, type ClientIdentity } from './fabric-clients.js';
 
-/** A CONFIG_UPDATE envelope of `update`, signed by every signer; the first one signs the envelope. */
+/**
+ * A CONFIG_UPDATE envelope of `update` as `peer channel update` makes it, with Hyperledger's
+ * bindings: a config signature of every signer, then the envelope signature (the first signer's
+ * unless another is given).
+ */
 export function configUpdateEnvelope(
   channelId: string,
   update: common.IConfigUpdate,
   signers: ClientIdentity[],
+  envelopeSigner: ClientIdentity = signers[0]!,
 ): Buffer {
   const cue = new hlCommon.ConfigUpdateEnvelope();
   cue.setConfigUpdate(common.ConfigUpdate.encode(update).finish());
   signConfigUpdate(cue, signers);
-  return signedEnvelope(signers[0]!, {
+  return signedEnvelope(envelopeSigner, {
     type: HeaderType.CONFIG_UPDATE,
     channelId,
     data: cue.serializeBinary(),
