@@ -89,6 +89,8 @@ export interface ChannelJoin {
 export interface ChannelBlockPuller {
   /** Block `number`, checked to chain onto the block with `previousHeaderHash` when given. */
   pullBlock(number: number, previousHeaderHash?: Buffer): Promise<{ bytes: Buffer; block: common.Block }>;
+  /** The channel's last config block as the orderer with the highest height has it (Fabric's PullLastConfigBlock). */
+  lastConfigBlock(): Promise<{ bytes: Buffer; block: common.Block }>;
   /** The last block pulled failed the writer's checks: pull from another orderer next. */
   distrustCurrent(reason: string): void;
   close(): void;

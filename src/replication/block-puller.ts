@@ -4,6 +4,7 @@
 // (pull-plan.ts); the network is a BlockSource (deliver-client.ts over gRPC, a fake in tests).
 import { OrdererError, errorMessage, unavailable } from '../errors.js';
 import { common } from '../protos/index.js';
+import { lastConfigIndexOf } from '../protoutil/block.js';
 import { PullPlan, blockProblem, headerHashOf } from './pull-plan.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logging.js';
@@ -17,8 +18,8 @@ export interface BlockStream {
 
 /** Where blocks come from (Fabric's ImpatientStream creator). */
 export interface BlockSource {
-  /** Opens Deliver on `endpoint` (host:port) for blocks `from` onwards. */
-  open(endpoint: string, channelId: string, from: number): BlockStream;
+  /** Opens Deliver on `endpoint` (host:port) for blocks `from` (a number, or its newest block) onwards. */
+  open(endpoint: string, channelId: string, from: number | 'newest'): BlockStream;
 }
 
 export interface BlockPullerOptions {
@@ -51,8 +52,8 @@ export class BlockPuller {
   private stream: { endpoint: string; stream: BlockStream; next: number } | undefined;
   private closed = false;
   private waiting: { timer: TimerHandle; wake: () => void } | undefined;
-  /** Rejects the block being waited for; close() must not depend on the stream noticing. */
-  private abandonReceive: (() => void) | undefined;
+  /** Reject the blocks being waited for; close() must not depend on the streams noticing. */
+  private readonly abandonReceives = new Set<() => void>();
 
   constructor(
     private readonly options: BlockPullerOptions,
@@ -108,6 +109,58 @@ export class BlockPuller {
     }
   }
 
+  /**
+   * Fabric's PullLastConfigBlock: the newest block any endpoint has (its height, as Fabric's
+   * HeightsByEndpoints asks every endpoint), and the config block its LastConfig index names.
+   * Rejects with OrdererError('unavailable') when no endpoint answers, naming what each did.
+   */
+  async lastConfigBlock(): Promise<PulledBlock> {
+    const newest = await this.newestBlock();
+    const index = lastConfigIndexOf(newest.block);
+    const number = Number(newest.block.header!.number);
+    if (index === number) return newest;
+    if (index > number)
+      throw unavailable(
+        `the newest block [${number}] of channel ${this.options.channelId} names a later block [${index}] as its last config block`,
+        { channel: this.options.channelId },
+      );
+    return this.pullBlock(index);
+  }
+
+  /** The highest newest block among the endpoints (each asked once, within the pull timeout). */
+  private async newestBlock(): Promise<PulledBlock> {
+    const endpoints = [...new Set(this.deps.endpoints())];
+    const answers = await Promise.all(
+      endpoints.map(async (endpoint) => {
+        const stream = this.deps.source.open(endpoint, this.options.channelId, 'newest');
+        try {
+          const bytes = await this.withTimeout(stream.next(), endpoint, 'its newest block');
+          const block = common.Block.decode(bytes);
+          if (!block.header) throw new Error('sent a block with no header');
+          return { endpoint, pulled: { bytes, block } };
+        } catch (err) {
+          return { endpoint, error: errorMessage(err) };
+        } finally {
+          stream.close();
+        }
+      }),
+    );
+    let best: PulledBlock | undefined;
+    for (const answer of answers) {
+      if (!answer.pulled) continue;
+      if (!best || Number(answer.pulled.block.header!.number) > Number(best.block.header!.number))
+        best = answer.pulled;
+    }
+    if (this.closed) throw new Halted(`the block puller of channel ${this.options.channelId} was closed`);
+    if (!best)
+      throw unavailable(
+        `no orderer of channel ${this.options.channelId} said what its newest block is: ` +
+          answers.map((a) => `${a.endpoint}: ${a.error}`).join('; '),
+        { channel: this.options.channelId },
+      );
+    return best;
+  }
+
   /** The last block handed out failed a later check: the next pull starts at another endpoint. */
   distrustCurrent(reason: string): void {
     const plan = this.currentPlan();
@@ -126,7 +179,7 @@ export class BlockPuller {
     this.dropStream();
     this.waiting?.timer.cancel();
     this.waiting?.wake();
-    this.abandonReceive?.();
+    for (const abandon of [...this.abandonReceives]) abandon();
   }
 
   /** The header hash a block's successor must carry as previous_hash. */
@@ -171,27 +224,33 @@ export class BlockPuller {
   }
 
   private withPullTimeout(next: Promise<Buffer>, endpoint: string, number: number): Promise<Buffer> {
+    return this.withTimeout(next, endpoint, `block [${number}]`);
+  }
+
+  private withTimeout(next: Promise<Buffer>, endpoint: string, what: string): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      this.abandonReceive = () => {
+      const abandon = () => {
+        this.abandonReceives.delete(abandon);
         timer.cancel();
         reject(new Halted(`the block puller of channel ${this.options.channelId} was closed`));
       };
+      this.abandonReceives.add(abandon);
       const timer = this.deps.clock.setTimer(this.options.pullTimeoutMs, () =>
         reject(
           new OrdererError(
             'unavailable',
-            `block [${number}] did not arrive from ${endpoint} within General.Cluster.ReplicationPullTimeout (${this.options.pullTimeoutMs} ms)`,
+            `${what} did not arrive from ${endpoint} within General.Cluster.ReplicationPullTimeout (${this.options.pullTimeoutMs} ms)`,
           ),
         ),
       );
       next.then(
         (bytes) => {
-          this.abandonReceive = undefined;
+          this.abandonReceives.delete(abandon);
           timer.cancel();
           resolve(bytes);
         },
         (err: unknown) => {
-          this.abandonReceive = undefined;
+          this.abandonReceives.delete(abandon);
           timer.cancel();
           reject(err instanceof Error ? err : new Error(String(err)));
         },

@@ -48,7 +48,7 @@ export class DeliverBlockSource implements BlockSource {
         : undefined;
   }
 
-  open(endpoint: string, channelId: string, from: number): BlockStream {
+  open(endpoint: string, channelId: string, from: number | 'newest'): BlockStream {
     const tls = this.options.clientCertificatePem.length > 0;
     const credentials = tls
       ? grpc.credentials.createSsl(
@@ -70,10 +70,10 @@ export class DeliverBlockSource implements BlockSource {
     return stream;
   }
 
-  /** Fabric's seekInfo(startSeq) in a signed DELIVER_SEEK_INFO envelope. */
-  private seekEnvelope(channelId: string, from: number): Buffer {
+  /** Fabric's seekInfo(startSeq) (or its seekLastConfig's newest) in a signed DELIVER_SEEK_INFO envelope. */
+  private seekEnvelope(channelId: string, from: number | 'newest'): Buffer {
     const seekInfo = orderer.SeekInfo.encode({
-      start: { specified: { number: from } },
+      start: from === 'newest' ? { newest: {} } : { specified: { number: from } },
       stop: { specified: { number: MAX_BLOCK_NUMBER } },
       behavior: orderer.SeekInfo.SeekBehavior.BLOCK_UNTIL_READY,
       errorResponse: orderer.SeekInfo.SeekErrorResponse.BEST_EFFORT,
@@ -108,7 +108,7 @@ class DeliverStream implements BlockStream {
     private readonly client: grpc.Client,
     private readonly bufferSize: number,
     private readonly endpoint: string,
-    from: number,
+    from: number | 'newest',
   ) {
     call.on('data', (message: Buffer) => this.received(message));
     call.on('error', (err: grpc.ServiceError) => this.fail(new Error(`Deliver from ${endpoint} failed: ${err.message}`)));

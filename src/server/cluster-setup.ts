@@ -140,6 +140,7 @@ export function createCluster(
       walDir: config.consensus.walDir || join(config.fileLedger.location, 'etcdraft', 'wal'),
       snapDir: config.consensus.snapDir || join(config.fileLedger.location, 'etcdraft', 'snapshot'),
       tickIntervalOverrideMs: config.consensus.tickIntervalOverrideMs,
+      evictionSuspicionMs: config.consensus.evictionSuspicionMs,
     },
     {
       serverCertificatePem: clusterTls?.serverCertificatePem,

@@ -75,6 +75,10 @@ export class RaftChainNet {
   observerOf: ((id: number) => EtcdraftChainObserver) | undefined;
   /** Blocks pulled from other members' ledgers by chains catching up to a snapshot. */
   readonly pulled: { by: number; from: number; to: number }[] = [];
+  /** Consensus.EvictionSuspicion of chains (re)started from now on; the chain's default when unset. */
+  evictionSuspicionMs: number | undefined;
+  /** Members whose chain halted because they were removed from the consenters (onEvicted). */
+  readonly evicted: number[] = [];
 
   constructor(size: number) {
     this.ids = Array.from({ length: size }, (_, i) => i + 1);
@@ -205,12 +209,18 @@ export class RaftChainNet {
         walDir: path.join(this.root, `n${id}`, 'wal'),
         snapDir: path.join(this.root, `n${id}`, 'snap'),
         consenterEndpoints: new Map(this.consenters.map((c, i) => [i + 1, `${c.host}:${c.port}`])),
+        ...(this.evictionSuspicionMs !== undefined ? { evictionSuspicionMs: this.evictionSuspicionMs } : {}),
       },
       {
         support,
         random: seededRandom(id * 7919),
         ...(this.observerOf ? { observer: this.observerOf(id) } : {}),
         pullBlocks: (from, to) => this.pullBlocks(id, from, to),
+        lastConfigBlock: () => this.lastConfigBlock(id),
+        onEvicted: () => {
+          this.evicted.push(id);
+          this.chains.delete(id);
+        },
         transport: {
           sendConsensus: (to, payload, metadata) =>
             this.enqueue({ kind: 'consensus', from: id, to, bytes: payload, metadata }),
@@ -232,20 +242,24 @@ export class RaftChainNet {
    * with the longest ledger, each as that member wrote it (its consenter metadata in the block).
    */
   private async *pullBlocks(by: number, from: number, to: number): AsyncIterable<Buffer> {
+    const source = this.pullSource(by);
+    this.pulled.push({ by, from, to });
+    for (const written of this.ledgers.get(source)!.slice(from, to + 1)) yield pulledBytes(written);
+  }
+
+  /** What PullLastConfigBlock gets from the member with the longest ledger. */
+  private async lastConfigBlock(by: number): Promise<{ bytes: Buffer; block: common.Block }> {
+    const ledger = this.ledgers.get(this.pullSource(by))!;
+    const bytes = pulledBytes(ledger.findLast((written) => written.kind === 'config')!);
+    return { bytes, block: common.Block.decode(bytes) };
+  }
+
+  /** The running, connected member other than `by` with the longest ledger. */
+  private pullSource(by: number): number {
     const sources = [...this.chains.keys()].filter((id) => id !== by && !this.isolated.has(id));
     const source = sources.sort((a, b) => this.ledgers.get(b)!.length - this.ledgers.get(a)!.length)[0];
     if (source === undefined) throw new Error(`member ${by} has no other member to pull blocks from`);
-    this.pulled.push({ by, from, to });
-    for (const written of this.ledgers.get(source)!.slice(from, to + 1)) {
-      const block = common.Block.decode(marshalBlock(written.block));
-      const inner = common.Metadata.encode(
-        written.consenterMetadata?.length ? { value: written.consenterMetadata } : {},
-      ).finish();
-      block.metadata!.metadata![0] = common.Metadata.encode({
-        value: common.OrdererBlockMetadata.encode({ consenterMetadata: inner }).finish(),
-      }).finish();
-      yield marshalBlock(block);
-    }
+    return source;
   }
 
   /** Halts the member's chain, as a shut-down orderer would; messages to it are lost. */
@@ -342,4 +356,16 @@ export class RaftChainNet {
     }
     throw new Error(`no leader known to every running chain after ${maxTicks} ticks`);
   }
+}
+
+/** A written block as another orderer's Deliver serves it: its consenter metadata in the block. */
+function pulledBytes(written: WrittenBlock): Buffer {
+  const block = common.Block.decode(marshalBlock(written.block));
+  const inner = common.Metadata.encode(
+    written.consenterMetadata?.length ? { value: written.consenterMetadata } : {},
+  ).finish();
+  block.metadata!.metadata![0] = common.Metadata.encode({
+    value: common.OrdererBlockMetadata.encode({ consenterMetadata: inner }).finish(),
+  }).finish();
+  return marshalBlock(block);
 }

@@ -38,6 +38,7 @@ import { RaftWal, type RecoveredRaftState } from './storage/index.js';
 import { silentChainObserver, type EtcdraftChainObserver } from './observer.js';
 import { ActiveNodesTracker, ClusterMetadataDisseminator, activeNodesFromLeader } from './active-nodes.js';
 import { noLeaderMessage } from './no-leader.js';
+import { DEFAULT_EVICTION_SUSPICION_MS, EvictionSuspicion, evictionVerdict } from './eviction.js';
 import { StatusListeners } from '../status-listeners.js';
 
 /**
@@ -78,6 +79,11 @@ export interface EtcdraftChainOptions {
   readonly resend?: ResendPolicy;
   /** The other consenters' cluster endpoints (host:port) by Raft ID, named when they cannot be reached. */
   readonly consenterEndpoints?: ReadonlyMap<number, string>;
+  /**
+   * Consensus.EvictionSuspicion: leaderless this long, the node pulls the channel's last config
+   * block from the other orderers to find out whether it was removed (default 10 minutes).
+   */
+  readonly evictionSuspicionMs?: number;
 }
 
 /** The WAL as the chain needs it: what RaftNode writes, plus close on halt. */
@@ -103,6 +109,16 @@ export interface EtcdraftChainDependencies {
    */
   readonly pullBlocks?: (from: number, to: number) => AsyncIterable<Buffer>;
   /**
+   * The channel's last config block as the other orderers have it (Fabric's PullLastConfigBlock):
+   * how a leaderless node finds out it was evicted. Without it (or pullBlocks) it never checks.
+   */
+  readonly lastConfigBlock?: () => Promise<{ bytes: Buffer; block: common.Block }>;
+  /**
+   * Told once the chain halted because this node was removed from the consenter set (the
+   * consenter switches the channel to a follower chain).
+   */
+  readonly onEvicted?: () => void;
+  /**
    * The consenter set changed (a member added, removed or its certificate rotated): the cluster
    * service and transport must know these members from now on.
    */
@@ -114,6 +130,12 @@ export interface EtcdraftChainDependencies {
 }
 
 type ChainState = 'new' | 'starting' | 'running' | 'halted';
+
+/** Work of the driver's own run in the effect queue, serialised with the block writes. */
+interface QueuedWork {
+  readonly type: 'run';
+  readonly work: () => Promise<void>;
+}
 
 interface Ticket {
   readonly resolve: () => void;
@@ -133,6 +155,11 @@ export class EtcdraftChain implements Chain {
   private readonly random: RandomIntn | undefined;
   private readonly openWal: NonNullable<EtcdraftChainDependencies['openWal']>;
   private readonly onHalted: (() => void) | undefined;
+  private readonly onEvicted: (() => void) | undefined;
+  private readonly lastConfigBlock: EtcdraftChainDependencies['lastConfigBlock'];
+  private readonly evictionSuspicion: EvictionSuspicion;
+  private evictionTicker: TimerHandle | undefined;
+  private evictionCheck: Promise<void> | undefined;
   private readonly pullBlocks: EtcdraftChainDependencies['pullBlocks'];
   private readonly onMembershipChanged: EtcdraftChainDependencies['onMembershipChanged'];
   private readonly observer: EtcdraftChainObserver;
@@ -154,7 +181,7 @@ export class EtcdraftChain implements Chain {
   private resendTicker: TimerHandle | undefined;
   private nextTicket = 1;
   private readonly tickets = new Map<number, Ticket>();
-  private readonly backlog: RaftChainEffect[] = [];
+  private readonly backlog: (RaftChainEffect | QueuedWork)[] = [];
   private draining = false;
   private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   /** Asynchronous work started by effects (forwards, re-validations), for whenIdle. */
@@ -172,6 +199,11 @@ export class EtcdraftChain implements Chain {
     this.random = dependencies.random;
     this.openWal = dependencies.openWal ?? ((o) => RaftWal.open(o));
     this.onHalted = dependencies.onHalted;
+    this.onEvicted = dependencies.onEvicted;
+    this.lastConfigBlock = dependencies.lastConfigBlock;
+    this.evictionSuspicion = new EvictionSuspicion({
+      thresholdMs: options.evictionSuspicionMs ?? DEFAULT_EVICTION_SUSPICION_MS,
+    });
     this.pullBlocks = dependencies.pullBlocks;
     this.onMembershipChanged = dependencies.onMembershipChanged;
     this.observer = dependencies.observer ?? silentChainObserver;
@@ -305,6 +337,8 @@ export class EtcdraftChain implements Chain {
     this.timer = undefined;
     this.resendTicker?.cancel();
     this.resendTicker = undefined;
+    this.evictionTicker?.cancel();
+    this.evictionTicker = undefined;
     // The node stays referenced until it stopped: the Ready being handled still reaches the core.
     await this.node?.stop();
     await this.whenDrained();
@@ -452,6 +486,81 @@ export class EtcdraftChain implements Chain {
       if (this.state !== 'running' || !this.core) return;
       void this.dispatch(this.core.resendUnanswered(resend, this.context())).catch(() => {});
     });
+    if (this.lastConfigBlock && this.pullBlocks)
+      this.evictionTicker = support.clock.setTicker(this.evictionSuspicion.checkIntervalMs, () =>
+        this.checkLeaderless(),
+      );
+  }
+
+  /** Fabric's suspectEviction, every check interval: running, and no leader known. */
+  private checkLeaderless(): void {
+    const leaderless = this.state === 'running' && !this.failure && this.core?.leader === 0;
+    const now = this.support.clock.now();
+    const due = this.evictionSuspicion.observe(now, leaderless ? this.leaderlessSince : undefined);
+    if (!due || this.evictionCheck) return;
+    this.evictionCheck = this.confirmEvictionSuspicion()
+      .catch((err: unknown) =>
+        this.support.logger.error(
+          { channel: this.support.channelId, err: errorMessage(err) },
+          `Failed pulling the last config block: ${errorMessage(err)}`,
+        ),
+      )
+      .finally(() => (this.evictionCheck = undefined));
+    this.track(this.evictionCheck);
+  }
+
+  /**
+   * Fabric's confirmSuspicion: the last config block from the other orderers says whether this
+   * node is still a consenter. One past the ledger is pulled with every block before it, each
+   * verified and applied in order (a removal among them ends this chain); only a removal in a
+   * block this ledger holds is acted on at once.
+   */
+  private async confirmEvictionSuspicion(): Promise<void> {
+    const { channelId, logger, clock } = this.support;
+    const suspectedFor = clock.now() - this.leaderlessSince;
+    logger.info(
+      { channel: channelId, leaderlessMs: suspectedFor },
+      `Suspecting our own eviction from the channel for ${Math.round(suspectedFor / 1000)}s: pulling its last config block from the other orderers`,
+    );
+    const { block } = await this.lastConfigBlock!();
+    const core = this.core;
+    if (this.state !== 'running' || !core) return;
+    const lastConfigNumber = Number(block.header!.number);
+    const verdict = evictionVerdict({
+      lastConfigNumber,
+      height: this.support.height(),
+      listedInLedger: core.blockMetadata.consenterIds.includes(this.options.raftId),
+    });
+    logger.info(
+      { channel: channelId, lastConfigBlock: lastConfigNumber, verdict: verdict.kind },
+      `Last config block was found to be block [${lastConfigNumber}]`,
+    );
+    switch (verdict.kind) {
+      case 'still-a-consenter':
+        logger.info(
+          { channel: channelId },
+          `Cannot confirm our own eviction from the channel: this node is a consenter in config block [${lastConfigNumber}], which this ledger holds`,
+        );
+        return;
+      case 'evicted':
+        logger.warn(
+          { channel: channelId },
+          `Detected our own eviction from the channel in the config blocks up to [${lastConfigNumber}]`,
+        );
+        this.leaveConsenterSet();
+        return;
+      case 'catch-up':
+        await this.dispatch([
+          {
+            type: 'run',
+            work: () =>
+              this.appendPulled(this.support.height(), verdict.to, async (effects) => {
+                for (const effect of effects) await this.carryOut(effect);
+              }),
+          },
+        ]);
+        return;
+    }
   }
 
   private context(): RaftChainContext {
@@ -576,7 +685,7 @@ export class EtcdraftChain implements Chain {
   }
 
   /** Queues effects; they run in order, now if nothing is running. Resolves when they have run. */
-  private dispatch(effects: RaftChainEffect[]): Promise<void> {
+  private dispatch(effects: (RaftChainEffect | QueuedWork)[]): Promise<void> {
     if (effects.length === 0 && !this.draining) return Promise.resolve();
     this.backlog.push(...effects);
     const done = new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
@@ -613,8 +722,10 @@ export class EtcdraftChain implements Chain {
     }
   }
 
-  private carryOut(effect: RaftChainEffect): Promise<void> | undefined {
+  private carryOut(effect: RaftChainEffect | QueuedWork): Promise<void> | undefined {
     switch (effect.type) {
+      case 'run':
+        return effect.work();
       case 'propose-block':
         this.propose(effect.block);
         return undefined;
@@ -709,34 +820,45 @@ export class EtcdraftChain implements Chain {
   private async catchUp(snapshot: Snapshot): Promise<void> {
     await this.whenDrained();
     const target = Number(common.Block.decode(snapshot.data).header!.number);
-    const { channelId } = this.support;
     const from = this.support.height();
     if (target >= from) {
-      if (!this.pullBlocks)
-        throw new Error(
-          `this node must catch up to block [${target}] of the Raft snapshot at index ${snapshot.metadata.index}, ` +
-            `but it has no way to pull blocks from other orderers`,
-        );
       this.support.logger.info(
-        { channel: channelId, from, to: target, index: snapshot.metadata.index },
+        { channel: this.support.channelId, from, to: target, index: snapshot.metadata.index },
         `catching up to the Raft snapshot at block [${target}]: pulling blocks [${from}..${target}] from other orderers`,
       );
-      let next = from;
-      for await (const bytes of this.pullBlocks(from, target)) {
-        const block = common.Block.decode(bytes);
-        const number = Number(block.header!.number);
-        if (number !== next)
-          throw new Error(`pulling blocks for catch-up: expected block [${next}], got [${number}]`);
-        await this.support.appendVerified(bytes);
-        await this.dispatch(this.core!.blockPulled(block));
-        next++;
-        if (next > target) break;
-      }
-      if (next <= target)
-        throw new Error(`pulling blocks for catch-up ended at block [${next - 1}], before block [${target}]`);
+      await this.appendPulled(from, target, (effects) => this.dispatch(effects));
     }
     await this.dispatch(this.core!.snapshotInstalled(snapshot.metadata.index, this.context()));
     this.observer.snapshotBlock(target);
+  }
+
+  /**
+   * The loop of Fabric's catchUp: blocks [from..to] pulled from other orderers, each appended after
+   * checking it as a peer does (appendVerified) and then applied by the core (`apply` runs its
+   * effects). Stops early when the chain halts (a pulled config block removed this node).
+   */
+  private async appendPulled(
+    from: number,
+    to: number,
+    apply: (effects: RaftChainEffect[]) => Promise<void>,
+  ): Promise<void> {
+    if (from > to) return;
+    if (!this.pullBlocks)
+      throw new Error(
+        `this node must catch up to block [${to}], but it has no way to pull blocks from other orderers`,
+      );
+    let next = from;
+    for await (const bytes of this.pullBlocks(from, to)) {
+      const block = common.Block.decode(bytes);
+      const number = Number(block.header!.number);
+      if (number !== next) throw new Error(`pulling blocks for catch-up: expected block [${next}], got [${number}]`);
+      await this.support.appendVerified(bytes);
+      await apply(this.core!.blockPulled(block));
+      next++;
+      if (next > to || this.state !== 'running') break;
+    }
+    if (next <= to && this.state === 'running')
+      throw new Error(`pulling blocks for catch-up ended at block [${next - 1}], before block [${to}]`);
   }
 
   private proposeConfChange(change: RaftConfChange): void {
@@ -764,15 +886,33 @@ export class EtcdraftChain implements Chain {
       { channel: this.support.channelId },
       'This node is being removed from replica set; halting its etcdraft chain',
     );
+    this.leaveConsenterSet();
+  }
+
+  /**
+   * This node is no longer a consenter: clients hear so, the chain halts, and then the consenter
+   * is told (it makes the channel a follower, as Fabric's halt callback does).
+   */
+  private leaveConsenterSet(): void {
     const error = unavailable(
       `this orderer was removed from the consenters of channel ${this.support.channelId}; ` +
         'send transactions to one of its consenters',
       { channel: this.support.channelId },
     );
     // Clients are told why from now on; the halt is not awaited here: it waits for the effect
-    // queue this runs in.
+    // queue this may run in.
     this.failure ??= error;
-    void this.halt().catch(() => {});
+    this.statusListeners.notify();
+    this.track(
+      this.halt()
+        .then(() => this.onEvicted?.())
+        .catch((err: unknown) =>
+          this.support.logger.error(
+            { channel: this.support.channelId, err: errorMessage(err) },
+            `after its eviction, channel ${this.support.channelId} could not become a follower: ${errorMessage(err)}`,
+          ),
+        ),
+    );
   }
 
   private propose(block: common.Block): void {

@@ -46,6 +46,8 @@ export interface EtcdraftConsenterOptions {
   readonly snapDir: string;
   /** Consensus.TickIntervalOverride: replaces the channel's TickInterval on this node only. */
   readonly tickIntervalOverrideMs?: number | undefined;
+  /** Consensus.EvictionSuspicion: leaderless this long, a chain checks whether it was evicted. */
+  readonly evictionSuspicionMs?: number | undefined;
 }
 
 export interface EtcdraftConsenterDependencies {
@@ -237,6 +239,9 @@ export class EtcdraftConsenter implements Consenter {
         // for the leader instead of bootstrapping the log.
         join: support.height() > 1,
         consenterEndpoints: new Map(members.map((m) => [m.id, `${m.host}:${m.port}`])),
+        ...(this.options.evictionSuspicionMs !== undefined
+          ? { evictionSuspicionMs: this.options.evictionSuspicionMs }
+          : {}),
       },
       {
         support,
@@ -244,8 +249,18 @@ export class EtcdraftConsenter implements Consenter {
         ...(this.deps.random ? { random: this.deps.random } : {}),
         ...(this.deps.openWal ? { openWal: this.deps.openWal } : {}),
         ...(this.deps.pullerFor
-          ? { pullBlocks: (from: number, to: number) => this.pull(support, from, to) }
+          ? {
+              pullBlocks: (from: number, to: number) => this.pull(support, from, to),
+              lastConfigBlock: () => this.pullLastConfigBlock(support),
+            }
           : {}),
+        // Fabric's halt callback without a system channel: SwitchChainToFollower. The ledger's
+        // last config no longer lists this node, so handleChain makes a follower chain.
+        onEvicted: () => {
+          if (!support.replaceChain)
+            throw new OrdererError('internal', `channel ${channelId} cannot switch to a follower chain`);
+          support.replaceChain();
+        },
         ...(this.deps.chainObserver ? { observer: this.deps.chainObserver(channelId) } : {}),
         // Halting also takes the chain off the cluster service.
         onHalted: () => this.forget(channelId, chain),
@@ -373,6 +388,15 @@ export class EtcdraftConsenter implements Consenter {
         previousHash = blockHeaderHash(block.header!);
         yield bytes;
       }
+    } finally {
+      puller.close();
+    }
+  }
+
+  private async pullLastConfigBlock(support: ConsenterSupport): Promise<{ bytes: Buffer; block: common.Block }> {
+    const puller = this.deps.pullerFor!(support);
+    try {
+      return await puller.lastConfigBlock();
     } finally {
       puller.close();
     }

@@ -212,6 +212,7 @@ describe('registrar', () => {
             if (!bytes) throw new Error(`no orderer serves block ${number}`);
             return { bytes, block: common.Block.decode(bytes) };
           },
+          lastConfigBlock: () => Promise.reject(new Error('onboarding does not ask for the last config block')),
           distrustCurrent: () => {},
           close: () => {},
         }),

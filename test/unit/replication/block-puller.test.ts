@@ -10,6 +10,7 @@ import { common } from '../../../src/protos/index.js';
 import { BlockPuller, PullPlan, blockProblem, headerHashOf, isPullerClosed } from '../../../src/replication/index.js';
 import type { BlockSource, BlockStream } from '../../../src/replication/index.js';
 import { goldenBlocks } from '../../support/ledger.js';
+import { lastConfigIndexOf } from '../../../src/protoutil/block.js';
 
 test('PullPlan rotates through the endpoints on failure, waiting the retry timeout, and gives up after maxRetries', () => {
   const plan = new PullPlan({ maxRetries: 4, retryTimeoutMs: 250 }, ['a:1', 'b:2', 'c:3']);
@@ -79,10 +80,15 @@ class FakeSource implements BlockSource {
   constructor(
     private readonly blocks: Buffer[],
     private readonly behaviour: Record<string, 'ok' | 'fail' | 'stall' | 'wrong'>,
+    /** How many of the blocks an endpoint has (all by default). */
+    private readonly heights: Record<string, number> = {},
   ) {}
-  open(endpoint: string, _channelId: string, from: number): BlockStream {
+  private heightOf(endpoint: string): number {
+    return this.heights[endpoint] ?? this.blocks.length;
+  }
+  open(endpoint: string, _channelId: string, from: number | 'newest'): BlockStream {
     this.opened.push(`${endpoint}@${from}`);
-    let next = from;
+    let next = from === 'newest' ? this.heightOf(endpoint) - 1 : from;
     const mode = this.behaviour[endpoint] ?? 'ok';
     return {
       next: () => {
@@ -170,4 +176,35 @@ test('BlockPuller.close ends a pull that is waiting, with a rejection isPullerCl
   await new Promise((resolve) => setImmediate(resolve));
   p.close();
   assert.ok(isPullerClosed(await pulled));
+});
+
+test('BlockPuller.lastConfigBlock takes the newest block of the highest endpoint and pulls its last config block', async () => {
+  const golden = await goldenBlocks('mychannel');
+  const lastConfig = golden.findLastIndex((bytes) => {
+    const block = common.Block.decode(bytes);
+    return lastConfigIndexOf(block) === Number(block.header!.number);
+  });
+  assert.ok(lastConfig > 0 && lastConfig < golden.length - 1, 'the golden ledger has a config block before its end');
+  // a:1 is behind, b:2 refuses, c:3 has every block.
+  const source = new FakeSource(golden, { 'b:2': 'fail' }, { 'a:1': lastConfig });
+  const p = puller(source, new ManualClock(), ['a:1', 'b:2', 'c:3']);
+  const { bytes, block } = await p.lastConfigBlock();
+  assert.equal(Number(block.header!.number), lastConfig);
+  assert.ok(bytes.equals(golden[lastConfig]!));
+  assert.deepEqual(source.opened.slice(0, 3), ['a:1@newest', 'b:2@newest', 'c:3@newest']);
+});
+
+test('BlockPuller.lastConfigBlock names what every endpoint did when none says its height', async () => {
+  const golden = await goldenBlocks('mychannel');
+  const clock = new ManualClock();
+  const p = puller(new FakeSource(golden, { 'a:1': 'fail', 'b:2': 'stall' }), clock, ['a:1', 'b:2']);
+  await assert.rejects(
+    advanceUntilSettled(clock, p.lastConfigBlock()),
+    (err: unknown) =>
+      err instanceof OrdererError &&
+      err.kind === 'unavailable' &&
+      /a:1: connection refused; b:2: its newest block did not arrive from b:2 within General.Cluster.ReplicationPullTimeout/.test(
+        err.message,
+      ),
+  );
 });

@@ -17,6 +17,7 @@ import { FakeConsenterSupport, makeEnvelope } from '../../../support/solo.js';
 import {
   BATCH_TIMEOUT_MS,
   CHANNEL,
+  TICK_MS,
   RaftChainNet,
   genesisBlock,
   headerHash,
@@ -353,12 +354,14 @@ describe('EtcdraftChain', () => {
     // Removing a follower other than 4: the others go on with three, the removed one halts.
     const removed = [1, 2, 3].find((id) => id !== leader)!;
     const rest = [1, 2, 3, 4].filter((id) => id !== removed);
+    const removedChain = n.chain(removed);
     const remove = order(n, leader, 'remove', { config: true, env: n.consenterSetConfig(rest, 'remove') });
     await n.settle();
     await n.tick(5);
     assert.equal(remove.settled, 'ok');
     await n.settle();
-    assert.match(n.chain(removed).errored()?.message ?? '', /removed from the consenters/);
+    assert.match(removedChain.errored()?.message ?? '', /removed from the consenters/);
+    assert.deepEqual(n.evicted, [removed], 'the consenter is told, to make it a follower');
     for (const id of rest) assert.deepEqual(n.chain(id).raftNode!.confState().voters, rest);
     leader = await n.electLeader();
     const after = order(
@@ -381,6 +384,7 @@ describe('EtcdraftChain', () => {
     const n = await newNet(3);
     for (const id of n.ids) await n.start(id);
     const leader = await n.electLeader();
+    const leaderChain = n.chain(leader);
     order(n, leader, 'before');
     await n.settle();
     n.clock.advance(BATCH_TIMEOUT_MS);
@@ -401,7 +405,8 @@ describe('EtcdraftChain', () => {
     assert.ok(newLeader !== undefined, 'one of the others leads');
     assert.deepEqual(raftMetadataOf(block)!.consenterIds, rest);
     await n.settle();
-    assert.match(n.chain(leader).errored()?.message ?? '', /removed from the consenters/);
+    assert.match(leaderChain.errored()?.message ?? '', /removed from the consenters/);
+    assert.deepEqual(n.evicted, [leader]);
     for (const id of rest) assert.deepEqual(n.chain(id).raftNode!.confState().voters, rest);
     const after = order(
       n,
@@ -414,6 +419,100 @@ describe('EtcdraftChain', () => {
     await n.tick(3);
     assert.equal(after.settled, 'ok');
     assertNoDuplicates(allTxIds(n, newLeader));
+  });
+
+  test('a member removed while down suspects its eviction once leaderless, pulls up to the removal and halts', async () => {
+    const n = await newNet(3);
+    n.evictionSuspicionMs = 3_000;
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const removed = n.ids.find((id) => id !== leader)!;
+    order(n, leader, 'before');
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(2);
+    await n.stop(removed);
+    const rest = n.ids.filter((id) => id !== removed);
+    const removal = order(n, leader, 'remove', { config: true, env: n.consenterSetConfig(rest, 'remove') });
+    await n.settle();
+    await n.tick(5);
+    assert.equal(removal.settled, 'ok');
+    order(n, leader, 'after-removal');
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(2);
+    const removalBlock = n.ledgers.get(leader)!.find((b) => b.txIds.includes('remove'))!;
+
+    // Back up, the removed member hears from no leader (the others no longer talk to it).
+    n.isolate(removed);
+    const chain = await n.start(removed);
+    await n.tick(25);
+    assert.deepEqual(n.evicted, [], 'not before EvictionSuspicion has passed');
+    await n.tick(10);
+    assert.deepEqual(n.evicted, [removed]);
+    const logs = n.logs.get(removed)!.map((l) => l.msg);
+    assert.ok(logs.some((m) => /Suspecting our own eviction from the channel for 3s/.test(m)), logs.join('\n'));
+    assert.ok(logs.some((m) => m === `Last config block was found to be block [${removalBlock.number}]`));
+    assert.ok(logs.some((m) => /being removed from replica set/.test(m)));
+    assert.deepEqual(n.pulled.at(-1), { by: removed, from: 2, to: removalBlock.number });
+    // It holds the chain up to and with the block that removed it, verified as pulled.
+    assert.deepEqual(
+      n.ledgers.get(removed)!.map(headerHash),
+      n.ledgers.get(leader)!.slice(0, removalBlock.number + 1).map(headerHash),
+    );
+    assert.match(chain.errored()?.message ?? '', /removed from the consenters/);
+    assert.equal(chain.raftNode, undefined, 'halted');
+  });
+
+  test('a member that applied its removal but missed the ConfChange finds its eviction in its own ledger', async () => {
+    const n = await newNet(3);
+    n.evictionSuspicionMs = 2_000;
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const removed = n.ids.find((id) => id !== leader)!;
+    const chain = n.chain(removed);
+    const rest = n.ids.filter((id) => id !== removed);
+    order(n, leader, 'remove', { config: true, env: n.consenterSetConfig(rest, 'remove') });
+    // Deliver round by round until the removed member wrote the config block, then cut it off:
+    // the ConfChange that follows never reaches it.
+    for (let round = 0; !n.ledgers.get(removed)!.some((b) => b.txIds.includes('remove')); round++) {
+      assert.ok(round < 200, 'the removal block reached the member');
+      await Promise.all(n.running().map((id) => n.chain(id).whenIdle()));
+      n.deliverRound();
+      if (round % 5 === 4) n.clock.advance(TICK_MS);
+    }
+    n.isolate(removed);
+    await n.tick(40);
+    assert.deepEqual(n.evicted, [removed]);
+    assert.ok(
+      n.logs.get(removed)!.some((l) => /Detected our own eviction/.test(l.msg)),
+      n.logs.get(removed)!.map((l) => l.msg).join('\n'),
+    );
+    assert.match(chain.errored()?.message ?? '', /removed from the consenters/);
+    for (const id of rest) assert.deepEqual(n.chain(id).raftNode!.confState().voters, rest);
+  });
+
+  test('a leaderless member that is still a consenter says it cannot confirm its eviction, and goes on', async () => {
+    const n = await newNet(3);
+    n.evictionSuspicionMs = 2_000;
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const cutOff = n.ids.find((id) => id !== leader)!;
+    n.isolate(cutOff);
+    await n.tick(90);
+    const checks = n.logs.get(cutOff)!.filter((l) => /Cannot confirm our own eviction/.test(l.msg));
+    assert.ok(checks.length >= 2, `checked every 2 s of leaderlessness, not only once: ${checks.length}`);
+    assert.deepEqual(n.evicted, []);
+    n.heal(cutOff);
+    await n.electLeader();
+    const after = order(n, cutOff, 'after-heal');
+    await n.settle();
+    n.clock.advance(BATCH_TIMEOUT_MS);
+    await n.settle();
+    await n.tick(2);
+    assert.deepEqual([after.settled, after.inLedgerWhenAcked], ['ok', true]);
   });
 
   test('with two of three stopped, order() is refused unavailable: no Raft leader', async () => {

@@ -151,6 +151,7 @@ test('with a block puller, a non-consenter follows the channel and a joined chan
     const pulledFor: { channelId: string; bundle: ChannelConfigBundle }[] = [];
     const puller: ChannelBlockPuller = {
       pullBlock: () => new Promise(() => {}),
+      lastConfigBlock: () => new Promise(() => {}),
       distrustCurrent: () => {},
       close: () => {},
     };
