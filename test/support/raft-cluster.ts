@@ -61,6 +61,8 @@ export interface RaftClusterOptions {
   snapshotIntervalSize?: string;
   /** FABRIC_LOGGING_SPEC of every node. */
   logSpec?: string;
+  /** More environment of every node (orderer.yaml overrides such as ORDERER_CONSENSUS_EVICTIONSUSPICION). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface NodePorts {
@@ -155,6 +157,7 @@ export class RaftClusterNode {
       ORDERER_ADMIN_TLS_ENABLED: 'false',
       ORDERER_OPERATIONS_LISTENADDRESS: `127.0.0.1:${this.ports.operations}`,
       ORDERER_METRICS_PROVIDER: 'prometheus',
+      ...this.cluster.options.env,
     };
     const [command, args] =
       this.impl === 'ours'
@@ -639,7 +642,11 @@ export class RaftCluster {
         throw new Error(`node ${index}'s block ${differs} differs from node ${nodes[0]!.index}'s`);
       }
     }
-    const ids = reference.slice(1).flatMap((b) => txIdsOfBlock(b));
+    // Config updates made as configtxlator and osnadmin users make them carry no tx ID.
+    const ids = reference
+      .slice(1)
+      .flatMap((b) => txIdsOfBlock(b))
+      .filter((id) => id !== '');
     const seen = new Set<string>();
     const twice = ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
     if (twice.length > 0) throw new Error(`tx IDs ordered twice: ${twice.slice(0, 10).join(', ')}`);
