@@ -32,11 +32,13 @@ async function lagBehindSnapshots(impls: OrdererImpl[]): Promise<void> {
   await cluster.waitForLeader({ among: cluster.nodes.filter((n) => n !== ours).map((n) => n.index) });
   const acked = new Set<string>();
   const others = cluster.nodes.filter((n) => n !== ours).map((n) => n.index);
-  const traffic = cluster.startLoad({ targets: others, window: 10, label: 'while-down', total: 600 });
+  // No fixed total: an envelope refused during a leader change (a Go node answers 503 then) is
+  // not sent again, and the load goes on until 600 are acknowledged.
+  const traffic = cluster.startLoad({ targets: others, window: 10, label: 'while-down' });
   await traffic.ackedAtLeast(600, 60_000);
   await traffic.stop();
   for (const id of traffic.acked) acked.add(id);
-  assert.equal(acked.size, 600, traffic.describe());
+  assert.ok(acked.size >= 600, traffic.describe());
   await ours.start();
   // Ours orders again once it knows the leader (and has caught up to apply what it hears).
   const probe = await cluster.broadcastUntilSuccess(ours, { timeoutMs: 60_000, label: 'probe' });
