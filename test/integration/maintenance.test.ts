@@ -1,7 +1,7 @@
 // Maintenance mode end to end over gRPC, on a ledger the Go orderer wrote: the orderer admin enters
 // it with an update that only changes ConsensusType.State; normal traffic is then refused with
 // SERVICE_UNAVAILABLE, only orderer-org writers may update the config, entry/exit may not carry other
-// changes, a consensus-type migration this orderer cannot run is refused; leaving it restores traffic.
+// changes, a consensus-type migration from solo is refused (Kafka to Raft only); leaving it restores traffic.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -130,7 +130,7 @@ describe('maintenance mode over gRPC', () => {
     const tip = await block(client, support().height() - 1);
     assert.equal(tip.status, 200);
 
-    // A consensus-type migration this orderer cannot run afterwards is refused before it is ordered.
+    // A consensus-type migration from solo is refused before it is ordered: Kafka to Raft only.
     const raftMetadata = etcdraft.ConfigMetadata.encode({
       consenters: [
         { host: '127.0.0.1', port: 7051, clientTlsCert: Buffer.from('c'), serverTlsCert: Buffer.from('s') },
@@ -152,7 +152,7 @@ describe('maintenance mode over gRPC', () => {
     assert.equal(migration?.status, 400);
     assert.match(
       migration!.info,
-      /attempted to change consensus type from solo to etcdraft, transition not supported by this orderer: it cannot run the channel as etcdraft/,
+      /attempted to change consensus type from solo to etcdraft, transition not supported: only kafka channels can migrate \(Fabric v2.5 migrates Kafka to Raft only\)/,
     );
 
     // Inside maintenance other changes go through on their own (here: one transaction per block).
