@@ -327,6 +327,12 @@ describe(
         );
         assert.equal(normal.status, 503, `orderer${node.index} in maintenance: ${normal.info}`);
         assert.match(normal.info, /channel mychannel is in maintenance mode/);
+        // Peers and clients no longer read blocks (only /Channel/Orderer/Readers may), as in Fabric.
+        assert.equal(
+          await strictDeliverStatus(node.address, CHANNEL),
+          403,
+          `orderer${node.index}: org1 Deliver`,
+        );
       }
 
       // Refused in maintenance: a migration to anything but etcdraft, invalid etcdraft metadata, and a
