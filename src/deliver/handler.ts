@@ -7,7 +7,7 @@ import { wireStatusOf } from '../status.js';
 import { resolveSeekRange } from './seek.js';
 import { decodeEnvelope } from '../protoutil/envelope.js';
 import { envelopeAsSignedData, type CertificateExpiryCache } from '../msgprocessor/filters.js';
-import { ChannelReaders } from '../policies/types.js';
+import { ChannelOrdererReaders, ChannelReaders } from '../policies/types.js';
 import type { ReceivedEnvelope } from '../consensus/types.js';
 import type { ChannelConfigBundle } from '../channelconfig/types.js';
 import type { BlockReader } from '../ledger/types.js';
@@ -243,21 +243,29 @@ class SessionAccessControl {
     }
     const bundle = this.chain.bundle();
     if (bundle.sequence === this.evaluatedSequence) return;
-    const policy = bundle.policyManager.getPolicy(ChannelReaders);
+    // Fabric's Deliver policy checker (orderer/common/server/server.go): in maintenance mode only
+    // /Channel/Orderer/Readers may read, so peers stop at the backup point of a migration while the
+    // orderer admins (and orderers pulling blocks) go on reading.
+    const maintenance = bundle.orderer?.consensusState === 'MAINTENANCE';
+    const policyName = maintenance ? ChannelOrdererReaders : ChannelReaders;
+    const policy = bundle.policyManager.getPolicy(policyName);
     if (!policy) {
       throw new OrdererError(
         'permission-denied',
-        `policy ${ChannelReaders} is not defined on channel ${bundle.channelId}`,
-        { policy: ChannelReaders, channel: bundle.channelId },
+        `policy ${policyName} is not defined on channel ${bundle.channelId}`,
+        { policy: policyName, channel: bundle.channelId },
       );
     }
     try {
       await policy.evaluateSignedData(envelopeAsSignedData(this.env));
     } catch (err) {
+      const why = maintenance
+        ? ' (the channel is in maintenance mode, where only orderer-org readers may read blocks; retry once ConsensusType.State is STATE_NORMAL again)'
+        : '';
       throw new OrdererError(
         'permission-denied',
-        `access denied by policy ${ChannelReaders} of channel ${bundle.channelId}: ${errorMessage(err)}`,
-        { policy: ChannelReaders, channel: bundle.channelId },
+        `access denied by policy ${policyName} of channel ${bundle.channelId}${why}: ${errorMessage(err)}`,
+        { policy: policyName, channel: bundle.channelId },
         { cause: err },
       );
     }

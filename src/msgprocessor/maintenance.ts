@@ -3,7 +3,7 @@
 // from a config update on an existing channel.
 import { asBuffer, common, etcdraft } from '../protos/index.js';
 import { badRequest, errorMessage, OrdererError, withMessagePrefix } from '../errors.js';
-import { ordererCapabilityFacts } from '../channelconfig/index.js';
+import { etcdraftConfigOf, ordererCapabilityFacts } from '../channelconfig/index.js';
 import { decodeConfigUpdate } from '../channelconfig/index.js';
 import { HeaderType } from '../protoutil/envelope.js';
 import type { ReceivedEnvelope } from '../consensus/types.js';
@@ -13,6 +13,9 @@ import type { Rule } from './filters.js';
 
 /** The consensus types Fabric v2.5 lets a channel migrate to (kafka/solo -> etcdraft). */
 export const FABRIC_MIGRATION_TARGETS: ReadonlySet<string> = new Set(['etcdraft']);
+
+/** The consensus types a channel may migrate from: Kafka (Fabric's documented Kafka to Raft path). */
+export const FABRIC_MIGRATION_SOURCES: ReadonlySet<string> = new Set(['kafka']);
 
 export interface MaintenanceFilterOptions {
   /**
@@ -81,12 +84,13 @@ function inspect(
 ): void {
   if (!configEnvelope.lastUpdate) throw badRequest('updated config does not include a config update');
 
-  let next: OrdererConfig | undefined;
+  let nextBundle: ChannelConfigBundle;
   try {
-    next = deps.createBundle(channelId, configEnvelope.config ?? {}).orderer;
+    nextBundle = deps.createBundle(channelId, configEnvelope.config ?? {});
   } catch (err) {
     throw badRequest(`failed to parse config: ${errorMessage(err)}`, {}, { cause: err });
   }
+  const next = nextBundle.orderer;
   if (!next) {
     throw badRequest('next config is missing orderer group: an orderer channel must keep /Channel/Orderer');
   }
@@ -147,13 +151,39 @@ function inspect(
           `Fabric v2.5 channels can only migrate to ${[...FABRIC_MIGRATION_TARGETS].join(', ')}`,
       );
     }
+    // Fabric's filter lets solo through too, but its documentation supports Kafka to Raft only,
+    // and only a Kafka ledger ends in a block that a new Raft group can start after.
+    if (!FABRIC_MIGRATION_SOURCES.has(current.consensusType)) {
+      throw badRequest(
+        `attempted to change consensus type from ${from.type} to ${to.type}, transition not supported: ` +
+          `only ${[...FABRIC_MIGRATION_SOURCES].join(', ')} channels can migrate (Fabric v2.5 migrates Kafka to Raft only); ` +
+          `leave maintenance mode with ConsensusType.Type ${from.type}`,
+      );
+    }
     if (next.consensusType === 'etcdraft') {
+      if (next.consensusMetadata.length === 0) {
+        throw badRequest(
+          `attempted to change consensus type from ${from.type} to ${to.type} with empty ConsensusType.Metadata: ` +
+            'set it to the etcdraft ConfigMetadata (the consenters with their host, port and TLS certificates, and the Raft options) in the same update',
+        );
+      }
       try {
         etcdraft.ConfigMetadata.decode(next.consensusMetadata);
       } catch (err) {
         throw badRequest(
           `failed to unmarshal etcdraft metadata configuration: ${errorMessage(err)}: ` +
             'ConsensusType.Metadata must be an etcdraft.ConfigMetadata (consenters and options)',
+        );
+      }
+      // Fabric only unmarshals here and its etcdraft consenter refuses bad metadata when the
+      // orderers restart, with every orderer of the channel down; refused before it is ordered.
+      try {
+        etcdraftConfigOf(next, nextBundle.mspManager);
+      } catch (err) {
+        throw badRequest(
+          `invalid etcdraft metadata for the migration from ${from.type}: ${errorMessage(err)}`,
+          {},
+          { cause: err },
         );
       }
     }

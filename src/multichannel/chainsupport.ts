@@ -93,6 +93,8 @@ export class ChainSupport implements ConsenterSupport {
   private readonly writer: BlockWriter;
   private chainInstance: Chain | undefined;
   private attachedConsenter: Consenter | undefined;
+  /** The consensus type of the config the running chain was made for. */
+  private attachedConsensusType: string | undefined;
 
   constructor(
     options: ChainSupportOptions,
@@ -141,6 +143,7 @@ export class ChainSupport implements ConsenterSupport {
   /** Creates the chain with the consenter named by the channel config; call start() after. */
   attachConsenter(consenter: Consenter, metadata: Buffer | undefined, join?: ChannelJoin): Chain {
     this.attachedConsenter = consenter;
+    this.attachedConsensusType = this.currentBundle.orderer?.consensusType;
     this.chainInstance = consenter.handleChain(this, metadata, join);
     return this.chainInstance;
   }
@@ -160,6 +163,7 @@ export class ChainSupport implements ConsenterSupport {
    */
   private async proposeConfigUpdate(update: ReceivedEnvelope): Promise<common.IConfigEnvelope> {
     const current = this.currentBundle;
+    this.ensureNotAwaitingRestart(current);
     const result = await this.deps.resources.proposeConfigUpdate(current, update);
     if (this.attachedConsenter && current.orderer) {
       const next = this.deps.resources.createBundle(this.channelId, result.config ?? {});
@@ -175,6 +179,23 @@ export class ChainSupport implements ConsenterSupport {
       }
     }
     return result;
+  }
+
+  /**
+   * After the config block of a consensus-type migration the chain still runs the old consenter
+   * until the orderer restarts. Fabric orders further config updates then and calls the outcome
+   * undefined (the new consenter would start on a block the old one wrote); they are refused here.
+   */
+  private ensureNotAwaitingRestart(current: ChannelConfigBundle): void {
+    const configured = current.orderer?.consensusType;
+    const running = this.attachedConsensusType;
+    if (running === undefined || configured === undefined || configured === running) return;
+    throw unavailable(
+      `channel ${this.channelId} changed its consensus type from ${running} to ${configured} (config block ${this.lastConfigBlockNumber()}) ` +
+        `and still runs ${running} until this orderer restarts: restart every orderer of the channel, wait for the ${configured} chain to elect a leader, ` +
+        'then send the update (for a migration, leave maintenance mode only after the restart)',
+      { channel: this.channelId, running, configured },
+    );
   }
 
   /** The consenter of this channel (validates consensus metadata of channels it creates). */
@@ -290,10 +311,22 @@ export class ChainSupport implements ConsenterSupport {
         await this.validateConfigEnvelope(configEnvelope, Number(block.header!.number));
         const bundle = this.deps.resources.createBundle(this.channelId, configEnvelope.config ?? {});
         const previous = this.currentBundle;
+        const fromType = previous.orderer?.consensusType;
+        const toType = bundle.orderer?.consensusType;
+        // Fabric's WriteConfigBlock: the block that changes the consensus type (in maintenance
+        // mode) carries no consenter metadata, so the consenter that runs the channel after the
+        // restart sees where the old consenter's history ends (etcdraft starts a new Raft group).
+        const migrating = fromType !== undefined && toType !== undefined && fromType !== toType;
+        if (migrating)
+          this.deps.logger.info(
+            { block: Number(block.header!.number), from: fromType, to: toType },
+            'consensus-type migration: the config block changing the consensus type is written without consenter metadata; restart the orderer to run the channel as ' +
+              toType,
+          );
         this.currentBundle = bundle;
         this.deps.onConfigApplied?.(bundle);
         try {
-          await this.writer.writeConfigBlock(block, consenterMetadata);
+          await this.writer.writeConfigBlock(block, migrating ? undefined : consenterMetadata);
         } catch (err) {
           // The block is not in the ledger (a full disk, say): the channel keeps its config, so a
           // retry of the same config block validates against the same sequence again.

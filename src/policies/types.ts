@@ -33,6 +33,7 @@ export interface PolicyManager {
 
 /** Well-known policy paths (Fabric policies.ChannelReaders etc.). */
 export const ChannelReaders = '/Channel/Readers';
+export const ChannelOrdererReaders = '/Channel/Orderer/Readers';
 export const ChannelWriters = '/Channel/Writers';
 export const ChannelOrdererWriters = '/Channel/Orderer/Writers';
 export const BlockValidation = '/Channel/Orderer/BlockValidation';

@@ -501,9 +501,9 @@ async function startResources(
   const consenters = new Map<string, ConsenterRegistration>([
     ['solo', { consenter: solo, logger: named(LOGGER_NAMES.solo) }],
     ['kafka', { consenter: kafka, logger: named(LOGGER_NAMES.kafka) }],
-    // A channel migrated from solo or Kafka would need Fabric's fresh Raft start on its last
-    // block, which this consenter does not do yet: such migrations stay refused.
-    ['etcdraft', { consenter: etcdraft, logger: named(LOGGER_NAMES.etcdraft), migrationTarget: false }],
+    // Also the target of a Kafka channel's migration (maintenance mode, ConsensusType.Type kafka ->
+    // etcdraft, restart): the consenter starts a new Raft group on the last Kafka block.
+    ['etcdraft', { consenter: etcdraft, logger: named(LOGGER_NAMES.etcdraft) }],
   ]);
 
   // Mutual TLS trusts the TLS CAs of every channel's orgs too (Fabric's updateTrustedRoots); set

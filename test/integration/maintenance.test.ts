@@ -1,7 +1,8 @@
 // Maintenance mode end to end over gRPC, on a ledger the Go orderer wrote: the orderer admin enters
 // it with an update that only changes ConsensusType.State; normal traffic is then refused with
-// SERVICE_UNAVAILABLE, only orderer-org writers may update the config, entry/exit may not carry other
-// changes, a consensus-type migration this orderer cannot run is refused; leaving it restores traffic.
+// SERVICE_UNAVAILABLE, only orderer-org readers may read blocks and only orderer-org writers may update
+// the config, entry/exit may not carry other changes, a consensus-type migration from solo is refused
+// (Kafka to Raft only); leaving it restores traffic.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -26,9 +27,14 @@ const org1Admin = loadIdentity('org1Admin');
 const org1User = loadIdentity('org1User');
 const ordererAdmin = loadIdentity('ordererAdmin');
 
-async function block(client: ReturnType<typeof atomicBroadcastClient>, number: number) {
+/** Block `number` read by the orderer admin (in maintenance mode only orderer-org readers may read). */
+async function block(
+  client: ReturnType<typeof atomicBroadcastClient>,
+  number: number,
+  reader = ordererAdmin,
+) {
   const seek = { type: HeaderType.DELIVER_SEEK_INFO, channelId: CHANNEL, data: seekInfo(number, number) };
-  const { status, blocks } = await deliverOnce(client, signedEnvelope(org1User, seek));
+  const { status, blocks } = await deliverOnce(client, signedEnvelope(reader, seek));
   return { status, blocks: blocks.map((bytes) => common.Block.decode(bytes)) };
 }
 
@@ -126,11 +132,14 @@ describe('maintenance mode over gRPC', () => {
     assert.equal(fromOrg1?.status, 403);
     assert.match(fromOrg1!.info, /access denied by policy \/Channel\/Orderer\/Writers/);
 
-    // Blocks can still be read.
+    // Blocks can still be read by the orderer org (/Channel/Orderer/Readers), not by peers and
+    // clients of the application orgs (/Channel/Readers), as in Fabric.
     const tip = await block(client, support().height() - 1);
     assert.equal(tip.status, 200);
+    const peerRead = await block(client, support().height() - 1, org1User);
+    assert.equal(peerRead.status, 403);
 
-    // A consensus-type migration this orderer cannot run afterwards is refused before it is ordered.
+    // A consensus-type migration from solo is refused before it is ordered: Kafka to Raft only.
     const raftMetadata = etcdraft.ConfigMetadata.encode({
       consenters: [
         { host: '127.0.0.1', port: 7051, clientTlsCert: Buffer.from('c'), serverTlsCert: Buffer.from('s') },
@@ -152,7 +161,7 @@ describe('maintenance mode over gRPC', () => {
     assert.equal(migration?.status, 400);
     assert.match(
       migration!.info,
-      /attempted to change consensus type from solo to etcdraft, transition not supported by this orderer: it cannot run the channel as etcdraft/,
+      /attempted to change consensus type from solo to etcdraft, transition not supported: only kafka channels can migrate \(Fabric v2.5 migrates Kafka to Raft only\)/,
     );
 
     // Inside maintenance other changes go through on their own (here: one transaction per block).
@@ -197,7 +206,7 @@ describe('maintenance mode over gRPC', () => {
       ]),
       [{ status: 200, info: '' }],
     );
-    const delivered = await block(client, number);
+    const delivered = await block(client, number, org1User);
     assert.equal(delivered.status, 200);
     assert.deepEqual(envelopeTypeAndTxIds(delivered.blocks[0]!).txIds, ['after-maintenance']);
   });

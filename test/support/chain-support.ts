@@ -21,6 +21,8 @@ export interface ChainSupportSetup {
   wrapStore?: (store: MemoryBlockStore) => BlockStore;
   onBlockCommitted?: ChainSupportDeps['onBlockCommitted'];
   onConfigApplied?: ChainSupportDeps['onConfigApplied'];
+  /** Consensus types the maintenance filter lets the channel migrate to (none by default). */
+  migrationTargets?: ReadonlySet<string>;
 }
 
 export interface ChainSupportFixture {
@@ -44,7 +46,12 @@ export async function buildChainSupport(
   const resources = channelResources();
   const clock = new ManualClock();
   const support = new ChainSupport(
-    { channelId, isSystemChannel: false, noExpirationChecks: true },
+    {
+      channelId,
+      isSystemChannel: false,
+      noExpirationChecks: true,
+      ...(setup.migrationTargets ? { migrationTargets: setup.migrationTargets } : {}),
+    },
     {
       store: setup.wrapStore ? setup.wrapStore(store) : store,
       signer: setup.signer ?? ({ mspId: 'OrdererMSP' } as SigningIdentity),

@@ -44,8 +44,11 @@ export interface KafkaOrdererProcess {
   kill(): Promise<void>;
   /** SIGTERM, then SIGKILL after 10 s. */
   stop(): Promise<void>;
-  /** Starts the process again on the same ledger and ports (after kill or stop). */
-  restart(): Promise<void>;
+  /**
+   * Starts the process again on the same ledger and ports (after kill or stop), with `env` added to
+   * its ORDERER_* settings from then on (e.g. the cluster listener a migration to etcdraft needs).
+   */
+  restart(env?: Record<string, string>): Promise<void>;
   /** Log records (parsed JSON lines) whose msg is `msg`, from output. */
   logs(msg: string): Record<string, unknown>[];
 }
@@ -162,8 +165,9 @@ export async function startKafkaOrdererProcess(
     running: () => child !== undefined,
     kill: () => signalAndWait('SIGKILL'),
     stop: () => signalAndWait('SIGTERM'),
-    async restart() {
+    async restart(extra?: Record<string, string>) {
       await signalAndWait('SIGTERM');
+      if (extra) env = { ...env, ...extra };
       await start();
     },
     logs(msg: string) {

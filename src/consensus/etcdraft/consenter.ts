@@ -195,12 +195,16 @@ export class EtcdraftConsenter implements Consenter {
     // Fabric's joinAsFollower: the ledger is brought up to the join block first, member or not.
     if (join && support.height() <= join.number) return this.followerChain(support, join);
     const config = this.configOf(support.bundle(), channelId);
+    // Fabric's isMigration: a channel with blocks whose last block carries no consenter metadata
+    // ends with the config block of a consensus-type migration (written without metadata, see
+    // ChainSupport.writeConfigBlock). Its Raft IDs are assigned 1..n in consenter order, as at
+    // genesis, and every consenter bootstraps a new Raft group on that block instead of joining.
+    const migration = !metadata?.length && support.height() > 1;
     const blockMetadata = readBlockMetadata(metadata, config.consenters);
-    if (blockMetadata.consenterIds.length === 0 && support.height() > 1)
-      throw badRequest(
-        `channel ${channelId} has blocks but its last block carries no etcdraft metadata: it was ` +
-          'migrated from another consensus type, which this orderer cannot continue yet',
-        { channel: channelId },
+    if (migration)
+      support.logger.info(
+        { channel: channelId, height: support.height(), consenterIds: blockMetadata.consenterIds },
+        'consensus-type migration detected: starting a new Raft group on the existing channel',
       );
     const members = clusterMembers(blockMetadata, config.consenters);
     const self = members.find((member) => this.isOwnCertificate(member.serverTlsCert));
@@ -236,8 +240,9 @@ export class EtcdraftConsenter implements Consenter {
         walDir: this.options.walDir,
         snapDir: this.options.snapDir,
         // Fabric's isJoin: a node with no Raft state for a channel past its genesis block waits
-        // for the leader instead of bootstrapping the log.
-        join: support.height() > 1,
+        // for the leader instead of bootstrapping the log; after a migration (MigrationInit) every
+        // consenter bootstraps it.
+        join: support.height() > 1 && !migration,
         consenterEndpoints: new Map(members.map((m) => [m.id, `${m.host}:${m.port}`])),
         ...(this.options.evictionSuspicionMs !== undefined
           ? { evictionSuspicionMs: this.options.evictionSuspicionMs }

@@ -11,7 +11,7 @@ import { readConfigBlock } from '../../../src/channelconfig/index.js';
 import { DeliverHandler, type DeliverChain } from '../../../src/deliver/index.js';
 import type { BlockReader } from '../../../src/ledger/types.js';
 import { CertificateExpiryCache } from '../../../src/msgprocessor/filters.js';
-import { common } from '../../../src/protos/index.js';
+import { common, orderer } from '../../../src/protos/index.js';
 import { channelResources } from '../../../src/server/orderer.js';
 import {
   FIXTURES,
@@ -29,7 +29,7 @@ const org1User = loadIdentity('org1User');
 const HEIGHT = 5;
 
 /** A ledger of HEIGHT blocks (each the genesis bytes) that records every read. */
-function setup() {
+function setup(channelBundle = bundle) {
   const reads: number[] = [];
   const reader: BlockReader = {
     channelId,
@@ -42,7 +42,7 @@ function setup() {
   };
   const chain: DeliverChain = {
     reader,
-    bundle: () => bundle,
+    bundle: () => channelBundle,
     errored: () => undefined,
     onStatusChange: () => () => {},
   };
@@ -121,4 +121,36 @@ test('deliver handler: a timestamp outside any date is BAD_REQUEST with a messag
       /^envelope timestamp -?\d+s 0ns since the epoch \(outside any date\) is more than 900s apart from current server time .*synchronize the client's clock/,
     );
   }
+});
+
+test('deliver handler: in maintenance mode only /Channel/Orderer/Readers may read (Fabric blocks peers there)', async () => {
+  const config = common.Config.decode(common.Config.encode(configEnvelope.config!).finish());
+  const value = config.channelGroup!.groups!.Orderer!.values!.ConsensusType!;
+  const consensus = orderer.ConsensusType.decode(value.value!);
+  consensus.state = orderer.ConsensusType.State.STATE_MAINTENANCE;
+  value.value = orderer.ConsensusType.encode(consensus).finish();
+  const maintenance = channelResources().createBundle(channelId, config);
+  const statuses: Record<string, number> = {};
+  for (const [name, reader] of [
+    ['org1User', org1User],
+    ['ordererAdmin', loadIdentity('ordererAdmin')],
+  ] as const) {
+    const { handler, lines } = setup(maintenance);
+    statuses[name] = await handler.handle(
+      signedEnvelope(reader, {
+        type: HeaderType.DELIVER_SEEK_INFO,
+        channelId,
+        data: seekInfo(0, 0, 'block'),
+      }),
+      { signal: new AbortController().signal, sendBlock: () => Promise.resolve() },
+    );
+    if (name === 'org1User') {
+      const logged = lines.find((line) => line.msg === 'deliver request ended with an error');
+      assert.match(
+        String(logged?.err),
+        /access denied by policy \/Channel\/Orderer\/Readers of channel appsolo \(the channel is in maintenance mode, where only orderer-org readers may read blocks/,
+      );
+    }
+  }
+  assert.deepEqual(statuses, { org1User: common.Status.FORBIDDEN, ordererAdmin: common.Status.SUCCESS });
 });

@@ -1,6 +1,8 @@
 // The maintenance filter's transition rules (Fabric's maintenancefilter.go), table-driven over the
 // golden mychannel config with real bundles (real MSPs and policies).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { asBuffer, common, etcdraft, orderer } from '../../../src/protos/index.js';
 import { OrdererError } from '../../../src/errors.js';
@@ -10,6 +12,7 @@ import { maintenanceFilter } from '../../../src/msgprocessor/index.js';
 import type { ChannelConfigBundle } from '../../../src/channelconfig/index.js';
 import type { ReceivedEnvelope } from '../../../src/consensus/types.js';
 import { configEnvelopeOfBlock } from '../../support/configtx-fixtures.js';
+import { CRYPTO } from '../../support/fabric-clients.js';
 
 const CHANNEL = 'mychannel';
 const resources = channelResources();
@@ -141,11 +144,34 @@ async function apply(
   }
 }
 
-const raftMetadata = etcdraft.ConfigMetadata.encode({
-  consenters: [
-    { host: '127.0.0.1', port: 7051, clientTlsCert: Buffer.from('x'), serverTlsCert: Buffer.from('x') },
-  ],
-}).finish();
+const tlsCert = (i: number) =>
+  readFileSync(
+    join(CRYPTO, `ordererOrganizations/example.com/orderers/orderer${i}.example.com/tls/server.crt`),
+  );
+
+/** Valid etcdraft metadata: orderer0..2 with their TLS certificates (issued by the OrdererMSP TLS CA). */
+function raftMetadataWith(edit: (metadata: etcdraft.IConfigMetadata) => void = () => {}): Uint8Array {
+  const metadata: etcdraft.IConfigMetadata = {
+    consenters: [0, 1, 2].map((i) => ({
+      host: '127.0.0.1',
+      port: 7051 + i,
+      clientTlsCert: tlsCert(i),
+      serverTlsCert: tlsCert(i),
+    })),
+    options: {
+      tickInterval: '500ms',
+      electionTick: 10,
+      heartbeatTick: 1,
+      maxInflightBlocks: 5,
+      snapshotIntervalSize: 16 * 1024 * 1024,
+    },
+  };
+  edit(metadata);
+  return etcdraft.ConfigMetadata.encode(metadata).finish();
+}
+
+const raftMetadata = raftMetadataWith();
+const KAFKA_MAINTENANCE: ConfigChange = { type: 'kafka', state: 'MAINTENANCE' };
 
 interface Case {
   name: string;
@@ -227,10 +253,11 @@ const cases: Case[] = [
   },
   {
     name: 'entering maintenance and changing the type at once',
+    current: { type: 'kafka' },
     next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: raftMetadata },
     migrationTargets: ['etcdraft'],
     error:
-      /attempted to change ConsensusType.Type from solo to etcdraft, but ConsensusType.State is changing from STATE_NORMAL to STATE_MAINTENANCE: enter maintenance mode first/,
+      /attempted to change ConsensusType.Type from kafka to etcdraft, but ConsensusType.State is changing from STATE_NORMAL to STATE_MAINTENANCE: enter maintenance mode first/,
   },
   {
     name: 'entering maintenance and changing the metadata at once',
@@ -239,18 +266,28 @@ const cases: Case[] = [
   },
   {
     name: 'a type change outside maintenance mode',
+    current: { type: 'kafka' },
     next: { type: 'etcdraft', metadata: raftMetadata },
     migrationTargets: ['etcdraft'],
     error:
-      /attempted to change consensus type from solo to etcdraft, but current config ConsensusType.State is not in maintenance mode: first submit an update that only sets ConsensusType.State to STATE_MAINTENANCE/,
+      /attempted to change consensus type from kafka to etcdraft, but current config ConsensusType.State is not in maintenance mode: first submit an update that only sets ConsensusType.State to STATE_MAINTENANCE/,
   },
   {
     name: 'a type change that also leaves maintenance mode',
-    current: { state: 'MAINTENANCE' },
+    current: KAFKA_MAINTENANCE,
     next: { state: 'NORMAL', type: 'etcdraft', metadata: raftMetadata },
     migrationTargets: ['etcdraft'],
     error:
-      /attempted to change ConsensusType.Type from solo to etcdraft, but ConsensusType.State is changing from STATE_MAINTENANCE to STATE_NORMAL/,
+      /attempted to change ConsensusType.Type from kafka to etcdraft, but ConsensusType.State is changing from STATE_MAINTENANCE to STATE_NORMAL/,
+  },
+  {
+    name: 'a type change in maintenance mode whose next config leaves it (state and type in one update)',
+    current: KAFKA_MAINTENANCE,
+    next: { state: 'NORMAL', type: 'etcdraft', metadata: raftMetadata },
+    update: { ordererValues: ['ConsensusType'] },
+    migrationTargets: ['etcdraft'],
+    error:
+      /but ConsensusType.State is changing from STATE_MAINTENANCE to STATE_NORMAL: enter maintenance mode first, change the type in a separate update, then leave it/,
   },
   {
     name: 'a migration to kafka (not a Fabric v2.5 target)',
@@ -260,24 +297,132 @@ const cases: Case[] = [
     error: /from solo to kafka, transition not supported: Fabric v2.5 channels can only migrate to etcdraft/,
   },
   {
-    name: 'a migration to etcdraft on an orderer without an etcdraft consenter',
-    current: { state: 'MAINTENANCE' },
-    next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: raftMetadata },
+    name: 'a migration from etcdraft back to kafka',
+    current: { type: 'etcdraft', metadata: raftMetadata, state: 'MAINTENANCE' },
+    next: { state: 'MAINTENANCE', type: 'kafka', metadata: Buffer.alloc(0) },
+    migrationTargets: ['etcdraft'],
     error:
-      /from solo to etcdraft, transition not supported by this orderer: it cannot run the channel as etcdraft after the migration \(migration targets available here: none\)/,
+      /from etcdraft to kafka, transition not supported: Fabric v2.5 channels can only migrate to etcdraft/,
   },
   {
-    name: 'a migration to etcdraft where an etcdraft consenter runs',
+    name: 'a migration from solo to etcdraft (Fabric supports Kafka to Raft only)',
     current: { state: 'MAINTENANCE' },
+    next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: raftMetadata },
+    migrationTargets: ['etcdraft'],
+    error:
+      /attempted to change consensus type from solo to etcdraft, transition not supported: only kafka channels can migrate \(Fabric v2.5 migrates Kafka to Raft only\); leave maintenance mode with ConsensusType.Type solo/,
+  },
+  {
+    name: 'a migration to etcdraft on an orderer without an etcdraft consenter',
+    current: KAFKA_MAINTENANCE,
+    next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: raftMetadata },
+    error:
+      /from kafka to etcdraft, transition not supported by this orderer: it cannot run the channel as etcdraft after the migration \(migration targets available here: none\)/,
+  },
+  {
+    name: 'a migration from kafka to etcdraft where an etcdraft consenter runs',
+    current: KAFKA_MAINTENANCE,
     next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: raftMetadata },
     migrationTargets: ['etcdraft'],
   },
   {
     name: 'a migration to etcdraft with metadata that is not etcdraft ConfigMetadata',
-    current: { state: 'MAINTENANCE' },
+    current: KAFKA_MAINTENANCE,
     next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: Buffer.from([0xff, 0xff, 0xff]) },
     migrationTargets: ['etcdraft'],
     error: /failed to unmarshal etcdraft metadata configuration/,
+  },
+  {
+    name: 'a migration to etcdraft with empty metadata (no consenters)',
+    current: KAFKA_MAINTENANCE,
+    next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: Buffer.alloc(0) },
+    migrationTargets: ['etcdraft'],
+    error:
+      /attempted to change consensus type from kafka to etcdraft with empty ConsensusType.Metadata: set it to the etcdraft ConfigMetadata \(the consenters/,
+  },
+  {
+    name: 'a migration to etcdraft with options but no consenters',
+    current: KAFKA_MAINTENANCE,
+    next: {
+      state: 'MAINTENANCE',
+      type: 'etcdraft',
+      metadata: raftMetadataWith((m) => {
+        m.consenters = [];
+      }),
+    },
+    migrationTargets: ['etcdraft'],
+    error:
+      /invalid etcdraft metadata for the migration from kafka: empty consenter set: the etcdraft ConfigMetadata must list at least one consenter/,
+  },
+  {
+    name: 'a migration to etcdraft without Raft options',
+    current: KAFKA_MAINTENANCE,
+    next: {
+      state: 'MAINTENANCE',
+      type: 'etcdraft',
+      metadata: raftMetadataWith((m) => {
+        delete m.options;
+      }),
+    },
+    migrationTargets: ['etcdraft'],
+    error: /invalid etcdraft metadata for the migration from kafka: nil Raft config metadata options/,
+  },
+  {
+    name: 'a migration to etcdraft with ElectionTick not above HeartbeatTick',
+    current: KAFKA_MAINTENANCE,
+    next: {
+      state: 'MAINTENANCE',
+      type: 'etcdraft',
+      metadata: raftMetadataWith((m) => {
+        m.options!.electionTick = 1;
+      }),
+    },
+    migrationTargets: ['etcdraft'],
+    error:
+      /invalid etcdraft metadata for the migration from kafka: ElectionTick \(1\) must be greater than HeartbeatTick \(1\)/,
+  },
+  {
+    name: 'a migration to etcdraft whose consenter certificate is not a certificate',
+    current: KAFKA_MAINTENANCE,
+    next: {
+      state: 'MAINTENANCE',
+      type: 'etcdraft',
+      metadata: raftMetadataWith((m) => {
+        m.consenters![1]!.clientTlsCert = Buffer.from('not a certificate');
+      }),
+    },
+    migrationTargets: ['etcdraft'],
+    error:
+      /invalid etcdraft metadata for the migration from kafka: consenter 127.0.0.1:7052 has invalid certificate/,
+  },
+  {
+    name: 'a migration to etcdraft whose consenter certificate was not issued by an orderer TLS CA',
+    current: KAFKA_MAINTENANCE,
+    next: {
+      state: 'MAINTENANCE',
+      type: 'etcdraft',
+      metadata: raftMetadataWith((m) => {
+        m.consenters![2]!.serverTlsCert = readFileSync(
+          join(CRYPTO, 'peerOrganizations/org1.example.com/peers/peer0.org1.example.com/tls/server.crt'),
+        );
+      }),
+    },
+    migrationTargets: ['etcdraft'],
+    error:
+      /invalid etcdraft metadata for the migration from kafka: consenter 127.0.0.1:7053 has invalid certificate: verifying tls server cert/,
+  },
+  {
+    name: 'a migration to etcdraft that names a consenter twice',
+    current: KAFKA_MAINTENANCE,
+    next: {
+      state: 'MAINTENANCE',
+      type: 'etcdraft',
+      metadata: raftMetadataWith((m) => {
+        m.consenters!.push({ ...m.consenters![0]!, port: 7060 });
+      }),
+    },
+    migrationTargets: ['etcdraft'],
+    error: /invalid etcdraft metadata for the migration from kafka: duplicate consenter 127.0.0.1:7060/,
   },
   {
     name: 'entering maintenance without the ConsensusTypeMigration capability (Orderer V1_1)',

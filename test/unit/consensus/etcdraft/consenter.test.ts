@@ -126,6 +126,33 @@ test('the Raft ID comes from the block metadata at the position of the own conse
   }
 });
 
+test('after a migration (blocks, but no consenter metadata on the last one) the chain bootstraps a new Raft group', async () => {
+  const dirs = tempDirs();
+  try {
+    const bundle = bundleWith();
+    const { consenter } = consenterAs(serverCert(1), dirs);
+    // Fabric's ReadBlockMetadata on empty metadata: IDs 1..n in consenter order, next ID n+1; and
+    // MigrationInit: not a join, so every consenter bootstraps the peers' log itself.
+    const migrated = raftChainOf(consenter.handleChain(supportFor(bundle, 9), undefined));
+    assert.equal(migrated.raftId, 2);
+    assert.deepEqual(migrated.membership().metadata, {
+      consenterIds: [1, 2, 3],
+      nextConsenterId: 4,
+      raftIndex: 0,
+    });
+    const options = (migrated as unknown as { options: { join?: boolean } }).options;
+    assert.equal(options.join, false, 'a migrated channel is not joined: its consenters bootstrap Raft');
+    await migrated.halt();
+    // With etcdraft metadata on the last block, a node without Raft state past genesis joins.
+    const metadata = encodeBlockMetadata({ consenterIds: [1, 2, 3], nextConsenterId: 4, raftIndex: 9 });
+    const joined = raftChainOf(consenter.handleChain(supportFor(bundle, 9), metadata));
+    assert.equal((joined as unknown as { options: { join?: boolean } }).options.join, true);
+    await joined.halt();
+  } finally {
+    rmSync(dirs.root, { recursive: true, force: true });
+  }
+});
+
 test('a chain is refused, saying why, to a node that is not a consenter or has no TLS identity', () => {
   const dirs = tempDirs();
   try {

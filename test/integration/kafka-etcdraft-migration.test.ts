@@ -1,0 +1,513 @@
+// Kafka to Raft migration as Fabric v2.5 documents it (docs/source/kafka_raft_migration.md), on three
+// of our orderer processes and a real Kafka broker: a system channel and mychannel with ordered
+// history on Kafka; ConsensusType.State -> STATE_MAINTENANCE on every channel (system channel first);
+// ConsensusType.Type -> etcdraft with etcdraft ConfigMetadata (the three orderers with their TLS
+// certificates) still in maintenance; every orderer stopped, then the broker; every orderer started
+// again with a cluster listener; STATE_NORMAL again, then new envelopes ordered by Raft.
+// Every node then holds one chain per channel: the Kafka blocks and the Raft blocks verify as one hash
+// chain (previous hash, data hash, orderer signatures under BlockValidation), every acknowledged
+// envelope is in it exactly once, the block that changed the type carries no consenter metadata, and
+// the first Raft block carries the etcdraft BlockMetadata Fabric writes after a migration (IDs 1..3 in
+// consenter order, next ID 4). The steps Fabric refuses are refused on the way, saying why.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { asBuffer, common, etcdraft, orderer } from '../../src/protos/index.js';
+import { readConfigBlock } from '../../src/channelconfig/index.js';
+import { blockHeaderHash, consenterMetadataOf, lastConfigIndexOf } from '../../src/protoutil/block.js';
+import { decodeKafkaMetadata } from '../../src/consensus/kafka/index.js';
+import {
+  CRYPTO,
+  atomicBroadcastClient,
+  broadcastAll,
+  loadIdentity,
+  signedEnvelope,
+  type ClientIdentity,
+} from '../support/fabric-clients.js';
+import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
+import { createMyChannel, kafkaTestsSkipReason, waitFor } from '../support/kafka-cluster.js';
+import {
+  healthz,
+  kafkaGenesisBlock,
+  startKafkaOrdererProcess,
+  strictDeliverStatus,
+  type KafkaOrdererProcess,
+} from '../support/kafka-processes.js';
+import { configUpdateEnvelope, consensusType, ordererValues } from '../support/config-update.js';
+import { freePort } from '../support/orderer-process.js';
+import { readChain, txIdsOfBlock, verifyChain } from '../support/process-load.js';
+
+const skip = kafkaTestsSkipReason();
+if (skip) console.log(`# skipping the Kafka to etcdraft migration test: ${skip}`);
+
+const SYSTEM = 'system-channel';
+const CHANNEL = 'mychannel';
+const CHANNELS = [SYSTEM, CHANNEL];
+const MAINTENANCE = orderer.ConsensusType.State.STATE_MAINTENANCE;
+const NORMAL = orderer.ConsensusType.State.STATE_NORMAL;
+const ordererAdmin = loadIdentity('ordererAdmin');
+const org1User = loadIdentity('org1User');
+const tlsFile = (index: number, name: string) =>
+  join(CRYPTO, `ordererOrganizations/example.com/orderers/orderer${index}.example.com/tls/${name}`);
+
+/** Every block of a channel as one node serves it, as received (ordererAdmin reads both channels). */
+async function chainOf(node: KafkaOrdererProcess, channelId: string, reader: ClientIdentity = ordererAdmin) {
+  const client = atomicBroadcastClient(node.address);
+  try {
+    const result = await readChain(client, reader, channelId);
+    if (result.status !== 200)
+      throw new Error(`orderer${node.index}: Deliver of ${channelId} answered ${result.status}`);
+    return result.blockBytes;
+  } finally {
+    client.close();
+  }
+}
+
+function configOf(blockBytes: Buffer): common.IConfig {
+  return readConfigBlock(common.Block.decode(blockBytes)).configEnvelope.config!;
+}
+
+/** The channel's current config as node 0 serves it (its last config block). */
+async function currentConfig(nodes: KafkaOrdererProcess[], channelId: string) {
+  const blocks = await chainOf(nodes[0]!, channelId);
+  const last = common.Block.decode(blocks.at(-1)!);
+  return configOf(blocks[lastConfigIndexOf(last)]!);
+}
+
+function consensusTypeOf(config: common.IConfig): orderer.ConsensusType {
+  return orderer.ConsensusType.decode(
+    asBuffer(config.channelGroup!.groups!.Orderer!.values!.ConsensusType!.value),
+  );
+}
+
+/** One Broadcast to a node: its status and info. */
+async function send(node: KafkaOrdererProcess, envelope: Buffer) {
+  const client = atomicBroadcastClient(node.address);
+  try {
+    const [response] = await broadcastAll(client, [envelope], 30_000);
+    return response!;
+  } finally {
+    client.close();
+  }
+}
+
+/** A ConsensusType config update of `channelId` signed by the orderer admin. */
+async function consensusUpdate(
+  nodes: KafkaOrdererProcess[],
+  channelId: string,
+  change: Partial<orderer.IConsensusType>,
+): Promise<Buffer> {
+  const config = await currentConfig(nodes, channelId);
+  return configUpdateEnvelope(
+    channelId,
+    ordererValues(channelId, config, { ConsensusType: consensusType(config, change) }),
+    [ordererAdmin],
+  );
+}
+
+/** Applies a ConsensusType change, retrying while the orderer is unavailable (no Raft leader yet). */
+async function applyConsensusChange(
+  nodes: KafkaOrdererProcess[],
+  channelId: string,
+  change: Partial<orderer.IConsensusType>,
+  expect: (type: orderer.ConsensusType) => boolean,
+): Promise<void> {
+  const heights = await Promise.all(nodes.map(async (n) => (await chainOf(n, channelId)).length));
+  let last: { status: number; info: string } | undefined;
+  await waitFor(
+    () => `the update of ${channelId} accepted (last answer ${JSON.stringify(last)})`,
+    async () => {
+      last = await send(nodes[0]!, await consensusUpdate(nodes, channelId, change)).catch((err: Error) => ({
+        status: 0,
+        info: err.message,
+      }));
+      if (last.status === 400) throw new Error(`update of ${channelId} refused: ${last.info}`);
+      return last.status === 200;
+    },
+    90_000,
+    500,
+  );
+  // Every node writes the config block and applies it.
+  await Promise.all(
+    nodes.map((node, i) =>
+      waitFor(
+        () => `orderer${node.index} applying the update of ${channelId}`,
+        async () => {
+          const blocks = await chainOf(node, channelId);
+          return blocks.length > heights[i]! && expect(consensusTypeOf(configOf(blocks.at(-1)!)));
+        },
+        60_000,
+        250,
+      ),
+    ),
+  );
+}
+
+/** Sends `count` envelopes on one stream to a node; returns the tx IDs answered SUCCESS, failing on any other. */
+async function orderOn(node: KafkaOrdererProcess, prefix: string, count: number): Promise<string[]> {
+  const txIds = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  const client = atomicBroadcastClient(node.address);
+  try {
+    const responses = await broadcastAll(
+      client,
+      txIds.map((txId) => signedEnvelope(org1User, { channelId: CHANNEL, txId })),
+      60_000,
+    );
+    const refused = responses.find((r) => r.status !== 200);
+    assert.equal(refused, undefined, `orderer${node.index}: ${JSON.stringify(refused)}`);
+    return txIds;
+  } finally {
+    client.close();
+  }
+}
+
+/** Waits until every node's chain of mychannel holds every one of `txIds`; returns the chains. */
+async function chainsHolding(nodes: KafkaOrdererProcess[], txIds: string[]): Promise<Buffer[][]> {
+  let chains: Buffer[][] = [];
+  await waitFor(
+    () =>
+      `every chain of ${CHANNEL} holding all ${txIds.length} envelopes (heights ${chains.map((c) => c.length).join(', ')})`,
+    async () => {
+      chains = await Promise.all(nodes.map((n) => chainOf(n, CHANNEL)));
+      const wanted = new Set(txIds);
+      return (
+        chains.every((chain) => {
+          const held = new Set(chain.flatMap((b) => txIdsOfBlock(b)));
+          return [...wanted].every((id) => held.has(id));
+        }) && chains.every((c) => c.length === chains[0]!.length)
+      );
+    },
+    90_000,
+    250,
+  );
+  return chains;
+}
+
+const headerHashes = (blocks: readonly Buffer[]) =>
+  blocks.map((b) => blockHeaderHash(common.Block.decode(b).header!).toString('hex'));
+
+/** The etcdraft ConfigMetadata of the migration: the three orderers, their cluster ports and TLS certificates. */
+function raftMetadata(clusterPorts: number[], edit: (m: etcdraft.IConfigMetadata) => void = () => {}) {
+  const metadata: etcdraft.IConfigMetadata = {
+    consenters: clusterPorts.map((port, i) => ({
+      host: '127.0.0.1',
+      port,
+      clientTlsCert: readFileSync(tlsFile(i, 'server.crt')),
+      serverTlsCert: readFileSync(tlsFile(i, 'server.crt')),
+    })),
+    options: {
+      tickInterval: '200ms',
+      electionTick: 10,
+      heartbeatTick: 1,
+      maxInflightBlocks: 5,
+      snapshotIntervalSize: 16 * 1024 * 1024,
+    },
+  };
+  edit(metadata);
+  return etcdraft.ConfigMetadata.encode(metadata).finish();
+}
+
+/** The cluster settings the orderers need as Raft nodes (Fabric's raft_configuration "Local Configuration"). */
+function clusterEnv(index: number, port: number): Record<string, string> {
+  return {
+    ORDERER_GENERAL_CLUSTER_LISTENADDRESS: '127.0.0.1',
+    ORDERER_GENERAL_CLUSTER_LISTENPORT: String(port),
+    ORDERER_GENERAL_CLUSTER_SERVERCERTIFICATE: tlsFile(index, 'server.crt'),
+    ORDERER_GENERAL_CLUSTER_SERVERPRIVATEKEY: tlsFile(index, 'server.key'),
+    ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE: tlsFile(index, 'server.crt'),
+    ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY: tlsFile(index, 'server.key'),
+    ORDERER_GENERAL_CLUSTER_ROOTCAS: `[${tlsFile(index, 'ca.crt')}]`,
+  };
+}
+
+describe(
+  'Kafka to etcdraft migration through maintenance mode (three orderer processes)',
+  { skip, timeout: 900_000 },
+  () => {
+    let broker: KafkaBroker | undefined;
+    let work: string;
+    const nodes: KafkaOrdererProcess[] = [];
+    const clusterPorts: number[] = [];
+
+    before(async () => {
+      work = mkdtempSync(join(tmpdir(), 'kafka-etcdraft-migration-'));
+      // Its own broker port: the fixture's 127.0.0.1:9092 is rewritten in the genesis block.
+      broker = await startKafkaBroker({ plaintextPort: 0 });
+      const genesisFile = join(work, 'sys-kafka.block');
+      writeFileSync(genesisFile, kafkaGenesisBlock({ brokers: [broker.bootstrap] }));
+      for (let i = 0; i < 3; i++) clusterPorts.push(await freePort());
+      try {
+        for (let index = 0; index < 3; index++) {
+          const ledgerDir = join(work, `orderer${index}`);
+          nodes.push(
+            await startKafkaOrdererProcess({
+              index,
+              ledgerDir,
+              env: {
+                ORDERER_GENERAL_BOOTSTRAPFILE: genesisFile,
+                ORDERER_CONSENSUS_WALDIR: join(ledgerDir, 'etcdraft/wal'),
+                ORDERER_CONSENSUS_SNAPDIR: join(ledgerDir, 'etcdraft/snap'),
+              },
+            }),
+          );
+        }
+      } catch (err) {
+        for (const n of nodes) console.log(`# orderer${n.index}: ${n.output.slice(-10).join('\n# ')}`);
+        throw err;
+      }
+    });
+
+    after(async () => {
+      await Promise.allSettled(nodes.map((n) => n.kill()));
+      await broker?.dispose();
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    it('migrates the system channel and mychannel with their history to one Raft chain each', async () => {
+      const acknowledged: string[] = [];
+      const raftPorts = clusterPorts;
+
+      // Kafka history: mychannel created through the system channel, envelopes ordered through every node.
+      await createMyChannel(nodes[0]!.address);
+      await Promise.all(
+        nodes.map((n) =>
+          waitFor(
+            () => `orderer${n.index} serving ${CHANNEL}`,
+            async () => (await strictDeliverStatus(n.address, CHANNEL).catch(() => undefined)) === 200,
+            60_000,
+            250,
+          ),
+        ),
+      );
+      // One node after the other, each batch in every ledger before the next: several Kafka blocks.
+      for (const node of nodes) {
+        acknowledged.push(...(await orderOn(node, `kafka-${node.index}`, 20)));
+        await chainsHolding(nodes, acknowledged);
+      }
+      const kafkaChain = (await chainsHolding(nodes, acknowledged))[0]!;
+      for (const bytes of kafkaChain.slice(1))
+        assert.ok(
+          decodeKafkaMetadata(consenterMetadataOf(common.Block.decode(bytes))!).lastOffsetPersisted > 0,
+        );
+
+      // Refused: a type change while not in maintenance mode.
+      const early = await send(
+        nodes[0]!,
+        await consensusUpdate(nodes, CHANNEL, { type: 'etcdraft', metadata: raftMetadata(raftPorts) }),
+      );
+      assert.equal(early.status, 400, early.info);
+      assert.match(
+        early.info,
+        /attempted to change consensus type from kafka to etcdraft, but current config ConsensusType.State is not in maintenance mode: first submit an update that only sets ConsensusType.State to STATE_MAINTENANCE/,
+      );
+      // Refused: entering maintenance and changing the type in one update.
+      const both = await send(
+        nodes[0]!,
+        await consensusUpdate(nodes, CHANNEL, {
+          type: 'etcdraft',
+          metadata: raftMetadata(raftPorts),
+          state: MAINTENANCE,
+        }),
+      );
+      assert.equal(both.status, 400, both.info);
+      assert.match(
+        both.info,
+        /attempted to change ConsensusType.Type from kafka to etcdraft, but ConsensusType.State is changing from STATE_NORMAL to STATE_MAINTENANCE/,
+      );
+
+      // 1. Maintenance mode on every channel, the system channel first.
+      for (const channelId of CHANNELS)
+        await applyConsensusChange(nodes, channelId, { state: MAINTENANCE }, (t) => t.state === MAINTENANCE);
+      for (const node of nodes) {
+        const normal = await send(
+          node,
+          signedEnvelope(org1User, { channelId: CHANNEL, txId: `refused-${node.index}` }),
+        );
+        assert.equal(normal.status, 503, `orderer${node.index} in maintenance: ${normal.info}`);
+        assert.match(normal.info, /channel mychannel is in maintenance mode/);
+        // Peers and clients no longer read blocks (only /Channel/Orderer/Readers may), as in Fabric.
+        assert.equal(
+          await strictDeliverStatus(node.address, CHANNEL),
+          403,
+          `orderer${node.index}: org1 Deliver`,
+        );
+      }
+
+      // Refused in maintenance: a migration to anything but etcdraft, invalid etcdraft metadata, and a
+      // type change that also leaves maintenance mode.
+      const toSolo = await send(nodes[0]!, await consensusUpdate(nodes, CHANNEL, { type: 'solo' }));
+      assert.equal(toSolo.status, 400, toSolo.info);
+      assert.match(
+        toSolo.info,
+        /from kafka to solo, transition not supported: Fabric v2.5 channels can only migrate to etcdraft/,
+      );
+      const noOptions = await send(
+        nodes[0]!,
+        await consensusUpdate(nodes, CHANNEL, {
+          type: 'etcdraft',
+          metadata: raftMetadata(raftPorts, (m) => {
+            delete m.options;
+          }),
+        }),
+      );
+      assert.equal(noOptions.status, 400, noOptions.info);
+      assert.match(
+        noOptions.info,
+        /invalid etcdraft metadata for the migration from kafka: nil Raft config metadata options/,
+      );
+      const badCert = await send(
+        nodes[0]!,
+        await consensusUpdate(nodes, CHANNEL, {
+          type: 'etcdraft',
+          metadata: raftMetadata(raftPorts, (m) => {
+            m.consenters![1]!.serverTlsCert = Buffer.from('not a certificate');
+          }),
+        }),
+      );
+      assert.equal(badCert.status, 400, badCert.info);
+      assert.match(
+        badCert.info,
+        /invalid etcdraft metadata for the migration from kafka: consenter 127.0.0.1:\d+ has invalid certificate/,
+      );
+      const typeAndExit = await send(
+        nodes[0]!,
+        await consensusUpdate(nodes, CHANNEL, {
+          type: 'etcdraft',
+          metadata: raftMetadata(raftPorts),
+          state: NORMAL,
+        }),
+      );
+      assert.equal(typeAndExit.status, 400, typeAndExit.info);
+      assert.match(
+        typeAndExit.info,
+        /attempted to change ConsensusType.Type from kafka to etcdraft, but ConsensusType.State is changing from STATE_MAINTENANCE to STATE_NORMAL/,
+      );
+
+      // 2. ConsensusType.Type etcdraft with the Raft metadata, still in maintenance, on every channel.
+      for (const channelId of CHANNELS)
+        await applyConsensusChange(
+          nodes,
+          channelId,
+          { type: 'etcdraft', metadata: raftMetadata(raftPorts) },
+          (t) => t.type === 'etcdraft' && t.state === MAINTENANCE,
+        );
+      const migrationBlock: Record<string, number> = {};
+      for (const channelId of CHANNELS) {
+        const chains = await Promise.all(nodes.map((n) => chainOf(n, channelId)));
+        for (const chain of chains) assert.deepEqual(headerHashes(chain), headerHashes(chains[0]!));
+        migrationBlock[channelId] = chains[0]!.length - 1;
+        for (const chain of chains) {
+          const last = common.Block.decode(chain.at(-1)!);
+          assert.equal(
+            consenterMetadataOf(last),
+            undefined,
+            `${channelId}: the type change carries no consenter metadata`,
+          );
+          const beforeIt = common.Block.decode(chain.at(-2)!);
+          assert.ok(
+            decodeKafkaMetadata(consenterMetadataOf(beforeIt)!),
+            'the block before it has Kafka metadata',
+          );
+        }
+      }
+      // Refused until the restart: leaving maintenance (Fabric: "exit of maintenance mode must be done after restart").
+      const tooEarly = await send(nodes[1]!, await consensusUpdate(nodes, CHANNEL, { state: NORMAL }));
+      assert.equal(tooEarly.status, 503, tooEarly.info);
+      assert.match(
+        tooEarly.info,
+        /channel mychannel changed its consensus type from kafka to etcdraft \(config block \d+\) and still runs kafka until this orderer restarts/,
+      );
+
+      // 3. Every orderer stopped, then the broker; every orderer started again, with a cluster listener.
+      for (const node of nodes) await node.stop();
+      await broker!.stop();
+      for (const node of nodes) await node.restart(clusterEnv(node.index, raftPorts[node.index]!));
+      await Promise.all(
+        nodes.map((n) =>
+          waitFor(
+            () => `orderer${n.index} healthy (a Raft leader on every channel)`,
+            async () => (await healthz(n.operationsPort).catch(() => undefined))?.status === 200,
+            120_000,
+            500,
+          ),
+        ),
+      );
+      for (const node of nodes)
+        for (const channelId of CHANNELS) {
+          const detected = node
+            .logs('consensus-type migration detected: starting a new Raft group on the existing channel')
+            .filter((r) => r['channel'] === channelId);
+          assert.equal(detected.length, 1, `orderer${node.index} ${channelId}: migration start logged once`);
+          assert.deepEqual(detected[0]!['consenterIds'], [1, 2, 3]);
+        }
+
+      // 4. Out of maintenance, the system channel first; sent to one node, whichever leads.
+      for (const channelId of CHANNELS)
+        await applyConsensusChange(
+          nodes,
+          channelId,
+          { state: NORMAL },
+          (t) => t.state === NORMAL && t.type === 'etcdraft',
+        );
+
+      // 5. New envelopes ordered by Raft through every node.
+      for (const node of nodes) acknowledged.push(...(await orderOn(node, `raft-${node.index}`, 20)));
+      const chains = await chainsHolding(nodes, acknowledged);
+
+      // One chain per channel on every node, verifying across the migration.
+      for (const chain of chains) {
+        assert.deepEqual(headerHashes(chain), headerHashes(chains[0]!));
+        await verifyChain(CHANNEL, chain);
+        const ids = chain.slice(1).flatMap((b) => txIdsOfBlock(b));
+        for (const id of acknowledged) assert.equal(ids.filter((x) => x === id).length, 1, `${id} once`);
+        assert.deepEqual(
+          ids.filter((id) => id !== '').sort(),
+          [...acknowledged].sort(),
+          'nothing but the acknowledged envelopes (and config transactions)',
+        );
+      }
+      const systemChains = await Promise.all(nodes.map((n) => chainOf(n, SYSTEM)));
+      for (const chain of systemChains) {
+        assert.deepEqual(headerHashes(chain), headerHashes(systemChains[0]!));
+        await verifyChain(SYSTEM, chain);
+      }
+
+      // The first Raft block of each channel: etcdraft BlockMetadata as Fabric writes it after a migration.
+      const firstRaft: Record<string, unknown> = {};
+      for (const [channelId, channelChains] of [
+        [CHANNEL, chains],
+        [SYSTEM, systemChains],
+      ] as const) {
+        const number = migrationBlock[channelId]! + 1;
+        const metadatas = channelChains.map((chain) => {
+          const block = common.Block.decode(chain[number]!);
+          const bytes = consenterMetadataOf(block);
+          assert.ok(bytes, `${channelId} block ${number} carries etcdraft metadata`);
+          const decoded = etcdraft.BlockMetadata.decode(bytes);
+          return {
+            consenterIds: decoded.consenterIds.map(Number),
+            nextConsenterId: Number(decoded.nextConsenterId),
+            raftIndex: Number(decoded.raftIndex),
+          };
+        });
+        for (const m of metadatas) {
+          assert.deepEqual(m.consenterIds, [1, 2, 3]);
+          assert.equal(m.nextConsenterId, 4);
+          // Raft indexes 1-3 are the bootstrap ConfChanges, then at least the first leader's empty entry.
+          assert.ok(m.raftIndex >= 5, `raft index ${m.raftIndex}`);
+        }
+        assert.deepEqual(
+          metadatas.map((m) => m.raftIndex),
+          metadatas.map(() => metadatas[0]!.raftIndex),
+        );
+        firstRaft[channelId] = { block: number, ...metadatas[0]! };
+      }
+      console.log(
+        `# Kafka blocks 1-${kafkaChain.length - 1}, migration at ${JSON.stringify(migrationBlock)}, ` +
+          `first Raft blocks: ${JSON.stringify(firstRaft)}; ${acknowledged.length} envelopes acknowledged, each once`,
+      );
+    });
+  },
+);
