@@ -8,22 +8,9 @@
 // once.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { RaftCluster, waitFor, type OrdererImpl, type RaftClusterNode } from '../support/raft-cluster.js';
+import { RaftCluster, type OrdererImpl } from '../support/raft-cluster.js';
 import { skipWithoutFabricBin } from '../support/fabric-fixtures.js';
-import { atomicBroadcastClient, broadcastAll, loadIdentity } from '../support/fabric-clients.js';
-import {
-  configUpdateEnvelope,
-  consensusType,
-  editedEtcdraftMetadata,
-  ordererValues,
-} from '../support/config-update.js';
-import { configEnvelopeFromBlock, isConfigBlock } from '../../src/channelconfig/index.js';
-import { common, etcdraft, orderer } from '../../src/protos/index.js';
-import { asBuffer } from '../../src/protos/index.js';
-
-const ordererAdmin = loadIdentity('ordererAdmin');
+import { growByOne } from '../support/raft-membership.js';
 
 const clusters: RaftCluster[] = [];
 const loads: { stop(): Promise<void> }[] = [];
@@ -32,39 +19,6 @@ after(async () => {
   for (const load of loads) await load.stop().catch(() => {});
   for (const cluster of clusters) await cluster.close();
 });
-
-function consenterCount(block: common.Block): number {
-  const config = configEnvelopeFromBlock(block).config!;
-  const value = config.channelGroup!.groups!.Orderer!.values!.ConsensusType!.value;
-  return etcdraft.ConfigMetadata.decode(orderer.ConsensusType.decode(asBuffer(value)).metadata).consenters
-    .length;
-}
-
-/**
- * A config update of the channel's etcdraft consenters, made from the leader's latest config as
- * configtxlator compute_update makes it, signed by the orderer admin and broadcast to the leader.
- */
-async function updateConsenters(
-  cluster: RaftCluster,
-  leader: RaftClusterNode,
-  edit: (metadata: etcdraft.ConfigMetadata) => void,
-): Promise<void> {
-  const blocks = (await leader.blocks()).map((bytes) => common.Block.decode(bytes));
-  const lastConfig = blocks.findLast((block) => isConfigBlock(block))!;
-  const config = configEnvelopeFromBlock(lastConfig).config!;
-  const metadata = editedEtcdraftMetadata(config, edit);
-  const update = configUpdateEnvelope(
-    cluster.channelId,
-    ordererValues(cluster.channelId, config, { ConsensusType: consensusType(config, { metadata }) }),
-    [ordererAdmin],
-  );
-  const client = atomicBroadcastClient(leader.address, leader.tls);
-  try {
-    assert.deepEqual(await broadcastAll(client, [update]), [{ status: 200, info: '' }]);
-  } finally {
-    client.close();
-  }
-}
 
 /**
  * The cluster of `impls` grows by a 4th node of ours under load, which onboards by pulling from
@@ -86,48 +40,12 @@ async function growByOneOfOurs(impls: OrdererImpl[]): Promise<void> {
   loads.push(before);
   await before.ackedAtLeast(400, 60_000);
 
-  // The config update, made from the latest config as configtxlator compute_update makes it.
-  const fourth = await cluster.addNode('ours');
-  await fourth.start();
-  await updateConsenters(cluster, leader, (m) =>
-    m.consenters.push({
-      host: '127.0.0.1',
-      port: fourth.ports.proxy,
-      clientTlsCert: fourth.tlsCertificate,
-      serverTlsCert: fourth.tlsCertificate,
-    }),
-  );
-  let joinBlock: Buffer | undefined;
-  await waitFor(
-    async () => {
-      const chain = await leader.blocks().catch(() => []);
-      joinBlock = chain.findLast((bytes) => {
-        const block = common.Block.decode(bytes);
-        return isConfigBlock(block) && consenterCount(block) === 4;
-      });
-      return joinBlock !== undefined;
-    },
-    { timeoutMs: 30_000, what: () => `the config block adding the 4th consenter:\n${cluster.tails()}` },
-  );
-  const joinNumber = Number(common.Block.decode(joinBlock!).header!.number);
+  // The config update, then (more blocks later) osnadmin join with the block it made: the 4th node
+  // pulls everything before it, and what came after.
+  const { node: fourth, joinNumber } = await growByOne(cluster, leader, 'ours', {
+    beforeJoin: () => before.ackedAtLeast(before.acked.size + 200, 60_000),
+  });
   assert.ok(joinNumber > 5, `the join block [${joinNumber}] is well past the genesis block`);
-  await before.ackedAtLeast(before.acked.size + 200, 60_000);
-
-  // osnadmin join with that block: the 4th node pulls everything before it.
-  const joinFile = join(cluster.root, 'join.block');
-  writeFileSync(joinFile, joinBlock!);
-  const joined = await fourth.join(joinFile);
-  assert.match(joined, /"consensusRelation":\s*"(follower|consenter)"/);
-  await waitFor(
-    async () => {
-      const info = await fourth.channelInfo();
-      return info?.consensusRelation === 'consenter' && info.status === 'active';
-    },
-    {
-      timeoutMs: 60_000,
-      what: () => `node 3 to become an active consenter (${JSON.stringify(fourth.currentOutput.slice(-20))})`,
-    },
-  );
   const output = fourth.output.join('\n');
   assert.match(output, /onboarding channel: pulling its blocks up to the join block/);
   assert.match(

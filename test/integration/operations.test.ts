@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as https from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { systemClock } from '../../src/clock.js';
+import { freePort } from '../support/ports.js';
 import { LoggingSystem } from '../../src/logging.js';
 import { OrdererMetrics, PrometheusProvider } from '../../src/metrics/index.js';
 import {
@@ -90,19 +90,6 @@ function call(
     );
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-// ORDERER_GENERAL_LISTENPORT=0 means "default" (7050) in Fabric's config semantics, so ask the
-// kernel for a free port instead of colliding with other orderers on this machine.
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
   });
 }
 

@@ -13,7 +13,6 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { Command } from 'commander';
 import { loadLocalConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/logging.js';
@@ -32,7 +31,13 @@ import {
   seekInfo,
   signedEnvelope,
 } from '../support/fabric-clients.js';
-import { ORDERER0_DIR, ordererEnv, startTestOrderer, type TestOrderer } from '../support/orderer.js';
+import {
+  ORDERER0_DIR,
+  freePort,
+  ordererEnv,
+  startTestOrderer,
+  type TestOrderer,
+} from '../support/orderer.js';
 import { channelGenesisBlock, singleRaftChannelGenesisBlock } from '../support/orderer-process.js';
 import {
   ORDERER_KINDS,
@@ -152,21 +157,6 @@ async function startAdmin(node: TestOrderer, overrides: Partial<AdminServerOptio
 }
 
 const org1User = loadIdentity('org1User');
-
-/**
- * A free port for the orderer's gRPC listener: Fabric's config reads General.ListenPort 0 as "use
- * the default 7050", so the test support's port 0 is not ephemeral; this keeps parallel runs apart.
- */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function startNode(options: { ledgerDir?: string; env?: Record<string, string> } = {}) {
   return startTestOrderer({

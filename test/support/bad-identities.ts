@@ -1,15 +1,9 @@
 // Client identities that a channel must refuse, for the bad-input tables of Broadcast and Deliver:
 // a certificate of Org1's real CA that has expired, and a member of an org no channel knows.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createRootCa,
-  issueCertificate,
-  loadPrivateKeyPem,
-  parseCertificatePem,
-  type CertifiedKey,
-} from '../../src/crypto/index.js';
+import { createRootCa, issueCertificate, type CertifiedKey } from '../../src/crypto/index.js';
 import { CRYPTO, serializeIdentity, signLowS, type ClientIdentity } from './fabric-clients.js';
+import { fixtureCa } from './tls-material.js';
 import { systemClock } from '../../src/clock.js';
 
 /** An identity whose certificate is issued by `ca` (a client of that org, by NodeOU). */
@@ -38,9 +32,7 @@ export function issuedIdentity(
 /** Org1's real CA (cryptogen's ca/priv_sk and cert), to issue certificates Org1MSP accepts. */
 export function org1Ca(): CertifiedKey {
   const dir = join(CRYPTO, 'peerOrganizations/org1.example.com/ca');
-  const certPem = readFileSync(join(dir, 'ca.org1.example.com-cert.pem'), 'utf8');
-  const keyPem = readFileSync(join(dir, 'priv_sk'), 'utf8');
-  return { cert: parseCertificatePem(certPem), certPem, privateKey: loadPrivateKeyPem(keyPem), keyPem };
+  return fixtureCa(join(dir, 'ca.org1.example.com-cert.pem'), join(dir, 'priv_sk'));
 }
 
 const DAY = 24 * 3600 * 1000;

@@ -18,7 +18,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { etcdraft, orderer as ordererProtos, asBuffer, type common } from '../../src/protos/index.js';
 import { FIXTURES } from './fabric-clients.js';
@@ -69,19 +68,8 @@ export function distStaleness(): string | undefined {
   return changed ? `${changed.slice(REPO_ROOT.length)} is newer than dist/` : undefined;
 }
 
-/** A port that was free a moment ago (bind to 0, read it, release it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A port reserved for this process (see ports.ts: no bind-then-release race). */
+export { freePort } from './ports.js';
 
 let packageCopy: Promise<string> | undefined;
 

@@ -1,7 +1,6 @@
 // Starts a real orderer in-process for integration tests: Fabric's sample orderer.yaml plus
 // ORDERER_* overrides, exactly as an operator would run it, on an ephemeral port and a temp ledger.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLocalConfig } from '../../src/config/index.js';
@@ -9,6 +8,7 @@ import { startOrderer, type RunningOrderer } from '../../src/server/orderer.js';
 import { silentLogger } from '../../src/logging.js';
 import { FIXTURES, CRYPTO } from './fabric-clients.js';
 import { systemClock } from '../../src/clock.js';
+import { freePort } from './ports.js';
 
 export const ORDERER0_DIR = join(CRYPTO, 'ordererOrganizations/example.com/orderers/orderer0.example.com');
 
@@ -23,20 +23,10 @@ export interface TestOrderer {
 }
 
 /**
- * A port that was free a moment ago. Fabric's config (and so ours) reads ListenPort 0 as "the
- * default, 7050", so tests cannot ask for an ephemeral port through orderer.yaml.
+ * A port reserved for this process. Fabric's config (and so ours) reads ListenPort 0 as "the
+ * default, 7050", so tests cannot ask for an ephemeral port through orderer.yaml (see ports.ts).
  */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export function ordererEnv(
   ledgerDir: string,

@@ -37,9 +37,11 @@ import {
   type TlsClientOptions,
 } from './fabric-clients.js';
 import { fabricBin, FABRIC_FIXTURES } from './fabric-fixtures.js';
-import { issueCertificate, loadPrivateKeyPem, parseCertificatePem } from '../../src/crypto/index.js';
+import { issueCertificate } from '../../src/crypto/index.js';
+import { ordererTlsCa } from './tls-material.js';
 import { systemClock } from '../../src/clock.js';
-import { freePort, lines, ordererBin, REPO_ROOT } from './orderer-process.js';
+import { lines, ordererBin, REPO_ROOT } from './orderer-process.js';
+import { freePort } from './ports.js';
 import { readChain, txIdsOfBlock, verifyChain } from './process-load.js';
 
 export type OrdererImpl = 'ours' | 'go';
@@ -95,8 +97,24 @@ export class RaftClusterNode {
     readonly dir: string,
     private readonly cluster: RaftCluster,
     /** The node's MSP and TLS folders (msp/, tls/server.crt, server.key, ca.crt). */
-    readonly cryptoDir: string,
+    private crypto: string,
   ) {}
+
+  /** The node's MSP and TLS folders (msp/, tls/server.crt, server.key, ca.crt), as the next start uses them. */
+  get cryptoDir(): string {
+    return this.crypto;
+  }
+
+  /**
+   * A new TLS certificate for this node (a new key pair, issued by the orderer org's TLS CA, in a
+   * new folder of its own); the current process keeps the old one, the next start() uses the new.
+   * Returns the new certificate (PEM), what a rotating config update names.
+   */
+  renewTlsCertificate(): Buffer {
+    const generation = readdirSync(this.dir).filter((name) => name.startsWith('crypto')).length;
+    this.crypto = issueNodeIdentity(join(this.dir, `crypto-${generation}`), this.index);
+    return this.tlsCertificate;
+  }
 
   get address(): string {
     return `127.0.0.1:${this.ports.listen}`;
@@ -248,15 +266,19 @@ export class RaftClusterNode {
    */
   async isLeader(): Promise<boolean> {
     if (!this.running) return false;
-    const metrics = await httpGet(this.ports.operations, '/metrics').catch(() => undefined);
-    const gauge = metrics
-      ? new RegExp(
-          `^consensus_etcdraft_is_leader\\{channel="${this.cluster.channelId}"\\} (\\S+)$`,
-          'm',
-        ).exec(metrics)
-      : null;
-    if (gauge) return Number(gauge[1]) === 1;
+    const gauge = await this.channelMetric('consensus_etcdraft_is_leader');
+    if (gauge !== undefined) return gauge === 1;
     return this.lastRaftRole()?.role === 'leader';
+  }
+
+  /** A per-channel gauge of the cluster's channel from this node's /metrics; undefined when it has none. */
+  async channelMetric(name: string): Promise<number | undefined> {
+    if (!this.running) return undefined;
+    const metrics = await httpGet(this.ports.operations, '/metrics').catch(() => undefined);
+    const sample = metrics
+      ? new RegExp(`^${name}\\{channel="${this.cluster.channelId}"\\} (\\S+)$`, 'm').exec(metrics)
+      : null;
+    return sample ? Number(sample[1]) : undefined;
   }
 
   /** The last "became <role> at term N" line of the current process, if any. */
@@ -330,13 +352,7 @@ export class RaftCluster {
     const cluster = new RaftCluster(options);
     try {
       for (const [index, impl] of options.impls.entries()) {
-        const ports: NodePorts = {
-          listen: await freePort(),
-          cluster: await freePort(),
-          proxy: await freePort(),
-          admin: await freePort(),
-          operations: await freePort(),
-        };
+        const ports = await allocatePorts();
         const dir = join(cluster.root, `o${index}`);
         mkdirSync(dir, { recursive: true });
         const cryptoDir = join(ORDERER_ORG, 'orderers', `orderer${index}.example.com`);
@@ -358,38 +374,9 @@ export class RaftCluster {
    */
   async addNode(impl: OrdererImpl): Promise<RaftClusterNode> {
     const index = this.nodes.length;
-    const ports: NodePorts = {
-      listen: await freePort(),
-      cluster: await freePort(),
-      proxy: await freePort(),
-      admin: await freePort(),
-      operations: await freePort(),
-    };
+    const ports = await allocatePorts();
     const dir = join(this.root, `o${index}`);
-    const cryptoDir = join(dir, 'crypto');
-    mkdirSync(join(cryptoDir, 'tls'), { recursive: true });
-    cpSync(join(ORDERER_ORG, 'orderers/orderer0.example.com/msp'), join(cryptoDir, 'msp'), {
-      recursive: true,
-      dereference: true,
-    });
-    const caCertPem = readFileSync(join(ORDERER_ORG, 'tlsca/tlsca.example.com-cert.pem'), 'utf8');
-    const caKeyPem = readFileSync(join(ORDERER_ORG, 'tlsca/priv_sk'), 'utf8');
-    const tlsCa = {
-      cert: parseCertificatePem(caCertPem),
-      certPem: caCertPem,
-      privateKey: loadPrivateKeyPem(caKeyPem),
-      keyPem: caKeyPem,
-    };
-    const hostName = `orderer${index}.example.com`;
-    const leaf = issueCertificate(tlsCa, {
-      clock: systemClock,
-      commonName: hostName,
-      tls: true,
-      hosts: [hostName, 'localhost', '127.0.0.1'],
-    });
-    writeFileSync(join(cryptoDir, 'tls/server.crt'), leaf.certPem);
-    writeFileSync(join(cryptoDir, 'tls/server.key'), leaf.keyPem, { mode: 0o600 });
-    writeFileSync(join(cryptoDir, 'tls/ca.crt'), caCertPem);
+    const cryptoDir = issueNodeIdentity(join(dir, 'crypto'), index);
     const node = new RaftClusterNode(index, impl, ports, dir, this, cryptoDir);
     this.nodes.push(node);
     await this.startProxy(node);
@@ -642,7 +629,7 @@ export class RaftCluster {
         throw new Error(`node ${index}'s block ${differs} differs from node ${nodes[0]!.index}'s`);
       }
     }
-    // Config updates made as configtxlator and osnadmin users make them carry no tx ID.
+    // CONFIG envelopes the orderer makes (one per config update) carry no tx ID.
     const ids = reference
       .slice(1)
       .flatMap((b) => txIdsOfBlock(b))
@@ -998,6 +985,42 @@ function holdsSocket(pid: number, inode: string): boolean {
       return false; // The fd closed meanwhile.
     }
   });
+}
+
+/** The five ports of a node, each reserved for this process (ports.ts). */
+async function allocatePorts(): Promise<NodePorts> {
+  return {
+    listen: await freePort(),
+    cluster: await freePort(),
+    proxy: await freePort(),
+    admin: await freePort(),
+    operations: await freePort(),
+  };
+}
+
+/**
+ * Writes an orderer's MSP and TLS folders under `cryptoDir`: a fresh TLS key pair and certificate
+ * issued by the orderer org's TLS CA (so every consenter's cluster listener trusts it), and
+ * orderer0's MSP folder as its signing identity (any OrdererMSP member satisfies BlockValidation).
+ */
+function issueNodeIdentity(cryptoDir: string, index: number): string {
+  mkdirSync(join(cryptoDir, 'tls'), { recursive: true });
+  cpSync(join(ORDERER_ORG, 'orderers/orderer0.example.com/msp'), join(cryptoDir, 'msp'), {
+    recursive: true,
+    dereference: true,
+  });
+  const tlsCa = ordererTlsCa();
+  const hostName = `orderer${index}.example.com`;
+  const leaf = issueCertificate(tlsCa, {
+    clock: systemClock,
+    commonName: hostName,
+    tls: true,
+    hosts: [hostName, 'localhost', '127.0.0.1'],
+  });
+  writeFileSync(join(cryptoDir, 'tls/server.crt'), leaf.certPem);
+  writeFileSync(join(cryptoDir, 'tls/server.key'), leaf.keyPem, { mode: 0o600 });
+  writeFileSync(join(cryptoDir, 'tls/ca.crt'), tlsCa.certPem);
+  return cryptoDir;
 }
 
 export function headerHashes(blocks: readonly Buffer[]): string[] {

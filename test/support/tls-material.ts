@@ -49,11 +49,22 @@ export function org2User1ClientPair(): { certPem: Buffer; keyPem: Buffer } {
   return { certPem: readFileSync(join(dir, 'client.crt')), keyPem: readFileSync(join(dir, 'client.key')) };
 }
 
+/** A CA of the fixtures (cryptogen's certificate and priv_sk) with its key, to issue more certificates under it. */
+export function fixtureCa(certFile: string, keyFile: string): CertifiedKey {
+  const certPem = readFileSync(certFile, 'utf8');
+  const keyPem = readFileSync(keyFile, 'utf8');
+  return { cert: parseCertificatePem(certPem), certPem, privateKey: loadPrivateKeyPem(keyPem), keyPem };
+}
+
 /** Org1's TLS CA with its private key, so a test can issue more certificates under it. */
 export function org1TlsCa(): CertifiedKey {
-  const certPem = readFileSync(ORG1_TLSCA_CERT, 'utf8');
-  const keyPem = readFileSync(join(ORG1_DIR, 'tlsca/priv_sk'), 'utf8');
-  return { cert: parseCertificatePem(certPem), certPem, privateKey: loadPrivateKeyPem(keyPem), keyPem };
+  return fixtureCa(ORG1_TLSCA_CERT, join(ORG1_DIR, 'tlsca/priv_sk'));
+}
+
+/** The orderer org's TLS CA (it issued every orderer's TLS certificate) with its private key. */
+export function ordererTlsCa(): CertifiedKey {
+  const dir = join(CRYPTO, 'ordererOrganizations/example.com/tlsca');
+  return fixtureCa(join(dir, 'tlsca.example.com-cert.pem'), join(dir, 'priv_sk'));
 }
 
 /** A CA nobody trusts, with the same shape as cryptogen's TLS CAs. */

@@ -39,9 +39,20 @@ export interface RaftChainContext {
   raftLastIndex: number;
   /** Raft's voters now (a new leader compares them with the block metadata's consenter IDs). */
   voters: readonly number[];
+  /**
+   * The consenters the leader last saw recently active (Fabric's ActiveNodes, this node included):
+   * a leader hands leadership only to one of them.
+   */
+  activeNodes: readonly number[];
   /** Milliseconds on the chain's clock, for resending and giving up on unanswered submissions. */
   now: number;
 }
+
+/**
+ * Fabric's AbdicationMaxAttempts: leadership transfers a leader tries before it gives up on a
+ * config update that removes or rotates it (the update is then not ordered).
+ */
+export const ABDICATION_MAX_ATTEMPTS = 5;
 
 /** How long a forwarded submission may wait for its block (see resendUnanswered). */
 export interface ResendPolicy {
@@ -163,6 +174,8 @@ export class RaftChainCore {
   private confChangeInProgress: RaftConfChange | undefined;
   /** Leader handing over leadership because a config to order removes or rotates this node. */
   private abdicating = false;
+  /** That config's envelope hash and the transfers tried for it so far. */
+  private abdication: { hash: string; attempts: number } | undefined;
   private timerGeneration = 0;
   private timerArmed = false;
   /** Submissions not yet in an applied block, by envelope hash (oldest first). */
@@ -285,6 +298,7 @@ export class RaftChainCore {
     if (lead === previous) return effects;
     this.lead = lead;
     this.abdicating = false;
+    this.abdication = undefined;
     effects.push({ type: 'log', level: 'info', message: `Raft leader changed: ${previous} -> ${lead}` });
     if (previous === this.raftId) effects.push(...this.becomeFollower());
     if (lead === this.raftId) {
@@ -391,8 +405,12 @@ export class RaftChainCore {
   resendUnanswered(policy: ResendPolicy, ctx: RaftChainContext): RaftChainEffect[] {
     const effects: RaftChainEffect[] = [];
     if (this.abdicating && this.isLeader) {
-      // The transfer did not happen (the transferee was unreachable): try again.
+      // The transfer did not happen (the transferee was unreachable, or none was active): try
+      // again, up to Fabric's limit; then the config update is dropped, so that what waits
+      // behind it is ordered ("Abdication failed too many times consecutively, aborting retries").
       this.abdicating = false;
+      if (this.abdication && this.abdication.attempts >= ABDICATION_MAX_ATTEMPTS)
+        effects.push(...this.abandonAbdication(this.abdication.hash));
       effects.push(...this.drainIntake(ctx));
     }
     const givenUp: number[] = [];
@@ -570,10 +588,13 @@ export class RaftChainCore {
   ): RaftChainEffect[] {
     if (isConfig && env.channelHeader.type === HeaderType.CONFIG && this.changesOwnIdentity(env)) {
       // Fabric's checkForEvictionNCertRotation: this node must not order its own removal or
-      // rotation; another node leads and orders it (the envelope is kept and goes to it).
-      const to = ctx.voters.find((id) => id !== this.raftId);
-      if (to !== undefined) {
+      // rotation; another node leads and orders it (the envelope is kept and goes to it). As
+      // Fabric's abdicateLeadership, the transferee is a follower that was recently active: one
+      // that is down would never take over, and the leader would try it again and again.
+      if (ctx.voters.some((id) => id !== this.raftId)) {
         this.abdicating = true;
+        const attempts = this.abdication?.hash === hash ? this.abdication.attempts + 1 : 1;
+        this.abdication = { hash, attempts };
         this.intake.unshift(
           this.kept.get(hash) ?? {
             hash,
@@ -582,6 +603,15 @@ export class RaftChainCore {
             lastSent: ctx.now,
           },
         );
+        const to = ctx.voters.find((id) => id !== this.raftId && ctx.activeNodes.includes(id));
+        if (to === undefined)
+          return [
+            {
+              type: 'log',
+              level: 'warn',
+              message: `A config update removes or rotates the certificate of this leader (node ${this.raftId}), but no other consenter was recently active to take leadership over (attempt ${attempts} of ${ABDICATION_MAX_ATTEMPTS})`,
+            },
+          ];
         return [
           {
             type: 'log',
@@ -724,6 +754,33 @@ export class RaftChainCore {
         removedSelf: cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.raftId,
       },
     ];
+  }
+
+  /**
+   * The leader could not hand leadership over for a config update that removes or rotates it:
+   * the update is not ordered (its submitters are told so) and leaves the intake.
+   */
+  private abandonAbdication(hash: string): RaftChainEffect[] {
+    this.abdication = undefined;
+    const at = this.intake.findIndex((waiting) => waiting.hash === hash);
+    if (at >= 0) this.intake.splice(at, 1);
+    this.forget(hash);
+    const tickets = this.takeTickets(hash);
+    const effects: RaftChainEffect[] = [
+      {
+        type: 'log',
+        level: 'warn',
+        message: `Handing leadership over failed ${ABDICATION_MAX_ATTEMPTS} times in a row; the config update that removes or rotates this leader (node ${this.raftId}) is not ordered`,
+      },
+    ];
+    if (tickets.length)
+      effects.push({
+        type: 'refuse',
+        tickets,
+        status: 'unavailable',
+        reason: `this config update removes or rotates the certificate of the leader (node ${this.raftId}), which could not hand leadership to another consenter in ${ABDICATION_MAX_ATTEMPTS} attempts: it was not ordered; retry once the other consenters are reachable`,
+      });
+    return effects;
   }
 
   /** Whether a config envelope's consenter set no longer holds this node's client certificate. */

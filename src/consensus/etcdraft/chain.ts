@@ -570,6 +570,7 @@ export class EtcdraftChain implements Chain {
       maxInflightBlocks: this.options.raftOptions.maxInflightBlocks,
       raftLastIndex: this.node?.memoryStorage.lastIndex() ?? 0,
       voters: this.node?.confState().voters ?? [],
+      activeNodes: this.activeNodes,
       now: this.support.clock.now(),
     };
   }

@@ -61,6 +61,7 @@ function setup(
     maxInflightBlocks: 5,
     raftLastIndex: 4,
     voters: [1, 2, 3],
+    activeNodes: [1, 2, 3],
     now: 0,
   };
   return { core, ctx };
@@ -377,6 +378,80 @@ describe('etcdraft chain core', () => {
     assert.deepEqual(core.resendUnanswered({ resendAfterMs: 1, giveUpAfterMs: 5 }, { ...ctx, now: 100 }), []);
     assert.equal(core.unacknowledgedCount, 1);
   });
+  describe('a leader asked to order its own rotation', () => {
+    const consenter = (id: number, cert = `client-${id}`): EtcdraftConsenter => ({
+      host: `orderer${id}`,
+      port: 7050,
+      clientTlsCert: Buffer.from(cert),
+      serverTlsCert: Buffer.from(cert),
+    });
+    /** A CONFIG envelope whose consenters are 1 to `size`, node 1 with a new certificate. */
+    const rotatingNode1 = (size: number) => {
+      const consenters = Array.from({ length: size }, (_, i) =>
+        consenter(i + 1, i === 0 ? 'client-1-new' : undefined),
+      );
+      const consensusType = orderer.ConsensusType.encode({
+        type: 'etcdraft',
+        metadata: etcdraft.ConfigMetadata.encode({ consenters }).finish(),
+      }).finish();
+      const configEnvelope = common.ConfigEnvelope.encode({
+        config: {
+          channelGroup: { groups: { Orderer: { values: { ConsensusType: { value: consensusType } } } } },
+        },
+      }).finish();
+      return makeEnvelope('rotate-1', { type: 1, data: Buffer.from(configEnvelope) });
+    };
+
+    test('hands leadership to a follower that was recently active, not to one that is down', () => {
+      const { core, ctx } = setup({ consenters: [1, 2, 3].map((id) => consenter(id)) });
+      // Node 2 is down: the leader has seen only itself and node 3 lately.
+      const withTwoDown = { ...ctx, activeNodes: [1, 3] };
+      elect(core, withTwoDown);
+      const effects = core.submit(local(1, rotatingNode1(3), 0, true), withTwoDown);
+      assert.deepEqual(of(effects, 'transfer-leadership'), [{ type: 'transfer-leadership', to: 3 }]);
+      assert.equal(of(effects, 'propose-block').length, 0, 'the leader does not order its own rotation');
+      // Retried (the transfer did not happen yet): again to node 3.
+      const retried = core.resendUnanswered(
+        { resendAfterMs: 1, giveUpAfterMs: 1e9 },
+        { ...withTwoDown, now: 10 },
+      );
+      assert.deepEqual(of(retried, 'transfer-leadership'), [{ type: 'transfer-leadership', to: 3 }]);
+    });
+
+    test('with no follower active it tries five times, then drops the update and orders what waits behind it', () => {
+      const { core, ctx } = setup({ consenters: [1, 2, 3].map((id) => consenter(id)) });
+      const alone = { ...ctx, activeNodes: [1] };
+      elect(core, alone);
+      const first = core.submit(local(1, rotatingNode1(3), 0, true), alone);
+      assert.equal(of(first, 'transfer-leadership').length, 0, 'no transferee');
+      assert.match(of(first, 'log')[0]!.message, /no other consenter was recently active .*attempt 1 of 5/);
+      // A normal envelope waits behind the config update meanwhile.
+      assert.equal(of(core.submit(local(2, makeEnvelope('behind')), alone), 'propose-block').length, 0);
+      const policy = { resendAfterMs: 1, giveUpAfterMs: 1e9 };
+      const rounds = [1, 2, 3, 4].map((i) => core.resendUnanswered(policy, { ...alone, now: i }));
+      assert.deepEqual(
+        rounds.map((r) => /attempt (\d) of 5/.exec(of(r, 'log')[0]?.message ?? '')?.[1]),
+        ['2', '3', '4', '5'],
+      );
+      const last = core.resendUnanswered(policy, { ...alone, now: 5 });
+      const [refusal] = of(last, 'refuse');
+      assert.deepEqual(refusal?.tickets, [1]);
+      assert.equal(refusal?.status, 'unavailable');
+      assert.match(
+        refusal!.reason,
+        /could not hand leadership to another consenter in 5 attempts: it was not ordered/,
+      );
+      assert.equal(of(last, 'transfer-leadership').length, 0);
+      assert.ok(core.acceptingAsLeader, 'the leader orders again');
+      // The envelope behind the update goes into the cutter (the batch timer armed for it), and
+      // the block cut when the timer fires holds it.
+      const [timer] = of(last, 'arm-timer');
+      assert.ok(timer, 'the envelope behind the update is taken into a batch');
+      const [proposed] = of(core.timerFired(timer.generation, alone), 'propose-block');
+      assert.deepEqual(txIdsOfBlock(proposed!.block), ['behind']);
+    });
+  });
+
   test('a config block pulled during catch-up makes its consenter set current and reconnects', () => {
     const consenter = (id: number): EtcdraftConsenter => ({
       host: `orderer${id}`,
