@@ -9,20 +9,11 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RaftCluster, waitFor, type RaftClusterNode } from '../support/raft-cluster.js';
 import { skipWithoutFabricBin } from '../support/fabric-fixtures.js';
-import { atomicBroadcastClient, broadcastAll, loadIdentity } from '../support/fabric-clients.js';
-import {
-  configUpdateEnvelope,
-  consensusType,
-  editedEtcdraftMetadata,
-  ordererValues,
-} from '../support/config-update.js';
-import { configEnvelopeFromBlock, isConfigBlock } from '../../src/channelconfig/index.js';
-import { common, etcdraft, orderer } from '../../src/protos/index.js';
-import { asBuffer } from '../../src/protos/index.js';
+import { consentersOf, updateConsenters } from '../support/raft-membership.js';
+import { isConfigBlock } from '../../src/channelconfig/index.js';
+import { common, type etcdraft } from '../../src/protos/index.js';
 import { readBlockMetadata } from '../../src/consensus/etcdraft/metadata.js';
 import { consenterMetadataOf } from '../../src/protoutil/block.js';
-
-const ordererAdmin = loadIdentity('ordererAdmin');
 
 const clusters: RaftCluster[] = [];
 const loads: { stop(): Promise<void> }[] = [];
@@ -31,37 +22,21 @@ after(async () => {
   for (const cluster of clusters) await cluster.close();
 });
 
-function consentersOf(block: common.Block): etcdraft.IConsenter[] {
-  const config = configEnvelopeFromBlock(block).config!;
-  const value = config.channelGroup!.groups!.Orderer!.values!.ConsensusType!.value;
-  return etcdraft.ConfigMetadata.decode(orderer.ConsensusType.decode(asBuffer(value)).metadata).consenters;
-}
-
-/** A config update of the etcdraft consenters from `via`'s latest config, signed by the orderer admin. */
-async function updateConsenters(
+/** The consenter update (see raft-membership.ts), then the config block it wrote on `via`. */
+async function updateConsentersAndWait(
   cluster: RaftCluster,
   via: RaftClusterNode,
   edit: (metadata: etcdraft.ConfigMetadata) => void,
 ): Promise<common.Block> {
-  const before = (await via.blocks()).map((bytes) => common.Block.decode(bytes));
-  const config = configEnvelopeFromBlock(before.findLast((block) => isConfigBlock(block))!).config!;
-  const metadata = editedEtcdraftMetadata(config, edit);
-  const update = configUpdateEnvelope(
-    cluster.channelId,
-    ordererValues(cluster.channelId, config, { ConsensusType: consensusType(config, { metadata }) }),
-    [ordererAdmin],
-  );
-  const client = atomicBroadcastClient(via.address, via.tls);
-  try {
-    assert.deepEqual(await broadcastAll(client, [update]), [{ status: 200, info: '' }]);
-  } finally {
-    client.close();
-  }
+  const height = (await via.blocks()).length;
+  await updateConsenters(cluster, via, edit);
   let written: common.Block | undefined;
   await waitFor(
     async () => {
-      const blocks = (await via.blocks().catch(() => [])).map((bytes) => common.Block.decode(bytes));
-      written = blocks.slice(before.length).find((block) => isConfigBlock(block));
+      const blocks = (await via.blocks({ bestEffort: true }).catch(() => [])).map((bytes) =>
+        common.Block.decode(bytes),
+      );
+      written = blocks.slice(height).find((block) => isConfigBlock(block));
       return written !== undefined;
     },
     { timeoutMs: 30_000, what: () => `the config block of the consenter update:\n${cluster.tails()}` },
@@ -83,7 +58,8 @@ async function waitForRelation(node: RaftClusterNode, relation: string, timeoutM
     },
     {
       timeoutMs,
-      what: () => `node ${node.index} to report ${relation}/active (last ${JSON.stringify(last)}):\n${node.tail(30)}`,
+      what: () =>
+        `node ${node.index} to report ${relation}/active (last ${JSON.stringify(last)}):\n${node.tail(30)}`,
     },
   );
 }
@@ -117,7 +93,7 @@ describe('etcdraft: eviction of a consenter of ours, down or running at the time
       // Offline: a follower is killed and removed; the other two order on.
       const down = cluster.nodes.find((n) => n !== leader)!;
       await down.kill();
-      const removal = await updateConsenters(cluster, leader, withoutNode(down));
+      const removal = await updateConsentersAndWait(cluster, leader, withoutNode(down));
       assert.equal(consentersOf(removal).length, 2);
       const rest = cluster.nodes.filter((n) => n !== down);
       await loadThrough(
@@ -131,7 +107,10 @@ describe('etcdraft: eviction of a consenter of ours, down or running at the time
       await waitForRelation(down, 'follower');
       const downLog = down.currentOutput.join('\n');
       assert.match(downLog, /Suspecting our own eviction from the channel/);
-      assert.match(downLog, new RegExp(`Last config block was found to be block \\[${removal.header!.number}\\]`));
+      assert.match(
+        downLog,
+        new RegExp(`Last config block was found to be block \\[${removal.header!.number}\\]`),
+      );
       assert.match(downLog, /This node is being removed from replica set/);
       // A follower keeps pulling: it holds what is ordered after its eviction too.
       await loadThrough(
@@ -144,14 +123,14 @@ describe('etcdraft: eviction of a consenter of ours, down or running at the time
       // Online: a running consenter is removed and becomes a follower at once.
       leader = await cluster.waitForLeader({ among: rest.map((n) => n.index) });
       const removedRunning = rest.find((n) => n !== leader)!;
-      await updateConsenters(cluster, leader, withoutNode(removedRunning));
+      await updateConsentersAndWait(cluster, leader, withoutNode(removedRunning));
       await waitForRelation(removedRunning, 'follower', 30_000);
       const survivor = leader;
       await loadThrough([survivor.index], 'one-consenter', 100);
       await cluster.verifyLedgers(acked, { timeoutMs: 60_000 });
 
       // Re-added, the running follower becomes a consenter again under the next Raft ID.
-      const readdition = await updateConsenters(cluster, survivor, (metadata) =>
+      const readdition = await updateConsentersAndWait(cluster, survivor, (metadata) =>
         metadata.consenters.push({
           host: '127.0.0.1',
           port: removedRunning.ports.proxy,
