@@ -242,6 +242,12 @@ describe('etcdraft membership changes with processes of ours, as operators make 
       leader = await leaderOf();
       const rotated = leader;
       const down = members.find((n) => n !== rotated)!;
+      // The leader's active set must first include everyone again (the follower rotated above has
+      // just restarted), so that the count of 4 below is the set without `down`, not a stale one.
+      await waitFor(async () => (await rotated.channelMetric('consensus_etcdraft_active_nodes')) === 5, {
+        timeoutMs: 20_000,
+        what: () => `the leader (node ${rotated.index}) to count 5 active nodes`,
+      });
       await down.kill();
       await waitFor(async () => (await rotated.channelMetric('consensus_etcdraft_active_nodes')) === 4, {
         timeoutMs: 20_000,
