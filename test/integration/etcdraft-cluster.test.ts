@@ -85,7 +85,7 @@ describe(`etcdraft: three orderers (${impl}) as processes`, () => {
   );
 
   it(
-    'the leader killed -9 under load: a new leader answers within two election timeouts; after its restart, identical chains',
+    'the leader killed -9 under load: a new leader answers within three election timeouts; after its restart, identical chains',
     { skip },
     async () => {
       const leader = await cluster.waitForLeader();
@@ -109,9 +109,13 @@ describe(`etcdraft: three orderers (${impl}) as processes`, () => {
       await traffic.stop();
       addAll(traffic.acked);
       await cluster.verifyLedgers(acked);
+      // A follower's randomised timeout runs up to 2× the election timeout from the last heartbeat
+      // it saw; the vote, the new leader's first commit and the probe's own round trip come on top
+      // (CI saw 2,018 ms against a 2,000 ms bound). A third election timeout covers those.
+      const boundMs = 3 * cluster.electionTimeoutMs;
       assert.ok(
-        answeredAfterMs <= 2 * cluster.electionTimeoutMs,
-        `a new leader answered ${answeredAfterMs} ms after the kill, more than two election timeouts (${2 * cluster.electionTimeoutMs} ms)`,
+        answeredAfterMs <= boundMs,
+        `a new leader answered ${answeredAfterMs} ms after the kill, more than three election timeouts (${boundMs} ms)`,
       );
     },
   );
