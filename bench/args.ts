@@ -16,11 +16,14 @@ export interface BenchArgs {
   size: number;
   streams: number;
   window: number;
+  /** --vs-fabric, etcdraft: ours with Consensus.IdleCutAfter set to this duration (e.g. "20ms"). */
+  idleCutAfter?: string;
 }
 
 export const USAGE =
   'use -n N, --warmup N, --kafka, --json FILE, --profile DIR, --tsx; with --vs-fabric also ' +
-  `--scenario ${SCENARIO_NAMES.join(',')} (comma-separated), --rounds N, --size BYTES, --streams N, --window N`;
+  `--scenario ${SCENARIO_NAMES.join(',')} (comma-separated), --rounds N, --size BYTES, --streams N, --window N, ` +
+  '--idle-cut-after DURATION (ours, etcdraft: Consensus.IdleCutAfter)';
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const vsFabric = argv.includes('--vs-fabric');
@@ -55,7 +58,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     else if (arg === '--window') out.window = whole(takesValue(), arg, 1);
     else if (arg === '--json' && value) out.json = resolve(takesValue()!);
     else if (arg === '--profile' && value) out.profile = resolve(takesValue()!);
-    else if (arg === '--scenario' && value) {
+    else if (arg === '--idle-cut-after') {
+      const duration = takesValue();
+      if (!duration || !/^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$/.test(duration))
+        throw new Error(`--idle-cut-after needs a duration such as 20ms (got ${duration})`);
+      out.idleCutAfter = duration;
+    } else if (arg === '--scenario' && value) {
       const names = takesValue()!.split(',');
       const unknown = names.filter((n) => !(SCENARIO_NAMES as readonly string[]).includes(n));
       if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; ${USAGE}`);
@@ -65,8 +73,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     else if (arg === '--vs-fabric') out.vsFabric = true;
     else throw new Error(`unknown argument ${arg}; ${USAGE}`);
   }
-  if (!out.vsFabric && argv.some((a) => ['--scenario', '--rounds'].includes(a)))
-    throw new Error('--scenario and --rounds go with --vs-fabric');
+  if (!out.vsFabric && argv.some((a) => ['--scenario', '--rounds', '--idle-cut-after'].includes(a)))
+    throw new Error('--scenario, --rounds and --idle-cut-after go with --vs-fabric');
   if (out.vsFabric && (out.kafka || out.tsx))
     throw new Error('--vs-fabric runs bin/orderer.js; pick its Kafka scenario with --scenario kafka');
   return out;

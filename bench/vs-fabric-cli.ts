@@ -19,6 +19,7 @@ export async function runVsFabricCli(root: string, args: BenchArgs): Promise<boo
       window: args.window,
       root,
       ...(args.profile ? { profileDir: args.profile } : {}),
+      ...(args.idleCutAfter ? { oursIdleCutAfter: args.idleCutAfter } : {}),
     },
     { log: (text) => console.log(text), now: () => performance.now() },
   );

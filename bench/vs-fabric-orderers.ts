@@ -69,6 +69,8 @@ export interface ScenarioStartOptions {
   readonly oursBin?: string;
   /** Run ours under node --cpu-prof, writing the profile here. */
   readonly profileDir?: string;
+  /** etcdraft: Consensus.IdleCutAfter for ours. */
+  readonly oursIdleCutAfter?: string;
   /** Log lines to the console as orderers come up. */
   readonly log: (line: string) => void;
 }
@@ -244,7 +246,12 @@ export async function startScenario(
   try {
     let sideEnv: (side: Side) => Record<string, string> = () => ({});
     let environment =
-      name === 'raft-tls' ? 'three nodes per side, Raft traffic over TLS on loopback' : 'no other services';
+      name === 'raft-tls'
+        ? 'three nodes per side, Raft traffic over TLS on loopback' +
+          (options.oursIdleCutAfter
+            ? `; ours with Consensus.IdleCutAfter ${options.oursIdleCutAfter}`
+            : "; ours with Fabric's cutting (no Consensus.IdleCutAfter)")
+        : 'no other services';
     // Every fixture orderer's TLS certificate is issued by the same CA as orderer0's.
     const tlsCaPem =
       name === 'solo-tls' || name === 'raft-tls' ? readFileSync(join(ORDERER0_TLS, 'ca.crt')) : undefined;

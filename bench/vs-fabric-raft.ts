@@ -101,6 +101,9 @@ async function startNode(
         ORDERER_CHANNELPARTICIPATION_ENABLED: 'true',
         ORDERER_ADMIN_LISTENADDRESS: adminAddress,
         ORDERER_ADMIN_TLS_ENABLED: 'false',
+        ...(side === 'ours' && options.oursIdleCutAfter
+          ? { ORDERER_CONSENSUS_IDLECUTAFTER: options.oursIdleCutAfter }
+          : {}),
       },
       port,
     ),

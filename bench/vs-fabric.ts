@@ -44,6 +44,8 @@ export interface VsFabricOptions {
   readonly profileDir?: string;
   /** Per round and side; default 300 s. */
   readonly timeoutMs?: number;
+  /** etcdraft: Consensus.IdleCutAfter for ours (unset: Fabric's cutting on both sides). */
+  readonly oursIdleCutAfter?: string;
 }
 
 export interface VsFabricDependencies {
@@ -91,6 +93,7 @@ export async function runVsFabric(
       streams: options.streams,
       window: options.window,
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.oursIdleCutAfter ? { oursIdleCutAfter: options.oursIdleCutAfter } : {}),
       batchSize: 'MaxMessageCount 500, PreferredMaxBytes 2 MB, AbsoluteMaxBytes 10 MB',
       batchTimeout: '2s',
       durability: DURABILITY,
@@ -111,6 +114,7 @@ export async function runVsFabric(
       root: options.root,
       ...(options.oursBin ? { oursBin: options.oursBin } : {}),
       ...(options.profileDir ? { profileDir: options.profileDir } : {}),
+      ...(options.oursIdleCutAfter ? { oursIdleCutAfter: options.oursIdleCutAfter } : {}),
       log: deps.log,
     });
     try {

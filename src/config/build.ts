@@ -825,5 +825,6 @@ function consensusSection(s: TypedSettings): LocalConfig['consensus'] {
     snapDir: s.translate(s.str('Consensus.SnapDir'), 'cwd'),
     evictionSuspicionMs: s.optionalDuration('Consensus.EvictionSuspicion'),
     tickIntervalOverrideMs: s.optionalDuration('Consensus.TickIntervalOverride'),
+    idleCutAfterMs: s.optionalDuration('Consensus.IdleCutAfter') ?? 0,
   };
 }

@@ -186,6 +186,7 @@ export const ORDERER_YAML_SCHEMA: SectionNode = section(
     path('SnapDir', 'cwd'),
     duration('EvictionSuspicion'),
     duration('TickIntervalOverride'),
+    duration('IdleCutAfter'),
   ),
   section('Operations', text('ListenAddress'), tls('TLS', 'cwd')),
   section(

@@ -112,6 +112,11 @@ export interface ConsensusConfig {
   /** undefined: let the consenter apply its own default. */
   evictionSuspicionMs: number | undefined;
   tickIntervalOverrideMs: number | undefined;
+  /**
+   * Not in Fabric. etcdraft leader: cut a partial batch before BatchTimeout once no block is in
+   * flight and no envelope came for this long. 0 (the default): Fabric's cutting only.
+   */
+  idleCutAfterMs: number;
 }
 
 export type MetricsProvider = 'prometheus' | 'statsd' | 'disabled';

@@ -141,6 +141,7 @@ export function createCluster(
       snapDir: config.consensus.snapDir || join(config.fileLedger.location, 'etcdraft', 'snapshot'),
       tickIntervalOverrideMs: config.consensus.tickIntervalOverrideMs,
       evictionSuspicionMs: config.consensus.evictionSuspicionMs,
+      idleCutAfterMs: config.consensus.idleCutAfterMs,
     },
     {
       serverCertificatePem: clusterTls?.serverCertificatePem,

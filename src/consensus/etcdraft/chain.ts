@@ -84,6 +84,11 @@ export interface EtcdraftChainOptions {
    * block from the other orderers to find out whether it was removed (default 10 minutes).
    */
   readonly evictionSuspicionMs?: number;
+  /**
+   * Consensus.IdleCutAfter: the leader cuts a partial batch before BatchTimeout once no block is
+   * in flight and the cutter has been quiet this long (RaftChainCoreOptions.idleCutAfterMs; 0 off).
+   */
+  readonly idleCutAfterMs?: number;
 }
 
 /** The WAL as the chain needs it: what RaftNode writes, plus close on halt. */
@@ -178,6 +183,7 @@ export class EtcdraftChain implements Chain {
   private failure: Error | undefined;
   private readonly statusListeners = new StatusListeners();
   private timer: TimerHandle | undefined;
+  private idleTimer: TimerHandle | undefined;
   private resendTicker: TimerHandle | undefined;
   private nextTicket = 1;
   private readonly tickets = new Map<number, Ticket>();
@@ -335,6 +341,8 @@ export class EtcdraftChain implements Chain {
     await wasStarting;
     this.timer?.cancel();
     this.timer = undefined;
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
     this.resendTicker?.cancel();
     this.resendTicker = undefined;
     this.evictionTicker?.cancel();
@@ -417,6 +425,7 @@ export class EtcdraftChain implements Chain {
         consenters: options.consenters,
         snapshotIntervalSize: options.raftOptions.snapshotIntervalSize,
         bytesSinceSnapshot,
+        idleCutAfterMs: options.idleCutAfterMs ?? 0,
       },
       {
         blockCutter: support.blockCutter,
@@ -776,6 +785,17 @@ export class EtcdraftChain implements Chain {
         this.timer?.cancel();
         this.timer = undefined;
         return undefined;
+      case 'arm-idle-timer': {
+        this.idleTimer?.cancel();
+        if (this.state !== 'running') return undefined;
+        const { generation } = effect;
+        this.idleTimer = this.support.clock.setTimer(effect.timeoutMs, () => {
+          this.idleTimer = undefined;
+          if (this.state !== 'running' || !this.core) return;
+          void this.dispatch(this.core.idleTimerFired(generation, this.context())).catch(() => {});
+        });
+        return undefined;
+      }
       case 'revalidate':
         this.track(this.revalidate(effect.id, effect.isConfig, effect.env));
         return undefined;
@@ -995,6 +1015,8 @@ export class EtcdraftChain implements Chain {
     );
     this.timer?.cancel();
     this.timer = undefined;
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
     this.rejectAll(error);
   }
 

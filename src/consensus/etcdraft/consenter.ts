@@ -48,6 +48,8 @@ export interface EtcdraftConsenterOptions {
   readonly tickIntervalOverrideMs?: number | undefined;
   /** Consensus.EvictionSuspicion: leaderless this long, a chain checks whether it was evicted. */
   readonly evictionSuspicionMs?: number | undefined;
+  /** Consensus.IdleCutAfter: see EtcdraftChainOptions.idleCutAfterMs (0 or absent: off). */
+  readonly idleCutAfterMs?: number | undefined;
 }
 
 export interface EtcdraftConsenterDependencies {
@@ -247,6 +249,7 @@ export class EtcdraftConsenter implements Consenter {
         ...(this.options.evictionSuspicionMs !== undefined
           ? { evictionSuspicionMs: this.options.evictionSuspicionMs }
           : {}),
+        idleCutAfterMs: this.options.idleCutAfterMs ?? 0,
       },
       {
         support,

@@ -121,6 +121,7 @@ describe('Fabric v2.5 sample orderer.yaml (FABRIC_CFG_PATH)', () => {
       '/var/hyperledger/production/orderer/etcdraft/snapshot',
     ],
     ['Consensus.EvictionSuspicion (unset)', (c) => c.consensus.evictionSuspicionMs, undefined],
+    ['Consensus.IdleCutAfter (unset: Fabric cutting)', (c) => c.consensus.idleCutAfterMs, 0],
   ];
   for (const [name, get, expected] of expectations) {
     it(`${name} = ${JSON.stringify(expected)}`, () => assert.deepEqual(get(config), expected));
@@ -153,6 +154,12 @@ describe('ORDERER_* environment overrides', () => {
       env: { ORDERER_GENERAL_TLS_ENABLED: 'true' },
       get: (c) => c.general.tls.enabled,
       expected: true,
+    },
+    {
+      name: 'duration (a key Fabric does not have)',
+      env: { ORDERER_CONSENSUS_IDLECUTAFTER: '20ms' },
+      get: (c) => c.consensus.idleCutAfterMs,
+      expected: 20,
     },
     {
       name: 'boolean in Go spelling',
@@ -422,7 +429,13 @@ describe('defaults', () => {
       [
         'Consensus',
         c.consensus,
-        { walDir: '', snapDir: '', evictionSuspicionMs: undefined, tickIntervalOverrideMs: undefined },
+        {
+          walDir: '',
+          snapDir: '',
+          evictionSuspicionMs: undefined,
+          tickIntervalOverrideMs: undefined,
+          idleCutAfterMs: 0,
+        },
       ],
     ];
     for (const [key, actual, expected] of expectations) assert.deepEqual(actual, expected, key);

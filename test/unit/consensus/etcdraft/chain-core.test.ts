@@ -33,6 +33,7 @@ function setup(
     appliedIndex?: number;
     snapshotIntervalSize?: number;
     consenters?: EtcdraftConsenter[];
+    idleCutAfterMs?: number;
   } = {},
 ) {
   const clock = new ManualClock();
@@ -49,6 +50,7 @@ function setup(
       snapshotIntervalSize: options.snapshotIntervalSize ?? 1 << 24,
       blockMetadata: { consenterIds: [1, 2, 3], nextConsenterId: 4, raftIndex: options.appliedIndex ?? 4 },
       consenters: options.consenters ?? [],
+      ...(options.idleCutAfterMs !== undefined ? { idleCutAfterMs: options.idleCutAfterMs } : {}),
     },
     {
       blockCutter: new BlockCutter({ batchSize: () => batchSize }, { clock }),
@@ -213,6 +215,74 @@ describe('etcdraft chain core', () => {
     );
     assert.deepEqual(core.timerFired(armed!.generation, ctx), [], 'fires once');
     assert.equal(core.inflightBlocks, 2);
+  });
+
+  test('without Consensus.IdleCutAfter only BatchSize and BatchTimeout cut (Fabric)', () => {
+    const { core, ctx } = setup({ maxMessageCount: 2 });
+    elect(core, ctx);
+    const effects = [1, 2, 3].flatMap((i) => core.submit(local(i, makeEnvelope(`t${i}`)), ctx));
+    const [block] = of(effects, 'propose-block');
+    const applied = core.committedEntries(entriesOf([block!.block], 5), {
+      ...ctx,
+      now: 50,
+      raftLastIndex: 5,
+    });
+    assert.equal(of([...effects, ...applied], 'arm-idle-timer').length, 0);
+    assert.equal(core.isIdleTimerArmed, false);
+  });
+
+  test('with IdleCutAfter a partial batch is cut once no block is in flight and intake was quiet that long', () => {
+    const { core, ctx } = setup({ maxMessageCount: 3, idleCutAfterMs: 20 });
+    elect(core, ctx);
+    // Nothing in flight: the first envelope arms both the batch timer and the idle timer.
+    const first = core.submit(local(1, makeEnvelope('t1')), ctx);
+    assert.deepEqual(
+      first.filter((e) => e.type === 'arm-timer' || e.type === 'arm-idle-timer').map((e) => e.type),
+      ['arm-timer', 'arm-idle-timer'],
+    );
+    const [idle] = of(first, 'arm-idle-timer');
+    assert.equal(idle!.timeoutMs, 20);
+    // t3 fills the batch (a block in flight now), t4 is pending behind it: no early cut while a
+    // block is in flight, since its acknowledgements will bring more envelopes.
+    const more = [2, 3, 4].flatMap((i) => core.submit(local(i, makeEnvelope(`t${i}`)), { ...ctx, now: 5 }));
+    const [inFlight] = of(more, 'propose-block');
+    assert.deepEqual(txIdsOfBlock(inFlight!.block), ['t1', 't2', 't3']);
+    assert.deepEqual(core.idleTimerFired(idle!.generation, { ...ctx, now: 20 }), []);
+    assert.equal(core.isIdleTimerArmed, false);
+    // The block applied at 40 answers t1 to t3; the quiet is counted from then.
+    const applied = core.committedEntries(entriesOf([inFlight!.block], 5), {
+      ...ctx,
+      now: 40,
+      raftLastIndex: 5,
+    });
+    assert.deepEqual(of(applied, 'acknowledge'), [{ type: 'acknowledge', tickets: [1, 2, 3] }]);
+    const [rearmed] = of(applied, 'arm-idle-timer');
+    assert.equal(rearmed!.timeoutMs, 20);
+    // Another envelope at 45: at 60 the quiet has lasted 15 ms, so the timer waits 5 more.
+    assert.equal(
+      of(core.submit(local(5, makeEnvelope('t5')), { ...ctx, now: 45 }), 'propose-block').length,
+      0,
+    );
+    const early = core.idleTimerFired(rearmed!.generation, { ...ctx, now: 60 });
+    assert.equal(of(early, 'propose-block').length, 0);
+    const [rest] = of(early, 'arm-idle-timer');
+    assert.equal(rest!.timeoutMs, 5);
+    const cut = core.idleTimerFired(rest!.generation, { ...ctx, now: 65 });
+    const [proposal] = of(cut, 'propose-block');
+    assert.deepEqual(txIdsOfBlock(proposal!.block), ['t4', 't5']);
+    assert.equal(of(cut, 'cancel-timer').length, 1, 'the batch timer stops with the cut');
+    assert.equal(core.isTimerArmed, false);
+    assert.equal(core.inflightBlocks, 1);
+    assert.deepEqual(core.idleTimerFired(rest!.generation, { ...ctx, now: 100 }), [], 'fires once');
+  });
+
+  test('a leader that lost leadership ignores its idle timer', () => {
+    const { core, ctx } = setup({ idleCutAfterMs: 20 });
+    elect(core, ctx);
+    const [idle] = of(core.submit(local(1, makeEnvelope('t1')), ctx), 'arm-idle-timer');
+    core.leaderChanged(2, FOLLOWER, ctx);
+    assert.deepEqual(core.idleTimerFired(idle!.generation, { ...ctx, now: 100 }), []);
+    assert.equal(core.isIdleTimerArmed, false);
   });
 
   test('at MaxInflightBlocks proposed blocks the leader waits for one to be applied', () => {
