@@ -77,6 +77,8 @@ export class RaftChainNet {
   readonly pulled: { by: number; from: number; to: number }[] = [];
   /** Consensus.EvictionSuspicion of chains (re)started from now on; the chain's default when unset. */
   evictionSuspicionMs: number | undefined;
+  /** Consensus.IdleCutAfter of chains (re)started from now on; off when unset. */
+  idleCutAfterMs: number | undefined;
   /** Members whose chain halted because they were removed from the consenters (onEvicted). */
   readonly evicted: number[] = [];
 
@@ -210,6 +212,7 @@ export class RaftChainNet {
         snapDir: path.join(this.root, `n${id}`, 'snap'),
         consenterEndpoints: new Map(this.consenters.map((c, i) => [i + 1, `${c.host}:${c.port}`])),
         ...(this.evictionSuspicionMs !== undefined ? { evictionSuspicionMs: this.evictionSuspicionMs } : {}),
+        ...(this.idleCutAfterMs !== undefined ? { idleCutAfterMs: this.idleCutAfterMs } : {}),
       },
       {
         support,

@@ -134,6 +134,26 @@ describe('EtcdraftChain', () => {
     assertSameLedgers(n, [1]);
   });
 
+  test('with IdleCutAfter a partial batch is answered once intake is quiet, not after BatchTimeout', async () => {
+    const n = await newNet(3);
+    n.idleCutAfterMs = 20;
+    for (const id of n.ids) await n.start(id);
+    const leader = await n.electLeader();
+    const follower = n.ids.find((id) => id !== leader)!;
+    // Through the leader and forwarded by a follower: both wait in the leader's cutter.
+    const partial = [order(n, leader, 'a'), order(n, follower, 'b')];
+    await n.settle();
+    assert.deepEqual(
+      partial.map((o) => o.settled),
+      ['pending', 'pending'],
+    );
+    n.clock.advance(20);
+    await n.settle();
+    for (const o of partial) assert.deepEqual([o.settled, o.inLedgerWhenAcked], ['ok', true], o.txId);
+    assert.deepEqual(n.support(leader).txIds.slice(1), [['a', 'b']]);
+    assertSameLedgers(n, n.ids);
+  });
+
   test('three chains: Broadcast through every node is answered once in a block, ledgers identical', async () => {
     const n = await newNet(3);
     for (const id of n.ids) await n.start(id);
