@@ -14,8 +14,11 @@ import type { Rule } from './filters.js';
 /** The consensus types Fabric v2.5 lets a channel migrate to (kafka/solo -> etcdraft). */
 export const FABRIC_MIGRATION_TARGETS: ReadonlySet<string> = new Set(['etcdraft']);
 
-/** The consensus types a channel may migrate from: Kafka (Fabric's documented Kafka to Raft path). */
-export const FABRIC_MIGRATION_SOURCES: ReadonlySet<string> = new Set(['kafka']);
+/**
+ * The consensus types a channel may migrate from: Fabric v2.5's filter says "only kafka to etcdraft
+ * or solo to etcdraft transitions are actually supported".
+ */
+export const FABRIC_MIGRATION_SOURCES: ReadonlySet<string> = new Set(['kafka', 'solo']);
 
 export interface MaintenanceFilterOptions {
   /**
@@ -151,12 +154,12 @@ function inspect(
           `Fabric v2.5 channels can only migrate to ${[...FABRIC_MIGRATION_TARGETS].join(', ')}`,
       );
     }
-    // Fabric's filter lets solo through too, but its documentation supports Kafka to Raft only,
-    // and only a Kafka ledger ends in a block that a new Raft group can start after.
+    // Fabric's filter does not check the source type, and notes that only Kafka and solo sources
+    // are supported; any other is refused here before it is ordered.
     if (!FABRIC_MIGRATION_SOURCES.has(current.consensusType)) {
       throw badRequest(
         `attempted to change consensus type from ${from.type} to ${to.type}, transition not supported: ` +
-          `only ${[...FABRIC_MIGRATION_SOURCES].join(', ')} channels can migrate (Fabric v2.5 migrates Kafka to Raft only); ` +
+          `only ${[...FABRIC_MIGRATION_SOURCES].join(' and ')} channels can migrate (Fabric v2.5 migrates Kafka and solo to Raft only); ` +
           `leave maintenance mode with ConsensusType.Type ${from.type}`,
       );
     }

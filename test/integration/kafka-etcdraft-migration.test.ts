@@ -11,21 +11,13 @@
 // consenter order, next ID 4). The steps Fabric refuses are refused on the way, saying why.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asBuffer, common, etcdraft, orderer } from '../../src/protos/index.js';
-import { readConfigBlock } from '../../src/channelconfig/index.js';
-import { blockHeaderHash, consenterMetadataOf, lastConfigIndexOf } from '../../src/protoutil/block.js';
+import { common, etcdraft, orderer } from '../../src/protos/index.js';
+import { consenterMetadataOf } from '../../src/protoutil/block.js';
 import { decodeKafkaMetadata } from '../../src/consensus/kafka/index.js';
-import {
-  CRYPTO,
-  atomicBroadcastClient,
-  broadcastAll,
-  loadIdentity,
-  signedEnvelope,
-  type ClientIdentity,
-} from '../support/fabric-clients.js';
+import { CRYPTO, loadIdentity, signedEnvelope } from '../support/fabric-clients.js';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
 import { createMyChannel, kafkaTestsSkipReason, waitFor } from '../support/kafka-cluster.js';
 import {
@@ -35,9 +27,19 @@ import {
   strictDeliverStatus,
   type KafkaOrdererProcess,
 } from '../support/kafka-processes.js';
-import { configUpdateEnvelope, consensusType, ordererValues } from '../support/config-update.js';
+import {
+  applyConsensusChange,
+  chainOf,
+  chainsHolding,
+  consensusUpdate,
+  headerHashes,
+  orderOn,
+  raftMigrationMetadata,
+  send,
+  type MigratingOrderer,
+} from '../support/migration.js';
 import { freePort } from '../support/orderer-process.js';
-import { readChain, txIdsOfBlock, verifyChain } from '../support/process-load.js';
+import { txIdsOfBlock, verifyChain } from '../support/process-load.js';
 
 const skip = kafkaTestsSkipReason();
 if (skip) console.log(`# skipping the Kafka to etcdraft migration test: ${skip}`);
@@ -47,167 +49,22 @@ const CHANNEL = 'mychannel';
 const CHANNELS = [SYSTEM, CHANNEL];
 const MAINTENANCE = orderer.ConsensusType.State.STATE_MAINTENANCE;
 const NORMAL = orderer.ConsensusType.State.STATE_NORMAL;
-const ordererAdmin = loadIdentity('ordererAdmin');
 const org1User = loadIdentity('org1User');
 const tlsFile = (index: number, name: string) =>
   join(CRYPTO, `ordererOrganizations/example.com/orderers/orderer${index}.example.com/tls/${name}`);
 
-/** Every block of a channel as one node serves it, as received (ordererAdmin reads both channels). */
-async function chainOf(node: KafkaOrdererProcess, channelId: string, reader: ClientIdentity = ordererAdmin) {
-  const client = atomicBroadcastClient(node.address);
-  try {
-    const result = await readChain(client, reader, channelId);
-    if (result.status !== 200)
-      throw new Error(`orderer${node.index}: Deliver of ${channelId} answered ${result.status}`);
-    return result.blockBytes;
-  } finally {
-    client.close();
-  }
-}
-
-function configOf(blockBytes: Buffer): common.IConfig {
-  return readConfigBlock(common.Block.decode(blockBytes)).configEnvelope.config!;
-}
-
-/** The channel's current config as node 0 serves it (its last config block). */
-async function currentConfig(nodes: KafkaOrdererProcess[], channelId: string) {
-  const blocks = await chainOf(nodes[0]!, channelId);
-  const last = common.Block.decode(blocks.at(-1)!);
-  return configOf(blocks[lastConfigIndexOf(last)]!);
-}
-
-function consensusTypeOf(config: common.IConfig): orderer.ConsensusType {
-  return orderer.ConsensusType.decode(
-    asBuffer(config.channelGroup!.groups!.Orderer!.values!.ConsensusType!.value),
-  );
-}
-
-/** One Broadcast to a node: its status and info. */
-async function send(node: KafkaOrdererProcess, envelope: Buffer) {
-  const client = atomicBroadcastClient(node.address);
-  try {
-    const [response] = await broadcastAll(client, [envelope], 30_000);
-    return response!;
-  } finally {
-    client.close();
-  }
-}
-
-/** A ConsensusType config update of `channelId` signed by the orderer admin. */
-async function consensusUpdate(
-  nodes: KafkaOrdererProcess[],
-  channelId: string,
-  change: Partial<orderer.IConsensusType>,
-): Promise<Buffer> {
-  const config = await currentConfig(nodes, channelId);
-  return configUpdateEnvelope(
-    channelId,
-    ordererValues(channelId, config, { ConsensusType: consensusType(config, change) }),
-    [ordererAdmin],
-  );
-}
-
-/** Applies a ConsensusType change, retrying while the orderer is unavailable (no Raft leader yet). */
-async function applyConsensusChange(
-  nodes: KafkaOrdererProcess[],
-  channelId: string,
-  change: Partial<orderer.IConsensusType>,
-  expect: (type: orderer.ConsensusType) => boolean,
-): Promise<void> {
-  const heights = await Promise.all(nodes.map(async (n) => (await chainOf(n, channelId)).length));
-  let last: { status: number; info: string } | undefined;
-  await waitFor(
-    () => `the update of ${channelId} accepted (last answer ${JSON.stringify(last)})`,
-    async () => {
-      last = await send(nodes[0]!, await consensusUpdate(nodes, channelId, change)).catch((err: Error) => ({
-        status: 0,
-        info: err.message,
-      }));
-      if (last.status === 400) throw new Error(`update of ${channelId} refused: ${last.info}`);
-      return last.status === 200;
-    },
-    90_000,
-    500,
-  );
-  // Every node writes the config block and applies it.
-  await Promise.all(
-    nodes.map((node, i) =>
-      waitFor(
-        () => `orderer${node.index} applying the update of ${channelId}`,
-        async () => {
-          const blocks = await chainOf(node, channelId);
-          return blocks.length > heights[i]! && expect(consensusTypeOf(configOf(blocks.at(-1)!)));
-        },
-        60_000,
-        250,
-      ),
-    ),
-  );
-}
-
-/** Sends `count` envelopes on one stream to a node; returns the tx IDs answered SUCCESS, failing on any other. */
-async function orderOn(node: KafkaOrdererProcess, prefix: string, count: number): Promise<string[]> {
-  const txIds = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-  const client = atomicBroadcastClient(node.address);
-  try {
-    const responses = await broadcastAll(
-      client,
-      txIds.map((txId) => signedEnvelope(org1User, { channelId: CHANNEL, txId })),
-      60_000,
-    );
-    const refused = responses.find((r) => r.status !== 200);
-    assert.equal(refused, undefined, `orderer${node.index}: ${JSON.stringify(refused)}`);
-    return txIds;
-  } finally {
-    client.close();
-  }
-}
-
-/** Waits until every node's chain of mychannel holds every one of `txIds`; returns the chains. */
-async function chainsHolding(nodes: KafkaOrdererProcess[], txIds: string[]): Promise<Buffer[][]> {
-  let chains: Buffer[][] = [];
-  await waitFor(
-    () =>
-      `every chain of ${CHANNEL} holding all ${txIds.length} envelopes (heights ${chains.map((c) => c.length).join(', ')})`,
-    async () => {
-      chains = await Promise.all(nodes.map((n) => chainOf(n, CHANNEL)));
-      const wanted = new Set(txIds);
-      return (
-        chains.every((chain) => {
-          const held = new Set(chain.flatMap((b) => txIdsOfBlock(b)));
-          return [...wanted].every((id) => held.has(id));
-        }) && chains.every((c) => c.length === chains[0]!.length)
-      );
-    },
-    90_000,
-    250,
-  );
-  return chains;
-}
-
-const headerHashes = (blocks: readonly Buffer[]) =>
-  blocks.map((b) => blockHeaderHash(common.Block.decode(b).header!).toString('hex'));
+/** A node as the migration steps (test/support/migration.ts) name it. */
+const named = (node: KafkaOrdererProcess): MigratingOrderer => ({
+  address: node.address,
+  name: `orderer${node.index}`,
+});
 
 /** The etcdraft ConfigMetadata of the migration: the three orderers, their cluster ports and TLS certificates. */
-function raftMetadata(clusterPorts: number[], edit: (m: etcdraft.IConfigMetadata) => void = () => {}) {
-  const metadata: etcdraft.IConfigMetadata = {
-    consenters: clusterPorts.map((port, i) => ({
-      host: '127.0.0.1',
-      port,
-      clientTlsCert: readFileSync(tlsFile(i, 'server.crt')),
-      serverTlsCert: readFileSync(tlsFile(i, 'server.crt')),
-    })),
-    options: {
-      tickInterval: '200ms',
-      electionTick: 10,
-      heartbeatTick: 1,
-      maxInflightBlocks: 5,
-      snapshotIntervalSize: 16 * 1024 * 1024,
-    },
-  };
-  edit(metadata);
-  return etcdraft.ConfigMetadata.encode(metadata).finish();
-}
+const raftMetadata = (clusterPorts: number[], edit?: (m: etcdraft.IConfigMetadata) => void) =>
+  raftMigrationMetadata(
+    clusterPorts.map((port, i) => ({ port, tlsCertFile: tlsFile(i, 'server.crt') })),
+    edit,
+  );
 
 /** The cluster settings the orderers need as Raft nodes (Fabric's raft_configuration "Local Configuration"). */
 function clusterEnv(index: number, port: number): Record<string, string> {
@@ -283,10 +140,10 @@ describe(
       );
       // One node after the other, each batch in every ledger before the next: several Kafka blocks.
       for (const node of nodes) {
-        acknowledged.push(...(await orderOn(node, `kafka-${node.index}`, 20)));
-        await chainsHolding(nodes, acknowledged);
+        acknowledged.push(...(await orderOn(named(node), CHANNEL, `kafka-${node.index}`, 20)));
+        await chainsHolding(nodes.map(named), CHANNEL, acknowledged);
       }
-      const kafkaChain = (await chainsHolding(nodes, acknowledged))[0]!;
+      const kafkaChain = (await chainsHolding(nodes.map(named), CHANNEL, acknowledged))[0]!;
       for (const bytes of kafkaChain.slice(1))
         assert.ok(
           decodeKafkaMetadata(consenterMetadataOf(common.Block.decode(bytes))!).lastOffsetPersisted > 0,
@@ -294,8 +151,11 @@ describe(
 
       // Refused: a type change while not in maintenance mode.
       const early = await send(
-        nodes[0]!,
-        await consensusUpdate(nodes, CHANNEL, { type: 'etcdraft', metadata: raftMetadata(raftPorts) }),
+        named(nodes[0]!),
+        await consensusUpdate(named(nodes[0]!), CHANNEL, {
+          type: 'etcdraft',
+          metadata: raftMetadata(raftPorts),
+        }),
       );
       assert.equal(early.status, 400, early.info);
       assert.match(
@@ -304,8 +164,8 @@ describe(
       );
       // Refused: entering maintenance and changing the type in one update.
       const both = await send(
-        nodes[0]!,
-        await consensusUpdate(nodes, CHANNEL, {
+        named(nodes[0]!),
+        await consensusUpdate(named(nodes[0]!), CHANNEL, {
           type: 'etcdraft',
           metadata: raftMetadata(raftPorts),
           state: MAINTENANCE,
@@ -319,10 +179,15 @@ describe(
 
       // 1. Maintenance mode on every channel, the system channel first.
       for (const channelId of CHANNELS)
-        await applyConsensusChange(nodes, channelId, { state: MAINTENANCE }, (t) => t.state === MAINTENANCE);
+        await applyConsensusChange(
+          nodes.map(named),
+          channelId,
+          { state: MAINTENANCE },
+          (t) => t.state === MAINTENANCE,
+        );
       for (const node of nodes) {
         const normal = await send(
-          node,
+          named(node),
           signedEnvelope(org1User, { channelId: CHANNEL, txId: `refused-${node.index}` }),
         );
         assert.equal(normal.status, 503, `orderer${node.index} in maintenance: ${normal.info}`);
@@ -337,15 +202,18 @@ describe(
 
       // Refused in maintenance: a migration to anything but etcdraft, invalid etcdraft metadata, and a
       // type change that also leaves maintenance mode.
-      const toSolo = await send(nodes[0]!, await consensusUpdate(nodes, CHANNEL, { type: 'solo' }));
+      const toSolo = await send(
+        named(nodes[0]!),
+        await consensusUpdate(named(nodes[0]!), CHANNEL, { type: 'solo' }),
+      );
       assert.equal(toSolo.status, 400, toSolo.info);
       assert.match(
         toSolo.info,
         /from kafka to solo, transition not supported: Fabric v2.5 channels can only migrate to etcdraft/,
       );
       const noOptions = await send(
-        nodes[0]!,
-        await consensusUpdate(nodes, CHANNEL, {
+        named(nodes[0]!),
+        await consensusUpdate(named(nodes[0]!), CHANNEL, {
           type: 'etcdraft',
           metadata: raftMetadata(raftPorts, (m) => {
             delete m.options;
@@ -358,8 +226,8 @@ describe(
         /invalid etcdraft metadata for the migration from kafka: nil Raft config metadata options/,
       );
       const badCert = await send(
-        nodes[0]!,
-        await consensusUpdate(nodes, CHANNEL, {
+        named(nodes[0]!),
+        await consensusUpdate(named(nodes[0]!), CHANNEL, {
           type: 'etcdraft',
           metadata: raftMetadata(raftPorts, (m) => {
             m.consenters![1]!.serverTlsCert = Buffer.from('not a certificate');
@@ -372,8 +240,8 @@ describe(
         /invalid etcdraft metadata for the migration from kafka: consenter 127.0.0.1:\d+ has invalid certificate/,
       );
       const typeAndExit = await send(
-        nodes[0]!,
-        await consensusUpdate(nodes, CHANNEL, {
+        named(nodes[0]!),
+        await consensusUpdate(named(nodes[0]!), CHANNEL, {
           type: 'etcdraft',
           metadata: raftMetadata(raftPorts),
           state: NORMAL,
@@ -388,14 +256,14 @@ describe(
       // 2. ConsensusType.Type etcdraft with the Raft metadata, still in maintenance, on every channel.
       for (const channelId of CHANNELS)
         await applyConsensusChange(
-          nodes,
+          nodes.map(named),
           channelId,
           { type: 'etcdraft', metadata: raftMetadata(raftPorts) },
           (t) => t.type === 'etcdraft' && t.state === MAINTENANCE,
         );
       const migrationBlock: Record<string, number> = {};
       for (const channelId of CHANNELS) {
-        const chains = await Promise.all(nodes.map((n) => chainOf(n, channelId)));
+        const chains = await Promise.all(nodes.map((n) => chainOf(named(n), channelId)));
         for (const chain of chains) assert.deepEqual(headerHashes(chain), headerHashes(chains[0]!));
         migrationBlock[channelId] = chains[0]!.length - 1;
         for (const chain of chains) {
@@ -413,7 +281,10 @@ describe(
         }
       }
       // Refused until the restart: leaving maintenance (Fabric: "exit of maintenance mode must be done after restart").
-      const tooEarly = await send(nodes[1]!, await consensusUpdate(nodes, CHANNEL, { state: NORMAL }));
+      const tooEarly = await send(
+        named(nodes[1]!),
+        await consensusUpdate(named(nodes[0]!), CHANNEL, { state: NORMAL }),
+      );
       assert.equal(tooEarly.status, 503, tooEarly.info);
       assert.match(
         tooEarly.info,
@@ -446,15 +317,16 @@ describe(
       // 4. Out of maintenance, the system channel first; sent to one node, whichever leads.
       for (const channelId of CHANNELS)
         await applyConsensusChange(
-          nodes,
+          nodes.map(named),
           channelId,
           { state: NORMAL },
           (t) => t.state === NORMAL && t.type === 'etcdraft',
         );
 
       // 5. New envelopes ordered by Raft through every node.
-      for (const node of nodes) acknowledged.push(...(await orderOn(node, `raft-${node.index}`, 20)));
-      const chains = await chainsHolding(nodes, acknowledged);
+      for (const node of nodes)
+        acknowledged.push(...(await orderOn(named(node), CHANNEL, `raft-${node.index}`, 20)));
+      const chains = await chainsHolding(nodes.map(named), CHANNEL, acknowledged);
 
       // One chain per channel on every node, verifying across the migration.
       for (const chain of chains) {
@@ -468,7 +340,7 @@ describe(
           'nothing but the acknowledged envelopes (and config transactions)',
         );
       }
-      const systemChains = await Promise.all(nodes.map((n) => chainOf(n, SYSTEM)));
+      const systemChains = await Promise.all(nodes.map((n) => chainOf(named(n), SYSTEM)));
       for (const chain of systemChains) {
         assert.deepEqual(headerHashes(chain), headerHashes(systemChains[0]!));
         await verifyChain(SYSTEM, chain);

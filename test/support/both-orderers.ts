@@ -38,6 +38,11 @@ export interface OrdererUnderTest {
   output: string[];
   /** SIGTERM, waits for the exit, deletes the ledger (and the etcdraft folders). */
   stop(): Promise<void>;
+  /**
+   * SIGTERM, waits for the exit, and starts the same kind again on the same ports and folders
+   * with these ORDERER_* overrides on top of the first start's; output goes on in `output`.
+   */
+  restart(env?: Record<string, string>): Promise<void>;
 }
 
 export interface OrdererUnderTestOptions {
@@ -168,26 +173,31 @@ export async function startOrdererUnderTest(
   const removeFolders = () => rmSync(root, { recursive: true, force: true });
   const started = { address: `127.0.0.1:${port}`, ledgerDir };
   const adminAddress = adminPort !== undefined ? { adminAddress: `127.0.0.1:${adminPort}` } : {};
-  try {
-    await options.ledger?.(ledgerDir);
+  const output: string[] = [];
+  const launch = async (env: Record<string, string>): Promise<() => Promise<void>> => {
     if (kind === 'go') {
-      const go = await startGoOrderer(ordererEnv(ledgerDir, overrides, port));
-      return {
-        kind,
-        ...started,
-        ...adminAddress,
-        output: go.output,
-        stop: () => go.stop().then(removeFolders),
-      };
+      const go = await startGoOrderer(ordererEnv(ledgerDir, env, port), output);
+      return () => go.stop();
     }
     const { bin } = await ordererBin();
-    const ours = await startOrdererProcess({ ledgerDir, port, env: overrides, entry: 'bin', bin });
+    const ours = await startOrdererProcess({ ledgerDir, port, env, entry: 'bin', bin, output });
+    return () => ours.stop();
+  };
+  try {
+    await options.ledger?.(ledgerDir);
+    let env = overrides;
+    let stopProcess = await launch(env);
     return {
       kind,
       ...started,
       ...adminAddress,
-      output: ours.output,
-      stop: () => ours.stop().then(removeFolders),
+      output,
+      stop: () => stopProcess().then(removeFolders),
+      restart: async (more = {}) => {
+        await stopProcess();
+        env = { ...env, ...more };
+        stopProcess = await launch(env);
+      },
     };
   } catch (err) {
     removeFolders();
@@ -204,6 +214,7 @@ process.once('exit', () => {
 /** Fabric's orderer as a child process, ready once it logs that it serves requests. */
 async function startGoOrderer(
   env: Record<string, string>,
+  output: string[] = [],
 ): Promise<{ output: string[]; stop(): Promise<void> }> {
   // First, so that without the binary (under CI) the test fails with how to get it.
   const bin = fabricBin('orderer');
@@ -213,7 +224,6 @@ async function startGoOrderer(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   goChildren.add(child);
-  const output: string[] = [];
   const exited = once(child, 'exit');
   void exited.then(() => goChildren.delete(child));
   const stop = async () => {

@@ -211,6 +211,8 @@ export interface OrdererProcessOptions {
   entry?: 'bin' | 'source';
   /** With entry 'bin': which bin/orderer.js to run (default: this package's; see ordererBin). */
   bin?: string;
+  /** Where the output lines go (a restarted orderer's continue the first run's); a new array by default. */
+  output?: string[];
 }
 
 /**
@@ -237,7 +239,7 @@ export async function startOrdererProcess(options: OrdererProcessOptions): Promi
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
-  const output: string[] = [];
+  const output: string[] = options.output ?? [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       live.delete(child);

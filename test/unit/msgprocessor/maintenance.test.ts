@@ -305,12 +305,18 @@ const cases: Case[] = [
       /from etcdraft to kafka, transition not supported: Fabric v2.5 channels can only migrate to etcdraft/,
   },
   {
-    name: 'a migration from solo to etcdraft (Fabric supports Kafka to Raft only)',
-    current: { state: 'MAINTENANCE' },
+    name: 'a migration from a type Fabric v2.5 cannot migrate from (BFT)',
+    current: { type: 'BFT', state: 'MAINTENANCE' },
     next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: raftMetadata },
     migrationTargets: ['etcdraft'],
     error:
-      /attempted to change consensus type from solo to etcdraft, transition not supported: only kafka channels can migrate \(Fabric v2.5 migrates Kafka to Raft only\); leave maintenance mode with ConsensusType.Type solo/,
+      /attempted to change consensus type from BFT to etcdraft, transition not supported: only kafka and solo channels can migrate \(Fabric v2.5 migrates Kafka and solo to Raft only\); leave maintenance mode with ConsensusType.Type BFT/,
+  },
+  {
+    name: 'a migration from solo to etcdraft (Fabric v2.5 supports it, as Kafka to etcdraft)',
+    current: { state: 'MAINTENANCE' },
+    next: { state: 'MAINTENANCE', type: 'etcdraft', metadata: raftMetadata },
+    migrationTargets: ['etcdraft'],
   },
   {
     name: 'a migration to etcdraft on an orderer without an etcdraft consenter',
