@@ -159,8 +159,8 @@ interface Waiting {
   /** When it was submitted here, and when it was last forwarded (ctx.now). */
   readonly since: number;
   lastSent: number;
-  /** The leader it was last forwarded to; 0 before the first forward. */
-  sentTo?: number;
+  /** The leadership (RaftChainCore.leaderships) it was last forwarded in; absent before the first forward. */
+  sentIn?: number;
 }
 
 const isCandidate = (state: StateType) =>
@@ -207,6 +207,18 @@ export class RaftChainCore {
   /** Submissions waiting for the leader to take requests again, or for a re-validation. */
   private readonly intake: Waiting[] = [];
   private revalidating: { id: number; waiting: Waiting } | undefined;
+  /** Leader changes seen: a forward belongs to the leadership it was sent in. */
+  private leaderships = 0;
+  /**
+   * Follower: the term of a new leader whose first entry is not applied here yet. Until it is,
+   * what was kept is not forwarded again: an entry of the old leader may still be committed by
+   * the new one, and a Go leader keeps no record to drop a copy by. Once an entry of the new
+   * term is applied, every older entry that will ever commit has been applied too (Raft commits a
+   * new leader's entries only after its predecessors').
+   */
+  private reforwardAtTerm: number | undefined;
+  /** The highest term of an entry applied here (or of an installed snapshot). */
+  private appliedTerm = 0;
   private nextRevalidationId = 1;
   private readonly snapshotIntervalSize: number;
   private bytesSinceSnapshot: number;
@@ -312,13 +324,15 @@ export class RaftChainCore {
     return this.drainIntake(ctx);
   }
 
-  /** Raft's soft state changed (SoftState.Lead and RaftState of a Ready). */
-  leaderChanged(lead: number, raftState: StateType, ctx: RaftChainContext): RaftChainEffect[] {
+  /** Raft's soft state changed (SoftState.Lead and RaftState of a Ready); term: this node's term. */
+  leaderChanged(lead: number, raftState: StateType, term: number, ctx: RaftChainContext): RaftChainEffect[] {
     const effects: RaftChainEffect[] = [];
     const previous = this.lead;
     this.raftState = raftState;
     if (lead === previous) return effects;
     this.lead = lead;
+    this.leaderships++;
+    this.reforwardAtTerm = undefined;
     this.abdicating = false;
     this.abdication = undefined;
     effects.push({ type: 'log', level: 'info', message: `Raft leader changed: ${previous} -> ${lead}` });
@@ -327,14 +341,16 @@ export class RaftChainCore {
       this.blockInflight = 0;
       this.justElected = true;
       effects.push(...this.finishElection(ctx));
-    } else if (lead !== 0) {
-      // Everything not yet in an applied block goes to the new leader, which drops what its
-      // committed blocks already hold.
-      for (const waiting of this.kept.values()) {
-        if (waiting.submission.ticket === undefined) continue;
-        waiting.lastSent = ctx.now;
-        effects.push(this.forwardOf(waiting, lead));
-      }
+    } else if (lead !== 0 && this.hasKeptToForward()) {
+      // Everything not yet in an applied block goes to the new leader once its first entry is
+      // applied here (see reforwardAtTerm); then what the old leader got committed is settled.
+      this.reforwardAtTerm = term;
+      effects.push({
+        type: 'log',
+        level: 'debug',
+        message: `Forwarding ${this.kept.size} kept envelopes to leader ${lead} once an entry of term ${term} is applied`,
+      });
+      effects.push(...this.reforwardOnceTermApplied(this.appliedTerm, ctx));
     }
     return effects;
   }
@@ -344,7 +360,9 @@ export class RaftChainCore {
     const effects: RaftChainEffect[] = [];
     const acknowledged: number[] = [];
     let lastBlockEntry: Entry | undefined;
+    let lastTerm = 0;
     for (const entry of entries) {
+      lastTerm = Math.max(lastTerm, entry.term);
       if (entry.type === EntryType.ConfChange || entry.type === EntryType.ConfChangeV2) {
         effects.push(...this.confChangeApplied(entry));
       } else if (entry.data.length > 0 && entry.index > this.appliedIndex) {
@@ -374,6 +392,7 @@ export class RaftChainCore {
     }
     if (this.justElected) effects.push(...this.finishElection(ctx));
     else effects.push(...this.drainIntake(ctx));
+    effects.push(...this.reforwardOnceTermApplied(lastTerm, ctx));
     return effects;
   }
 
@@ -412,11 +431,11 @@ export class RaftChainCore {
    * A Raft snapshot was installed (Fabric's catchUp done): the log up to its index is applied,
    * the ledger holds its block, and the next snapshot is counted from here.
    */
-  snapshotInstalled(index: number, ctx: RaftChainContext): RaftChainEffect[] {
+  snapshotInstalled(index: number, term: number, ctx: RaftChainContext): RaftChainEffect[] {
     if (index > this.appliedIndex) this.appliedIndex = index;
     this.bytesSinceSnapshot = 0;
     if (this.justElected) return this.finishElection(ctx);
-    return this.drainIntake(ctx);
+    return [...this.drainIntake(ctx), ...this.reforwardOnceTermApplied(term, ctx)];
   }
 
   /**
@@ -446,12 +465,16 @@ export class RaftChainCore {
         givenUp.push(...this.takeTickets(waiting.hash));
         continue;
       }
-      const followerOfLeader = this.lead !== 0 && !this.isLeader && !isCandidate(this.raftState);
-      // Never again to the leader that has it: Fabric's Go leader keeps no record of what it
-      // ordered, so a copy sent to it while its block is on the way is ordered twice (seen with a
-      // node that had just joined a Go cluster and was still applying the leader's log).
-      const notYetAtThisLeader = waiting.sentTo !== this.lead;
-      if (followerOfLeader && notYetAtThisLeader && ctx.now - waiting.lastSent >= policy.resendAfterMs) {
+      const followerOfLeader =
+        this.lead !== 0 &&
+        !this.isLeader &&
+        !isCandidate(this.raftState) &&
+        this.reforwardAtTerm === undefined;
+      // Never again in the leadership it was sent in: Fabric's Go leader keeps no record of what
+      // it ordered, so a copy sent to it while its block is on the way is ordered twice (seen with
+      // a node that had just joined a Go cluster and was still applying the leader's log).
+      const notYetInThisLeadership = waiting.sentIn !== this.leaderships;
+      if (followerOfLeader && notYetInThisLeadership && ctx.now - waiting.lastSent >= policy.resendAfterMs) {
         waiting.lastSent = ctx.now;
         effects.push(this.forwardOf(waiting, this.lead));
       }
@@ -528,8 +551,28 @@ export class RaftChainCore {
     return [...effects, ...this.drainIntake(ctx)];
   }
 
+  /** Forwards what was kept to the leader once an entry of its term (or a later one) is applied. */
+  private reforwardOnceTermApplied(appliedTerm: number, ctx: RaftChainContext): RaftChainEffect[] {
+    if (appliedTerm > this.appliedTerm) this.appliedTerm = appliedTerm;
+    if (this.reforwardAtTerm === undefined || this.appliedTerm < this.reforwardAtTerm) return [];
+    this.reforwardAtTerm = undefined;
+    if (this.lead === 0 || this.isLeader || isCandidate(this.raftState)) return [];
+    const effects: RaftChainEffect[] = [];
+    for (const waiting of this.kept.values()) {
+      if (waiting.submission.ticket === undefined || waiting.sentIn === this.leaderships) continue;
+      waiting.lastSent = ctx.now;
+      effects.push(this.forwardOf(waiting, this.lead));
+    }
+    return effects;
+  }
+
+  private hasKeptToForward(): boolean {
+    for (const waiting of this.kept.values()) if (waiting.submission.ticket !== undefined) return true;
+    return false;
+  }
+
   private forwardOf(waiting: Waiting, to: number): RaftChainEffect {
-    waiting.sentTo = to;
+    waiting.sentIn = this.leaderships;
     return {
       type: 'forward',
       to,

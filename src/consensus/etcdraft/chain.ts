@@ -454,12 +454,14 @@ export class EtcdraftChain implements Chain {
         handler: {
           onCommitted: (entries) => this.dispatch(this.core!.committedEntries(entries, this.context())),
           onSnapshot: (snapshot) => this.catchUp(snapshot),
-          onLeaderChange: (leader) => {
+          onLeaderChange: (leader, term) => {
             this.observer.leaderChanged();
             this.observer.leadership(leader === options.raftId);
             if (leader === 0) this.leaderlessSince = support.clock.now();
             const raftState = this.node!.status().softState.raftState;
-            void this.dispatch(this.core!.leaderChanged(leader, raftState, this.context())).catch(() => {});
+            void this.dispatch(this.core!.leaderChanged(leader, raftState, term, this.context())).catch(
+              () => {},
+            );
             this.statusListeners.notify();
           },
           onHalt: (error) => this.fail(error),
@@ -849,7 +851,9 @@ export class EtcdraftChain implements Chain {
       );
       await this.appendPulled(from, target, (effects) => this.dispatch(effects));
     }
-    await this.dispatch(this.core!.snapshotInstalled(snapshot.metadata.index, this.context()));
+    await this.dispatch(
+      this.core!.snapshotInstalled(snapshot.metadata.index, snapshot.metadata.term, this.context()),
+    );
     this.observer.snapshotBlock(target);
   }
 

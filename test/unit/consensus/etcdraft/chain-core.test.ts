@@ -96,9 +96,13 @@ const entriesOf = (blocks: common.Block[], first: number): Entry[] =>
     }),
   );
 
+/** A new leader's empty entry at this index and term. */
+const emptyEntry = (index: number, term: number): Entry =>
+  newEntry({ index, term, type: EntryType.Normal, data: new Uint8Array(0) });
+
 /** Makes the core leader with its log applied (ready to order). */
 function elect(core: RaftChainCore, ctx: RaftChainContext): RaftChainEffect[] {
-  return core.leaderChanged(1, LEADER, ctx);
+  return core.leaderChanged(1, LEADER, 2, ctx);
 }
 
 describe('etcdraft chain core', () => {
@@ -110,7 +114,7 @@ describe('etcdraft chain core', () => {
       [StateType.StateCandidate, /an election is in progress/],
     ];
     for (const [state, reason] of table) {
-      core.leaderChanged(0, state, ctx);
+      core.leaderChanged(0, state, 2, ctx);
       const [refusal] = of(core.submit(local(1, makeEnvelope('a')), ctx), 'refuse');
       assert.equal(refusal?.status, 'unavailable');
       assert.match(refusal!.reason, reason);
@@ -119,7 +123,7 @@ describe('etcdraft chain core', () => {
 
   test('a follower forwards to the leader and acknowledges only when the block holding it is applied', () => {
     const { core, ctx } = setup({ raftId: 2 });
-    core.leaderChanged(1, FOLLOWER, ctx);
+    core.leaderChanged(1, FOLLOWER, 2, ctx);
     const env = makeEnvelope('a');
     const effects = core.submit(local(7, env), ctx);
     assert.deepEqual(effects, [{ type: 'forward', to: 1, env, configSeq: 0, tickets: [7] }]);
@@ -135,38 +139,66 @@ describe('etcdraft chain core', () => {
     assert.equal(core.applied, 5);
   });
 
-  test('what a follower has not seen applied goes to every new leader; nothing more once applied', () => {
+  test('what a follower has not seen applied goes to every new leader once an entry of its term is applied', () => {
     const { core, ctx } = setup({ raftId: 3 });
-    core.leaderChanged(1, FOLLOWER, ctx);
+    core.leaderChanged(1, FOLLOWER, 2, ctx);
     const [a, b] = [makeEnvelope('a'), makeEnvelope('b')];
     core.submit(local(1, a), ctx);
     core.submit(local(2, b), ctx);
-    const toTwo = of(core.leaderChanged(2, FOLLOWER, ctx), 'forward');
+    // Leader 2 of term 3: nothing goes to it until an entry of term 3 is applied here.
+    assert.deepEqual(of(core.leaderChanged(2, FOLLOWER, 3, ctx), 'forward'), []);
+    const block = new ChainedBlockCreator(genesis).createNextBlock([a]);
+    const oldTerm = core.committedEntries(entriesOf([block], 5), ctx);
+    assert.deepEqual(of(oldTerm, 'acknowledge'), [{ type: 'acknowledge', tickets: [1] }]);
+    assert.deepEqual(of(oldTerm, 'forward'), []);
+    const toTwo = of(core.committedEntries([emptyEntry(6, 3)], ctx), 'forward');
     assert.deepEqual(
       toTwo.map((f) => [f.to, f.env]),
-      [
-        [2, a],
-        [2, b],
-      ],
+      [[2, b]],
     );
-    const block = new ChainedBlockCreator(genesis).createNextBlock([a]);
-    core.committedEntries(entriesOf([block], 5), ctx);
-    core.leaderChanged(0, StateType.StatePreCandidate, ctx);
-    const toOne = of(core.leaderChanged(1, FOLLOWER, ctx), 'forward');
+    core.leaderChanged(0, StateType.StatePreCandidate, 4, ctx);
+    assert.deepEqual(of(core.leaderChanged(1, FOLLOWER, 4, ctx), 'forward'), []);
+    const toOne = of(core.committedEntries([emptyEntry(7, 4)], ctx), 'forward');
     assert.deepEqual(
-      toOne.map((f) => f.env),
-      [b],
+      toOne.map((f) => [f.to, f.env]),
+      [[1, b]],
     );
+  });
+
+  test("an envelope the old leader's block holds is not sent to the new leader, which would order it again", () => {
+    const { core, ctx } = setup({ raftId: 3 });
+    core.leaderChanged(1, FOLLOWER, 2, ctx);
+    const [x, y] = [makeEnvelope('x'), makeEnvelope('y')];
+    core.submit(local(1, x), ctx);
+    core.submit(local(2, y), ctx);
+    // Leader 1 cut x into a block that reached a quorum; then leader 2 of term 3 commits it.
+    core.leaderChanged(2, FOLLOWER, 3, ctx);
+    const policy = { resendAfterMs: 1000, giveUpAfterMs: 60_000 };
+    assert.deepEqual(of(core.resendUnanswered(policy, { ...ctx, now: 5000 }), 'forward'), []);
+    // A new submission meanwhile goes to the new leader at once: no other leader has it.
+    const z = makeEnvelope('z');
+    assert.deepEqual(
+      of(core.submit(local(3, z), ctx), 'forward').map((f) => [f.to, f.env]),
+      [[2, z]],
+    );
+    const block = new ChainedBlockCreator(genesis).createNextBlock([x]);
+    const applied = core.committedEntries([...entriesOf([block], 5), emptyEntry(6, 3)], ctx);
+    assert.deepEqual(of(applied, 'acknowledge'), [{ type: 'acknowledge', tickets: [1] }]);
+    assert.deepEqual(
+      of(applied, 'forward').map((f) => [f.to, f.env]),
+      [[2, y]],
+    );
+    assert.deepEqual(of(core.resendUnanswered(policy, { ...ctx, now: 10_000 }), 'forward'), []);
   });
 
   test('a new leader orders nothing until it applied its whole log, then orders what it kept', () => {
     const { core, ctx } = setup({ raftId: 1, appliedIndex: 4 });
-    core.leaderChanged(2, FOLLOWER, ctx);
+    core.leaderChanged(2, FOLLOWER, 2, ctx);
     const env = makeEnvelope('kept');
     core.submit(local(1, env), ctx);
     // Elected with entries 5..6 in its log not yet applied.
     const behind = { ...ctx, raftLastIndex: 6 };
-    const onElection = core.leaderChanged(1, LEADER, behind);
+    const onElection = core.leaderChanged(1, LEADER, 2, behind);
     assert.deepEqual(of(onElection, 'propose-block'), []);
     assert.equal(core.acceptingAsLeader, false);
     assert.equal(of(core.submit(local(2, makeEnvelope('new')), behind), 'propose-block').length, 0);
@@ -280,7 +312,7 @@ describe('etcdraft chain core', () => {
     const { core, ctx } = setup({ idleCutAfterMs: 20 });
     elect(core, ctx);
     const [idle] = of(core.submit(local(1, makeEnvelope('t1')), ctx), 'arm-idle-timer');
-    core.leaderChanged(2, FOLLOWER, ctx);
+    core.leaderChanged(2, FOLLOWER, 2, ctx);
     assert.deepEqual(core.idleTimerFired(idle!.generation, { ...ctx, now: 100 }), []);
     assert.equal(core.isIdleTimerArmed, false);
   });
@@ -381,10 +413,11 @@ describe('etcdraft chain core', () => {
     const env = makeEnvelope('pending');
     core.submit(local(1, env), ctx);
     assert.equal(core.isTimerArmed, true);
-    const effects = core.leaderChanged(2, FOLLOWER, ctx);
+    const effects = core.leaderChanged(2, FOLLOWER, 3, ctx);
     assert.equal(of(effects, 'cancel-timer').length, 1);
+    assert.deepEqual(of(effects, 'forward'), []);
     assert.deepEqual(
-      of(effects, 'forward').map((f) => [f.to, f.env]),
+      of(core.committedEntries([emptyEntry(5, 3)], ctx), 'forward').map((f) => [f.to, f.env]),
       [[2, env]],
     );
     assert.equal(core.isTimerArmed, false);
@@ -422,7 +455,7 @@ describe('etcdraft chain core', () => {
   test('a follower never forwards a copy to the leader that has it, and gives up after giveUpAfterMs', () => {
     const { core, ctx } = setup({ raftId: 2 });
     const policy = { resendAfterMs: 2000, giveUpAfterMs: 10_000 };
-    core.leaderChanged(1, FOLLOWER, ctx);
+    core.leaderChanged(1, FOLLOWER, 2, ctx);
     const env = makeEnvelope('slow');
     assert.deepEqual(of(core.submit(local(4, env), { ...ctx, now: 0 }), 'forward'), [
       { type: 'forward', to: 1, env, configSeq: 0, tickets: [4] },
