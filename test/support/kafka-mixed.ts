@@ -27,8 +27,13 @@ export interface MixedKafkaOrderer {
   running(): boolean;
   /** SIGKILL: no shutdown code runs. Resolves once the process is gone. */
   kill(): Promise<void>;
-  /** Starts the process again on the same ledger and ports (after kill). */
-  restart(): Promise<void>;
+  /** SIGTERM: the orderer's orderly shutdown. Resolves once the process is gone. */
+  stop(): Promise<void>;
+  /**
+   * Starts the process again on the same ledger and ports (after kill or stop; a running one is
+   * killed first), with `env` added to its ORDERER_* settings from then on.
+   */
+  restart(env?: Record<string, string>): Promise<void>;
   /** A name for messages: "go orderer0", "ours orderer1". */
   readonly name: string;
 }
@@ -40,6 +45,8 @@ export interface MixedKafkaOrdererOptions {
   ledgerDir: string;
   /** The system channel genesis block both implementations boot from. */
   genesisFile: string;
+  /** More ORDERER_* settings, the same for both implementations. */
+  env?: Record<string, string>;
   startTimeoutMs?: number;
 }
 
@@ -50,7 +57,7 @@ export async function startMixedKafkaOrderer(options: MixedKafkaOrdererOptions):
     const ours = await startKafkaOrdererProcess({
       index: options.index,
       ledgerDir: options.ledgerDir,
-      env: { ORDERER_GENERAL_BOOTSTRAPFILE: options.genesisFile },
+      env: { ORDERER_GENERAL_BOOTSTRAPFILE: options.genesisFile, ...options.env },
       ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
     });
     return {
@@ -62,7 +69,11 @@ export async function startMixedKafkaOrderer(options: MixedKafkaOrdererOptions):
       output: ours.output,
       running: () => ours.running(),
       kill: () => ours.kill(),
-      restart: () => ours.restart(),
+      stop: () => ours.stop(),
+      restart: async (env) => {
+        if (ours.running()) await ours.kill();
+        await ours.restart(env);
+      },
       name,
     };
   }
@@ -81,7 +92,7 @@ async function startGoKafkaOrderer(
   const port = await freePort();
   const operationsPort = await freePort();
   const adminPort = await freePort();
-  const env = {
+  const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
     FABRIC_LOGGING_SPEC: 'info',
@@ -91,6 +102,7 @@ async function startGoKafkaOrderer(
         ORDERER_GENERAL_BOOTSTRAPFILE: options.genesisFile,
         ORDERER_OPERATIONS_LISTENADDRESS: `127.0.0.1:${operationsPort}`,
         ORDERER_ADMIN_LISTENADDRESS: `127.0.0.1:${adminPort}`,
+        ...options.env,
       }),
       port,
     ),
@@ -139,12 +151,13 @@ async function startGoKafkaOrderer(
     });
   }
 
-  async function kill(): Promise<void> {
+  async function signal(name: NodeJS.Signals): Promise<void> {
     const running = child;
     if (!running) return;
-    running.kill('SIGKILL');
+    running.kill(name);
     await exited;
   }
+  const kill = () => signal('SIGKILL');
 
   await start();
   return {
@@ -156,8 +169,10 @@ async function startGoKafkaOrderer(
     output,
     running: () => child !== undefined,
     kill,
-    async restart() {
+    stop: () => signal('SIGTERM'),
+    async restart(more = {}) {
       await kill();
+      Object.assign(env, more);
       await start();
     },
     name,
