@@ -25,10 +25,10 @@ import {
   growByOne,
   isConsenter,
   latestConfigBlock,
+  rotateTlsCertificate,
   updateConsenters,
   waitForConfigBlock,
 } from '../support/raft-membership.js';
-import { asBuffer } from '../../src/protos/index.js';
 import { txIdsOfBlock } from '../support/process-load.js';
 
 const clusterOptions = {
@@ -197,33 +197,8 @@ describe('etcdraft membership changes with processes of ours, as operators make 
     assert.equal(consenterCount(after.block), 5);
   });
 
-  /** Rotates the node's TLS certificate by config update through `via`, then restarts it with the new one. */
-  async function rotate(node: RaftClusterNode, via: RaftClusterNode): Promise<void> {
-    const oldCertificate = node.tlsCertificate;
-    const newCertificate = node.renewTlsCertificate();
-    // Not awaited yet: a leader rotating itself answers once the new leader's block reaches it.
-    const answer = broadcastTo(
-      via,
-      await consenterUpdate(cluster, via, (m) => {
-        const entry = m.consenters.find((c) => isConsenter(c, oldCertificate))!;
-        entry.clientTlsCert = newCertificate;
-        entry.serverTlsCert = newCertificate;
-      }),
-    );
-    const { block } = await waitForConfigBlock(
-      cluster,
-      members.find((n) => n !== node && n.running)!,
-      (b) => consentersOf(b).some((c) => isConsenter(c, newCertificate)),
-      `the config block rotating node ${node.index}'s certificate`,
-    );
-    assert.equal(consenterCount(block), members.length, 'a rotation keeps the consenter count');
-    assert.ok(
-      consentersOf(block).every((c) => !asBuffer(c.clientTlsCert!).equals(oldCertificate)),
-      'the old certificate is gone',
-    );
-    assert.deepEqual(await answer, { status: 200, info: '' }, `node ${via.index} acknowledges the rotation`);
-    await node.restart();
-  }
+  const rotate = (node: RaftClusterNode, via: RaftClusterNode) =>
+    rotateTlsCertificate(cluster, node, via, members);
 
   it(
     "a follower's TLS certificate is rotated, then the leader's (a follower down); the leader hands over first",

@@ -166,3 +166,49 @@ export async function growByOne(
   );
   return { node, joinNumber: Number(join_.block.header!.number) };
 }
+
+/**
+ * Rotates the node's TLS certificate as operators rotate it: a new certificate (a new key pair from
+ * the orderer org's TLS CA) replaces the old one as the consenter's client and server TLS
+ * certificate in a config update sent through `via`; once another running member holds the config
+ * block (checked: same consenter count, the old certificate gone) and `via` acknowledged it, the
+ * node is restarted (kill -9, then start) with the new certificate, Fabric's Go orderer and ours
+ * alike (the next start reads the node's new crypto folder). `members` are the consenters now.
+ * Returns the config block that rotated it.
+ */
+export async function rotateTlsCertificate(
+  cluster: RaftCluster,
+  node: RaftClusterNode,
+  via: RaftClusterNode,
+  members: readonly RaftClusterNode[] = cluster.nodes,
+): Promise<{ block: common.Block; bytes: Buffer }> {
+  const oldCertificate = node.tlsCertificate;
+  const newCertificate = node.renewTlsCertificate();
+  // Not awaited yet: a leader rotating itself answers once the new leader's block reaches it.
+  const answer = broadcastTo(
+    via,
+    await consenterUpdate(cluster, via, (m) => {
+      const entry = m.consenters.find((c) => isConsenter(c, oldCertificate))!;
+      entry.clientTlsCert = newCertificate;
+      entry.serverTlsCert = newCertificate;
+    }),
+  );
+  const rotated = await waitForConfigBlock(
+    cluster,
+    members.find((n) => n !== node && n.running)!,
+    (b) => consentersOf(b).some((c) => isConsenter(c, newCertificate)),
+    `the config block rotating node ${node.index}'s certificate`,
+  );
+  assert.equal(consenterCount(rotated.block), members.length, 'a rotation keeps the consenter count');
+  assert.ok(
+    consentersOf(rotated.block).every(
+      (c) =>
+        !asBuffer(c.clientTlsCert!).equals(oldCertificate) &&
+        !asBuffer(c.serverTlsCert!).equals(oldCertificate),
+    ),
+    'the old certificate is gone',
+  );
+  assert.deepEqual(await answer, { status: 200, info: '' }, `node ${via.index} acknowledges the rotation`);
+  await node.restart();
+  return rotated;
+}
