@@ -15,7 +15,13 @@
 // acknowledged envelope is in them exactly once.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RaftCluster, waitFor, type BroadcastLoad, type RaftClusterNode } from '../support/raft-cluster.js';
+import {
+  RaftCluster,
+  underLoad as underLoadOf,
+  waitFor,
+  type BroadcastLoad,
+  type RaftClusterNode,
+} from '../support/raft-cluster.js';
 import { skipWithoutFabricBin } from '../support/fabric-fixtures.js';
 import {
   broadcastTo,
@@ -45,26 +51,8 @@ after(async () => {
   for (const load of loads) await load.stop().catch(() => {});
   for (const cluster of clusters) await cluster.close();
 });
-
-/** Load through `targets` while `during` runs; every envelope it got acknowledged is added to `acked`. */
-async function underLoad<T>(
-  cluster: RaftCluster,
-  acked: Set<string>,
-  options: { targets: readonly number[]; label: string; before?: number; afterwards?: number },
-  during: (load: BroadcastLoad) => Promise<T>,
-): Promise<T> {
-  const load = cluster.startLoad({ targets: options.targets, window: 8, label: options.label });
-  loads.push(load);
-  try {
-    await load.ackedAtLeast(options.before ?? 100, 60_000);
-    const result = await during(load);
-    await load.ackedAtLeast(load.acked.size + (options.afterwards ?? 100), 60_000);
-    return result;
-  } finally {
-    await load.stop();
-    for (const id of load.acked) acked.add(id);
-  }
-}
+const underLoad: typeof underLoadOf = (cluster, acked, options, during) =>
+  underLoadOf(cluster, acked, { loads, ...options }, during);
 
 const indexes = (nodes: readonly RaftClusterNode[]) => nodes.map((n) => n.index);
 
@@ -198,7 +186,7 @@ describe('etcdraft membership changes with processes of ours, as operators make 
   });
 
   const rotate = (node: RaftClusterNode, via: RaftClusterNode) =>
-    rotateTlsCertificate(cluster, node, via, members);
+    rotateTlsCertificate(cluster, node, via, { members });
 
   it(
     "a follower's TLS certificate is rotated, then the leader's (a follower down); the leader hands over first",

@@ -1,9 +1,15 @@
 // Config updates as operators make them with configtxlator compute_update: the changed values of
 // a group at their version + 1 under a read set of the group's version, in a CONFIG_UPDATE envelope
 // signed by the given admins.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { common as hlCommon } from '@hyperledger/fabric-protos';
 import { asBuffer, common, etcdraft, orderer, toNumber } from '../../src/protos/index.js';
 import { HeaderType, signConfigUpdate, signedEnvelope, type ClientIdentity } from './fabric-clients.js';
+import { fabricBin } from './fabric-fixtures.js';
 
 /**
  * A CONFIG_UPDATE envelope of `update` as `peer channel update` makes it, with Hyperledger's
@@ -80,4 +86,41 @@ export function editedEtcdraftMetadata(
   const metadata = etcdraft.ConfigMetadata.decode(current.metadata);
   edit(metadata);
   return etcdraft.ConfigMetadata.encode(metadata).finish();
+}
+
+/**
+ * The update Fabric's own `configtxlator compute_update` computes from `config` to the same config
+ * with the given /Channel/Orderer values, as an operator runs it (original and updated config as
+ * common.Config files, the ConfigUpdate read back from its output file).
+ */
+export async function configtxlatorOrdererValues(
+  channelId: string,
+  config: common.IConfig,
+  values: Record<string, Uint8Array>,
+): Promise<common.ConfigUpdate> {
+  const original = common.Config.encode(config).finish();
+  const updated = common.Config.decode(original);
+  for (const [key, value] of Object.entries(values))
+    updated.channelGroup!.groups!.Orderer!.values![key]!.value = value;
+  const dir = mkdtempSync(join(tmpdir(), 'compute-update-'));
+  try {
+    const file = (name: string) => join(dir, name);
+    writeFileSync(file('original.pb'), original);
+    writeFileSync(file('updated.pb'), common.Config.encode(updated).finish());
+    // To a file: configtxlator opens /dev/stdout by name, which a pipe to a child cannot be.
+    await promisify(execFile)(fabricBin('configtxlator'), [
+      'compute_update',
+      '--channel_id',
+      channelId,
+      '--original',
+      file('original.pb'),
+      '--updated',
+      file('updated.pb'),
+      '--output',
+      file('update.pb'),
+    ]);
+    return common.ConfigUpdate.decode(readFileSync(file('update.pb')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

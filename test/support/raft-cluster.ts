@@ -727,6 +727,44 @@ ${consenters}
   }
 }
 
+/**
+ * Load through `targets` while `during` runs: at least `before` envelopes acknowledged first
+ * (default 100) and `afterwards` more after it (default 100); the load then stops, and every
+ * envelope it got acknowledged is added to `acked`. The load is also pushed to `loads` (if given),
+ * for a test's `after` to stop should this fail half-way.
+ */
+export async function underLoad<T>(
+  cluster: RaftCluster,
+  acked: Set<string>,
+  options: {
+    targets: readonly number[];
+    label: string;
+    before?: number;
+    afterwards?: number;
+    window?: number;
+    timeoutMs?: number;
+    loads?: BroadcastLoad[];
+  },
+  during: (load: BroadcastLoad) => Promise<T>,
+): Promise<T> {
+  const load = cluster.startLoad({
+    targets: options.targets,
+    window: options.window ?? 8,
+    label: options.label,
+  });
+  options.loads?.push(load);
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  try {
+    await load.ackedAtLeast(options.before ?? 100, timeoutMs);
+    const result = await during(load);
+    await load.ackedAtLeast(load.acked.size + (options.afterwards ?? 100), timeoutMs);
+    return result;
+  } finally {
+    await load.stop();
+    for (const id of load.acked) acked.add(id);
+  }
+}
+
 export interface BroadcastLoadOptions {
   cluster: RaftCluster;
   /** Nodes to send through, one stream per entry (repeat an index for several streams to it). */

@@ -9,6 +9,7 @@ import { configEnvelopeFromBlock, isConfigBlock } from '../../src/channelconfig/
 import { asBuffer, common, etcdraft, orderer } from '../../src/protos/index.js';
 import { atomicBroadcastClient, broadcastAll, loadIdentity } from './fabric-clients.js';
 import {
+  configtxlatorOrdererValues,
   configUpdateEnvelope,
   consensusType,
   editedEtcdraftMetadata,
@@ -58,20 +59,21 @@ export async function latestConfigBlock(
 
 /**
  * A CONFIG_UPDATE envelope of the channel's etcdraft consenters, made from `via`'s latest config as
- * configtxlator compute_update makes it, signed by the orderer admin.
+ * configtxlator compute_update makes it (or by Fabric's configtxlator itself, with `configtxlator`),
+ * signed by the orderer admin.
  */
 export async function consenterUpdate(
   cluster: RaftCluster,
   via: RaftClusterNode,
   edit: (metadata: etcdraft.ConfigMetadata) => void,
+  options: { configtxlator?: boolean } = {},
 ): Promise<Buffer> {
   const config = configEnvelopeFromBlock((await latestConfigBlock(via)).block).config!;
-  const metadata = editedEtcdraftMetadata(config, edit);
-  return configUpdateEnvelope(
-    cluster.channelId,
-    ordererValues(cluster.channelId, config, { ConsensusType: consensusType(config, { metadata }) }),
-    [ordererAdmin],
-  );
+  const values = { ConsensusType: consensusType(config, { metadata: editedEtcdraftMetadata(config, edit) }) };
+  const update = options.configtxlator
+    ? await configtxlatorOrdererValues(cluster.channelId, config, values)
+    : ordererValues(cluster.channelId, config, values);
+  return configUpdateEnvelope(cluster.channelId, update, [ordererAdmin]);
 }
 
 /** Broadcasts one envelope to the node on its own stream; returns the answer. */
@@ -173,25 +175,32 @@ export async function growByOne(
  * certificate in a config update sent through `via`; once another running member holds the config
  * block (checked: same consenter count, the old certificate gone) and `via` acknowledged it, the
  * node is restarted (kill -9, then start) with the new certificate, Fabric's Go orderer and ours
- * alike (the next start reads the node's new crypto folder). `members` are the consenters now.
- * Returns the config block that rotated it.
+ * alike (the next start reads the node's new crypto folder). `members` are the consenters now
+ * (default: every node); `configtxlator` has Fabric's configtxlator compute the update. Returns the
+ * config block that rotated it.
  */
 export async function rotateTlsCertificate(
   cluster: RaftCluster,
   node: RaftClusterNode,
   via: RaftClusterNode,
-  members: readonly RaftClusterNode[] = cluster.nodes,
+  options: { members?: readonly RaftClusterNode[]; configtxlator?: boolean } = {},
 ): Promise<{ block: common.Block; bytes: Buffer }> {
+  const members = options.members ?? cluster.nodes;
   const oldCertificate = node.tlsCertificate;
   const newCertificate = node.renewTlsCertificate();
   // Not awaited yet: a leader rotating itself answers once the new leader's block reaches it.
   const answer = broadcastTo(
     via,
-    await consenterUpdate(cluster, via, (m) => {
-      const entry = m.consenters.find((c) => isConsenter(c, oldCertificate))!;
-      entry.clientTlsCert = newCertificate;
-      entry.serverTlsCert = newCertificate;
-    }),
+    await consenterUpdate(
+      cluster,
+      via,
+      (m) => {
+        const entry = m.consenters.find((c) => isConsenter(c, oldCertificate))!;
+        entry.clientTlsCert = newCertificate;
+        entry.serverTlsCert = newCertificate;
+      },
+      { configtxlator: options.configtxlator },
+    ),
   );
   const rotated = await waitForConfigBlock(
     cluster,
