@@ -202,12 +202,21 @@ export async function rotateTlsCertificate(
       { configtxlator: options.configtxlator },
     ),
   );
-  const rotated = await waitForConfigBlock(
-    cluster,
-    members.find((n) => n !== node && n.running)!,
-    (b) => consentersOf(b).some((c) => isConsenter(c, newCertificate)),
-    `the config block rotating node ${node.index}'s certificate`,
-  );
+  // A refusal ends the wait at once (a SUCCESS answer does not: the block is waited for).
+  const refused = answer.then(async (a) => {
+    if (a.status !== 200) throw new Error(`node ${via.index} refused the rotation: ${JSON.stringify(a)}`);
+    return new Promise<never>(() => {});
+  });
+  refused.catch(() => {});
+  const rotated = await Promise.race([
+    waitForConfigBlock(
+      cluster,
+      members.find((n) => n !== node && n.running)!,
+      (b) => consentersOf(b).some((c) => isConsenter(c, newCertificate)),
+      `the config block rotating node ${node.index}'s certificate`,
+    ),
+    refused,
+  ]);
   assert.equal(consenterCount(rotated.block), members.length, 'a rotation keeps the consenter count');
   assert.ok(
     consentersOf(rotated.block).every(
