@@ -9,8 +9,8 @@
 //  (b) Our node's certificate is rotated in a cluster led by a Go node (ours killed once to get one).
 //  Then, in a second cluster, the same for a node cut off from the others while its certificate is
 //  rotated (as one whose old certificate expired): restarted, its ledger lacks the rotation block,
-//  so it follows the channel, pulls that block and rejoins Raft. The cases of ours are todos, for
-//  the product bug `discardedWal` describes.
+//  so it follows the channel, pulls that block and rejoins Raft. A case of ours is marked TODO when
+//  the product bug `discardedWal` describes shows (always when cut off, sometimes in (b)).
 // Each under load. Afterwards the rotated node is an active consenter again and its Raft node goes
 // on from its WAL (term, vote and log kept under its old Raft ID, as Fabric does), every ledger
 // verifies as a peer verifies it and all are identical, and every acknowledged envelope is in them
@@ -127,14 +127,15 @@ function raftTerm(node: RaftClusterNode): number {
  * Rotates `rotated`'s TLS certificate through `leader` under load, restarts it with the new
  * certificate, and checks the cluster afterwards (see the top of the file). The load goes through
  * every node, or with `cutOff` through the other two while the rotated node is cut off from the
- * others' cluster ports from before the update until its restart.
+ * others' cluster ports from before the update until its restart. `knownBug`: the product bug that
+ * makes the node forget its Raft state, if it may.
  */
 async function rotateUnderLoad(
   t: TestContext,
   rotated: RaftClusterNode,
   leader: RaftClusterNode,
   label: string,
-  options: { cutOff?: boolean } = {},
+  options: { cutOff?: boolean; knownBug?: string } = {},
 ): Promise<void> {
   const cluster = current();
   assert.notEqual(rotated, leader, 'a follower is rotated');
@@ -193,8 +194,14 @@ async function rotateUnderLoad(
       `node was at term ${termBefore}, its new process started Raft from "${restart.started?.line}"`,
   );
   // Under its old Raft ID, the node must go on from its term, vote and log (Fabric restarts Raft
-  // from the WAL): checked first, as a node that forgot its log may never catch up.
-  assertRaftStateKept(rotated, restart);
+  // from the WAL): checked first, as a node that forgot its log may never catch up. A failure
+  // here that is the known bug marks the case TODO (it still fails, but not the run).
+  try {
+    assertRaftStateKept(rotated, restart);
+  } catch (err) {
+    if (options.knownBug) t.todo(options.knownBug);
+    throw err;
+  }
   await cluster.verifyLedgers(acked, { timeoutMs: electionTimeouts(60) });
 
   // The rotated node votes under its new certificate: with the third node down, the leader and it
@@ -244,14 +251,14 @@ describe("etcdraft: TLS certificate rotation in a Raft group of Fabric's Go orde
 
   // Whether our rotated node still writes the rotation block before its restart is a race (the
   // leader stops talking to its old certificate once it applies the block): when it does not, the
-  // bug below shows.
+  // bug `discardedWal` shows, and the case is marked TODO.
   it(
     "(b) our node's certificate is rotated in a cluster led by a Go node, under load",
-    { skip, todo: discardedWal },
+    { skip },
     async (t) => {
       const leader = await leaderOf('go');
       const rotated = current().nodes.find((n) => n.impl === 'ours')!;
-      await rotateUnderLoad(t, rotated, leader, 'rotate-ours');
+      await rotateUnderLoad(t, rotated, leader, 'rotate-ours', { knownBug: discardedWal });
     },
   );
 });
@@ -276,13 +283,14 @@ describe('etcdraft, mixed: a node cut off while its TLS certificate is rotated',
     },
   );
 
+  // Its ledger never holds the rotation block before the restart here: the bug always shows.
   it(
     'our node, in a cluster led by a Go node, pulls the rotation block, then rejoins Raft from its WAL',
-    { skip, todo: discardedWal },
+    { skip },
     async (t) => {
       const leader = await leaderOf('go');
       const rotated = current().nodes.find((n) => n.impl === 'ours')!;
-      await rotateUnderLoad(t, rotated, leader, 'cut-off-ours', { cutOff: true });
+      await rotateUnderLoad(t, rotated, leader, 'cut-off-ours', { cutOff: true, knownBug: discardedWal });
     },
   );
 });
