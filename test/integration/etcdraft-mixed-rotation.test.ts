@@ -9,8 +9,8 @@
 //  (b) Our node's certificate is rotated in a cluster led by a Go node (ours killed once to get one).
 //  Then, in a second cluster, the same for a node cut off from the others while its certificate is
 //  rotated (as one whose old certificate expired): restarted, its ledger lacks the rotation block,
-//  so it follows the channel, pulls that block and rejoins Raft. A case of ours is marked TODO when
-//  the product bug `discardedWal` describes shows (always when cut off, sometimes in (b)).
+//  so it follows the channel, pulls that block and rejoins Raft (ours used to delete its WAL there,
+//  having taken the switch to consenter for a re-addition under a new Raft ID; this test found it).
 // Each under load. Afterwards the rotated node is an active consenter again and its Raft node goes
 // on from its WAL (term, vote and log kept under its old Raft ID, as Fabric does), every ledger
 // verifies as a peer verifies it and all are identical, and every acknowledged envelope is in them
@@ -127,15 +127,14 @@ function raftTerm(node: RaftClusterNode): number {
  * Rotates `rotated`'s TLS certificate through `leader` under load, restarts it with the new
  * certificate, and checks the cluster afterwards (see the top of the file). The load goes through
  * every node, or with `cutOff` through the other two while the rotated node is cut off from the
- * others' cluster ports from before the update until its restart. `knownBug`: the product bug that
- * makes the node forget its Raft state, if it may.
+ * others' cluster ports from before the update until its restart.
  */
 async function rotateUnderLoad(
   t: TestContext,
   rotated: RaftClusterNode,
   leader: RaftClusterNode,
   label: string,
-  options: { cutOff?: boolean; knownBug?: string } = {},
+  options: { cutOff?: boolean } = {},
 ): Promise<void> {
   const cluster = current();
   assert.notEqual(rotated, leader, 'a follower is rotated');
@@ -194,14 +193,8 @@ async function rotateUnderLoad(
       `node was at term ${termBefore}, its new process started Raft from "${restart.started?.line}"`,
   );
   // Under its old Raft ID, the node must go on from its term, vote and log (Fabric restarts Raft
-  // from the WAL): checked first, as a node that forgot its log may never catch up. A failure
-  // here that is the known bug marks the case TODO (it still fails, but not the run).
-  try {
-    assertRaftStateKept(rotated, restart);
-  } catch (err) {
-    if (options.knownBug) t.todo(options.knownBug);
-    throw err;
-  }
+  // from the WAL): checked first, as a node that forgot its log may never catch up.
+  assertRaftStateKept(rotated, restart);
   await cluster.verifyLedgers(acked, { timeoutMs: electionTimeouts(60) });
 
   // The rotated node votes under its new certificate: with the third node down, the leader and it
@@ -227,17 +220,6 @@ async function rotateUnderLoad(
   }
 }
 
-const discardedWal =
-  'product bug: our rotated node restarts before its ledger holds the rotation block, follows the channel as a ' +
-  "non-consenter, pulls up to that block, and on switching to consenter deletes the channel's WAL and snapshots " +
-  '(src/consensus/etcdraft/consenter.ts, followerChain onBecameMember → discardRaftState): it rejoins under its ' +
-  'old Raft ID from term 0 with an empty log ("newRaft 2 [peers: [], term: 0, commit: 0, applied: 0, lastindex: ' +
-  '0, lastterm: 0]", "starting Raft node 2 to join an existing channel"). When the leader had its ' +
-  'acknowledgements (Match > 0), every heartbeat then fails with "tocommit(N) is out of range [lastIndex(0)]. ' +
-  'Was the raft log corrupted, truncated, or lost?" and the node never catches up (Deliver 503) until another ' +
-  'leader is elected. Fabric keeps the WAL (chain.go NewChain: fresh := !wal.Exist; node.go start: RestartNode), ' +
-  'as the Go node does when cut off';
-
 describe("etcdraft: TLS certificate rotation in a Raft group of Fabric's Go orderers and ours", () => {
   before(async () => {
     if (!skip) await startCluster();
@@ -250,15 +232,15 @@ describe("etcdraft: TLS certificate rotation in a Raft group of Fabric's Go orde
   });
 
   // Whether our rotated node still writes the rotation block before its restart is a race (the
-  // leader stops talking to its old certificate once it applies the block): when it does not, the
-  // bug `discardedWal` shows, and the case is marked TODO.
+  // leader stops talking to its old certificate once it applies the block): when it does not, it
+  // follows the channel, pulls the block and switches back to consenter, as when cut off below.
   it(
     "(b) our node's certificate is rotated in a cluster led by a Go node, under load",
     { skip },
     async (t) => {
       const leader = await leaderOf('go');
       const rotated = current().nodes.find((n) => n.impl === 'ours')!;
-      await rotateUnderLoad(t, rotated, leader, 'rotate-ours', { knownBug: discardedWal });
+      await rotateUnderLoad(t, rotated, leader, 'rotate-ours');
     },
   );
 });
@@ -266,8 +248,7 @@ describe("etcdraft: TLS certificate rotation in a Raft group of Fabric's Go orde
 // A node cut off while its certificate is rotated (as one whose old certificate expired) restarts
 // with a ledger short of the rotation block: its last config no longer names its certificate, so
 // it follows the channel as a non-consenter, pulls the rotation block over Deliver, then takes its
-// place in Raft again under its old Raft ID, going on from its WAL. A cluster of its own, so that
-// the case of ours, which the bug breaks, comes last.
+// place in Raft again under its old Raft ID, going on from its WAL. A cluster of its own.
 describe('etcdraft, mixed: a node cut off while its TLS certificate is rotated', () => {
   before(async () => {
     if (!skip) await startCluster();
@@ -283,14 +264,14 @@ describe('etcdraft, mixed: a node cut off while its TLS certificate is rotated',
     },
   );
 
-  // Its ledger never holds the rotation block before the restart here: the bug always shows.
+  // Its ledger never holds the rotation block before the restart here.
   it(
     'our node, in a cluster led by a Go node, pulls the rotation block, then rejoins Raft from its WAL',
     { skip },
     async (t) => {
       const leader = await leaderOf('go');
       const rotated = current().nodes.find((n) => n.impl === 'ours')!;
-      await rotateUnderLoad(t, rotated, leader, 'cut-off-ours', { cutOff: true, knownBug: discardedWal });
+      await rotateUnderLoad(t, rotated, leader, 'cut-off-ours', { cutOff: true });
     },
   );
 });

@@ -14,8 +14,8 @@ import type { ClusterChannel } from '../../cluster/service.js';
 import type { Logger } from '../../logging.js';
 import type { Clock } from '../../clock.js';
 import { X509Certificate } from 'node:crypto';
-import type { common } from '../../protos/index.js';
-import { blockHeaderHash } from '../../protoutil/block.js';
+import { etcdraft, type common } from '../../protos/index.js';
+import { blockHeaderHash, consenterMetadataOf } from '../../protoutil/block.js';
 import { isValidChannelId } from '../../ledger/channelid.js';
 import type { ChannelBlockPuller, ChannelJoin, Consenter, ConsenterSupport } from '../types.js';
 import { FollowerChain } from '../follower/index.js';
@@ -23,7 +23,7 @@ import { EtcdraftChain, type EtcdraftChainDependencies } from './chain.js';
 import type { EtcdraftChainObserver } from './observer.js';
 import { ClusterChainTransport } from './chain-transport.js';
 import { clusterMembers, readBlockMetadata } from './metadata.js';
-import { computeMembershipChange, unacceptableQuorumLoss } from './membership.js';
+import { computeMembershipChange, consentersOfConfigBlock, unacceptableQuorumLoss } from './membership.js';
 import type { RandomIntn } from './raft/index.js';
 
 export type { ChannelBlockPuller } from '../types.js';
@@ -343,16 +343,29 @@ export class EtcdraftConsenter implements Consenter {
         support,
         puller,
         isMember: (configBlock) => this.isChannelMember(configBlock, support.bundle()),
-        onBecameMember: () => {
+        onBecameMember: (configBlock) => {
           const replaceChain = support.replaceChain?.bind(support);
           if (!replaceChain)
             throw new OrdererError(
               'internal',
               `channel ${support.channelId} cannot switch to its consenter chain`,
             );
-          // Raft state left from an earlier membership (the node was evicted, now re-added under a
-          // new ID) cannot be continued: the new member starts from the leader's log.
-          void this.discardRaftState(support.channelId)
+          void this.continuingRaftId(support, configBlock)
+            .then(async (id) => {
+              if (id !== undefined) {
+                // A rotation of this node's certificate it was away for: same Raft ID, so its
+                // term, vote and log go on from its WAL, as Fabric's NewChain restarts a WAL that
+                // exists. A node that forgot them would be behind what it acknowledged to the leader.
+                support.logger.info(
+                  { channel: support.channelId, raftId: id, block: Number(configBlock.header!.number) },
+                  'this orderer keeps its Raft ID: going on from its Raft WAL',
+                );
+                return;
+              }
+              // Raft state left from an earlier membership (the node was evicted, now re-added
+              // under a new ID) cannot be continued: the new member starts from the leader's log.
+              await this.discardRaftState(support.channelId);
+            })
             .then(replaceChain)
             .catch((err: unknown) =>
               support.logger.error(
@@ -365,6 +378,28 @@ export class EtcdraftConsenter implements Consenter {
         headerHashOf: (block) => blockHeaderHash(block.header!),
       },
     );
+  }
+
+  /**
+   * The Raft ID this node has in the config block that made it a consenter, if it had the same ID
+   * in the block before it (its certificate was rotated); undefined for a new ID (added, or
+   * re-added after an eviction) or when a block carries no etcdraft metadata.
+   */
+  private async continuingRaftId(
+    support: ConsenterSupport,
+    configBlock: common.Block,
+  ): Promise<number | undefined> {
+    const number = Number(configBlock.header!.number);
+    const consenters = consentersOfConfigBlock(configBlock);
+    const idsOf = (block: common.IBlock | undefined) => {
+      const bytes = block && consenterMetadataOf(block);
+      return bytes?.length ? etcdraft.BlockMetadata.decode(bytes).consenterIds.map(Number) : undefined;
+    };
+    const ids = idsOf(configBlock);
+    if (!consenters || !ids || number === 0) return undefined;
+    const id = ids[consenters.findIndex((consenter) => this.isOwnCertificate(consenter.serverTlsCert))];
+    if (id === undefined) return undefined;
+    return idsOf(await support.block(number - 1))?.includes(id) ? id : undefined;
   }
 
   /** Deletes the channel's WAL and snapshots (the channel was removed from this orderer). */
@@ -401,7 +436,9 @@ export class EtcdraftConsenter implements Consenter {
     }
   }
 
-  private async pullLastConfigBlock(support: ConsenterSupport): Promise<{ bytes: Buffer; block: common.Block }> {
+  private async pullLastConfigBlock(
+    support: ConsenterSupport,
+  ): Promise<{ bytes: Buffer; block: common.Block }> {
     const puller = this.deps.pullerFor!(support);
     try {
       return await puller.lastConfigBlock();

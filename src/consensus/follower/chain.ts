@@ -37,8 +37,8 @@ export interface FollowerChainDependencies {
   readonly puller: FollowerBlockPuller;
   /** Whether this orderer is a consenter of the channel as of this config block (the consenter's IsChannelMember). */
   readonly isMember: (configBlock: common.Block) => boolean;
-  /** Called once, after the chain stopped, when a config block made this orderer a consenter. */
-  readonly onBecameMember: () => void;
+  /** Called once, after the chain stopped, with the config block (in the ledger) that made this orderer a consenter. */
+  readonly onBecameMember: (configBlock: common.Block) => void;
   /** The orderers a Broadcast client should use instead (for the refusal message). */
   readonly consenterEndpoints: () => readonly string[];
   /** Header hash of a block already in the ledger (for chaining the next pulled block on it). */
@@ -196,7 +196,7 @@ export class FollowerChain implements Chain {
           { channel: support.channelId, block: number },
           `config block [${number}] lists this orderer as a consenter of channel ${support.channelId}: switching from follower to consenter`,
         );
-        this.deps.onBecameMember();
+        this.deps.onBecameMember(pulled.block);
         return;
       }
     }
