@@ -28,11 +28,15 @@ import { freePort, ordererEnv, ORDERER0_DIR } from '../test/support/orderer.js';
 import { lines } from '../test/support/orderer-process.js';
 import type { Side } from './vs-fabric-report.js';
 
-export const SCENARIO_NAMES = ['solo', 'solo-tls', 'kafka', 'raft-tls'] as const;
+export const SCENARIO_NAMES = ['solo', 'solo-readers', 'solo-tls', 'kafka', 'raft-tls'] as const;
+
+/** Extra Deliver readers in the Deliver fan-out scenario (each reads every block, as a peer). */
+export const FAN_OUT_READERS = 10;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export const SCENARIO_TITLES: Readonly<Record<ScenarioName, string>> = {
   solo: 'solo, no TLS',
+  'solo-readers': `solo, no TLS, ${FAN_OUT_READERS} more Deliver readers`,
   'solo-tls': 'solo, TLS',
   kafka: 'Kafka (one KRaft broker, replication factor 1)',
   'raft-tls': '3-node etcdraft, TLS',
@@ -60,6 +64,8 @@ export interface ScenarioSetup {
   readonly orderers: Readonly<Record<Side, ComparedOrderer>>;
   /** What else runs (a broker), for the header of the report. */
   readonly environment: string;
+  /** Extra Deliver readers during each round (the fan-out scenario). */
+  readonly readers?: number;
   stop(): Promise<void>;
 }
 
@@ -251,7 +257,9 @@ export async function startScenario(
           (options.oursIdleCutAfter
             ? `; ours with Consensus.IdleCutAfter ${options.oursIdleCutAfter}`
             : "; ours with Fabric's cutting (no Consensus.IdleCutAfter)")
-        : 'no other services';
+        : name === 'solo-readers'
+          ? `no other services; ${FAN_OUT_READERS} more Deliver streams, each on its own connection, read every block of each round (from this load generator, so their client CPU is in the machine's share)`
+          : 'no other services';
     // Every fixture orderer's TLS certificate is issued by the same CA as orderer0's.
     const tlsCaPem =
       name === 'solo-tls' || name === 'raft-tls' ? readFileSync(join(ORDERER0_TLS, 'ca.crt')) : undefined;
@@ -293,6 +301,7 @@ export async function startScenario(
       ...(tlsCaPem ? { tlsCaPem } : {}),
       orderers,
       environment,
+      ...(name === 'solo-readers' ? { readers: FAN_OUT_READERS } : {}),
       stop: stopAll,
     };
   } catch (err) {

@@ -146,6 +146,7 @@ async function runRounds(
     window: options.window,
     timeoutMs: options.timeoutMs ?? 300_000,
     verifyMs: 0,
+    ...(setup.readers ? { readers: setup.readers } : {}),
   });
   if (options.warmup > 0) {
     // A fresh process runs unoptimised (JIT) and grows its heaps first; Go's warms its pools.
@@ -183,6 +184,15 @@ async function runRounds(
       });
       rounds.push(measured);
       deps.log(formatRoundLine(measured));
+      if (report.readers) {
+        const { streams, fewestBlocksAtEnd, caughtUpAfterMs } = report.readers;
+        deps.log(
+          `    ${streams} readers: the slowest had ${fewestBlocksAtEnd} of ${report.blocks} blocks when the round ended, ` +
+            (caughtUpAfterMs === undefined
+              ? 'not all blocks within the timeout'
+              : `every block ${(caughtUpAfterMs / 1000).toFixed(1)} s later`),
+        );
+      }
     }
   }
   return rounds;

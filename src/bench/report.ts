@@ -64,6 +64,16 @@ export function formatReport(report: BenchReport, title = 'orderer bench'): stri
     add('orderer process', 'not watched (remote, or give --pid)');
   }
   add('load generator', `CPU ${report.clientCpuPercent.toFixed(0)}% (this process, on the same machine)`);
+  if (report.readers) {
+    const { streams, fewestBlocksAtEnd, caughtUpAfterMs } = report.readers;
+    add(
+      'Deliver fan-out',
+      `${streams} more readers of every block: the slowest had ${fewestBlocksAtEnd} of ${report.blocks} blocks at the end, ` +
+        (caughtUpAfterMs === undefined
+          ? 'and not all of them within the timeout'
+          : `all ${(caughtUpAfterMs / 1000).toFixed(1)} s later`),
+    );
+  }
   if (report.verify) {
     const ratio = report.endToEndToVerifyRatio;
     add(

@@ -41,6 +41,11 @@ export interface BenchOptions {
   readonly timeoutMs?: number;
   /** How long to measure the ECDSA verify rate (default 1000 ms; 0 skips it). */
   readonly verifyMs?: number;
+  /**
+   * Deliver streams besides the one that measures, each on a connection of its own, reading every
+   * block of the run as a peer does (the Deliver fan-out). Default 0.
+   */
+  readonly readers?: number;
 }
 
 export type BenchPhase = 'signing' | 'connecting' | 'sending' | 'draining';
@@ -110,6 +115,12 @@ export interface BenchReport {
   /** endToEndTps / verify.perSecond. */
   readonly endToEndToVerifyRatio: number | undefined;
   /**
+   * The extra Deliver readers (options.readers): how many, the fewest blocks one of them had when
+   * the run ended, and how long after the last delivery the slowest had every block (undefined:
+   * not within the timeout).
+   */
+  readonly readers?: { streams: number; fewestBlocksAtEnd: number; caughtUpAfterMs: number | undefined };
+  /**
    * Envelopes of an unreported run sent just before this one, so that the orderer's JIT and
    * buffers were warm (set by the CLI; absent when there was none).
    */
@@ -154,6 +165,8 @@ function checkOptions(options: BenchOptions): void {
   positive(options.streams, 'streams (-c)');
   positive(options.window ?? 16, 'window');
   positive(options.connections ?? 1, 'connections');
+  if (options.readers !== undefined && (!Number.isInteger(options.readers) || options.readers < 0))
+    throw new Error(`readers must be a whole number >= 0 (got ${options.readers})`);
   if (!Number.isInteger(options.size) || options.size < 0) {
     throw new Error(`size must be a whole number of bytes >= 0 (got ${options.size})`);
   }
@@ -226,6 +239,9 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
   // one 64 KiB flow-control window per round trip.
   const client = connect(DELIVER_RECEIVE_WINDOW_BYTES);
   const broadcastClients = Array.from({ length: connectionCount(options) }, () => connect());
+  const readerClients = Array.from({ length: options.readers ?? 0 }, () =>
+    connect(DELIVER_RECEIVE_WINDOW_BYTES),
+  );
   const openStreams: RawDuplex[] = [];
   try {
     // 1. Pre-sign everything, so signing costs nothing during the run.
@@ -243,7 +259,7 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     // 3. Connect; start reading blocks after the current tip.
     phase = 'connecting';
     report();
-    await Promise.all([client, ...broadcastClients].map((c) => c.waitForReady(10_000)));
+    await Promise.all([client, ...broadcastClients, ...readerClients].map((c) => c.waitForReady(10_000)));
     const fromBlock = (await newestBlockNumber(client, options, openStreams)) + 1;
 
     let finish: () => void = () => {};
@@ -269,6 +285,9 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     openStreams.push(deliverStream);
     tracker.follow(deliverStream);
     deliverStream.write(seekEnvelope(options.signer, options.channel, fromBlock, MAX_BLOCK));
+    const readers = readerClients.map((readerClient) =>
+      followBlocks(readerClient, options, fromBlock, openStreams),
+    );
 
     // 4. K Broadcast streams, each keeping up to `window` envelopes in flight.
     phase = 'sending';
@@ -296,6 +315,9 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
       ? combineVerifyRates([verifyBefore, measureVerifyRate(presigned.envelopeBytes, verifyMs)])
       : undefined;
 
+    const readersReport = readers.length
+      ? await readersCatchingUp(readers, tracker.blocks, timeoutMs, tracker.lastDeliveredAt)
+      : undefined;
     const broadcastMs = broadcast.lastAckAt ? broadcast.lastAckAt - firstSendAt : 0;
     const endToEndMs = tracker.lastDeliveredAt ? tracker.lastDeliveredAt - firstSendAt : 0;
     const endToEndTps = endToEndMs > 0 ? (tracker.delivered * 1000) / endToEndMs : 0;
@@ -328,11 +350,64 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
       clientCpuPercent: runMs > 0 ? (clientCpu.user + clientCpu.system) / 10 / runMs : 0,
       verify,
       endToEndToVerifyRatio: verify && endToEndTps > 0 ? endToEndTps / verify.perSecond : undefined,
+      ...(readersReport ? { readers: readersReport } : {}),
     };
   } finally {
     clearInterval(ticker);
     for (const stream of openStreams) stream.cancel();
     client.close();
-    for (const c of broadcastClients) c.close();
+    for (const c of [...broadcastClients, ...readerClients]) c.close();
   }
+}
+
+/** A Deliver reader of the fan-out: counts the blocks it receives, nothing more (a peer's stream). */
+interface BlockFollower {
+  blocks: number;
+  /** Resolves when `blocks` reaches the count given to `waitFor`. */
+  waitFor(count: number): Promise<void>;
+}
+
+function followBlocks(
+  client: AtomicBroadcastClient,
+  options: BenchOptions,
+  fromBlock: number,
+  openStreams: RawDuplex[],
+): BlockFollower {
+  const stream = client.deliver();
+  openStreams.push(stream);
+  let wanted = Infinity;
+  let reached: () => void = () => {};
+  const follower: BlockFollower = {
+    blocks: 0,
+    waitFor(count) {
+      wanted = count;
+      return follower.blocks >= count ? Promise.resolve() : new Promise((resolve) => (reached = resolve));
+    },
+  };
+  stream.on('data', (raw: Buffer) => {
+    // DeliverResponse field 2 (block), length-delimited: tag 0x12. A status (field 1) ends the stream.
+    if (raw[0] !== 0x12) return;
+    follower.blocks++;
+    if (follower.blocks >= wanted) reached();
+  });
+  stream.on('error', () => {});
+  stream.write(seekEnvelope(options.signer, options.channel, fromBlock, MAX_BLOCK));
+  return follower;
+}
+
+async function readersCatchingUp(
+  readers: readonly BlockFollower[],
+  blocks: number,
+  timeoutMs: number,
+  lastDeliveredAt: number,
+): Promise<NonNullable<BenchReport['readers']>> {
+  const fewestBlocksAtEnd = Math.min(...readers.map((r) => r.blocks));
+  let timer: NodeJS.Timeout | undefined;
+  const caughtUp = await Promise.race([
+    Promise.all(readers.map((r) => r.waitFor(blocks))).then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  const after = Math.max(0, performance.now() - (lastDeliveredAt || performance.now()));
+  return { streams: readers.length, fewestBlocksAtEnd, caughtUpAfterMs: caughtUp ? after : undefined };
 }

@@ -34,6 +34,8 @@ export interface BenchFlags {
   verify: boolean;
   /** Envelopes of an unreported run first (the command's default is 10000; absent here means none). */
   warmup?: number;
+  /** Extra Deliver streams reading every block, as peers do (absent: none). */
+  readers?: number;
 }
 
 export interface BenchTarget {
@@ -128,6 +130,7 @@ export async function benchFromFlags(
     ...(target.pid !== undefined ? { pid: target.pid } : {}),
     timeoutMs: flags.timeout * 1000,
     verifyMs: flags.verify ? 1000 : 0,
+    ...(flags.readers ? { readers: flags.readers } : {}),
   };
   const showProgress = !flags.json && io.stderr?.isTTY === true;
   const progressFor = (label: string | undefined) =>
@@ -196,6 +199,11 @@ export function registerBenchCommand(program: Command, setExitCode: (code: numbe
       'envelopes of an unreported run first, so the orderer is warm (0 skips it)',
       parseCount('--warmup', 0),
       10_000,
+    )
+    .option(
+      '--readers <n>',
+      'extra Deliver streams reading every block of the run, each on its own connection, as peers do',
+      parseCount('--readers', 0),
     )
     .option('--json', 'print the report as JSON (and no progress on stderr)')
     .addHelpText(

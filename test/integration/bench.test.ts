@@ -109,6 +109,43 @@ test('orderer bench: 500 envelopes over 8 streams to the dev orderer, a report t
   }
 });
 
+test('orderer bench --readers 3: three more Deliver streams read every block of the run', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'orderer-bench-'));
+  const dev = await startDevOrderer(
+    { dataDir: join(root, 'data'), port: 0, adminPort: 0, operationsPort: 0 },
+    { logger: silentLogger(), clock: systemClock },
+  );
+  try {
+    const sent = 'deliver_blocks_sent{channel="devchannel",filtered="false",data_type="block"}';
+    const sentBefore = (await scrape(dev.orderer.operationsPort)).get(sent) ?? 0;
+    const report: BenchReport = await benchFromFlags(
+      {
+        dataDir: join(root, 'data'),
+        count: 400,
+        size: 128,
+        streams: 4,
+        window: 8,
+        timeout: 60,
+        verify: false,
+        json: true,
+        readers: 3,
+      },
+      { env: {}, cwd: root, stdout: () => {}, stderr: undefined },
+    );
+    assert.equal(report.delivered, 400);
+    assert.equal(report.readers?.streams, 3);
+    assert.ok(report.readers.fewestBlocksAtEnd <= report.blocks, JSON.stringify(report.readers));
+    assert.notEqual(report.readers.caughtUpAfterMs, undefined, 'every reader had every block');
+    // The orderer sent each block of the run four times (the measuring stream and three readers),
+    // plus the newest block once for the probe that finds where the run starts.
+    const sentDuring = (await scrape(dev.orderer.operationsPort)).get(sent)! - sentBefore;
+    assert.equal(sentDuring, 4 * report.blocks + 1, `blocks sent for ${report.blocks} blocks`);
+  } finally {
+    await dev.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 /** The samples of a Prometheus scrape of the operations server, by series. */
 async function scrape(port: number): Promise<Map<string, number>> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
