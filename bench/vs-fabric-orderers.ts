@@ -182,13 +182,13 @@ async function createChannelWhenUp(
   }
 }
 
-interface SideLaunch {
+export interface SideLaunch {
   readonly side: Side;
   readonly env: Record<string, string>;
   readonly channel: string;
 }
 
-async function launchSide(
+export async function launchSide(
   launch: SideLaunch,
   options: ScenarioStartOptions,
   tlsCaPem: Buffer | undefined,
