@@ -138,6 +138,8 @@ export async function growByOne(
     timeoutMs?: number;
     /** Runs between the config block and the join (e.g. to let the channel grow past the join block). */
     beforeJoin?: () => Promise<void>;
+    /** Runs once the join is accepted, before the node is awaited as an active consenter. */
+    afterJoin?: (node: RaftClusterNode, joinNumber: number) => Promise<void>;
   } = {},
 ): Promise<{ node: RaftClusterNode; joinNumber: number }> {
   const node = await cluster.addNode(impl);
@@ -155,6 +157,7 @@ export async function growByOne(
   writeFileSync(joinFile, join_.bytes);
   const joined = await node.join(joinFile);
   assert.match(joined, /"consensusRelation":\s*"(follower|consenter)"/);
+  await options.afterJoin?.(node, Number(join_.block.header!.number));
   await waitFor(
     async () => {
       const info = await node.channelInfo();
