@@ -499,15 +499,16 @@ export class RaftCluster {
   /**
    * Probes every given node at once, each with one envelope after another (its own tx ID each,
    * attemptTimeoutMs per answer), until one answers SUCCESS: which node, its tx ID (acknowledged)
-   * and every probe answered SUCCESS (other nodes' in flight may succeed too). Rejects after timeoutMs.
+   * and every probe answered SUCCESS (other nodes' in flight may succeed too), and when (Date.now())
+   * the first SUCCESS came. Rejects after timeoutMs.
    */
   async firstSuccess(
     nodes: readonly RaftClusterNode[],
     options: { timeoutMs: number; attemptTimeoutMs?: number; label: string },
-  ): Promise<{ node: RaftClusterNode; txId: string; acked: string[] }> {
+  ): Promise<{ node: RaftClusterNode; txId: string; acked: string[]; answeredAt: number }> {
     const acked: string[] = [];
     const deadline = Date.now() + options.timeoutMs;
-    let winner: { node: RaftClusterNode; txId: string } | undefined;
+    let winner: { node: RaftClusterNode; txId: string; answeredAt: number } | undefined;
     let lastRefusal = '';
     await Promise.all(
       nodes.map(async (node) => {
@@ -515,7 +516,7 @@ export class RaftCluster {
           const txId = `${options.label}-${node.index}-${attempt}`;
           const response = await this.broadcastOne(node, txId, options.attemptTimeoutMs ?? 500);
           if (response.status === 200) {
-            winner ??= { node, txId };
+            winner ??= { node, txId, answeredAt: Date.now() };
             acked.push(txId);
             return;
           }
