@@ -34,7 +34,7 @@ import { freePort, ordererEnv } from '../test/support/orderer.js';
 import { ensureBuilt } from './build.js';
 import { readUsage } from './proc-usage.js';
 import { launchSide, spawnLogged, type Spawned } from './vs-fabric-orderers.js';
-import type { Side } from './vs-fabric-report.js';
+import { spread, type Side } from './vs-fabric-report.js';
 
 const CHANNEL = 'replay';
 const SYSTEM = 'sys-replay';
@@ -130,12 +130,6 @@ async function replay(side: Side, genesisFile: string, last: number, profile?: s
   }
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
 async function main(): Promise<void> {
   const { count, rounds, profile } = parse(process.argv.slice(2));
   ensureBuilt(root);
@@ -199,17 +193,19 @@ async function main(): Promise<void> {
       }
     }
     const of = (side: Side, key: 'seconds' | 'cpuSeconds') =>
-      median(results.filter((r) => r.side === side).map((r) => r[key]));
-    const ratios = Array.from({ length: rounds }, (_, round) => {
-      const pair = results.slice(round * 2, round * 2 + 2);
-      const ours = pair.find((r) => r.side === 'ours')!;
-      const fabric = pair.find((r) => r.side === 'fabric')!;
-      return ours.seconds / fabric.seconds;
-    });
+      spread(results.filter((r) => r.side === side).map((r) => r[key])).median;
+    const ratio = spread(
+      Array.from({ length: rounds }, (_, round) => {
+        const pair = results.slice(round * 2, round * 2 + 2);
+        const ours = pair.find((r) => r.side === 'ours')!;
+        const fabric = pair.find((r) => r.side === 'fabric')!;
+        return ours.seconds / fabric.seconds;
+      }),
+    );
     log(
       `replay of ${CHANNEL} (and ${SYSTEM}) from offset 0, medians of ${rounds} rounds: ours ${of('ours', 'seconds').toFixed(1)} s ` +
         `(CPU ${of('ours', 'cpuSeconds').toFixed(1)} s), Fabric ${of('fabric', 'seconds').toFixed(1)} s (CPU ${of('fabric', 'cpuSeconds').toFixed(1)} s); ` +
-        `ours / Fabric ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}); target <= 1`,
+        `ours / Fabric ${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}); target <= 1`,
     );
   } finally {
     await broker.dispose();
