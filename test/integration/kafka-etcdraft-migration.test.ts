@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { common, etcdraft, orderer } from '../../src/protos/index.js';
 import { consenterMetadataOf } from '../../src/protoutil/block.js';
 import { decodeKafkaMetadata } from '../../src/consensus/kafka/index.js';
-import { CRYPTO, loadIdentity, signedEnvelope } from '../support/fabric-clients.js';
+import { loadIdentity, signedEnvelope } from '../support/fabric-clients.js';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
 import { createMyChannel, kafkaTestsSkipReason, waitFor } from '../support/kafka-cluster.js';
 import { healthz, kafkaGenesisBlock, strictDeliverStatus } from '../support/kafka-processes.js';
@@ -31,6 +31,7 @@ import {
   applyConsensusChange,
   chainOf,
   chainsHolding,
+  clusterListenerEnv,
   consensusUpdate,
   headerHashes,
   orderOn,
@@ -49,9 +50,6 @@ const CHANNELS = [SYSTEM, CHANNEL];
 const MAINTENANCE = orderer.ConsensusType.State.STATE_MAINTENANCE;
 const NORMAL = orderer.ConsensusType.State.STATE_NORMAL;
 const org1User = loadIdentity('org1User');
-const tlsFile = (index: number, name: string) =>
-  join(CRYPTO, `ordererOrganizations/example.com/orderers/orderer${index}.example.com/tls/${name}`);
-
 /** ours: the log records (JSON lines) of `msg`; Fabric's Go orderer logs text, so none. */
 function logRecords(node: MixedKafkaOrderer, msg: string): Record<string, unknown>[] {
   if (node.implementation !== 'ours') return [];
@@ -65,25 +63,12 @@ function logRecords(node: MixedKafkaOrderer, msg: string): Record<string, unknow
   });
 }
 
-/** The etcdraft ConfigMetadata of the migration: the three orderers, their cluster ports and TLS certificates. */
+/** The etcdraft ConfigMetadata of the migration: the three orderers on their cluster ports. */
 const raftMetadata = (clusterPorts: number[], edit?: (m: etcdraft.IConfigMetadata) => void) =>
   raftMigrationMetadata(
-    clusterPorts.map((port, i) => ({ port, tlsCertFile: tlsFile(i, 'server.crt') })),
+    clusterPorts.map((port, index) => ({ index, port })),
     edit,
   );
-
-/** The cluster settings the orderers need as Raft nodes (Fabric's raft_configuration "Local Configuration"). */
-function clusterEnv(index: number, port: number): Record<string, string> {
-  return {
-    ORDERER_GENERAL_CLUSTER_LISTENADDRESS: '127.0.0.1',
-    ORDERER_GENERAL_CLUSTER_LISTENPORT: String(port),
-    ORDERER_GENERAL_CLUSTER_SERVERCERTIFICATE: tlsFile(index, 'server.crt'),
-    ORDERER_GENERAL_CLUSTER_SERVERPRIVATEKEY: tlsFile(index, 'server.key'),
-    ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE: tlsFile(index, 'server.crt'),
-    ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY: tlsFile(index, 'server.key'),
-    ORDERER_GENERAL_CLUSTER_ROOTCAS: `[${tlsFile(index, 'ca.crt')}]`,
-  };
-}
 
 /**
  * Three of ours, and one of ours with two of Fabric's Go orderers v2.5.12 (booted from the same
@@ -311,7 +296,7 @@ for (const cluster of CLUSTERS)
         // 3. Every orderer stopped, then the broker; every orderer started again, with a cluster listener.
         for (const node of nodes) await node.stop();
         await broker!.stop();
-        for (const node of nodes) await node.restart(clusterEnv(node.index, raftPorts[node.index]!));
+        for (const node of nodes) await node.restart(clusterListenerEnv(node.index, raftPorts[node.index]!));
         // Ours is healthy once every channel has a Raft leader; Go's /healthz does not look at Raft,
         // and both answer Deliver with 503 until there is one.
         await Promise.all(

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { common, etcdraft, orderer } from '../../src/protos/index.js';
 import { consenterMetadataOf } from '../../src/protoutil/block.js';
-import { CRYPTO, loadIdentity, signedEnvelope } from '../support/fabric-clients.js';
+import { loadIdentity, signedEnvelope } from '../support/fabric-clients.js';
 import {
   ORDERER_KINDS,
   skipWithout,
@@ -29,6 +29,7 @@ import {
   applyConsensusChange,
   chainOf,
   chainsHolding,
+  clusterListenerEnv,
   consensusUpdate,
   headerHashes,
   orderOn,
@@ -43,18 +44,10 @@ const CHANNELS = [SYSTEM, CHANNEL];
 const MAINTENANCE = orderer.ConsensusType.State.STATE_MAINTENANCE;
 const NORMAL = orderer.ConsensusType.State.STATE_NORMAL;
 const org1User = loadIdentity('org1User');
-const TLS = join(CRYPTO, 'ordererOrganizations/example.com/orderers/orderer0.example.com/tls');
-
-/** The cluster settings of a Raft node (Fabric's "Local Configuration"), WAL and snapshots beside the ledger. */
+/** A Raft node's settings: a cluster listener with orderer0's TLS pair, WAL and snapshots beside the ledger. */
 function raftNodeEnv(clusterPort: number, ledgerDir: string): Record<string, string> {
   return {
-    ORDERER_GENERAL_CLUSTER_LISTENADDRESS: '127.0.0.1',
-    ORDERER_GENERAL_CLUSTER_LISTENPORT: String(clusterPort),
-    ORDERER_GENERAL_CLUSTER_SERVERCERTIFICATE: join(TLS, 'server.crt'),
-    ORDERER_GENERAL_CLUSTER_SERVERPRIVATEKEY: join(TLS, 'server.key'),
-    ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE: join(TLS, 'server.crt'),
-    ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY: join(TLS, 'server.key'),
-    ORDERER_GENERAL_CLUSTER_ROOTCAS: `[${join(TLS, 'ca.crt')}]`,
+    ...clusterListenerEnv(0, clusterPort),
     ORDERER_CONSENSUS_WALDIR: join(dirname(ledgerDir), 'etcdraft/wal'),
     ORDERER_CONSENSUS_SNAPDIR: join(dirname(ledgerDir), 'etcdraft/snapshot'),
   };
@@ -82,7 +75,7 @@ for (const kind of ORDERER_KINDS) {
       it('migrates the system channel and mychannel with their history to one Raft chain each', async () => {
         const acknowledged: string[] = [];
         const clusterPort = await freePort();
-        const metadata = raftMigrationMetadata([{ port: clusterPort, tlsCertFile: join(TLS, 'server.crt') }]);
+        const metadata = raftMigrationMetadata([{ index: 0, port: clusterPort }]);
 
         // Solo history: mychannel created through the system channel, envelopes in several blocks.
         await createMyChannel(target.address);

@@ -4,10 +4,12 @@
 // envelopes, and wait until every chain holds them. Used by the Kafka and solo to etcdraft tests.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { asBuffer, common, etcdraft, orderer } from '../../src/protos/index.js';
 import { readConfigBlock } from '../../src/channelconfig/index.js';
 import { blockHeaderHash, lastConfigIndexOf } from '../../src/protoutil/block.js';
 import {
+  CRYPTO,
   atomicBroadcastClient,
   broadcastAll,
   loadIdentity,
@@ -179,11 +181,31 @@ export async function chainsHolding(
 export const headerHashes = (blocks: readonly Buffer[]): string[] =>
   blocks.map((b) => blockHeaderHash(common.Block.decode(b).header!).toString('hex'));
 
-/** One consenter of the migration's etcdraft metadata: its cluster endpoint and TLS certificate file. */
+/** A TLS file of the fixtures' orderer<index>.example.com (server.crt, server.key, ca.crt). */
+export const ordererTlsFile = (index: number, name: string): string =>
+  join(CRYPTO, `ordererOrganizations/example.com/orderers/orderer${index}.example.com/tls/${name}`);
+
+/**
+ * The cluster settings an orderer needs as a Raft node after the migration (Fabric's
+ * raft_configuration "Local Configuration"): a cluster listener of its own on `port` with
+ * orderer<index>'s TLS pair, which it also dials the others with.
+ */
+export function clusterListenerEnv(index: number, port: number): Record<string, string> {
+  return {
+    ORDERER_GENERAL_CLUSTER_LISTENADDRESS: '127.0.0.1',
+    ORDERER_GENERAL_CLUSTER_LISTENPORT: String(port),
+    ORDERER_GENERAL_CLUSTER_SERVERCERTIFICATE: ordererTlsFile(index, 'server.crt'),
+    ORDERER_GENERAL_CLUSTER_SERVERPRIVATEKEY: ordererTlsFile(index, 'server.key'),
+    ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE: ordererTlsFile(index, 'server.crt'),
+    ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY: ordererTlsFile(index, 'server.key'),
+    ORDERER_GENERAL_CLUSTER_ROOTCAS: `[${ordererTlsFile(index, 'ca.crt')}]`,
+  };
+}
+
+/** One consenter of the migration's etcdraft metadata: orderer<index> on its cluster port. */
 export interface MigrationConsenter {
+  readonly index: number;
   readonly port: number;
-  /** The certificate the node presents on its cluster listener and as a cluster client. */
-  readonly tlsCertFile: string;
 }
 
 /** The etcdraft ConfigMetadata of a migration; `edit` spoils it for the refusals. */
@@ -192,11 +214,11 @@ export function raftMigrationMetadata(
   edit: (m: etcdraft.IConfigMetadata) => void = () => {},
 ): Uint8Array {
   const metadata: etcdraft.IConfigMetadata = {
-    consenters: consenters.map(({ port, tlsCertFile }) => ({
+    consenters: consenters.map(({ index, port }) => ({
       host: '127.0.0.1',
       port,
-      clientTlsCert: readFileSync(tlsCertFile),
-      serverTlsCert: readFileSync(tlsCertFile),
+      clientTlsCert: readFileSync(ordererTlsFile(index, 'server.crt')),
+      serverTlsCert: readFileSync(ordererTlsFile(index, 'server.crt')),
     })),
     options: {
       tickInterval: '200ms',
