@@ -182,8 +182,8 @@ export class EtcdraftChain implements Chain {
   private wal: EtcdraftChainWal | undefined;
   private failure: Error | undefined;
   private readonly statusListeners = new StatusListeners();
-  private timer: TimerHandle | undefined;
-  private idleTimer: TimerHandle | undefined;
+  /** The core's batch timer and idle timer (arm-timer, arm-idle-timer), while armed. */
+  private readonly coreTimers: { batch?: TimerHandle | undefined; idle?: TimerHandle | undefined } = {};
   private resendTicker: TimerHandle | undefined;
   private nextTicket = 1;
   private readonly tickets = new Map<number, Ticket>();
@@ -339,10 +339,7 @@ export class EtcdraftChain implements Chain {
     this.state = 'halted';
     this.statusListeners.notify();
     await wasStarting;
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.idleTimer?.cancel();
-    this.idleTimer = undefined;
+    this.cancelCoreTimers();
     this.resendTicker?.cancel();
     this.resendTicker = undefined;
     this.evictionTicker?.cancel();
@@ -574,6 +571,31 @@ export class EtcdraftChain implements Chain {
     }
   }
 
+  /**
+   * Arms the core's timer of this kind in place of one armed before; when it fires while the chain
+   * runs, the core is told (a stale generation is the core's to ignore).
+   */
+  private armCoreTimer(
+    kind: keyof EtcdraftChain['coreTimers'],
+    timeoutMs: number,
+    fired: (core: RaftChainCore) => RaftChainEffect[],
+  ): void {
+    this.coreTimers[kind]?.cancel();
+    this.coreTimers[kind] = undefined;
+    if (this.state !== 'running') return;
+    this.coreTimers[kind] = this.support.clock.setTimer(timeoutMs, () => {
+      this.coreTimers[kind] = undefined;
+      if (this.state !== 'running' || !this.core) return;
+      void this.dispatch(fired(this.core)).catch(() => {});
+    });
+  }
+
+  private cancelCoreTimers(): void {
+    for (const timer of Object.values(this.coreTimers)) timer?.cancel();
+    this.coreTimers.batch = undefined;
+    this.coreTimers.idle = undefined;
+  }
+
   private context(): RaftChainContext {
     return {
       sequence: this.support.sequence(),
@@ -773,29 +795,19 @@ export class EtcdraftChain implements Chain {
         this.forward(effect.to, effect.env, effect.configSeq, effect.tickets);
         return undefined;
       case 'arm-timer': {
-        this.timer?.cancel();
-        if (this.state !== 'running') return undefined;
         const { generation } = effect;
-        this.timer = this.support.clock.setTimer(effect.timeoutMs, () => {
-          this.timer = undefined;
-          if (this.state !== 'running' || !this.core) return;
-          void this.dispatch(this.core.timerFired(generation, this.context())).catch(() => {});
-        });
+        this.armCoreTimer('batch', effect.timeoutMs, (core) => core.timerFired(generation, this.context()));
         return undefined;
       }
       case 'cancel-timer':
-        this.timer?.cancel();
-        this.timer = undefined;
+        this.coreTimers.batch?.cancel();
+        this.coreTimers.batch = undefined;
         return undefined;
       case 'arm-idle-timer': {
-        this.idleTimer?.cancel();
-        if (this.state !== 'running') return undefined;
         const { generation } = effect;
-        this.idleTimer = this.support.clock.setTimer(effect.timeoutMs, () => {
-          this.idleTimer = undefined;
-          if (this.state !== 'running' || !this.core) return;
-          void this.dispatch(this.core.idleTimerFired(generation, this.context())).catch(() => {});
-        });
+        this.armCoreTimer('idle', effect.timeoutMs, (core) =>
+          core.idleTimerFired(generation, this.context()),
+        );
         return undefined;
       }
       case 'revalidate':
@@ -876,7 +888,8 @@ export class EtcdraftChain implements Chain {
     for await (const bytes of this.pullBlocks(from, to)) {
       const block = common.Block.decode(bytes);
       const number = Number(block.header!.number);
-      if (number !== next) throw new Error(`pulling blocks for catch-up: expected block [${next}], got [${number}]`);
+      if (number !== next)
+        throw new Error(`pulling blocks for catch-up: expected block [${next}], got [${number}]`);
       await this.support.appendVerified(bytes);
       await apply(this.core!.blockPulled(block));
       next++;
@@ -1017,10 +1030,7 @@ export class EtcdraftChain implements Chain {
       { channel: this.support.channelId, err: error.message },
       'etcdraft chain failed',
     );
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.idleTimer?.cancel();
-    this.idleTimer = undefined;
+    this.cancelCoreTimers();
     this.rejectAll(error);
   }
 
