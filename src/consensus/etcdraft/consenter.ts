@@ -14,7 +14,7 @@ import type { ClusterChannel } from '../../cluster/service.js';
 import type { Logger } from '../../logging.js';
 import type { Clock } from '../../clock.js';
 import { X509Certificate } from 'node:crypto';
-import { etcdraft, type common } from '../../protos/index.js';
+import type { common } from '../../protos/index.js';
 import { blockHeaderHash, consenterMetadataOf } from '../../protoutil/block.js';
 import { isValidChannelId } from '../../ledger/channelid.js';
 import type { ChannelBlockPuller, ChannelJoin, Consenter, ConsenterSupport } from '../types.js';
@@ -391,9 +391,10 @@ export class EtcdraftConsenter implements Consenter {
   ): Promise<number | undefined> {
     const number = Number(configBlock.header!.number);
     const consenters = consentersOfConfigBlock(configBlock);
+    // Only blocks with etcdraft metadata: readBlockMetadata's defaults stand for a genesis block.
     const idsOf = (block: common.IBlock | undefined) => {
       const bytes = block && consenterMetadataOf(block);
-      return bytes?.length ? etcdraft.BlockMetadata.decode(bytes).consenterIds.map(Number) : undefined;
+      return bytes?.length ? readBlockMetadata(bytes, []).consenterIds : undefined;
     };
     const ids = idsOf(configBlock);
     if (!consenters || !ids || number === 0) return undefined;
