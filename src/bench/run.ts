@@ -311,13 +311,14 @@ export async function runBench(options: BenchOptions, deps: BenchDependencies = 
     const usage = monitor?.stop();
     const clientCpu = process.cpuUsage(clientCpuAtStart);
     const runMs = performance.now() - firstSendAt;
+    // Before the second verify measurement, so that readers still reading do not slow it.
+    const readersReport = readers.length
+      ? await readersCatchingUp(readers, tracker.blocks, timeoutMs, tracker.lastDeliveredAt)
+      : undefined;
     const verify = verifyBefore
       ? combineVerifyRates([verifyBefore, measureVerifyRate(presigned.envelopeBytes, verifyMs)])
       : undefined;
 
-    const readersReport = readers.length
-      ? await readersCatchingUp(readers, tracker.blocks, timeoutMs, tracker.lastDeliveredAt)
-      : undefined;
     const broadcastMs = broadcast.lastAckAt ? broadcast.lastAckAt - firstSendAt : 0;
     const endToEndMs = tracker.lastDeliveredAt ? tracker.lastDeliveredAt - firstSendAt : 0;
     const endToEndTps = endToEndMs > 0 ? (tracker.delivered * 1000) / endToEndMs : 0;
