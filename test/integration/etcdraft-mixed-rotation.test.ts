@@ -79,14 +79,10 @@ const indexes = (nodes: readonly RaftClusterNode[]) => nodes.map((n) => n.index)
 
 /** Kills the leader (letting it back as a follower) until a node of `impl` leads; returns it. */
 async function leaderOf(impl: OrdererImpl): Promise<RaftClusterNode> {
-  const cluster = current();
-  let leader = await cluster.waitForLeader({ timeoutMs: electionTimeouts(30) });
-  for (let attempt = 0; leader.impl !== impl && attempt < 10; attempt++) {
-    await leader.kill();
-    const survivors = indexes(cluster.nodes.filter((n) => n.running));
-    leader = await cluster.waitForLeader({ among: survivors, timeoutMs: electionTimeouts(30) });
-    await cluster.startStopped();
-  }
+  const leader = await current().killLeadersUntil((n) => n.impl === impl, {
+    attempts: 10,
+    timeoutMs: electionTimeouts(30),
+  });
   assert.equal(leader.impl, impl, `a node of ${impl} leads`);
   return leader;
 }

@@ -59,14 +59,8 @@ describe("etcdraft: Fabric's Go orderers and ours in one Raft group", () => {
     'ours wins an election after Go leaders are killed; Go followers write its blocks',
     { skip },
     async () => {
-      let leader = await cluster.waitForLeader();
-      for (let attempt = 0; leader !== ours && attempt < 8; attempt++) {
-        await leader.kill();
-        const survivors = cluster.nodes.filter((n) => n.running).map((n) => n.index);
-        leader = await cluster.waitForLeader({ among: survivors });
-        // The killed Go node comes back as a follower of whoever leads now.
-        await cluster.startStopped();
-      }
+      // Each killed Go node comes back as a follower of whoever leads then.
+      const leader = await cluster.killLeadersUntil((n) => n === ours, { attempts: 8 });
       assert.equal(leader, ours, 'ours became the leader');
       for (const go of [cluster.nodes[0]!, cluster.nodes[2]!])
         acked.add((await cluster.broadcastUntilSuccess(go, { timeoutMs: 30_000 })).txId);

@@ -435,6 +435,26 @@ export class RaftCluster {
   }
 
   /** Waits until exactly one of the given (default: running) nodes is the leader; returns it. */
+  /**
+   * Kills the leader with -9 until a node that `wanted` accepts leads (at most `attempts` kills),
+   * each killed node started again as a follower of whoever leads next; returns the leader then,
+   * which the caller checks.
+   */
+  async killLeadersUntil(
+    wanted: (leader: RaftClusterNode) => boolean,
+    options: { attempts: number; timeoutMs?: number },
+  ): Promise<RaftClusterNode> {
+    const timeout = options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {};
+    let leader = await this.waitForLeader(timeout);
+    for (let attempt = 0; !wanted(leader) && attempt < options.attempts; attempt++) {
+      await leader.kill();
+      const survivors = this.nodes.filter((n) => n.running).map((n) => n.index);
+      leader = await this.waitForLeader({ among: survivors, ...timeout });
+      await this.startStopped();
+    }
+    return leader;
+  }
+
   async waitForLeader(
     options: { among?: readonly number[]; timeoutMs?: number } = {},
   ): Promise<RaftClusterNode> {

@@ -157,7 +157,8 @@ export async function growByOne(
   writeFileSync(joinFile, join_.bytes);
   const joined = await node.join(joinFile);
   assert.match(joined, /"consensusRelation":\s*"(follower|consenter)"/);
-  await options.afterJoin?.(node, Number(join_.block.header!.number));
+  const joinNumber = Number(join_.block.header!.number);
+  await options.afterJoin?.(node, joinNumber);
   await waitFor(
     async () => {
       const info = await node.channelInfo();
@@ -169,7 +170,7 @@ export async function growByOne(
         `node ${node.index} (${impl}) to become an active consenter (${JSON.stringify(node.currentOutput.slice(-20))})`,
     },
   );
-  return { node, joinNumber: Number(join_.block.header!.number) };
+  return { node, joinNumber };
 }
 
 /**
