@@ -29,6 +29,7 @@ import {
   freePort,
   lines,
   logEntries,
+  nodeFlagsOf,
   ordererBin,
   startOrdererProcess,
   waitForLog,
@@ -73,7 +74,9 @@ async function failedStart(
   entry: 'source' | 'bin' = 'source',
 ): Promise<Ended> {
   const args =
-    entry === 'bin' ? [(await ordererBin()).bin, 'start'] : ['--import', 'tsx', CLI_SOURCE, 'start'];
+    entry === 'bin'
+      ? await ordererBin().then(({ bin }) => [...nodeFlagsOf(bin), bin, 'start'])
+      : ['--import', 'tsx', CLI_SOURCE, 'start'];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: {
