@@ -31,7 +31,6 @@ import { startKafkaBroker } from '../test/support/kafka-broker.js';
 import { kafkaGenesisBlock } from '../test/support/kafka-processes.js';
 import { kafkaOrdererEnv } from '../test/support/kafka-cluster.js';
 import { freePort, ordererEnv } from '../test/support/orderer.js';
-import { nodeFlagsOf } from '../test/support/orderer-process.js';
 import { ensureBuilt } from './build.js';
 import { readUsage } from './proc-usage.js';
 import { launchSide, spawnLogged, type Spawned } from './vs-fabric-orderers.js';
@@ -106,7 +105,6 @@ async function replay(side: Side, genesisFile: string, last: number, profile?: s
           process.execPath,
           [
             ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []),
-            ...nodeFlagsOf(join(root, 'bin/orderer.js')),
             join(root, 'bin/orderer.js'),
             'start',
           ],

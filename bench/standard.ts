@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeFlagsOf } from '../test/support/orderer-process.js';
 import { formatReport, runBench, type BenchReport, type ClientSigner } from '../src/bench/index.js';
 import { readDevInfo, type DevInfo } from '../src/dev/index.js';
 import { loadLocalMsp } from '../src/msp/index.js';
@@ -69,7 +68,7 @@ interface OrdererUnderTest {
 function spawnOrderer(root: string, args: StandardRunArgs, ordererArgs: string[], env: NodeJS.ProcessEnv) {
   const entry = args.tsx
     ? ['--import', 'tsx', join(root, 'src/cli/main.ts')]
-    : [...nodeFlagsOf(join(root, 'bin/orderer.js')), join(root, 'bin/orderer.js')];
+    : [join(root, 'bin/orderer.js')];
   const child = spawn(
     process.execPath,
     [...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []), ...entry, ...ordererArgs],

@@ -25,7 +25,7 @@ import { fabricBin } from '../test/support/fabric-fixtures.js';
 import { channelCreateTx, kafkaGenesisBlock } from '../test/support/kafka-processes.js';
 import { kafkaOrdererEnv } from '../test/support/kafka-cluster.js';
 import { freePort, ordererEnv, ORDERER0_DIR } from '../test/support/orderer.js';
-import { lines, nodeFlagsOf } from '../test/support/orderer-process.js';
+import { lines } from '../test/support/orderer-process.js';
 import type { Side } from './vs-fabric-report.js';
 
 export const SCENARIO_NAMES = ['solo', 'solo-readers', 'solo-tls', 'kafka', 'raft-tls'] as const;
@@ -208,7 +208,6 @@ export async function launchSide(
           process.execPath,
           [
             ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []),
-            ...nodeFlagsOf(options.oursBin ?? join(options.root, 'bin/orderer.js')),
             options.oursBin ?? join(options.root, 'bin/orderer.js'),
             'start',
           ],

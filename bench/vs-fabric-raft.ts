@@ -22,7 +22,6 @@ import {
 import { fabricBin } from '../test/support/fabric-fixtures.js';
 import { ordererGroupOf, rewriteGenesisBlock } from '../test/support/genesis.js';
 import { freePort, ordererEnv } from '../test/support/orderer.js';
-import { nodeFlagsOf } from '../test/support/orderer-process.js';
 import {
   spawnLogged,
   type ComparedOrderer,
@@ -116,7 +115,6 @@ async function startNode(
           process.execPath,
           [
             ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : []),
-            ...nodeFlagsOf(options.oursBin ?? join(options.root, 'bin/orderer.js')),
             options.oursBin ?? join(options.root, 'bin/orderer.js'),
             'start',
           ],

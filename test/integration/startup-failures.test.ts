@@ -29,7 +29,6 @@ import {
   freePort,
   lines,
   logEntries,
-  nodeFlagsOf,
   ordererBin,
   startOrdererProcess,
   waitForLog,
@@ -74,9 +73,7 @@ async function failedStart(
   entry: 'source' | 'bin' = 'source',
 ): Promise<Ended> {
   const args =
-    entry === 'bin'
-      ? await ordererBin().then(({ bin }) => [...nodeFlagsOf(bin), bin, 'start'])
-      : ['--import', 'tsx', CLI_SOURCE, 'start'];
+    entry === 'bin' ? [(await ordererBin()).bin, 'start'] : ['--import', 'tsx', CLI_SOURCE, 'start'];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: {

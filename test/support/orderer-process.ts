@@ -30,16 +30,6 @@ export const CLI_SOURCE = join(REPO_ROOT, 'src/cli/main.ts');
 /** The package's `orderer` command (package.json "bin"), which runs the built dist/. */
 export const ORDERER_BIN = join(REPO_ROOT, 'bin/orderer.js');
 
-/**
- * The node flags of an `orderer` command's first line (`#!/usr/bin/env -S node <flags>`), so that
- * running the file with process.execPath starts node as the file itself would.
- */
-export function nodeFlagsOf(bin: string): string[] {
-  const firstLine = readFileSync(bin, 'utf8').split('\n', 1)[0]!;
-  const flags = /^#!\/usr\/bin\/env\s+-S\s+node\s+(.*)$/.exec(firstLine)?.[1];
-  return flags ? flags.trim().split(/\s+/) : [];
-}
-
 /** Every process started here, so a failing test cannot leave one behind. */
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -215,13 +205,11 @@ export interface OrdererProcessOptions {
   /** How long to wait for the server to listen. */
   startTimeoutMs?: number;
   /**
-   * What to run: 'bin' is the package's own `bin/orderer.js start` (the built dist/) run by this
-   * node with the flags of its first line, 'program' the same file executed itself (its first line
-   * picks node and the flags, as `npm start` and an installed `orderer` command run it), 'source'
-   * the same CLI from src/ through tsx (default; always the code under test).
+   * What to run: 'bin' is the package's own `bin/orderer.js start` (the built dist/), 'source' the
+   * same CLI from src/ through tsx (default; always the code under test).
    */
-  entry?: 'bin' | 'program' | 'source';
-  /** With entry 'bin' or 'program': which bin/orderer.js to run (default: this package's; see ordererBin). */
+  entry?: 'bin' | 'source';
+  /** With entry 'bin': which bin/orderer.js to run (default: this package's; see ordererBin). */
   bin?: string;
   /** Where the output lines go (a restarted orderer's continue the first run's); a new array by default. */
   output?: string[];
@@ -241,14 +229,11 @@ export async function startOrdererProcess(options: OrdererProcessOptions): Promi
       ...options.env,
     }),
   };
-  const bin = options.bin ?? ORDERER_BIN;
-  const [command, args] =
-    options.entry === 'program'
-      ? [bin, ['start']]
-      : options.entry === 'bin'
-        ? [process.execPath, [...nodeFlagsOf(bin), bin, 'start']]
-        : [process.execPath, ['--import', 'tsx', CLI_SOURCE, 'start']];
-  const child: ChildProcess = spawn(command, args, {
+  const args =
+    options.entry === 'bin'
+      ? [options.bin ?? ORDERER_BIN, 'start']
+      : ['--import', 'tsx', CLI_SOURCE, 'start'];
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -40,7 +40,7 @@ import { fabricBin, FABRIC_FIXTURES } from './fabric-fixtures.js';
 import { issueCertificate } from '../../src/crypto/index.js';
 import { ordererTlsCa } from './tls-material.js';
 import { systemClock } from '../../src/clock.js';
-import { lines, nodeFlagsOf, ordererBin, REPO_ROOT } from './orderer-process.js';
+import { lines, ordererBin, REPO_ROOT } from './orderer-process.js';
 import { freePort } from './ports.js';
 import { readChain, txIdsOfBlock, verifyChain } from './process-load.js';
 
@@ -179,7 +179,7 @@ export class RaftClusterNode {
     };
     const [command, args] =
       this.impl === 'ours'
-        ? [process.execPath, await ordererBin().then(({ bin }) => [...nodeFlagsOf(bin), bin, 'start'])]
+        ? [process.execPath, [(await ordererBin()).bin, 'start']]
         : [fabricBin('orderer'), ['start']];
     const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
