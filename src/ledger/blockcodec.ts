@@ -13,6 +13,7 @@
 // kept byte for byte; only the outer framing is rebuilt), which is why append() insists on them.
 import { common, asBuffer, toNumber } from '../protos/index.js';
 import { internal } from '../errors.js';
+import { varintSize, writeVarint } from '../protos/varint.js';
 
 export interface BlockParts {
   number: number;
@@ -27,24 +28,6 @@ export class BlockFormatError extends Error {
 }
 
 // ---------------------------------------------------------------- varints
-
-export function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    size++;
-  }
-  return size;
-}
-
-export function writeVarint(target: Buffer, offset: number, value: number): number {
-  while (value >= 0x80) {
-    target[offset++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  target[offset++] = value;
-  return offset;
-}
 
 export function encodeVarint(value: number): Buffer {
   const out = Buffer.allocUnsafe(varintSize(value));
@@ -113,6 +96,80 @@ export function marshalBlock(parts: BlockParts): Buffer {
  * are canonical, i.e. that marshalBlock(parts) gives back the very same bytes.
  */
 export function unmarshalCanonicalBlock(bytes: Uint8Array): BlockParts {
+  // Every block the ledger appends passes here: reading the canonical layout directly spares
+  // the decode and the re-encoding (a copy of the whole block) that the general check costs.
+  return readCanonicalLayout(bytes) ?? decodeAndCheckCanonical(bytes);
+}
+
+/**
+ * The parts of bytes laid out exactly as marshalBlock writes them (minimal varints, zero number
+ * and empty hashes omitted, nothing else); undefined for anything else, which the general check
+ * then decodes, and refuses with the reason.
+ */
+export function readCanonicalLayout(bytes: Uint8Array): BlockParts | undefined {
+  const buffer = asBuffer(bytes);
+  let at = 0;
+  const minimalVarint = (end: number): number | undefined => {
+    let read: { value: number; next: number } | undefined;
+    try {
+      read = readVarint(buffer, at);
+    } catch {
+      return undefined;
+    }
+    if (!read || read.next > end || read.next - at !== varintSize(read.value)) return undefined;
+    at = read.next;
+    return read.value;
+  };
+  /** Where the content of the length-delimited field with this tag at `at` ends. */
+  const lengthDelimited = (tag: number, end: number): number | undefined => {
+    if (at >= end || buffer[at] !== tag) return undefined;
+    at++;
+    const length = minimalVarint(end);
+    if (length === undefined || at + length > end) return undefined;
+    return at + length;
+  };
+  const entriesUntil = (end: number): Buffer[] | undefined => {
+    const entries: Buffer[] = [];
+    while (at < end) {
+      const entryEnd = lengthDelimited(0x0a, end);
+      if (entryEnd === undefined) return undefined;
+      entries.push(buffer.subarray(at, entryEnd));
+      at = entryEnd;
+    }
+    return entries;
+  };
+  // A hash is written only when it is not empty.
+  const hashUntil = (tag: number, end: number): Buffer | undefined => {
+    if (at >= end || buffer[at] !== tag) return buffer.subarray(0, 0);
+    const hashEnd = lengthDelimited(tag, end);
+    if (hashEnd === undefined || hashEnd === at) return undefined;
+    const hash = buffer.subarray(at, hashEnd);
+    at = hashEnd;
+    return hash;
+  };
+
+  const headerEnd = lengthDelimited(0x0a, buffer.length);
+  if (headerEnd === undefined) return undefined;
+  let number = 0;
+  if (at < headerEnd && buffer[at] === 0x08) {
+    at++;
+    const value = minimalVarint(headerEnd);
+    if (value === undefined || value === 0) return undefined;
+    number = value;
+  }
+  const previousHash = hashUntil(0x12, headerEnd);
+  const dataHash = previousHash && hashUntil(0x1a, headerEnd);
+  if (!previousHash || !dataHash || at !== headerEnd) return undefined;
+  const dataEnd = lengthDelimited(0x12, buffer.length);
+  const data = dataEnd === undefined ? undefined : entriesUntil(dataEnd);
+  const metadataEnd = data && lengthDelimited(0x1a, buffer.length);
+  const metadata = metadataEnd === undefined ? undefined : entriesUntil(metadataEnd);
+  if (!data || !metadata || at !== buffer.length) return undefined;
+  return { number, previousHash, dataHash, data, metadata };
+}
+
+/** The general check: decode, marshal again, compare (exported for the tests of the fast path). */
+export function decodeAndCheckCanonical(bytes: Uint8Array): BlockParts {
   let block: common.Block;
   try {
     block = common.Block.decode(bytes);
@@ -147,23 +204,54 @@ export function unmarshalCanonicalBlock(bytes: Uint8Array): BlockParts {
 
 /** The record Fabric's blockfile manager writes for a block, without the length prefix. */
 export function serializeFileRecord(parts: BlockParts): Buffer {
-  const size =
+  return Buffer.concat(fileRecordChunks(parts));
+}
+
+/**
+ * The same record as pieces to write one after the other (writev): the data and metadata entries
+ * are the parts' own bytes, not copies, so appending a block copies it no more.
+ */
+export function fileRecordChunks(parts: BlockParts): Uint8Array[] {
+  const headSize =
+    varintSize(parts.number) +
+    rawBytesSize(parts.dataHash) +
+    rawBytesSize(parts.previousHash) +
+    varintSize(parts.data.length);
+  let prefixesSize = varintSize(parts.metadata.length);
+  for (const entry of parts.data) prefixesSize += varintSize(entry.length);
+  for (const entry of parts.metadata) prefixesSize += varintSize(entry.length);
+  // One buffer for the head and every length prefix; the chunks are views into it and the entries.
+  const small = Buffer.allocUnsafe(headSize + prefixesSize);
+  let at = writeVarint(small, 0, parts.number);
+  at = writeRawBytes(small, at, parts.dataHash);
+  at = writeRawBytes(small, at, parts.previousHash);
+  at = writeVarint(small, at, parts.data.length);
+  const chunks: Uint8Array[] = [];
+  let pending = 0;
+  const entry = (bytes: Uint8Array) => {
+    at = writeVarint(small, at, bytes.length);
+    chunks.push(small.subarray(pending, at));
+    pending = at;
+    if (bytes.length > 0) chunks.push(bytes);
+  };
+  for (const bytes of parts.data) entry(bytes);
+  at = writeVarint(small, at, parts.metadata.length);
+  for (const bytes of parts.metadata) entry(bytes);
+  if (pending < at) chunks.push(small.subarray(pending, at));
+  return chunks;
+}
+
+/** The length of the record, without its length prefix. */
+export function fileRecordSize(parts: BlockParts): number {
+  return (
     varintSize(parts.number) +
     rawBytesSize(parts.dataHash) +
     rawBytesSize(parts.previousHash) +
     varintSize(parts.data.length) +
     parts.data.reduce((sum, entry) => sum + rawBytesSize(entry), 0) +
     varintSize(parts.metadata.length) +
-    parts.metadata.reduce((sum, entry) => sum + rawBytesSize(entry), 0);
-  const out = Buffer.allocUnsafe(size);
-  let at = writeVarint(out, 0, parts.number);
-  at = writeRawBytes(out, at, parts.dataHash);
-  at = writeRawBytes(out, at, parts.previousHash);
-  at = writeVarint(out, at, parts.data.length);
-  for (const entry of parts.data) at = writeRawBytes(out, at, entry);
-  at = writeVarint(out, at, parts.metadata.length);
-  for (const entry of parts.metadata) at = writeRawBytes(out, at, entry);
-  return out;
+    parts.metadata.reduce((sum, entry) => sum + rawBytesSize(entry), 0)
+  );
 }
 
 /** Length prefix + record, ready to append to a block file. */

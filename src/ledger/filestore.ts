@@ -14,7 +14,8 @@ import {
   deserializeFileRecord,
   encodeVarint,
   marshalBlock,
-  serializeFileRecord,
+  fileRecordChunks,
+  fileRecordSize,
 } from './blockcodec.js';
 import {
   blockFilePath,
@@ -86,8 +87,8 @@ export interface FileBlockStoreStats {
 interface PendingAppend {
   number: number;
   bytes: Buffer;
-  /** Length prefix and record: written together with writev, never joined into one copy. */
-  frame: readonly [Buffer, Buffer];
+  /** Length prefix and record in pieces: written together with writev, never joined into one copy. */
+  frame: readonly Uint8Array[];
   frameLength: number;
   /** The chain tip once this block is committed. */
   tip: ChainTip;
@@ -213,13 +214,14 @@ export class FileBlockStore implements BlockStore {
   append(block: StoredBlock): Promise<void> {
     try {
       this.assertWritable(block.number);
-      const { parts, tip } = checkNextBlock(this.channelId, block, this.pendingTip);
-      const record = serializeFileRecord(parts);
-      const frame = [encodeVarint(record.length), record] as const;
-      const frameLength = frame[0].length + record.length;
       // The cache keeps the block: a view into a larger buffer (a request body, say) is copied so
       // that it does not keep all of that alive; a buffer of its own is kept as it is.
       const bytes = ownsItsMemory(block.bytes) ? block.bytes : Buffer.from(block.bytes);
+      const { parts, tip } = checkNextBlock(this.channelId, { number: block.number, bytes }, this.pendingTip);
+      // The record's entries are views into bytes, which nothing changes while the write is queued.
+      const recordSize = fileRecordSize(parts);
+      const frame = [encodeVarint(recordSize), ...fileRecordChunks(parts)];
+      const frameLength = frame[0]!.length + recordSize;
       this.pendingTip = tip;
       return new Promise<void>((resolve, reject) => {
         this.queue.push({ number: parts.number, bytes, frame, frameLength, tip, resolve, reject });
@@ -384,7 +386,7 @@ export class FileBlockStore implements BlockStore {
   private async commitGroup(group: PendingAppend[]): Promise<void> {
     const started = this.clock.now();
     const locations: BlockLocation[] = [];
-    let run: Buffer[] = [];
+    let run: Uint8Array[] = [];
     let runStart = this.fileSizes[this.fileSizes.length - 1]!;
     let tail = runStart;
     for (const item of group) {
@@ -421,7 +423,7 @@ export class FileBlockStore implements BlockStore {
   }
 
   /** Writes frames contiguously at position in the current file and makes them durable. */
-  private async writeRun(frames: Buffer[], position: number): Promise<void> {
+  private async writeRun(frames: Uint8Array[], position: number): Promise<void> {
     if (frames.length === 0) return;
     const length = frames.reduce((sum, frame) => sum + frame.length, 0);
     let written = 0;

@@ -3,15 +3,7 @@
 // writes the non-nullable Type, Term and Index; Data is written when non-nil, and an empty
 // Uint8Array here stands for Go's nil.
 import type { Entry } from './types.js';
-
-export function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 128) {
-    value = Math.floor(value / 128);
-    size++;
-  }
-  return size;
-}
+import { varintSize } from '../../../protos/varint.js';
 
 export function entrySize(entry: Entry): number {
   let size = 1 + varintSize(entry.type) + 1 + varintSize(entry.term) + 1 + varintSize(entry.index);
