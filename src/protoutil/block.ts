@@ -1,7 +1,11 @@
 // Block layout as Fabric's protoutil/blockutils.go defines it (spec §4).
 import { createHash } from 'node:crypto';
 import { common, asBuffer, toNumber } from '../protos/index.js';
-import { blockDataHash, blockHeaderBytes as ledgerHeaderBytes } from '../ledger/index.js';
+import {
+  blockDataHash,
+  blockHeaderBytes as ledgerHeaderBytes,
+  marshalBlock as marshalBlockParts,
+} from '../ledger/index.js';
 import type { ProtoLong } from '../protos/index.js';
 
 export const BlockMetadataIndex = {
@@ -51,8 +55,20 @@ export function newBlock(number: number, previousHash: Uint8Array, data: Uint8Ar
 }
 
 export function marshalBlock(block: common.IBlock): Buffer {
-  return asBuffer(common.Block.encode(block).finish());
+  const { header, data, metadata } = block;
+  // The ledger's encoder writes a complete block in one buffer of the right size; protobufjs
+  // grows its buffer as it goes and copies the whole block more than once on the way.
+  if (!header || !data || !metadata) return asBuffer(common.Block.encode(block).finish());
+  return marshalBlockParts({
+    number: toNumber(header.number),
+    previousHash: header.previousHash ?? EMPTY,
+    dataHash: header.dataHash ?? EMPTY,
+    data: data.data ?? [],
+    metadata: metadata.metadata ?? [],
+  });
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** LastConfig.index from a block's SIGNATURES metadata (OrdererBlockMetadata), as Fabric 2.x reads it. */
 export function lastConfigIndexOf(block: common.IBlock): number {
