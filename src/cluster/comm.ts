@@ -7,7 +7,8 @@
 // the transport has not taken within RPCTimeout cancels its stream.
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { orderer } from '../protos/index.js';
+import { asBuffer, orderer } from '../protos/index.js';
+import { varintSize, writeVarint } from '../protos/varint.js';
 import { errorMessage, unavailable } from '../errors.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logging.js';
@@ -202,9 +203,7 @@ export class ClusterClient {
       );
       return false;
     }
-    stream
-      .enqueue(Buffer.from(orderer.StepRequest.encode({ consensusRequest: request }).finish()))
-      .catch(() => {});
+    stream.enqueue(encodeConsensusStep(request)).catch(() => {});
     return true;
   }
 
@@ -215,7 +214,7 @@ export class ClusterClient {
    */
   async sendSubmit(to: ClusterMember, request: orderer.ISubmitRequest): Promise<void> {
     if (this.closed) throw unavailable('the cluster client is closed');
-    const bytes = Buffer.from(orderer.StepRequest.encode({ submitRequest: request }).finish());
+    const bytes = asBuffer(orderer.StepRequest.encode({ submitRequest: request }).finish());
     for (;;) {
       const stream = this.stream(request.channel ?? '', to, 'submit');
       if (stream.length < this.options.sendBufferSize) return stream.enqueue(bytes);
@@ -407,4 +406,33 @@ export class ClusterClient {
 /** The host label of Fabric's cluster metrics: the consenter's endpoint. */
 function hostOf(member: ClusterMember): string {
   return `${member.host}:${member.port}`;
+}
+
+/**
+ * StepRequest{consensus_request} as protobuf encodes it, in one buffer of its size: the payload
+ * (a Raft message, a whole block for an append) is copied once, where the generated encoder
+ * grows its buffer and copies it several times.
+ */
+export function encodeConsensusStep(request: orderer.IConsensusRequest): Buffer {
+  const channel = request.channel ? Buffer.from(request.channel, 'utf8') : undefined;
+  const payload = request.payload?.length ? request.payload : undefined;
+  const metadata = request.metadata?.length ? request.metadata : undefined;
+  const fieldSize = (bytes: Uint8Array | undefined) =>
+    bytes ? 1 + varintSize(bytes.length) + bytes.length : 0;
+  const innerSize = fieldSize(channel) + fieldSize(payload) + fieldSize(metadata);
+  const out = Buffer.allocUnsafe(1 + varintSize(innerSize) + innerSize);
+  out[0] = 0x0a;
+  let at = writeVarint(out, 1, innerSize);
+  for (const [tag, bytes] of [
+    [0x0a, channel],
+    [0x12, payload],
+    [0x1a, metadata],
+  ] as const) {
+    if (!bytes) continue;
+    out[at++] = tag;
+    at = writeVarint(out, at, bytes.length);
+    out.set(bytes, at);
+    at += bytes.length;
+  }
+  return out;
 }
