@@ -286,6 +286,37 @@ export function deliverBlockResponse(blockBytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0x12]), varint(blockBytes.length), blockBytes]);
 }
 
+/**
+ * The DeliverResponse of the last few blocks sent, by the very block buffer the ledger served:
+ * streams that follow the tip of a channel ask for the same block at about the same time, and
+ * each would otherwise copy it into a response of its own. Bounded by count and bytes, so that
+ * what it holds beside the ledger's cache stays small.
+ */
+export class RecentBlockResponses {
+  private readonly responses = new Map<Buffer, Buffer>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxEntries = 4,
+    private readonly maxBytes = 16 * 1024 * 1024,
+  ) {}
+
+  responseFor(blockBytes: Buffer): Buffer {
+    const known = this.responses.get(blockBytes);
+    if (known) return known;
+    const response = deliverBlockResponse(blockBytes);
+    if (response.length > this.maxBytes) return response;
+    this.responses.set(blockBytes, response);
+    this.bytes += response.length;
+    for (const [oldest, held] of this.responses) {
+      if (this.responses.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.responses.delete(oldest);
+      this.bytes -= held.length;
+    }
+    return response;
+  }
+}
+
 export function deliverStatusResponse(status: number): Buffer {
   return Buffer.concat([Buffer.from([0x08]), varint(status)]);
 }

@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import { BroadcastSession, type BroadcastHandler } from '../broadcast/index.js';
 import {
   StreamWriter,
-  deliverBlockResponse,
+  RecentBlockResponses,
   deliverStatusResponse,
   type DeliverHandler,
 } from '../deliver/index.js';
@@ -102,6 +102,7 @@ export class AtomicBroadcastServer {
   private readonly server: grpc.Server;
   private readonly activeCalls = new Set<grpc.ServerDuplexStream<Buffer, Buffer>>();
   private readonly shutdown = new AbortController();
+  private readonly blockResponses = new RecentBlockResponses();
   private boundPort = 0;
   private certificates: ServerTlsCertificates | undefined;
 
@@ -258,7 +259,7 @@ export class AtomicBroadcastServer {
         const status = await this.deps.deliver.handle(raw, {
           signal: abort.signal,
           ...(clientCertDer ? { clientCertDer } : {}),
-          sendBlock: (blockBytes) => writer.write(deliverBlockResponse(blockBytes), abort.signal),
+          sendBlock: (blockBytes) => writer.write(this.blockResponses.responseFor(blockBytes), abort.signal),
         });
         await writer.write(deliverStatusResponse(status), abort.signal);
         if (status !== 200) break;
