@@ -288,3 +288,60 @@ export function formatScenario(summary: ScenarioSummary): string {
   }
   return out.join('\n') + '\n';
 }
+
+/** What the Deliver readers cost each side: the readers scenario against plain solo of the same run. */
+export interface FanOutCost {
+  readonly readers: number;
+  readonly sides: Readonly<
+    Record<
+      Side,
+      {
+        /** Median end-to-end tx/s with the readers over without, minus 1 (-0.2 = 20% fewer). */
+        readonly throughputChange: number;
+        /** Median orderer CPU per transaction with the readers over without, minus 1. */
+        readonly ordererCpuPerTxChange: number;
+        /** Median load-generator CPU (100 = a core) without and with the readers, who run in it. */
+        readonly clientCpuPercent: { readonly without: number; readonly with: number };
+      }
+    >
+  >;
+}
+
+export function fanOutCost(
+  plain: ScenarioSummary,
+  withReaders: ScenarioSummary,
+  readers: number,
+): FanOutCost {
+  const median = (summary: ScenarioSummary, side: Side, pick: (r: RoundMeasurement) => number) =>
+    spread(summary.rounds.filter((r) => r.side === side).map(pick)).median;
+  const sideCost = (side: Side) => ({
+    throughputChange: withReaders.sides[side].endToEndTps.median / plain.sides[side].endToEndTps.median - 1,
+    ordererCpuPerTxChange:
+      withReaders.sides[side].cpuUsPerTx.median / plain.sides[side].cpuUsPerTx.median - 1,
+    clientCpuPercent: {
+      without: median(plain, side, (r) => r.clientCpuPercent),
+      with: median(withReaders, side, (r) => r.clientCpuPercent),
+    },
+  });
+  return { readers, sides: { ours: sideCost('ours'), fabric: sideCost('fabric') } };
+}
+
+export function formatFanOutCost(cost: FanOutCost): string {
+  const pct = (change: number) => `${change >= 0 ? '+' : '−'}${Math.abs(100 * change).toFixed(0)}%`;
+  const lines = [
+    `Deliver fan-out to ${cost.readers} readers (the readers scenario against solo, medians; target: throughput −10% at most)`,
+  ];
+  for (const side of SIDES) {
+    const s = cost.sides[side];
+    lines.push(
+      `  ${SIDE_NAMES[side].padEnd(14)} throughput ${pct(s.throughputChange).padStart(4)}   orderer CPU per tx ` +
+        `${pct(s.ordererCpuPerTxChange).padStart(4)}   load generator (where the readers run) ` +
+        `${s.clientCpuPercent.without.toFixed(0)}% -> ${s.clientCpuPercent.with.toFixed(0)}% of a core`,
+    );
+  }
+  lines.push(
+    '  On a machine the readers share with the orderers, their own CPU takes throughput from both sides; ' +
+      "the orderer's CPU per transaction is what the fan-out costs the orderer itself.",
+  );
+  return lines.join('\n') + '\n';
+}

@@ -9,14 +9,18 @@ import { readUsage, type UsageReading } from './proc-usage.js';
 import {
   SIDES,
   SIDE_NAMES,
+  fanOutCost,
+  formatFanOutCost,
   formatScenario,
   measureRound,
   summarizeScenario,
+  type FanOutCost,
   type RoundMeasurement,
   type ScenarioSummary,
   type Side,
 } from './vs-fabric-report.js';
 import {
+  FAN_OUT_READERS,
   SCENARIO_TITLES,
   startScenario as startScenarioProcesses,
   type ScenarioName,
@@ -64,6 +68,8 @@ export interface VsFabricResult {
     durability: string;
   };
   readonly scenarios: readonly (ScenarioSummary & { title: string; environment: string })[];
+  /** With both the solo and the solo-readers scenarios: what the readers cost each side. */
+  readonly fanOut?: FanOutCost;
   /** Whether both sides ordered every envelope in every round of every scenario. */
   readonly complete: boolean;
 }
@@ -126,7 +132,16 @@ export async function runVsFabric(
       await setup.stop();
     }
   }
-  return { ...result, scenarios, complete: scenarios.every((s) => s.complete) };
+  const plain = scenarios.find((s) => s.title === SCENARIO_TITLES.solo);
+  const withReaders = scenarios.find((s) => s.title === SCENARIO_TITLES['solo-readers']);
+  const fanOut = plain && withReaders ? fanOutCost(plain, withReaders, FAN_OUT_READERS) : undefined;
+  if (fanOut) deps.log(formatFanOutCost(fanOut));
+  return {
+    ...result,
+    scenarios,
+    ...(fanOut ? { fanOut } : {}),
+    complete: scenarios.every((s) => s.complete),
+  };
 }
 
 async function runRounds(

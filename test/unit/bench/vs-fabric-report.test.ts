@@ -7,6 +7,8 @@ import type { BenchReport } from '../../../src/bench/index.js';
 import type { UsageReading } from '../../../bench/proc-usage.js';
 import {
   diagnoseLimit,
+  fanOutCost,
+  formatFanOutCost,
   formatScenario,
   measureRound,
   spread,
@@ -206,6 +208,35 @@ test('summarizeScenario: per-side spreads, ratios of the same round, the most co
   assert.match(table, /steady RSS MB +150 \(150–150\) +75 \(75–75\) +2\.00 \(2\.00–2\.00\) +≤ 1\.5 MISSED/);
   assert.match(table, /limit, Fabric v2\.5\.12: machine CPU saturated \(fabric \d\) \(2 of 3 rounds\)/);
   assert.doesNotMatch(table, /INCOMPLETE/);
+});
+
+test('fanOutCost: throughput and orderer CPU per transaction with the readers against plain solo, per side', () => {
+  const plain = summarizeScenario('solo', [
+    round('ours', 0, 10_000),
+    round('fabric', 0, 8000),
+    round('ours', 1, 12_000),
+    round('fabric', 1, 8000),
+  ]);
+  const withReaders = summarizeScenario('solo-readers', [
+    round('ours', 0, 8000, { cpuUsPerTx: 110, clientCpuPercent: 60 }),
+    round('fabric', 0, 6000, { cpuUsPerTx: 390, clientCpuPercent: 50 }),
+    round('ours', 1, 10_000, { cpuUsPerTx: 110, clientCpuPercent: 62 }),
+    round('fabric', 1, 6000, { cpuUsPerTx: 390, clientCpuPercent: 50 }),
+  ]);
+  const cost = fanOutCost(plain, withReaders, 10);
+  assert.equal(cost.readers, 10);
+  assert.ok(Math.abs(cost.sides.ours.throughputChange - (9000 / 11_000 - 1)) < 1e-9);
+  assert.ok(Math.abs(cost.sides.ours.ordererCpuPerTxChange - 0.1) < 1e-9);
+  assert.deepEqual(cost.sides.ours.clientCpuPercent, { without: 20, with: 61 });
+  assert.ok(Math.abs(cost.sides.fabric.throughputChange + 0.25) < 1e-9);
+  assert.ok(Math.abs(cost.sides.fabric.ordererCpuPerTxChange - 0.3) < 1e-9);
+  const text = formatFanOutCost(cost);
+  assert.match(text, /^Deliver fan-out to 10 readers/);
+  assert.match(
+    text,
+    /ours +throughput −18% +orderer CPU per tx +\+10% +load generator \(where the readers run\) 20% -> 61% of a core/,
+  );
+  assert.match(text, /Fabric v2\.5\.12 throughput −25% +orderer CPU per tx +\+30%/);
 });
 
 test('summarizeScenario: a round that lost envelopes makes the scenario incomplete and says so', () => {
