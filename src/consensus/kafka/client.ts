@@ -117,7 +117,7 @@ export interface ConsumeOptions {
   signal?: AbortSignal;
   /** How long the broker holds a fetch open while the partition has nothing new. Default 500 ms. */
   maxWaitMs?: number;
-  /** Upper bound of one fetch response. Default 16 MiB; a larger single message still arrives. */
+  /** Upper bound of one fetch response. Default 2 MiB; a larger single message still arrives. */
   maxBytes?: number;
   /** Told about each retriable failure before the consumer waits and tries again. */
   onRetry?: (error: Error, attempt: number) => void;

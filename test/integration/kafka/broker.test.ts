@@ -146,6 +146,27 @@ describe('Kafka client adapter against a real broker', { skip: skipReason, timeo
     messages.forEach((m, i) => assert.ok(m.value.equals(values[i]!), `record ${i} read back as written`));
   });
 
+  it('reads past the fetch size: many fetches in a row, and one message larger than a whole fetch', async () => {
+    const kafka = client({ brokers: [broker.bootstrap] });
+    assert.equal(await kafka.createTopic('fetch-size-channel', { replicationFactor: 1 }), 'created');
+    // 1,200 records of 2 KiB (more than one 2 MiB fetch), then one of 5 MiB, then a small one.
+    const values = [
+      ...Array.from({ length: 1200 }, (_, i) => Buffer.alloc(2048, i % 251)),
+      Buffer.alloc(5 * 1024 * 1024, 7),
+      Buffer.from('after the large one'),
+    ];
+    const offsets = await Promise.all(values.map((v) => kafka.produce('fetch-size-channel', 0, v)));
+    assert.deepEqual(
+      offsets,
+      values.map((_, i) => i),
+    );
+    const messages = await take(kafka, 'fetch-size-channel', 0, values.length);
+    messages.forEach((m, i) => {
+      assert.equal(m.offset, i);
+      assert.ok(m.value.equals(values[i]!), `record ${i} (${values[i]!.length} bytes) read back as written`);
+    });
+  });
+
   it('relies on auto-creation when producing to a topic nobody created', async () => {
     const kafka = client({ brokers: [broker.bootstrap] });
     assert.equal(await kafka.produce('auto-created-channel', 0, Buffer.from('first'), Buffer.from('k')), 0);
