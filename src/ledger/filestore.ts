@@ -397,7 +397,8 @@ export class FileBlockStore implements BlockStore {
         runStart = tail = 0;
       }
       locations.push({ file: this.fileSizes.length - 1, offset: tail });
-      run.push(...item.frame);
+      // A loop, not push(...frame): a block of many envelopes has more pieces than a call takes arguments.
+      for (const piece of item.frame) run.push(piece);
       tail += item.frameLength;
     }
     await this.writeRun(run, runStart);
