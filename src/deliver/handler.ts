@@ -2,6 +2,7 @@
 // No gRPC types here: the server adapter passes raw request bytes and a block sender.
 import { createHash } from 'node:crypto';
 import { common, orderer, asBuffer, toNumber, type ProtoLong } from '../protos/index.js';
+import { varintSize, writeVarint } from '../protos/varint.js';
 import { badRequest, errorCode, errorMessage, OrdererError, unavailable } from '../errors.js';
 import { wireStatusOf } from '../status.js';
 import { resolveSeekRange } from './seek.js';
@@ -283,7 +284,10 @@ function describeTimestamp(timestamp: { seconds?: ProtoLong; nanos?: number | nu
 
 /** DeliverResponse{block} built around stored block bytes without decoding or re-encoding them. */
 export function deliverBlockResponse(blockBytes: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([0x12]), varint(blockBytes.length), blockBytes]);
+  const out = Buffer.allocUnsafe(1 + varintSize(blockBytes.length) + blockBytes.length);
+  out[0] = 0x12;
+  out.set(blockBytes, writeVarint(out, 1, blockBytes.length));
+  return out;
 }
 
 /**
@@ -318,16 +322,8 @@ export class RecentBlockResponses {
 }
 
 export function deliverStatusResponse(status: number): Buffer {
-  return Buffer.concat([Buffer.from([0x08]), varint(status)]);
-}
-
-function varint(value: number): Buffer {
-  const bytes: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
+  const out = Buffer.allocUnsafe(1 + varintSize(status));
+  out[0] = 0x08;
+  writeVarint(out, 1, status);
+  return out;
 }

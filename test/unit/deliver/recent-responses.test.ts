@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecentBlockResponses, deliverBlockResponse } from '../../../src/deliver/index.js';
+import protobuf from 'protobufjs/minimal.js';
+import {
+  RecentBlockResponses,
+  deliverBlockResponse,
+  deliverStatusResponse,
+} from '../../../src/deliver/index.js';
 import { orderer } from '../../../src/protos/index.js';
 import { marshalBlock } from '../../../src/ledger/index.js';
 
@@ -42,3 +47,22 @@ test('only the last few responses are kept, bounded by count and by bytes', () =
   assert.deepEqual(response, deliverBlockResponse(huge));
   assert.notEqual(byBytes.responseFor(huge), response, 'a response over the byte bound is not kept');
 });
+
+test('DeliverResponse status and block bytes built by hand are what the generated encoder writes', () => {
+  for (const status of [200, 400, 403, 404, 503]) {
+    assert.deepEqual(
+      deliverStatusResponse(status),
+      Buffer.from(orderer.DeliverResponse.encode({ status }).finish()),
+    );
+  }
+  for (const size of [0, 1, 127, 128, 70_000]) {
+    const block = Buffer.alloc(size, 1);
+    const expected = Buffer.concat([Buffer.from([0x12]), encodeLength(size), block]);
+    assert.deepEqual(deliverBlockResponse(block), expected, `block of ${size} bytes`);
+  }
+});
+
+/** A protobuf length as the generated writer's uint32 encodes it. */
+function encodeLength(length: number): Buffer {
+  return Buffer.from(protobuf.Writer.create().uint32(length).finish());
+}
