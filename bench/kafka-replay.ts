@@ -15,10 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBench } from '../src/bench/index.js';
 import { common } from '../src/protos/index.js';
-import { loadLocalMsp } from '../src/msp/index.js';
-import { systemClock } from '../src/clock.js';
 import {
-  CRYPTO,
   HeaderType,
   atomicBroadcastClient,
   deliver,
@@ -35,6 +32,7 @@ import { ensureBuilt } from './build.js';
 import { readUsage } from './proc-usage.js';
 import { launchSide, spawnLogged, type Spawned } from './vs-fabric-orderers.js';
 import { spread, type Side } from './vs-fabric-report.js';
+import { org1UserSigner } from './signer.js';
 
 const CHANNEL = 'replay';
 const SYSTEM = 'sys-replay';
@@ -154,11 +152,7 @@ async function main(): Promise<void> {
     );
     let last: number;
     try {
-      const signer = loadLocalMsp({
-        dir: join(CRYPTO, 'peerOrganizations/org1.example.com/users/User1@org1.example.com/msp'),
-        mspId: 'Org1MSP',
-        clock: systemClock,
-      }).signer;
+      const signer = org1UserSigner();
       const report = await runBench({
         address: history.address,
         channel: CHANNEL,

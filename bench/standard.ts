@@ -133,7 +133,7 @@ async function startKafkaOrderer(root: string, args: StandardRunArgs): Promise<O
   const { kafkaOrdererEnv } = await import('../test/support/kafka-cluster.js');
   const { createChannel, strictDeliverStatus } = await import('../test/support/kafka-processes.js');
   const { ordererEnv, freePort } = await import('../test/support/orderer.js');
-  const { CRYPTO } = await import('../test/support/fabric-clients.js');
+  const { org1UserSigner } = await import('./signer.js');
   const broker = await startKafkaBroker({ plaintextPort: 9092 });
   const ledgerDir = mkdtempSync(join(tmpdir(), 'orderer-bench-kafka-'));
   let child: ReturnType<typeof spawnOrderer> | undefined;
@@ -164,12 +164,11 @@ async function startKafkaOrderer(root: string, args: StandardRunArgs): Promise<O
       if (Date.now() > deadline) throw new Error('mychannel did not become ready on the Kafka orderer');
       await new Promise((r) => setTimeout(r, 500));
     }
-    const userMsp = join(CRYPTO, 'peerOrganizations/org1.example.com/users/User1@org1.example.com/msp');
     const pid = child.pid;
     return {
       address,
       channel: 'mychannel',
-      signer: loadLocalMsp({ dir: userMsp, mspId: 'Org1MSP', clock: systemClock }).signer,
+      signer: org1UserSigner(),
       pid,
       describe: `Kafka orderer pid ${pid} at ${address} (sys-kafka.block, broker ${broker.bootstrap}, channel mychannel: BatchSize 500, BatchTimeout 2s)`,
       stop: cleanUp,

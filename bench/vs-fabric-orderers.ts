@@ -9,10 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientSigner } from '../src/bench/index.js';
-import { loadLocalMsp } from '../src/msp/index.js';
-import { systemClock } from '../src/clock.js';
 import {
-  CRYPTO,
   HeaderType,
   atomicBroadcastClient,
   broadcastAll,
@@ -27,6 +24,7 @@ import { kafkaOrdererEnv } from '../test/support/kafka-cluster.js';
 import { freePort, ordererEnv, ORDERER0_DIR } from '../test/support/orderer.js';
 import { lines } from '../test/support/orderer-process.js';
 import type { Side } from './vs-fabric-report.js';
+import { org1UserSigner } from './signer.js';
 
 export const SCENARIO_NAMES = ['solo', 'solo-readers', 'solo-tls', 'kafka', 'raft-tls'] as const;
 
@@ -82,7 +80,6 @@ export interface ScenarioStartOptions {
 }
 
 const ORDERER0_TLS = join(ORDERER0_DIR, 'tls');
-const USER1_MSP = join(CRYPTO, 'peerOrganizations/org1.example.com/users/User1@org1.example.com/msp');
 
 /** Server TLS on the Broadcast/Deliver listener with orderer0's certificate, as grpc-tls.test does. */
 const TLS_ENV: Record<string, string> = {
@@ -297,7 +294,7 @@ export async function startScenario(
     }
     return {
       name,
-      signer: loadLocalMsp({ dir: USER1_MSP, mspId: 'Org1MSP', clock: systemClock }).signer,
+      signer: org1UserSigner(),
       ...(tlsCaPem ? { tlsCaPem } : {}),
       orderers,
       environment,
