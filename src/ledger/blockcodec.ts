@@ -241,19 +241,6 @@ export function fileRecordChunks(parts: BlockParts): Uint8Array[] {
   return chunks;
 }
 
-/** The length of the record, without its length prefix. */
-export function fileRecordSize(parts: BlockParts): number {
-  return (
-    varintSize(parts.number) +
-    rawBytesSize(parts.dataHash) +
-    rawBytesSize(parts.previousHash) +
-    varintSize(parts.data.length) +
-    parts.data.reduce((sum, entry) => sum + rawBytesSize(entry), 0) +
-    varintSize(parts.metadata.length) +
-    parts.metadata.reduce((sum, entry) => sum + rawBytesSize(entry), 0)
-  );
-}
-
 /** Length prefix + record, ready to append to a block file. */
 export function frameFileRecord(record: Buffer): Buffer {
   return Buffer.concat([encodeVarint(record.length), record]);

@@ -15,7 +15,6 @@ import {
   encodeVarint,
   marshalBlock,
   fileRecordChunks,
-  fileRecordSize,
 } from './blockcodec.js';
 import {
   blockFilePath,
@@ -219,8 +218,10 @@ export class FileBlockStore implements BlockStore {
       const bytes = ownsItsMemory(block.bytes) ? block.bytes : Buffer.from(block.bytes);
       const { parts, tip } = checkNextBlock(this.channelId, { number: block.number, bytes }, this.pendingTip);
       // The record's entries are views into bytes, which nothing changes while the write is queued.
-      const recordSize = fileRecordSize(parts);
-      const frame = [encodeVarint(recordSize), ...fileRecordChunks(parts)];
+      const record = fileRecordChunks(parts);
+      let recordSize = 0;
+      for (const piece of record) recordSize += piece.length;
+      const frame = [encodeVarint(recordSize), ...record];
       const frameLength = frame[0]!.length + recordSize;
       this.pendingTip = tip;
       return new Promise<void>((resolve, reject) => {
